@@ -16,7 +16,7 @@
 //! | [`subst`] | general substitution-expression validator | RFC 3402 §3.2 |
 //! | [`uri`] | absolute http(s) URI, scheme = protocol tag | RFC 3986, RFC 7286 §3.2 |
 //! | [`naptr`] | NAPTR RDATA codec and presentation | RFC 3403 §4.1, RFC 3597 §4 |
-//! | [`select`] | classification and (ORDER, PREFERENCE) ordering | RFC 3403 §4.1, RFC 3958 §2.2, RFC 4848 §4.4 |
+//! | [`select`](mod@select) | classification and (ORDER, PREFERENCE) ordering | RFC 3403 §4.1, RFC 3958 §2.2, RFC 4848 §4.4 |
 //! | [`ladder`] | addresses/prefixes to the ordered reverse names | RFC 8686 §3.2–§3.4 |
 //! | [`publish`] | prefixes to the owner names an operator publishes at | RFC 8686 §5.2.1 |
 //! | [`access_domain`] | DHCP options 213 / 57 / 15, RFC 3396 concatenation | RFC 5986 §3, RFC 2132 |

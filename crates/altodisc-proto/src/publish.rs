@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::ladder::{AddressFamily, IpPrefix, publish_boundary, query_boundary, reverse_name};
 
-/// Default cap on the number of owner names one prefix may expand to ([interp], SPEC.md §9.2).
+/// Default cap on the number of owner names one prefix may expand to (`[interp]`, SPEC.md §9.2).
 pub const DEFAULT_MAX_OWNERS: usize = 4096;
 
 /// How an unaligned prefix is published.

@@ -102,7 +102,7 @@ impl ServiceParameter {
         }
         let mut iter = tags.into_iter();
         let service = match iter.next() {
-            Some((_, t)) if t.is_empty() => None,
+            Some((_, [])) => None,
             Some((offset, t)) => Some(check_tag(offset, t)?),
             None => None,
         };

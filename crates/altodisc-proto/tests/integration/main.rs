@@ -1,0 +1,20 @@
+//! altodisc-proto against the test vectors of SPEC.md §11 (TV-R, TV-W, TV-P), plus property tests.
+//! One test binary; one module per vector family.
+
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod properties;
+mod tv_p;
+mod tv_r;
+mod tv_w;
+
+/// Decodes a hex string that may contain spaces.
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    assert!(digits.len().is_multiple_of(2), "odd hex length in {s:?}");
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}

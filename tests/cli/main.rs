@@ -1,0 +1,16 @@
+//! End-to-end tests of the `altodisc` binary: one test binary, one module per subcommand.
+
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod names;
+
+use std::process::{Command, Output};
+
+/// Runs the built `altodisc` binary with `args`.
+pub(crate) fn altodisc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_altodisc"))
+        .args(args)
+        .output()
+        .expect("run altodisc")
+}
