@@ -5,10 +5,11 @@
 
 mod cmd;
 mod exit;
+mod notify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit codes, shown at the end of `--help`.
 const EXIT_CODES_HELP: &str = "\
@@ -29,14 +30,58 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check zone files for ALTO discovery mistakes: syntax with exact positions, the U-NAPTR and
+    /// RFC 8686 rules Z1–Z24, and intent replay; text, JSON or SARIF output for CI.
+    Check(cmd::check::CheckArgs),
     /// Show the reverse names a client queries for an address or prefix (RFC 8686 Table 1), and
     /// the owner names an operator must publish at.
     Names(cmd::names::NamesArgs),
+    /// Serve ALTO discovery records authoritatively (DNS over UDP and TCP) from zone files and a
+    /// publishing config; SIGHUP reloads, SIGTERM/SIGINT stop.
+    Serve(cmd::serve::ServeArgs),
+    /// Start the responder on a free loopback port with the bundled zones and run RFC 7286 and
+    /// RFC 8686 discovery against it, printing every query (needs nothing installed).
+    Demo(cmd::demo::DemoArgs),
+    /// Write the publishing config's zones as master files for BIND/NSD/Knot/PowerDNS, and DHCP
+    /// snippets (Kea, dnsmasq, ISC dhcpd) announcing each access domain (option 213 / 57).
+    Render(cmd::render::RenderArgs),
+    /// DNSSEC-sign a zone file (NSEC, ECDSA P-256 keys kept in a directory) for serving by NSD,
+    /// Knot or BIND; prints the DS for the parent or a resolver's trust anchor.
+    Sign(cmd::sign::SignArgs),
+    /// Verify an ALTO server URI: fetch its Information Resource Directory over HTTPS and check it
+    /// (RFC 7285 §9.2).
+    Verify(cmd::verify::VerifyArgs),
+    /// Find the ALTO server for a known access domain: U-NAPTR ALTO:https (RFC 7286 §3.2 step 2).
+    Resolve(cmd::resolve::ResolveArgs),
+    /// Find the ALTO server responsible for IP addresses or prefixes through reverse DNS
+    /// (RFC 8686 cross-domain discovery); --batch for many addresses.
+    Xdom(cmd::xdom::XdomArgs),
+    /// Find the ALTO server of each local interface and address family (RFC 7286): configured
+    /// domain, else DHCP option 213/15 (DHCPINFORM) or 57 (Information-request) or a lease file,
+    /// then U-NAPTR.
+    Discover(cmd::discover::DiscoverArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(cmd::completions::CompletionsArgs),
+    /// Write the man pages (altodisc.1 and one per subcommand) into a directory; used by
+    /// scripts/package.
+    #[command(hide = true)]
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => cmd::check::run(&args),
         Command::Names(args) => cmd::names::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args),
+        Command::Demo(args) => cmd::demo::run(&args),
+        Command::Render(args) => cmd::render::run(&args),
+        Command::Sign(args) => cmd::sign::run(&args),
+        Command::Verify(args) => cmd::verify::run(&args),
+        Command::Resolve(args) => cmd::resolve::run(&args),
+        Command::Xdom(args) => cmd::xdom::run(&args),
+        Command::Discover(args) => cmd::discover::run(&args),
+        Command::Completions(args) => cmd::completions::run(&args, Cli::command()),
+        Command::Man(args) => cmd::completions::run_man(&args, Cli::command()),
     }
 }

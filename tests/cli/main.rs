@@ -3,7 +3,21 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod check;
+mod completions;
+mod demo;
+mod deploy;
+// DNSSEC validation against Knot and unbound (issue 9).
+mod discover;
+mod dnssec;
 mod names;
+mod ops;
+mod package;
+mod render;
+mod resolve;
+mod serve;
+mod verify;
+mod xdom;
 
 use std::process::{Command, Output};
 

@@ -21,6 +21,7 @@
 //! | [`publish`] | prefixes to the owner names an operator publishes at | RFC 8686 §5.2.1 |
 //! | [`access_domain`] | DHCP options 213 / 57 / 15, RFC 3396 concatenation | RFC 5986 §3, RFC 2132 |
 //! | [`name`] | domain names in wire and presentation form | RFC 1035 §3.1, §5.1 |
+//! | [`walk`] | the U-NAPTR walk: non-terminal chasing, loops, budget, protocol order | RFC 3958 §2.2.4–§2.2.5, RFC 4848 |
 //!
 //! Decisions where the RFCs are silent or disagree are marked `[interp]` / `SPEC.md A<n>` in the
 //! docs of the item that takes them.
@@ -35,6 +36,7 @@ pub mod select;
 pub mod service;
 pub mod subst;
 pub mod uri;
+pub mod walk;
 
 pub use access_domain::{AccessDomainError, decode_access_domain, parse_domain_name_option};
 pub use ladder::{AddressFamily, IpPrefix, LadderError, LadderStep, LadderWarning, ReverseLadder};
@@ -48,3 +50,7 @@ pub use select::{NextStep, Selection, SelectionOptions, SkipReason, Skipped, Usa
 pub use service::{ServiceParamError, ServiceParameter, WantedService};
 pub use subst::{SubstErrorKind, SubstExprError, SubstitutionExpr, validate_substitution};
 pub use uri::{UriError, check_uri, check_uri_for_protocol};
+pub use walk::{
+    NameAnswer, UnaptrWalk, WalkCandidate, WalkOptions, WalkOutcome, WalkSkipped, WalkStatus,
+    WalkStep, WalkVisit,
+};

@@ -173,36 +173,27 @@ impl DomainName {
     /// [`NameError::LabelTooLong`] (never, for 6-bit lengths, but kept for symmetry),
     /// [`NameError::NameTooLong`] or [`NameError::Truncated`].
     pub fn from_wire(data: &[u8]) -> Result<(Self, usize), NameError> {
-        let mut pos = 0usize;
-        loop {
-            let Some(&len) = data.get(pos) else {
-                return Err(NameError::Truncated { offset: pos });
-            };
-            match len & 0xC0 {
-                0x00 => {}
-                0xC0 => return Err(NameError::CompressionPointer { offset: pos }),
-                _ => {
-                    return Err(NameError::ReservedLabelType {
-                        offset: pos,
-                        octet: len,
-                    });
-                }
-            }
-            let end = pos + 1 + usize::from(len);
-            check_total(end)?;
-            if len == 0 {
-                return Ok((
-                    Self {
-                        wire: data[..end].to_vec(),
-                    },
-                    end,
-                ));
-            }
-            if end > data.len() {
-                return Err(NameError::Truncated { offset: data.len() });
-            }
-            pos = end;
+        let used = uncompressed_len(data)?;
+        Ok((
+            Self {
+                wire: data[..used].to_vec(),
+            },
+            used,
+        ))
+    }
+
+    /// Takes ownership of a buffer that holds exactly one uncompressed wire name (no trailing
+    /// octets), validating it like [`Self::from_wire`] but without copying: for readers that build
+    /// names in a buffer of their own (the zone-file reader, a million owners at a time).
+    ///
+    /// # Errors
+    /// As [`Self::from_wire`]; [`NameError::Truncated`] also when octets follow the root label.
+    pub fn from_wire_owned(wire: Vec<u8>) -> Result<Self, NameError> {
+        let used = uncompressed_len(&wire)?;
+        if used != wire.len() {
+            return Err(NameError::Truncated { offset: used });
         }
+        Ok(Self { wire })
     }
 
     /// Reads a possibly compressed name at `start` inside a whole DNS message (RFC 1035 §4.1.4).
@@ -334,6 +325,36 @@ fn finish_label(wire: &mut Vec<u8>, label: &[u8], offset: usize) -> Result<(), N
     push_label(wire, label)
 }
 
+/// Validates the uncompressed name at the start of `data` and returns its encoded length: the
+/// one label walk behind [`DomainName::from_wire`] and [`DomainName::from_wire_owned`].
+fn uncompressed_len(data: &[u8]) -> Result<usize, NameError> {
+    let mut pos = 0usize;
+    loop {
+        let Some(&len) = data.get(pos) else {
+            return Err(NameError::Truncated { offset: pos });
+        };
+        match len & 0xC0 {
+            0x00 => {}
+            0xC0 => return Err(NameError::CompressionPointer { offset: pos }),
+            _ => {
+                return Err(NameError::ReservedLabelType {
+                    offset: pos,
+                    octet: len,
+                });
+            }
+        }
+        let end = pos + 1 + usize::from(len);
+        check_total(end)?;
+        if len == 0 {
+            return Ok(end);
+        }
+        if end > data.len() {
+            return Err(NameError::Truncated { offset: data.len() });
+        }
+        pos = end;
+    }
+}
+
 fn check_total(len: usize) -> Result<(), NameError> {
     if len > MAX_NAME_LEN {
         Err(NameError::NameTooLong { len })
@@ -416,6 +437,25 @@ impl fmt::Debug for DomainName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_wire_owned_validates_without_copying() {
+        let wire = b"\x07example\x03net\x00".to_vec();
+        let n = DomainName::from_wire_owned(wire.clone()).unwrap();
+        assert_eq!(n, DomainName::parse("example.net.").unwrap());
+        assert_eq!(n.as_wire(), wire.as_slice());
+        assert_eq!(
+            DomainName::from_wire_owned(vec![0]).unwrap(),
+            DomainName::root()
+        );
+        assert!(matches!(
+            DomainName::from_wire_owned(b"\x07example\x00\x00".to_vec()),
+            Err(NameError::Truncated { offset: 9 })
+        ));
+        assert!(DomainName::from_wire_owned(b"\x07exam".to_vec()).is_err());
+        assert!(DomainName::from_wire_owned(vec![0xC0, 0x0C]).is_err());
+        assert!(DomainName::from_wire_owned(Vec::new()).is_err());
+    }
 
     #[test]
     fn parses_and_prints_presentation_format() {

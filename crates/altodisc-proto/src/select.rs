@@ -22,7 +22,7 @@ use crate::name::DomainName;
 use crate::naptr::NaptrRecord;
 use crate::regexp::{RegexpMode, UnaptrRegexpError, extract_unaptr_uri};
 use crate::service::{ServiceParamError, ServiceParameter, WantedService};
-use crate::uri::{UriError, check_uri_for_protocol};
+use crate::uri::{UriError, check_uri, check_uri_for_protocol};
 
 /// Options for [`select`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +32,28 @@ pub struct SelectionOptions {
     /// Accept a *non-terminal* record whose service field names the service but no protocol
     /// (e.g. `ALTO`). Off by default: S-NAPTR matching needs a supported protocol (SPEC.md §8 A8).
     pub accept_service_only_non_terminal: bool,
+    /// For a wanted protocol tag that is not itself a URI scheme ALTO uses (anything but `http` and
+    /// `https`, e.g. `HELD` in `LIS:HELD`), accept any URI that passes
+    /// [`crate::uri::check_uri`] instead of requiring scheme = protocol. Off by default (SPEC.md
+    /// §8 A2 applies to every protocol); RFC 8686 §3.1 requires accepting any service parameter,
+    /// and RFC 5985 `LIS:HELD` records carry `https:` URIs (RFC 8686 Appendix C.4, TV-Z3).
+    /// `http`/`https` are always checked strictly.
+    pub any_scheme_for_non_http_protocols: bool,
+}
+
+impl SelectionOptions {
+    /// What the altodisc client selects with — the resolver, and the zone checker's replay that
+    /// must find exactly what the client finds (ARCHITECTURE.md principle 2): the default, plus
+    /// [`Self::any_scheme_for_non_http_protocols`], because RFC 8686 §3.1 accepts any service
+    /// parameter and `LIS:HELD` records carry `https:` URIs (RFC 8686 Appendix C.4, TV-Z3).
+    /// `http`/`https` keep the strict scheme = protocol check (SPEC.md §8 A2).
+    #[must_use]
+    pub fn client() -> Self {
+        Self {
+            any_scheme_for_non_http_protocols: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// What a usable record leads to.
@@ -236,7 +258,13 @@ pub fn classify(
             }
             let uri = extract_unaptr_uri(&record.regexp, options.regexp_mode)
                 .map_err(SkipReason::BadRegexp)?;
-            check_uri_for_protocol(&uri, &wanted.protocol).map_err(SkipReason::BadUri)?;
+            let http_tag = wanted.protocol.eq_ignore_ascii_case("http")
+                || wanted.protocol.eq_ignore_ascii_case("https");
+            if options.any_scheme_for_non_http_protocols && !http_tag {
+                check_uri(&uri).map_err(SkipReason::BadUri)?;
+            } else {
+                check_uri_for_protocol(&uri, &wanted.protocol).map_err(SkipReason::BadUri)?;
+            }
             Ok(NextStep::Uri(uri))
         }
         Some(other) => Err(SkipReason::HostFlag(char::from(other))),
@@ -295,6 +323,41 @@ mod tests {
         );
         let uris2: Vec<_> = sel2.usable.iter().map(|x| x.next.clone()).collect();
         assert_eq!(uris, uris2);
+    }
+
+    #[test]
+    fn non_http_protocol_scheme_check_is_opt_in() {
+        let r = NaptrRecord::terminal(
+            100,
+            10,
+            "LIS:HELD",
+            "!.*!https://lis1.example.org:4802/?c=ex!",
+        );
+        let held = WantedService {
+            service: "LIS".into(),
+            protocol: "HELD".into(),
+        };
+        assert!(matches!(
+            classify(&r, &held, &SelectionOptions::default()),
+            Err(SkipReason::BadUri(UriError::SchemeMismatch { .. }))
+        ));
+        let opts = SelectionOptions {
+            any_scheme_for_non_http_protocols: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(&r, &held, &opts),
+            Ok(NextStep::Uri("https://lis1.example.org:4802/?c=ex".into()))
+        );
+        // http/https stay strict with the option on (SPEC.md A2).
+        let http_under_https = NaptrRecord::terminal(1, 1, "ALTO:https", "!.*!http://a.example/!");
+        assert!(classify(&http_under_https, &WantedService::alto_https(), &opts).is_err());
+        // The client's options (resolver and checker replay) are exactly these.
+        let client = SelectionOptions::client();
+        assert_eq!(classify(&r, &held, &client), classify(&r, &held, &opts));
+        assert!(classify(&http_under_https, &WantedService::alto_https(), &client).is_err());
+        assert!(!client.accept_service_only_non_terminal);
+        assert_eq!(client.regexp_mode, SelectionOptions::default().regexp_mode);
     }
 
     #[test]

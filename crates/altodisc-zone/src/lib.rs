@@ -1,1 +1,30 @@
-//! placeholder
+//! Zone data for ALTO discovery: the records (with source positions) that the master-file reader
+//! and the publishing config produce, and that the checker and the responder consume.
+//!
+//! ```text
+//!   zone files ──reader──▶ ZoneRecord (+ Z1/Z2 diagnostics) ──┬──▶ responder (serves them)
+//!   publishing config ──publish_config──▶ ZoneRecord ─────────┤
+//!                                                              └──▶ check: rules Z1–Z24, replay ──▶ Diagnostic
+//! ```
+//!
+//! * [`reader`]: RFC 1035 §5 / RFC 3597 master-file reader keeping file:line:col of every field.
+//! * [`rules`]: the stable rule catalogue of SPEC.md §9.3 (`Z1` … `Z24`).
+//! * [`diag`]: [`Diagnostic`] and [`Severity`].
+
+pub mod check;
+pub mod diag;
+pub mod master;
+pub mod output;
+pub mod publish_config;
+pub mod reader;
+pub mod record;
+pub mod replay;
+pub mod rules;
+
+pub use diag::{Diagnostic, Severity};
+pub use reader::{
+    ZoneFileOutcome, ZoneReadError, read_zone_file, read_zone_str, stream_zone_file,
+    stream_zone_str,
+};
+pub use record::{Position, Zone, ZoneRecord};
+pub use rules::Rule;

@@ -8,6 +8,7 @@ mod properties;
 mod tv_p;
 mod tv_r;
 mod tv_w;
+mod walk_props;
 
 /// Decodes a hex string that may contain spaces.
 pub(crate) fn hex(s: &str) -> Vec<u8> {

@@ -1,0 +1,280 @@
+//! A shared answer cache in front of any [`NaptrSource`] (batch mode, RFC 8686 §4.3: "DNS results
+//! may be cached per TTL").
+//!
+//! Addresses in the same /24 share their R24, R16 and R8 names, so with this cache a batch sends
+//! those queries once, however many addresses follow. Concurrent lookups of the same name wait
+//! for one query (in-flight deduplication); the query belongs to the cache, not to the caller that
+//! started it, so when xdom cancels that caller (a more specific name decided) the others keep
+//! waiting on the same query instead of sending it again. Positive answers live for their TTL, negative ones for
+//! the SOA negative TTL ([`DEFAULT_NEGATIVE_TTL`] when the server sent none); temporary failures
+//! are never cached, so the xdom retry rule really asks again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use altodisc_proto::name::DomainName;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use tokio::time::Instant;
+
+use crate::source::{LookupFailure, NaptrLookup, NaptrSource, QueryTrace, Transport};
+
+/// Lifetime of a negative answer that came without an SOA.
+pub const DEFAULT_NEGATIVE_TTL: u32 = 30;
+
+#[derive(Debug)]
+struct Entry {
+    lookup: NaptrLookup,
+    /// `None`: never reusable once finished (a temporary failure).
+    expires: Option<Instant>,
+}
+
+/// One query to the inner source, owned by the cache rather than by the caller that started it.
+///
+/// Why not a `OnceCell` filled by the first caller: xdom drops the lookups of ladder names that
+/// can no longer change its answer (RFC 8686 §3.5 "a fast answer"), so the caller that started a
+/// shared query is routinely cancelled while other inputs of the batch still wait for that name.
+/// With a caller-owned initialiser the next waiter had to send the query again — the batch then
+/// sent R16/R8 names several times (tests/cli/xdom.rs saw 57–62 queries for at most 53). A
+/// [`Shared`] future keeps the one query going for whoever still waits, and for later callers.
+type Query = Shared<BoxFuture<'static, Arc<Entry>>>;
+
+#[derive(Clone)]
+struct Slot {
+    /// Distinguishes a slot from its replacement when evicting.
+    id: u64,
+    query: Query,
+}
+
+/// Counters of a [`CachedSource`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Lookups passed to the inner source (queries actually sent).
+    pub sent: u64,
+    /// Lookups answered from the cache (including waits on an in-flight query).
+    pub hits: u64,
+}
+
+/// Caches the answers of `S`, shared by every caller.
+pub struct CachedSource<S> {
+    inner: Arc<S>,
+    slots: Mutex<HashMap<DomainName, Slot>>,
+    next_id: AtomicU64,
+    sent: Arc<AtomicU64>,
+    hits: AtomicU64,
+}
+
+impl<S> std::fmt::Debug for CachedSource<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedSource")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> CachedSource<S> {
+    /// Queries sent and cache hits so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            sent: self.sent.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl<S: NaptrSource + 'static> CachedSource<S> {
+    /// Wraps `inner`. `S: 'static` because a query outlives the caller that started it: callers
+    /// are cancelled (xdom drops lookups it no longer needs) while others wait for the same
+    /// query. Pass an `Arc` of the source to keep a handle on it.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            slots: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            sent: Arc::new(AtomicU64::new(0)),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// The wrapped source.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The slot for `name` and whether this caller started its query. A finished slot that may
+    /// not be reused (expired, or a temporary failure) is replaced by a new query; everything
+    /// happens under one lock, so concurrent callers never start two queries for one name.
+    fn slot(&self, name: &DomainName) -> (Slot, bool) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get(name) {
+            let reusable = slot
+                .query
+                .peek()
+                .is_none_or(|e| e.expires.is_some_and(|t| Instant::now() < t));
+            if reusable {
+                return (slot.clone(), false);
+            }
+        }
+        let inner = Arc::clone(&self.inner);
+        let sent = Arc::clone(&self.sent);
+        let owned = name.clone();
+        let query = async move {
+            sent.fetch_add(1, Ordering::Relaxed);
+            let lookup = inner.lookup_naptr(&owned).await;
+            let expires = lifetime(&lookup).map(|d| Instant::now() + d);
+            Arc::new(Entry { lookup, expires })
+        }
+        .boxed()
+        .shared();
+        let slot = Slot {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            query,
+        };
+        slots.insert(name.clone(), slot.clone());
+        (slot, true)
+    }
+
+    fn evict(&self, name: &DomainName, slot: &Slot) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.get(name).is_some_and(|s| s.id == slot.id) {
+            slots.remove(name);
+        }
+    }
+}
+
+fn lifetime(lookup: &NaptrLookup) -> Option<Duration> {
+    let secs = match &lookup.result {
+        Ok(a) => a.ttl,
+        Err(LookupFailure::NxDomain { negative_ttl } | LookupFailure::NoData { negative_ttl }) => {
+            negative_ttl.unwrap_or(DEFAULT_NEGATIVE_TTL)
+        }
+        Err(_) => return None,
+    };
+    Some(Duration::from_secs(u64::from(secs)))
+}
+
+#[async_trait::async_trait]
+impl<S: NaptrSource + 'static> NaptrSource for CachedSource<S> {
+    async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
+        let (slot, started) = self.slot(name);
+        let entry = slot.query.clone().await;
+        if entry.expires.is_none() {
+            // Temporary failures are never cached (the xdom retry must really ask again); callers
+            // that waited on this very query share its result.
+            self.evict(name, &slot);
+        }
+        if started {
+            // The caller that started the query sees its real trace. When that caller was
+            // cancelled, the waiters see the answer as a cache hit; the query itself is counted
+            // once in `sent` either way.
+            return entry.lookup.clone();
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        cached_copy(name, &entry.lookup)
+    }
+}
+
+fn cached_copy(name: &DomainName, lookup: &NaptrLookup) -> NaptrLookup {
+    let last = lookup.queries.last();
+    NaptrLookup {
+        result: lookup.result.clone(),
+        queries: vec![QueryTrace {
+            name: name.clone(),
+            qtype: "NAPTR",
+            rcode: last.map_or_else(String::new, |q| q.rcode.clone()),
+            answers: last.map_or(0, |q| q.answers),
+            ttl: last.and_then(|q| q.ttl),
+            elapsed: Duration::ZERO,
+            transport: Transport::Cache,
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemorySource;
+    use crate::source::TemporaryReason;
+
+    fn n(s: &str) -> DomainName {
+        DomainName::parse(s).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dedups_in_flight_and_honours_ttl() {
+        let src = MemorySource::new()
+            .uri("a.example.", 1, 1, "ALTO:https", "https://a.example/")
+            .ttl("a.example.", 10)
+            .with_delay(Duration::from_millis(5));
+        let c = CachedSource::new(src);
+        let name = n("a.example.");
+        let (x, y) = tokio::join!(c.lookup_naptr(&name), c.lookup_naptr(&name));
+        assert_eq!(x.result, y.result);
+        assert_eq!(c.inner().query_count(), 1);
+        assert_eq!(c.stats(), CacheStats { sent: 1, hits: 1 });
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let _ = c.lookup_naptr(&name).await;
+        assert_eq!(c.inner().query_count(), 2, "expired entry re-queried");
+    }
+
+    /// The batch race (tests/cli/xdom.rs saw 57–62 queries where at most 53 may be sent): xdom
+    /// drops the lookups of ladder names that can no longer change its answer, so the caller
+    /// that started a shared query is often cancelled while other inputs wait for the same
+    /// name. The waiters must keep the one query going, not send it again.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_lookups_share_one_query_even_when_callers_are_cancelled() {
+        let src = Arc::new(
+            MemorySource::new()
+                .uri("r16.example.", 1, 1, "ALTO:https", "https://a.example/")
+                .ttl("r16.example.", 60)
+                .with_delay(Duration::from_millis(50)),
+        );
+        let c = Arc::new(CachedSource::new(Arc::clone(&src)));
+        let name = n("r16.example.");
+        let mut tasks = Vec::new();
+        for i in 0..32_u64 {
+            let (c, name) = (Arc::clone(&c), name.clone());
+            tasks.push(tokio::spawn(async move {
+                // Staggered starts; every other caller gives up before the answer comes (as
+                // xdom does once a more specific name decided), the rest wait for it.
+                tokio::time::sleep(Duration::from_millis(i)).await;
+                if i % 2 == 0 {
+                    tokio::time::timeout(Duration::from_millis(3), c.lookup_naptr(&name))
+                        .await
+                        .ok()
+                        .map(|l| l.result)
+                } else {
+                    Some(c.lookup_naptr(&name).await.result)
+                }
+            }));
+        }
+        let mut answered = 0;
+        for t in tasks {
+            if let Some(r) = t.await.unwrap() {
+                assert!(r.is_ok(), "{r:?}");
+                answered += 1;
+            }
+        }
+        assert!(answered >= 16, "every waiting caller got the answer");
+        assert_eq!(src.query_count(), 1, "exactly one upstream query");
+        assert_eq!(c.stats().sent, 1);
+        // The finished entry is cached for its TTL: no further query.
+        let _ = c.lookup_naptr(&name).await;
+        assert_eq!(src.query_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn negative_cached_temporary_not() {
+        let src = MemorySource::new().fail("t.example.", TemporaryReason::Timeout);
+        let c = CachedSource::new(src);
+        for _ in 0..3 {
+            let _ = c.lookup_naptr(&n("nx.example.")).await;
+            let _ = c.lookup_naptr(&n("t.example.")).await;
+        }
+        assert_eq!(c.inner().query_count(), 1 + 3);
+        let hit = c.lookup_naptr(&n("nx.example.")).await;
+        assert_eq!(hit.queries[0].transport, Transport::Cache);
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests of `altodisc-resolver` against real peers: one test binary, one module per
+//! area.
+
+#![allow(clippy::unwrap_used)]
+
+mod dhcp_lab;
+// DNSSEC validation against Knot (automatic signing) and unbound (issue 9).
+mod dnssec;
+// U-NAPTR and xdom against NSD, Knot and BIND; timeouts; hostile servers (issue 3).
+mod fixtures;
+mod hostile;
+mod peers;
+mod timeout;
+mod verify_nginx;

@@ -1,0 +1,921 @@
+//! Zone signing for the responder (RFC 8686 §6.1: operators SHOULD sign their reverse zones;
+//! RFC 4033/4034/4035): takes an [`altodisc_zone::Zone`] and returns it with DNSKEY, RRSIG and
+//! NSEC records added.
+//!
+//! ```text
+//!   ZoneKeys::load_or_create(dir, origin)    KSK + ZSK, ECDSA P-256 / SHA-256 (algorithm 13,
+//!     <dir>/<origin>ksk.pk8, ...zsk.pk8       RFC 8624 MUST), PKCS#8 files (0600), made on first
+//!                                             start and reused afterwards
+//!   sign_zone(&zone, &keys, &policy, now)   → Zone + DNSKEY RRset (signed by the KSK), an RRSIG per
+//!                                             authoritative RRset (ZSK), the NSEC chain (RFC 4035
+//!                                             §2.3) with its RRSIGs
+//!   needs_refresh(&signed, &policy, now)    → re-sign when any RRSIG expires within
+//!                                             `policy.refresh_before` (RRSIG refresh before expiry)
+//!   keys.ds_text(origin) / dnskey_text()     the DS (SHA-256) to give the parent / a trust anchor
+//! ```
+//!
+//! Not signed (RFC 4035 §2.2): the NS RRset at a delegation point and glue below it; delegation
+//! points are in the NSEC chain, glue names are not. Existing DNSSEC records in the input
+//! (pre-signed zones) are dropped and made again; serving a pre-signed zone unchanged is the
+//! other option (do not call this).
+//!
+//! Wiring into serving (DO bit, RRSIGs in answers, NSEC in negative answers, a config switch,
+//! AXFR carrying the signatures) is done in the responder's handler and index, not here.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use altodisc_proto::DomainName;
+use altodisc_zone::record::{CLASS_IN, Zone, ZoneRecord, rtype};
+use hickory_proto::dnssec::crypto::EcdsaSigningKey;
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, NSEC, RRSIG, SigInput};
+use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, TBS};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
+use hickory_proto::serialize::binary::{
+    BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict,
+};
+
+/// DNSKEY flags: Zone Key (RFC 4034 §2.1.1).
+const FLAG_ZONE: u16 = 0x0100;
+/// DNSKEY flags: Secure Entry Point (RFC 4034 §2.1.1), set on the KSK.
+const FLAG_SEP: u16 = 0x0001;
+
+/// Errors signing a zone or handling its keys.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// A key file could not be read or written.
+    #[error("key file {path}: {message}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Key generation or a signature failed in the crypto library.
+    #[error("crypto: {0}")]
+    Crypto(String),
+    /// A record of the zone could not be decoded or encoded.
+    #[error("record {owner} type {rtype}: {message}")]
+    Record {
+        /// Owner.
+        owner: String,
+        /// Type number.
+        rtype: u16,
+        /// Why.
+        message: String,
+    },
+    /// The zone has no SOA at its apex (needed for the NSEC TTL, RFC 4035 §2.3).
+    #[error("zone {0} has no SOA at its apex")]
+    NoSoa(String),
+}
+
+/// Signature validity and refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigningPolicy {
+    /// How long a signature is valid from `now` (expiration = now + validity).
+    pub validity: Duration,
+    /// How far before `now` the inception is put, for validators with slow clocks.
+    pub inception_offset: Duration,
+    /// Re-sign when any signature expires within this time ([`needs_refresh`]).
+    pub refresh_before: Duration,
+}
+
+impl Default for SigningPolicy {
+    /// 14 days valid, inception 1 hour back, refreshed when less than 7 days remain (the
+    /// remaining half covers a long outage of the signer plus the longest TTL).
+    fn default() -> Self {
+        Self {
+            validity: Duration::from_secs(14 * 86_400),
+            inception_offset: Duration::from_secs(3600),
+            refresh_before: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// A zone's key pair set: a KSK (signs the DNSKEY RRset; its DS goes to the parent or into a
+/// trust anchor) and a ZSK (signs everything else).
+pub struct ZoneKeys {
+    ksk: EcdsaSigningKey,
+    zsk: EcdsaSigningKey,
+    ksk_dnskey: DNSKEY,
+    zsk_dnskey: DNSKEY,
+}
+
+impl std::fmt::Debug for ZoneKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print private keys.
+        f.debug_struct("ZoneKeys")
+            .field("ksk_tag", &self.ksk_dnskey.calculate_key_tag().ok())
+            .field("zsk_tag", &self.zsk_dnskey.calculate_key_tag().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+fn crypto(e: impl std::fmt::Display) -> SignError {
+    SignError::Crypto(e.to_string())
+}
+
+impl ZoneKeys {
+    /// New random keys (ECDSA P-256 / SHA-256, algorithm 13).
+    ///
+    /// # Errors
+    /// [`SignError::Crypto`].
+    pub fn generate() -> Result<Self, SignError> {
+        let ksk = EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+        let zsk = EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+        Self::from_pkcs8(ksk.secret_pkcs8_der(), zsk.secret_pkcs8_der())
+    }
+
+    fn from_pkcs8(ksk: &[u8], zsk: &[u8]) -> Result<Self, SignError> {
+        let ksk = EcdsaSigningKey::from_pkcs8(&ksk.to_vec().into(), Algorithm::ECDSAP256SHA256)
+            .map_err(crypto)?;
+        let zsk = EcdsaSigningKey::from_pkcs8(&zsk.to_vec().into(), Algorithm::ECDSAP256SHA256)
+            .map_err(crypto)?;
+        let ksk_dnskey =
+            DNSKEY::with_flags(FLAG_ZONE | FLAG_SEP, ksk.to_public_key().map_err(crypto)?);
+        let zsk_dnskey = DNSKEY::with_flags(FLAG_ZONE, zsk.to_public_key().map_err(crypto)?);
+        Ok(Self {
+            ksk,
+            zsk,
+            ksk_dnskey,
+            zsk_dnskey,
+        })
+    }
+
+    /// Loads `<dir>/<origin>ksk.pk8` and `<dir>/<origin>zsk.pk8` (PKCS#8 DER), or creates both
+    /// (mode 0600) when neither exists, so a zone keeps its keys, and its DS stays valid,
+    /// across restarts.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] when only one exists or a file is unreadable or unwritable.
+    pub fn load_or_create(dir: &Path, origin: &DomainName) -> Result<Self, SignError> {
+        let base = origin.to_lowercase_string();
+        let base = if base == "." {
+            "root.".to_owned()
+        } else {
+            base
+        };
+        let ksk_path = dir.join(format!("{base}ksk.pk8"));
+        let zsk_path = dir.join(format!("{base}zsk.pk8"));
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| SignError::KeyFile {
+                path: p.to_owned(),
+                message: e.to_string(),
+            })
+        };
+        match (ksk_path.exists(), zsk_path.exists()) {
+            (true, true) => Self::from_pkcs8(&read(&ksk_path)?, &read(&zsk_path)?),
+            (false, false) => {
+                let ksk =
+                    EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+                let zsk =
+                    EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+                std::fs::create_dir_all(dir).map_err(|e| SignError::KeyFile {
+                    path: dir.to_owned(),
+                    message: e.to_string(),
+                })?;
+                write_private(&ksk_path, ksk.secret_pkcs8_der())?;
+                write_private(&zsk_path, zsk.secret_pkcs8_der())?;
+                Self::from_pkcs8(ksk.secret_pkcs8_der(), zsk.secret_pkcs8_der())
+            }
+            (true, false) | (false, true) => Err(SignError::KeyFile {
+                path: if ksk_path.exists() {
+                    zsk_path
+                } else {
+                    ksk_path
+                },
+                message: "missing while its partner key exists; refusing to make a new pair"
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// The KSK's DNSKEY RDATA.
+    #[must_use]
+    pub fn ksk_dnskey(&self) -> &DNSKEY {
+        &self.ksk_dnskey
+    }
+
+    /// The ZSK's DNSKEY RDATA.
+    #[must_use]
+    pub fn zsk_dnskey(&self) -> &DNSKEY {
+        &self.zsk_dnskey
+    }
+
+    /// The KSK's DS record (SHA-256, RFC 4509) in zone-file format, for the parent zone or a
+    /// `--trust-anchor` file.
+    ///
+    /// # Errors
+    /// [`SignError`] when the origin is not a valid name or the digest fails.
+    pub fn ds_text(&self, origin: &DomainName) -> Result<String, SignError> {
+        let name = to_name(origin)?;
+        let digest = self
+            .ksk_dnskey
+            .to_digest(&name, DigestType::SHA256)
+            .map_err(crypto)?;
+        let tag = self.ksk_dnskey.calculate_key_tag().map_err(crypto)?;
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+        Ok(format!("{name} 3600 IN DS {tag} 13 2 {hex}\n"))
+    }
+
+    /// The KSK's DNSKEY record in zone-file format (a trust anchor).
+    ///
+    /// # Errors
+    /// [`SignError`] when the origin is not a valid name.
+    pub fn dnskey_text(&self, origin: &DomainName) -> Result<String, SignError> {
+        Ok(format!(
+            "{} 3600 IN DNSKEY {}\n",
+            to_name(origin)?,
+            self.ksk_dnskey
+        ))
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SignError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let err = |e: std::io::Error| SignError::KeyFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    f.write_all(bytes).map_err(err)
+}
+
+fn to_name(n: &DomainName) -> Result<Name, SignError> {
+    Name::from_labels(n.labels()).map_err(|e| SignError::Record {
+        owner: n.to_string(),
+        rtype: 0,
+        message: e.to_string(),
+    })
+}
+
+fn from_name(n: &Name) -> Result<DomainName, SignError> {
+    DomainName::from_labels(n.iter()).map_err(|e| SignError::Record {
+        owner: n.to_string(),
+        rtype: 0,
+        message: e.to_string(),
+    })
+}
+
+/// RFC 4034 §6.1 canonical name order: label by label from the right, each label compared as
+/// lowercase octets, absent labels sorting first.
+#[must_use]
+pub fn canonical_cmp(a: &DomainName, b: &DomainName) -> Ordering {
+    let la: Vec<Vec<u8>> = a.labels().map(<[u8]>::to_ascii_lowercase).collect();
+    let lb: Vec<Vec<u8>> = b.labels().map(<[u8]>::to_ascii_lowercase).collect();
+    la.iter().rev().cmp(lb.iter().rev())
+}
+
+/// A key for canonical ordering in ordered maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Canon(DomainName);
+
+impl PartialOrd for Canon {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Canon {
+    fn cmp(&self, other: &Self) -> Ordering {
+        canonical_cmp(&self.0, &other.0)
+    }
+}
+
+fn is_below(name: &DomainName, ancestor: &DomainName) -> bool {
+    let n: Vec<&[u8]> = name.labels().collect();
+    let a: Vec<&[u8]> = ancestor.labels().collect();
+    n.len() > a.len()
+        && n[n.len() - a.len()..]
+            .iter()
+            .zip(&a)
+            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+fn to_record(r: &ZoneRecord) -> Result<Record, SignError> {
+    let err = |m: String| SignError::Record {
+        owner: r.owner.to_string(),
+        rtype: r.rtype,
+        message: m,
+    };
+    let len = u16::try_from(r.rdata.len()).map_err(|_| err("RDATA over 65535 octets".into()))?;
+    let mut dec = BinDecoder::new(&r.rdata);
+    let data = RData::read(&mut dec, RecordType::from(r.rtype), Restrict::new(len))
+        .map_err(|e| err(e.to_string()))?;
+    let mut rec = Record::from_rdata(to_name(&r.owner)?, r.ttl, data);
+    rec.dns_class = DNSClass::from(r.class);
+    Ok(rec)
+}
+
+fn to_zone_record(owner: &DomainName, ttl: u32, data: &RData) -> Result<ZoneRecord, SignError> {
+    let rt = u16::from(data.record_type());
+    let mut rdata = Vec::new();
+    let mut enc = BinEncoder::new(&mut rdata);
+    // RDATA stands alone in a ZoneRecord: never compressed (RFC 3597 §4, RFC 4034 §6.2).
+    enc.set_name_encoding(NameEncoding::Uncompressed);
+    data.emit(&mut enc).map_err(|e| SignError::Record {
+        owner: owner.to_string(),
+        rtype: rt,
+        message: e.to_string(),
+    })?;
+    Ok(ZoneRecord {
+        owner: owner.clone(),
+        ttl,
+        class: CLASS_IN,
+        rtype: rt,
+        rdata,
+        position: None,
+        rdata_positions: Vec::new(),
+    })
+}
+
+fn unix_secs(t: SystemTime) -> u32 {
+    // Serial-number arithmetic (RFC 4034 §3.1.5): times are taken modulo 2^32.
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    u32::try_from(secs & u64::from(u32::MAX)).unwrap_or(0)
+}
+
+fn is_dnssec_type(t: u16) -> bool {
+    matches!(
+        t,
+        rtype::RRSIG | rtype::NSEC | rtype::NSEC3 | rtype::NSEC3PARAM | rtype::DNSKEY
+    )
+}
+
+/// Signs `zone` with `keys`: adds the DNSKEY RRset at the apex, the NSEC chain, and an RRSIG for
+/// every authoritative RRset, valid from `now - inception_offset` to `now + validity`. Existing
+/// DNSKEY/RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced.
+///
+/// # Errors
+/// [`SignError`] when the zone has no SOA, a record does not decode, or signing fails.
+pub fn sign_zone(
+    zone: &Zone,
+    keys: &ZoneKeys,
+    policy: &SigningPolicy,
+    now: SystemTime,
+) -> Result<Zone, SignError> {
+    let origin = &zone.origin;
+    let apex = to_name(origin)?;
+    let records: Vec<&ZoneRecord> = zone
+        .records
+        .iter()
+        .filter(|r| !is_dnssec_type(r.rtype))
+        .collect();
+    let soa = records
+        .iter()
+        .find(|r| r.rtype == rtype::SOA && r.owner == *origin)
+        .ok_or_else(|| SignError::NoSoa(origin.to_string()))?;
+    // NSEC TTL: min(SOA TTL, SOA MINIMUM) (RFC 4035 §2.3 as updated by RFC 9077 §3.3).
+    let minimum = soa
+        .rdata
+        .len()
+        .checked_sub(4)
+        .and_then(|i| soa.rdata.get(i..))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(soa.ttl, u32::from_be_bytes);
+    let nsec_ttl = soa.ttl.min(minimum);
+
+    // Zone cuts: non-apex names with NS. Names below a cut are glue: not authoritative.
+    let cuts: Vec<DomainName> = records
+        .iter()
+        .filter(|r| r.rtype == rtype::NS && r.owner != *origin)
+        .map(|r| r.owner.clone())
+        .collect();
+    let glue = |n: &DomainName| cuts.iter().any(|c| is_below(n, c));
+
+    // RRsets by (owner, type), in canonical owner order.
+    let mut sets: BTreeMap<Canon, BTreeMap<u16, Vec<&ZoneRecord>>> = BTreeMap::new();
+    for r in &records {
+        if !glue(&r.owner) {
+            sets.entry(Canon(r.owner.clone()))
+                .or_default()
+                .entry(r.rtype)
+                .or_default()
+                .push(r);
+        }
+    }
+
+    let mut out: Vec<ZoneRecord> = zone
+        .records
+        .iter()
+        .filter(|r| !is_dnssec_type(r.rtype))
+        .cloned()
+        .collect();
+    let dnskey_ttl = soa.ttl;
+    let dnskeys = [keys.ksk_dnskey.clone(), keys.zsk_dnskey.clone()];
+    for k in &dnskeys {
+        out.push(to_zone_record(
+            origin,
+            dnskey_ttl,
+            &RData::DNSSEC(DNSSECRData::DNSKEY(k.clone())),
+        )?);
+    }
+
+    let inception = unix_secs(now.checked_sub(policy.inception_offset).unwrap_or(now));
+    let expiration = unix_secs(now + policy.validity);
+    let sign = |owner: &DomainName,
+                rrset: &[Record],
+                key: &EcdsaSigningKey,
+                dnskey: &DNSKEY|
+     -> Result<ZoneRecord, SignError> {
+        let name = to_name(owner)?;
+        let first = rrset.first().ok_or_else(|| SignError::Record {
+            owner: owner.to_string(),
+            rtype: 0,
+            message: "empty RRset".to_owned(),
+        })?;
+        let input = SigInput {
+            type_covered: first.record_type(),
+            algorithm: Algorithm::ECDSAP256SHA256,
+            num_labels: name.num_labels(),
+            original_ttl: first.ttl,
+            sig_expiration: SerialNumber::new(expiration),
+            sig_inception: SerialNumber::new(inception),
+            key_tag: dnskey.calculate_key_tag().map_err(crypto)?,
+            signer_name: apex.clone(),
+        };
+        let tbs = TBS::from_input(&name, DNSClass::IN, &input, rrset.iter()).map_err(crypto)?;
+        let sig = key.sign(&tbs).map_err(crypto)?;
+        to_zone_record(
+            owner,
+            first.ttl,
+            &RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig))),
+        )
+    };
+
+    // DNSKEY RRset, signed by the KSK (RFC 4035 §2.1; the ZSK signs everything else).
+    let dnskey_rrset: Vec<Record> = dnskeys
+        .iter()
+        .map(|k| {
+            Record::from_rdata(
+                apex.clone(),
+                dnskey_ttl,
+                RData::DNSSEC(DNSSECRData::DNSKEY(k.clone())),
+            )
+        })
+        .collect();
+    out.push(sign(origin, &dnskey_rrset, &keys.ksk, &keys.ksk_dnskey)?);
+
+    let owners: Vec<DomainName> = sets.keys().map(|c| c.0.clone()).collect();
+    for (i, owner) in owners.iter().enumerate() {
+        let Some(types) = sets.get(&Canon(owner.clone())) else {
+            continue;
+        };
+        let delegation = cuts.contains(owner);
+        for (t, rrs) in types {
+            // At a delegation point only DS (and the NSEC) are authoritative (RFC 4035 §2.2).
+            if delegation && *t != rtype::DS {
+                continue;
+            }
+            // One TTL per RRset (RFC 2181 §5.2): the smallest.
+            let ttl = rrs.iter().map(|r| r.ttl).min().unwrap_or(0);
+            let rrset: Vec<Record> = rrs
+                .iter()
+                .map(|r| {
+                    to_record(r).map(|mut rec| {
+                        rec.ttl = ttl;
+                        rec
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            out.push(sign(owner, &rrset, &keys.zsk, &keys.zsk_dnskey)?);
+        }
+        // NSEC to the next owner in canonical order, wrapping to the apex (RFC 4034 §4.1.1).
+        let next = owners.get(i + 1).unwrap_or(origin);
+        let mut bitmap: BTreeSet<u16> = types.keys().copied().collect();
+        if *owner == *origin {
+            bitmap.insert(rtype::DNSKEY);
+        }
+        let nsec = NSEC::new_cover_self(to_name(next)?, bitmap.into_iter().map(RecordType::from));
+        let data = RData::DNSSEC(DNSSECRData::NSEC(nsec));
+        let rec = Record::from_rdata(to_name(owner)?, nsec_ttl, data.clone());
+        out.push(to_zone_record(owner, nsec_ttl, &data)?);
+        out.push(sign(owner, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
+    }
+    Ok(Zone {
+        origin: origin.clone(),
+        records: out,
+    })
+}
+
+/// What a signed zone adds to answers, indexed for the serving path (RFC 4035 §3.1): the RRSIGs
+/// covering an RRset, and the NSEC records (with their RRSIGs) proving a NODATA or an NXDOMAIN.
+/// Built once per signed zone; the handler adds these when the query has DO set.
+#[derive(Debug, Clone, Default)]
+pub struct SignedExtras {
+    rrsigs: std::collections::HashMap<(String, u16), Vec<ZoneRecord>>,
+    nsec: BTreeMap<Canon, ZoneRecord>,
+    origin: Option<DomainName>,
+}
+
+impl SignedExtras {
+    /// Indexes the RRSIG and NSEC records of `signed`.
+    #[must_use]
+    pub fn build(signed: &Zone) -> Self {
+        let mut x = Self {
+            origin: Some(signed.origin.clone()),
+            ..Self::default()
+        };
+        for r in &signed.records {
+            match r.rtype {
+                rtype::RRSIG => {
+                    if let Some(covered) = r
+                        .rdata
+                        .get(0..2)
+                        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                        .map(u16::from_be_bytes)
+                    {
+                        x.rrsigs
+                            .entry((r.owner.to_lowercase_string(), covered))
+                            .or_default()
+                            .push(r.clone());
+                    }
+                }
+                rtype::NSEC => {
+                    x.nsec.insert(Canon(r.owner.clone()), r.clone());
+                }
+                _ => {}
+            }
+        }
+        x
+    }
+
+    /// The RRSIGs covering the RRset `owner`/`rtype` (empty for unsigned data: delegation NS,
+    /// glue).
+    #[must_use]
+    pub fn rrsigs(&self, owner: &DomainName, rtype: u16) -> &[ZoneRecord] {
+        self.rrsigs
+            .get(&(owner.to_lowercase_string(), rtype))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn with_sig(&self, nsec: &ZoneRecord, out: &mut Vec<ZoneRecord>) {
+        if out.iter().any(|r| r == nsec) {
+            return;
+        }
+        out.push(nsec.clone());
+        out.extend(self.rrsigs(&nsec.owner, rtype::NSEC).iter().cloned());
+    }
+
+    /// The NSEC whose owner is `qname` or, when there is none, the one covering it (the last
+    /// owner before it in canonical order, wrapping round; RFC 4034 §4.1.1).
+    fn covering(&self, qname: &DomainName) -> Option<&ZoneRecord> {
+        self.nsec
+            .range(..=Canon(qname.clone()))
+            .next_back()
+            .or_else(|| self.nsec.iter().next_back())
+            .map(|(_, r)| r)
+    }
+
+    /// NODATA proof (RFC 4035 §3.1.3.1): the NSEC at `qname` and its RRSIG.
+    #[must_use]
+    pub fn nodata_proof(&self, qname: &DomainName) -> Vec<ZoneRecord> {
+        let mut out = Vec::new();
+        if let Some(n) = self.nsec.get(&Canon(qname.clone())) {
+            self.with_sig(n, &mut out);
+        }
+        out
+    }
+
+    /// NXDOMAIN proof (RFC 4035 §3.1.3.2): the NSEC covering `qname` and the NSEC covering the
+    /// wildcard at its closest encloser, with their RRSIGs (one record when both are the same).
+    #[must_use]
+    pub fn nxdomain_proof(&self, qname: &DomainName) -> Vec<ZoneRecord> {
+        let mut out = Vec::new();
+        if let Some(n) = self.covering(qname) {
+            self.with_sig(n, &mut out);
+        }
+        if let Some(wild) = self.closest_encloser(qname).and_then(|ce| {
+            DomainName::from_labels(std::iter::once(&b"*"[..]).chain(ce.labels())).ok()
+        }) && let Some(n) = self.covering(&wild)
+        {
+            self.with_sig(n, &mut out);
+        }
+        out
+    }
+
+    /// The longest ancestor of `qname` that exists: an NSEC owner, or an empty non-terminal
+    /// above one (RFC 4592 §3.3.1).
+    fn closest_encloser(&self, qname: &DomainName) -> Option<DomainName> {
+        let labels: Vec<&[u8]> = qname.labels().collect();
+        for skip in 1..=labels.len() {
+            let Ok(anc) = DomainName::from_labels(labels[skip..].iter().copied()) else {
+                continue;
+            };
+            let exists = self.nsec.keys().any(|k| k.0 == anc || is_below(&k.0, &anc));
+            if exists {
+                return Some(anc);
+            }
+            if self.origin.as_ref() == Some(&anc) {
+                return Some(anc);
+            }
+        }
+        None
+    }
+}
+
+/// Whether `signed` should be re-signed at `now`: some RRSIG expires within
+/// `policy.refresh_before`, or there is no RRSIG at all.
+#[must_use]
+pub fn needs_refresh(signed: &Zone, policy: &SigningPolicy, now: SystemTime) -> bool {
+    let deadline = unix_secs(now + policy.refresh_before);
+    let mut any = false;
+    for r in signed.records.iter().filter(|r| r.rtype == rtype::RRSIG) {
+        any = true;
+        // RRSIG RDATA: type(2) alg(1) labels(1) ttl(4) expiration(4) ...
+        let Some(exp) = r
+            .rdata
+            .get(8..12)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            return true;
+        };
+        // Serial-number comparison (RFC 1982): exp before deadline.
+        if exp.wrapping_sub(deadline) > u32::MAX / 2 {
+            return true;
+        }
+    }
+    !any
+}
+
+/// The zone in master-file form (one record per line), e.g. for `ldns-verify-zone`, NSD or a
+/// secondary. Owners are absolute; RDATA as hickory prints it.
+///
+/// # Errors
+/// [`SignError::Record`] when a record does not decode.
+pub fn render_zone(zone: &Zone) -> Result<String, SignError> {
+    let mut s = String::new();
+    for r in &zone.records {
+        let rec = to_record(r)?;
+        match &rec.data {
+            // RRSIG times as YYYYMMDDHHmmSS (RFC 4034 §3.2): NSD refuses the integer form
+            // hickory prints.
+            RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
+                let i = sig.input();
+                s.push_str(&format!(
+                    "{} {} IN RRSIG {} {} {} {} {} {} {} {} {}\n",
+                    rec.name,
+                    rec.ttl,
+                    i.type_covered,
+                    u8::from(i.algorithm),
+                    i.num_labels,
+                    i.original_ttl,
+                    rrsig_time(i.sig_expiration.get()),
+                    rrsig_time(i.sig_inception.get()),
+                    i.key_tag,
+                    i.signer_name,
+                    base64(sig.sig())
+                ));
+            }
+            _ => {
+                s.push_str(&rec.to_string());
+                s.push('\n');
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// Seconds since the epoch as `YYYYMMDDHHmmSS` (UTC; RFC 4034 §3.2).
+fn rrsig_time(t: u32) -> String {
+    let days = i64::from(t / 86_400);
+    let rem = t % 86_400;
+    // Days to civil date (H. Hinnant's algorithm, proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// RFC 4648 §4 base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The owner of every record as a hickory name, checked; for tests and callers that mix both.
+///
+/// # Errors
+/// [`SignError::Record`] for a name hickory rejects.
+pub fn owner_names(zone: &Zone) -> Result<Vec<DomainName>, SignError> {
+    zone.records
+        .iter()
+        .map(|r| to_name(&r.owner).and_then(|n| from_name(&n)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use altodisc_zone::reader::read_zone_str;
+
+    pub(crate) const FIXTURE: &str = "$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 300\n\
+@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60\n\
+@ NS ns.example.net.\n\
+@ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/ird!\" .\n\
+34 NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto34.example.net/ird!\" .\n\
+Sub NS ns.sub\n\
+ns.sub A 192.0.2.99\n";
+
+    pub(crate) fn fixture() -> Zone {
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let o = read_zone_str(FIXTURE, "fixture", Some(&origin));
+        assert!(!o.has_errors(), "{:?}", o.diagnostics);
+        o.zone
+    }
+
+    #[test]
+    fn canonical_order_is_rfc_4034() {
+        // RFC 4034 §6.1 example order.
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
+        let parsed: Vec<DomainName> = names
+            .iter()
+            .map(|n| DomainName::parse(n).unwrap())
+            .collect();
+        for w in parsed.windows(2) {
+            assert_eq!(
+                canonical_cmp(&w[0], &w[1]),
+                Ordering::Less,
+                "{} < {}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+
+    #[test]
+    fn signs_verifies_and_chains() {
+        let zone = fixture();
+        let keys = ZoneKeys::generate().unwrap();
+        let now = SystemTime::now();
+        let signed = sign_zone(&zone, &keys, &SigningPolicy::default(), now).unwrap();
+        let count = |t: u16| signed.records.iter().filter(|r| r.rtype == t).count();
+        assert_eq!(count(rtype::DNSKEY), 2);
+        // Owners in the chain: apex, 34, sub (delegation); not the glue ns.sub.
+        assert_eq!(count(rtype::NSEC), 3);
+        // RRSIGs: DNSKEY, SOA, NS(apex), NAPTR(apex), NAPTR(34), 3 NSEC; not the delegation NS
+        // nor the glue A.
+        assert_eq!(count(rtype::RRSIG), 8);
+        // Every RRSIG verifies with the ZSK or KSK (hickory's verifier, independent of signing).
+        use hickory_proto::dnssec::Verifier;
+        let recs: Vec<Record> = signed
+            .records
+            .iter()
+            .map(|r| to_record(r).unwrap())
+            .collect();
+        for sig in recs.iter().filter(|r| r.record_type() == RecordType::RRSIG) {
+            let RData::DNSSEC(DNSSECRData::RRSIG(s)) = &sig.data else {
+                unreachable!()
+            };
+            let covered: Vec<&Record> = recs
+                .iter()
+                .filter(|r| r.name == sig.name && r.record_type() == s.input().type_covered)
+                .collect();
+            let key = if s.input().key_tag == keys.ksk_dnskey.calculate_key_tag().unwrap() {
+                &keys.ksk_dnskey
+            } else {
+                &keys.zsk_dnskey
+            };
+            key.verify_rrsig(&sig.name, DNSClass::IN, s, covered.into_iter())
+                .unwrap_or_else(|e| panic!("{sig}: {e}"));
+        }
+        assert!(!needs_refresh(&signed, &SigningPolicy::default(), now));
+        assert!(needs_refresh(
+            &signed,
+            &SigningPolicy::default(),
+            now + Duration::from_secs(8 * 86_400)
+        ));
+        assert!(needs_refresh(&zone, &SigningPolicy::default(), now));
+        // Re-signing a signed zone replaces, never duplicates.
+        let again = sign_zone(&signed, &keys, &SigningPolicy::default(), now).unwrap();
+        assert_eq!(again.records.len(), signed.records.len());
+        assert!(render_zone(&signed).unwrap().contains("DNSKEY 257 3 13"));
+    }
+
+    #[test]
+    fn keys_persist_across_restarts() {
+        let dir = std::env::temp_dir().join(format!("altodisc-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let a = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+        let b = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+        assert_eq!(a.ds_text(&origin).unwrap(), b.ds_text(&origin).unwrap());
+        assert!(a.ds_text(&origin).unwrap().contains(" IN DS "));
+        std::fs::remove_file(dir.join("2.0.192.in-addr.arpa.zsk.pk8")).unwrap();
+        assert!(ZoneKeys::load_or_create(&dir, &origin).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn extras_give_signatures_and_denial_proofs() {
+        let keys = ZoneKeys::generate().unwrap();
+        let signed = sign_zone(
+            &fixture(),
+            &keys,
+            &SigningPolicy::default(),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let x = SignedExtras::build(&signed);
+        let n = |s: &str| DomainName::parse(s).unwrap();
+        let apex = n("2.0.192.in-addr.arpa.");
+        assert_eq!(x.rrsigs(&apex, rtype::NAPTR).len(), 1);
+        assert_eq!(x.rrsigs(&apex, rtype::DNSKEY).len(), 1);
+        assert!(
+            x.rrsigs(&n("sub.2.0.192.in-addr.arpa."), rtype::NS)
+                .is_empty()
+        );
+        // NODATA at the apex for A: its NSEC + RRSIG.
+        let p = x.nodata_proof(&apex);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].rtype, rtype::NSEC);
+        // NXDOMAIN for 10.2.0.192.in-addr.arpa.: covered by the NSEC at 2.0.192 (apex < 10 < 34);
+        // the wildcard *.2.0.192 is covered by the same NSEC: one NSEC, one RRSIG.
+        let p = x.nxdomain_proof(&n("10.2.0.192.in-addr.arpa."));
+        let owners: Vec<String> = p.iter().map(|r| r.owner.to_string()).collect();
+        assert_eq!(
+            owners,
+            ["2.0.192.in-addr.arpa.", "2.0.192.in-addr.arpa."],
+            "{owners:?}"
+        );
+        // 40 sorts after 34 and before sub: covered by the NSEC at 34.
+        let p = x.nxdomain_proof(&n("40.2.0.192.in-addr.arpa."));
+        assert!(
+            p.iter()
+                .any(|r| r.rtype == rtype::NSEC && r.owner == n("34.2.0.192.in-addr.arpa."))
+        );
+        assert!(p.iter().any(|r| r.rtype == rtype::RRSIG));
+    }
+
+    #[test]
+    fn time_and_base64_forms() {
+        assert_eq!(rrsig_time(0), "19700101000000");
+        assert_eq!(rrsig_time(951_782_400), "20000229000000");
+        assert_eq!(rrsig_time(1_795_334_705), "20261122080505");
+        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        assert_eq!(base64(b"hi"), "aGk=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn no_soa_is_an_error() {
+        let mut zone = fixture();
+        zone.records.retain(|r| r.rtype != rtype::SOA);
+        assert!(matches!(
+            sign_zone(
+                &zone,
+                &ZoneKeys::generate().unwrap(),
+                &SigningPolicy::default(),
+                SystemTime::now()
+            ),
+            Err(SignError::NoSoa(_))
+        ));
+    }
+}

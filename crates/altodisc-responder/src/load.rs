@@ -1,0 +1,653 @@
+//! Loading zone data: zone files from a directory (through the altodisc-zone master-file reader)
+//! and the publishing config, all or nothing: the first error stops the load, nothing is served
+//! half-loaded.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use altodisc_proto::DomainName;
+use altodisc_zone::Severity;
+use altodisc_zone::check::{CheckOptions, Checker};
+use altodisc_zone::publish_config::{PublishConfig, SerialState};
+use altodisc_zone::reader::{origin_from_file_name, read_zone_file, stream_zone_file};
+use altodisc_zone::record::Zone;
+use serde::Deserialize;
+
+use crate::error::{IndexError, ResponderError};
+use crate::index::{ZoneBuilder, ZoneData, ZoneIndex};
+use crate::rrl::RateLimitConfig;
+use crate::server::ServeOptions;
+use crate::xfr::TransferAcl;
+
+/// Zone data ready to index, with what the operator should read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The zones.
+    pub zones: Vec<Zone>,
+    /// Warnings (reader diagnostics below error level, publishing notes).
+    pub warnings: Vec<String>,
+    /// Automatic SOA serials of generated zones (pass to the next reload).
+    pub serials: SerialState,
+}
+
+/// Reads every `DIR/<origin>.zone` file (other files are ignored), sorted by name.
+///
+/// # Errors
+/// [`ResponderError::Io`] if the directory cannot be read; [`ResponderError::ZoneFile`] with
+/// `file:line:col` for the first error diagnostic of any file.
+pub fn load_zone_dir(dir: &Path) -> Result<Loaded, ResponderError> {
+    let files = zone_files(dir)?;
+    let mut loaded = Loaded::default();
+    for (path, origin) in files {
+        let outcome = read_zone_file(&path, Some(&origin)).map_err(|e| ResponderError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        if let Some(first) = outcome
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+        {
+            return Err(ResponderError::ZoneFile(first.to_string()));
+        }
+        loaded
+            .warnings
+            .extend(outcome.diagnostics.iter().map(ToString::to_string));
+        let mut zone = outcome.zone;
+        // The file name is the zone; a `$ORIGIN` inside only changes relative names.
+        zone.origin = origin;
+        loaded.zones.push(zone);
+    }
+    Ok(loaded)
+}
+
+/// The `<origin>.zone` files of `dir`, sorted by name.
+fn zone_files(dir: &Path) -> Result<Vec<(PathBuf, DomainName)>, ResponderError> {
+    let io = |source| ResponderError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<(PathBuf, DomainName)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "zone")
+            && path.is_file()
+            && let Some(origin) = origin_from_file_name(&path)
+        {
+            files.push((path, origin));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// Streams one zone file into the index builder: records go straight from the reader into the
+/// compact store, so a 1,000,000-record zone is never held as a `Vec<ZoneRecord>`.
+///
+/// # Errors
+/// The first error diagnostic of the reader, else the first [`IndexError`] (both with file:line).
+pub fn stream_zone_file_into_index(
+    path: &Path,
+    origin: &DomainName,
+    warnings: &mut Vec<String>,
+) -> Result<ZoneData, ResponderError> {
+    let mut builder = ZoneBuilder::new(origin)?;
+    let mut first_error: Option<IndexError> = None;
+    let summary = stream_zone_file(path, Some(origin), &mut |rec| {
+        if first_error.is_none()
+            && let Err(e) = builder.add(&rec)
+        {
+            first_error = Some(e);
+        }
+    })
+    .map_err(|e| ResponderError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    if let Some(d) = summary
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+    {
+        return Err(ResponderError::ZoneFile(d.to_string()));
+    }
+    if let Some(e) = first_error {
+        return Err(e.into());
+    }
+    warnings.extend(summary.diagnostics.iter().map(ToString::to_string));
+    Ok(builder.finish()?)
+}
+
+/// Builds the zones of a publishing config.
+///
+/// # Errors
+/// [`ResponderError::Config`] for an invalid entry.
+pub fn load_publish_config(
+    config: &PublishConfig,
+    previous: Option<&SerialState>,
+) -> Result<Loaded, ResponderError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let published = config
+        .build(previous, now)
+        .map_err(|e| ResponderError::Config(e.to_string()))?;
+    Ok(Loaded {
+        zones: published.zones,
+        warnings: published.warnings,
+        serials: published.serials,
+    })
+}
+
+/// The `[serve]` table of the publishing config (unknown keys rejected).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// Addresses to listen on.
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Directory of `<origin>.zone` files, relative to the config file.
+    pub zones_dir: Option<PathBuf>,
+    /// TCP idle timeout in seconds.
+    pub tcp_idle_timeout: Option<u64>,
+    /// Most concurrent TCP connections.
+    pub max_tcp_connections: Option<usize>,
+    /// File keeping the automatic SOA serials across restarts (relative to the config file).
+    /// Without it a restart takes the serial from the clock, which still increases it.
+    pub serial_file: Option<PathBuf>,
+    /// Clients allowed to transfer zones (AXFR/IXFR over TCP): addresses or prefixes such as
+    /// `192.0.2.53`, `198.51.100.0/24`, `2001:db8::/48`. Empty: transfers are refused.
+    #[serde(default)]
+    pub allow_transfer: Vec<String>,
+    /// Secondaries to NOTIFY (RFC 1996) after every accepted change of a zone's serial.
+    #[serde(default)]
+    pub notify: Vec<SocketAddr>,
+    /// Address of the HTTP endpoint with `/metrics` (Prometheus) and `/healthz`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds between checks of the zone files and this config for changes (modification time
+    /// and size); a change triggers the same gated reload as SIGHUP. 0 turns polling off.
+    /// Default [`DEFAULT_WATCH_INTERVAL`].
+    pub watch_interval: Option<u64>,
+    /// Response rate limiting on UDP (off unless this table is present).
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Run the zone checker as the gate of every load (default true). Turning it off saves the
+    /// second pass over very large zone files; loads stay all or nothing either way.
+    pub check: Option<bool>,
+}
+
+/// Default seconds between two polls for changed zone files or config.
+pub const DEFAULT_WATCH_INTERVAL: u64 = 2;
+
+impl ServeSection {
+    /// Reads the `[serve]` table of `config` (an empty section if absent).
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] for unknown keys or bad values.
+    pub fn from_config(config: &PublishConfig, file: &str) -> Result<Self, ResponderError> {
+        match &config.serve {
+            None => Ok(Self::default()),
+            Some(table) => table
+                .clone()
+                .try_into()
+                .map_err(|e| ResponderError::Config(format!("{file}: [serve]: {e}"))),
+        }
+    }
+
+    /// Applies the transport settings to `options` (listen addresses are added).
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] for a bad `allow_transfer` entry.
+    pub fn apply(&self, options: &mut ServeOptions) -> Result<(), ResponderError> {
+        options.transfer_acl = TransferAcl::parse(&self.allow_transfer)
+            .map_err(|e| ResponderError::Config(format!("[serve] allow_transfer: {e}")))?;
+        if self.rate_limit.is_some() {
+            options.rate_limit.clone_from(&self.rate_limit);
+        }
+        if self.metrics_listen.is_some() {
+            options.metrics_listen = self.metrics_listen;
+        }
+        options.listen.extend(self.listen.iter().copied());
+        if let Some(t) = self.tcp_idle_timeout {
+            options.tcp_idle_timeout = Duration::from_secs(t);
+        }
+        if let Some(m) = self.max_tcp_connections {
+            options.max_tcp_connections = m;
+        }
+        Ok(())
+    }
+}
+
+/// Where zone data comes from, for loading and reloading.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// A publishing config file.
+    pub config: Option<PathBuf>,
+    /// A zone directory (`--zones`), in addition to the config's `zones_dir`.
+    pub zones_dir: Option<PathBuf>,
+}
+
+/// Everything [`Sources`] describe, loaded.
+#[derive(Debug, Default)]
+pub struct LoadedSources {
+    /// The zone data.
+    pub loaded: Loaded,
+    /// The `[serve]` settings of the config (empty without one).
+    pub serve: ServeSection,
+}
+
+/// A loaded, indexed zone set: what `serve` starts with and what a reload swaps in.
+#[derive(Debug)]
+pub struct LoadedIndex {
+    /// The index.
+    pub index: ZoneIndex,
+    /// Number of zones.
+    pub zone_count: usize,
+    /// Warnings to log.
+    pub warnings: Vec<String>,
+    /// Automatic SOA serials of generated zones (pass to the next reload).
+    pub serials: SerialState,
+    /// The `[serve]` settings of the config.
+    pub serve: ServeSection,
+}
+
+impl Sources {
+    /// Reads the config (if any): its `[serve]` table, its generated zones and the zone
+    /// directories to read.
+    fn plan(&self, previous: Option<&SerialState>) -> Result<Plan, ResponderError> {
+        let mut dirs: Vec<PathBuf> = self.zones_dir.iter().cloned().collect();
+        let mut serve = ServeSection::default();
+        let mut generated = Loaded::default();
+        let mut serial_file = None;
+        if let Some(path) = &self.config {
+            let file = path.display().to_string();
+            let config =
+                PublishConfig::load(path).map_err(|e| ResponderError::Config(e.to_string()))?;
+            serve = ServeSection::from_config(&config, &file)?;
+            let base = path.parent().unwrap_or_else(|| Path::new("."));
+            serial_file = serve.serial_file.as_ref().map(|f| base.join(f));
+            if let Some(dir) = &serve.zones_dir {
+                let dir = base.join(dir);
+                // The same directory given twice (`--zones zones` and `zones_dir = "."` in
+                // zones/publish.toml) is loaded once.
+                let same = |d: &PathBuf| match (d.canonicalize(), dir.canonicalize()) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => *d == dir,
+                };
+                if !dirs.iter().any(same) {
+                    dirs.push(dir);
+                }
+            }
+            // A running server passes the state of its last load; at start it comes from the
+            // serial file, if any (a missing or unreadable file just means "no history").
+            let persisted = match (previous, &serial_file) {
+                (None, Some(f)) => std::fs::read_to_string(f)
+                    .ok()
+                    .map(|t| SerialState::parse(&t)),
+                _ => None,
+            };
+            generated = load_publish_config(&config, previous.or(persisted.as_ref()))?;
+        }
+        Ok(Plan {
+            serve,
+            generated,
+            dirs,
+            serial_file,
+        })
+    }
+
+    /// Loads all sources into memory as [`Zone`]s, all or nothing (for tools and tests; the
+    /// server uses [`Self::load_index`]).
+    ///
+    /// # Errors
+    /// The first [`ResponderError`]; [`ResponderError::NoZones`] when there is nothing to serve.
+    pub fn load(&self, previous: Option<&SerialState>) -> Result<LoadedSources, ResponderError> {
+        let Plan {
+            serve,
+            generated: mut loaded,
+            dirs,
+            ..
+        } = self.plan(previous)?;
+        for dir in dirs {
+            let files = load_zone_dir(&dir)?;
+            loaded.zones.extend(files.zones);
+            loaded.warnings.extend(files.warnings);
+        }
+        if loaded.zones.is_empty() {
+            return Err(no_zones());
+        }
+        Ok(LoadedSources { loaded, serve })
+    }
+
+    /// Loads and indexes all sources, all or nothing; zone files are streamed into the index.
+    ///
+    /// # Errors
+    /// The first [`ResponderError`]; [`ResponderError::NoZones`] when there is nothing to serve.
+    pub fn load_index(
+        &self,
+        previous: Option<&SerialState>,
+    ) -> Result<LoadedIndex, ResponderError> {
+        self.load_index_gated(previous, false)
+    }
+
+    /// [`Self::load_index`], then the altodisc-zone checker (rules Z1–Z24, as `altodisc check`
+    /// runs them) over the same zones: any error diagnostic rejects the whole set. This is the
+    /// gate of `serve`'s start and reloads. The zone files are read a second time for the
+    /// checker (streaming, so memory stays bounded by the index plus the checker's compact form).
+    ///
+    /// # Errors
+    /// As [`Self::load_index`], and [`ResponderError::Check`] with every error diagnostic.
+    pub fn load_index_checked(
+        &self,
+        previous: Option<&SerialState>,
+    ) -> Result<LoadedIndex, ResponderError> {
+        self.load_index_gated(previous, true)
+    }
+
+    fn load_index_gated(
+        &self,
+        previous: Option<&SerialState>,
+        check: bool,
+    ) -> Result<LoadedIndex, ResponderError> {
+        let Plan {
+            serve,
+            generated,
+            dirs,
+            serial_file,
+        } = self.plan(previous)?;
+        let mut warnings = generated.warnings;
+        let mut files = Vec::new();
+        for dir in &dirs {
+            files.extend(zone_files(dir)?);
+        }
+        let generated_zones = &generated.zones;
+        let run_check = check && serve.check.unwrap_or(true);
+        // The checker reads the same sources on its own thread while the index is built, so a
+        // checked start takes about as long as the slower of the two, not their sum.
+        let (built, checked) = std::thread::scope(|scope| {
+            let checker = run_check.then(|| scope.spawn(|| check_sources(generated_zones, &files)));
+            let built = build_zones(generated_zones, &files, &mut warnings);
+            let checked = checker.map(|h| match h.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            });
+            (built, checked)
+        });
+        let zones = built?;
+        if let Some(checked) = checked {
+            checked?;
+        }
+        if zones.is_empty() {
+            return Err(no_zones());
+        }
+        let zone_count = zones.len();
+        let index = ZoneIndex::from_zones(zones)?;
+        // Only a complete (and, if asked, checked) load records its serials.
+        if let Some(f) = &serial_file
+            && let Err(e) = std::fs::write(f, generated.serials.to_text())
+        {
+            warnings.push(format!("cannot write the serial file {}: {e}", f.display()));
+        }
+        Ok(LoadedIndex {
+            index,
+            zone_count,
+            warnings,
+            serials: generated.serials,
+            serve,
+        })
+    }
+}
+
+impl Sources {
+    /// A cheap summary of everything a reload reads: the config file and every `<origin>.zone`
+    /// file of the zone directories (path, size, modification time, inode). Polling it every few
+    /// seconds detects changes without a file-notification dependency; an editor's
+    /// write-then-rename changes the inode, an in-place rewrite the time and usually the size.
+    /// Files that cannot be read contribute their error kind, so their appearance is a change.
+    #[must_use]
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        let mut dirs: Vec<PathBuf> = self.zones_dir.iter().cloned().collect();
+        if let Some(path) = &self.config {
+            hash_file(path, &mut h);
+            if let Ok(config) = PublishConfig::load(path)
+                && let Ok(serve) = ServeSection::from_config(&config, "")
+                && let Some(dir) = serve.zones_dir
+            {
+                dirs.push(path.parent().unwrap_or_else(|| Path::new(".")).join(dir));
+            }
+        }
+        for dir in &dirs {
+            match zone_files(dir) {
+                Ok(files) => {
+                    for (path, _) in files {
+                        hash_file(&path, &mut h);
+                    }
+                }
+                Err(e) => e.to_string().hash(&mut h),
+            }
+        }
+        h.finish()
+    }
+}
+
+fn hash_file(path: &Path, h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    path.hash(h);
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            m.len().hash(h);
+            m.modified().ok().hash(h);
+            #[cfg(unix)]
+            std::os::unix::fs::MetadataExt::ino(&m).hash(h);
+        }
+        Err(e) => e.kind().hash(h),
+    }
+}
+
+/// Indexes generated zones and zone files, all or nothing.
+fn build_zones(
+    generated: &[Zone],
+    files: &[(PathBuf, DomainName)],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ZoneData>, ResponderError> {
+    let mut zones = generated
+        .iter()
+        .map(ZoneData::build)
+        .collect::<Result<Vec<_>, _>>()?;
+    for (path, origin) in files {
+        zones.push(stream_zone_file_into_index(path, origin, warnings)?);
+    }
+    Ok(zones)
+}
+
+/// Runs the altodisc-zone checker (rules Z1–Z24) over the same sources.
+///
+/// # Errors
+/// [`ResponderError::Check`] with every error diagnostic; [`ResponderError::Io`] for an
+/// unreadable file.
+fn check_sources(
+    generated: &[Zone],
+    files: &[(PathBuf, DomainName)],
+) -> Result<(), ResponderError> {
+    let mut checker = Checker::new(CheckOptions::default());
+    for zone in generated {
+        checker.load_zone(zone);
+    }
+    for (path, origin) in files {
+        checker
+            .load_file(path, Some(origin))
+            .map_err(|e| ResponderError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+    }
+    let errors: Vec<String> = checker
+        .finish()
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ResponderError::Check { errors })
+    }
+}
+
+/// What the config asks for, before zone files are read.
+struct Plan {
+    serve: ServeSection,
+    generated: Loaded,
+    dirs: Vec<PathBuf>,
+    serial_file: Option<PathBuf>,
+}
+
+fn no_zones() -> ResponderError {
+    ResponderError::NoZones("no <origin>.zone files and no [[zone]] in the config".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::ZoneIndex;
+
+    fn zones_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../zones")
+    }
+
+    #[test]
+    fn bundled_zones_and_config_load_and_index() {
+        let sources = Sources {
+            config: Some(zones_dir().join("publish.toml")),
+            zones_dir: None,
+        };
+        let loaded = sources.load(None).unwrap();
+        assert_eq!(loaded.serve.listen.len(), 1);
+        assert_eq!(loaded.loaded.zones.len(), 2 + 4);
+        let index = ZoneIndex::build(&loaded.loaded.zones).unwrap();
+        assert!(index.record_count() > 30);
+    }
+
+    #[test]
+    fn a_broken_zone_file_stops_the_load_with_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("altodisc-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("example.com.zone"),
+            "@ 60 IN SOA a. b. 1 2 3 4 5\n@ 60 IN NS a.\n@ 60 IN NAPTR 70000 10 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
+        let err = load_zone_dir(&dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = err.to_string();
+        assert!(text.contains("example.com.zone:3:"), "{text}");
+    }
+
+    #[test]
+    fn streamed_index_equals_in_memory_index() {
+        let sources = Sources {
+            config: Some(zones_dir().join("publish.toml")),
+            zones_dir: Some(zones_dir()),
+        };
+        let streamed = sources.load_index(None).unwrap();
+        let in_memory = sources.load(None).unwrap();
+        let index = ZoneIndex::build(&in_memory.loaded.zones).unwrap();
+        assert_eq!(streamed.zone_count, in_memory.loaded.zones.len());
+        assert_eq!(streamed.zone_count, 6, "zones/ given twice is loaded once");
+        assert_eq!(streamed.index.record_count(), index.record_count());
+        let mut a: Vec<usize> = streamed.index.zones().map(ZoneData::name_count).collect();
+        let mut b: Vec<usize> = index.zones().map(ZoneData::name_count).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn streaming_reports_index_errors_with_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("altodisc-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("example.com.zone");
+        std::fs::write(
+            &path,
+            "$TTL 60\n@ SOA a. b. 1 2 3 4 5\n@ NS a.\nx SOA a. b. 1 2 3 4 5\n",
+        )
+        .unwrap();
+        let mut warnings = Vec::new();
+        let origin = DomainName::parse("example.com.").unwrap();
+        let err = stream_zone_file_into_index(&path, &origin, &mut warnings).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            err.to_string()
+                .contains("example.com.zone:4: SOA at x.example.com."),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn serial_file_keeps_serials_across_restarts() {
+        let dir = std::env::temp_dir().join(format!("altodisc-serial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("p.toml");
+        let text = "[serve]\nserial_file = \"serials\"\n[defaults]\nns = [\"ns.example.\"]\n\
+                    [[zone]]\norigin = \"example.\"\n[[access_domain]]\ndomain = \"example.\"\n\
+                    records = [{ order = 1, preference = 1, uri = \"https://a.example/\" }]\n";
+        std::fs::write(&config, text).unwrap();
+        let sources = Sources {
+            config: Some(config.clone()),
+            zones_dir: None,
+        };
+        let first = sources.load_index(None).unwrap().serials;
+        let state = std::fs::read_to_string(dir.join("serials")).unwrap();
+        assert_eq!(SerialState::parse(&state), first);
+        // Pretend the last run was ahead of the clock: a restart with changed content continues
+        // from the file (previous + 1), not from the clock.
+        let (hash, serial) = first.zones["example."];
+        let ahead = format!("example. {:016x} {}\n", hash ^ 1, serial + 100_000);
+        std::fs::write(dir.join("serials"), ahead).unwrap();
+        let second = sources.load_index(None).unwrap().serials;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(second.zones["example."].1, serial + 100_001);
+    }
+
+    #[test]
+    fn the_checker_gates_loads_and_check_false_turns_it_off() {
+        let dir = std::env::temp_dir().join(format!("altodisc-gate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Loads and indexes fine, but Z10: an http:// URI under ALTO:https.
+        std::fs::write(
+            dir.join("example.com.zone"),
+            "@ 60 IN SOA a. b. 1 2 3 4 5\n@ 60 IN NS a.\n\
+             @ 60 IN NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!http://a.example/!\" .\n",
+        )
+        .unwrap();
+        let config = dir.join("p.toml");
+        std::fs::write(&config, "[serve]\nzones_dir = \".\"\n").unwrap();
+        let sources = Sources {
+            config: Some(config.clone()),
+            zones_dir: None,
+        };
+        assert!(sources.load_index(None).is_ok());
+        let err = sources.load_index_checked(None).unwrap_err();
+        assert!(
+            matches!(&err, ResponderError::Check { errors } if errors.len() == 1 && errors[0].contains("Z10")),
+            "{err}"
+        );
+        std::fs::write(&config, "[serve]\nzones_dir = \".\"\ncheck = false\n").unwrap();
+        let fp = sources.fingerprint();
+        assert!(sources.load_index_checked(None).is_ok());
+        assert_eq!(sources.fingerprint(), fp, "nothing changed");
+        std::fs::write(dir.join("other.example.zone"), "").unwrap();
+        assert_ne!(sources.fingerprint(), fp, "a new zone file is a change");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_serve_keys_are_rejected() {
+        let cfg: PublishConfig = "[serve]\nlisten = []\nlisten_on = 1\n".parse().unwrap();
+        let err = ServeSection::from_config(&cfg, "f.toml").unwrap_err();
+        assert!(err.to_string().contains("listen_on"), "{err}");
+    }
+}

@@ -1,0 +1,499 @@
+//! Sockets. hickory-server is the protocol engine (request parsing into [`Request`], the
+//! [`RequestHandler`], response building and encoding); the socket loops are ours:
+//!
+//! * UDP: a few receive loops per socket (one per CPU) answer inline, without a task and a
+//!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query);
+//! * TCP (RFC 7766): our accept loop bounds the number of connections (hickory 0.26 has no limit)
+//!   and closes idle connections (RFC 7766 §6.2.3); zone transfers (AXFR/IXFR) are answered
+//!   here, with several messages per query (see [`crate::xfr`]);
+//! * optional: response rate limiting on UDP ([`crate::rrl`]) and the metrics endpoint
+//!   ([`crate::http`]). Every answered query is counted in [`Metrics`] with atomic additions.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::serialize::binary::BinEncoder;
+use hickory_server::net::NetError;
+use hickory_server::net::runtime::TokioTime;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::error::ResponderError;
+use crate::handler::ZoneRequestHandler;
+use crate::index::ZoneIndex;
+use crate::metrics::{Metrics, RrlAction};
+use crate::rrl::{RateLimitConfig, RateLimiter, slip_response};
+use crate::xfr::{TransferAcl, transfer_error, transfer_messages};
+
+/// Largest UDP query accepted (RFC 6891 §6.2.5 lets clients send up to their own payload size).
+const MAX_UDP_QUERY: usize = 4096;
+
+/// Transport settings.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Addresses to listen on, UDP and TCP each.
+    pub listen: Vec<SocketAddr>,
+    /// A TCP connection with no complete query for this long is closed (RFC 7766 §6.2.3 suggests
+    /// seconds, not minutes).
+    pub tcp_idle_timeout: Duration,
+    /// Most concurrent TCP connections over all listeners; further ones wait in the kernel backlog.
+    pub max_tcp_connections: usize,
+    /// UDP receive loops per socket (default: the number of CPUs this process may use).
+    pub udp_workers: usize,
+    /// Who may transfer zones (AXFR/IXFR over TCP); empty = nobody.
+    pub transfer_acl: TransferAcl,
+    /// Response rate limiting on UDP; `None` = off.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Address of the HTTP metrics and health endpoint; `None` = off.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            tcp_idle_timeout: Duration::from_secs(10),
+            max_tcp_connections: 256,
+            udp_workers: std::thread::available_parallelism().map_or(1, usize::from),
+            transfer_acl: TransferAcl::default(),
+            rate_limit: None,
+            metrics_listen: None,
+        }
+    }
+}
+
+/// A running responder.
+pub struct Responder {
+    ctx: Arc<Ctx>,
+    local_addrs: Vec<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder")
+            .field("local_addrs", &self.local_addrs)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Responder {
+    /// Binds every address (UDP and TCP on the same port; port 0 picks one) and starts serving
+    /// `index`. Must be called inside a tokio runtime. Nothing is served unless every address
+    /// binds.
+    ///
+    /// # Errors
+    /// [`ResponderError::Bind`] when an address cannot be bound.
+    pub async fn start(index: ZoneIndex, options: &ServeOptions) -> Result<Self, ResponderError> {
+        let handler = ZoneRequestHandler::new(Arc::new(ArcSwap::from_pointee(index)));
+        let metrics = Arc::new(Metrics::default());
+        metrics.set_loaded(true);
+        let ctx = Arc::new(Ctx {
+            handler,
+            metrics,
+            acl: options.transfer_acl.clone(),
+            rrl: options.rate_limit.as_ref().map(RateLimiter::new),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let limit = Arc::new(Semaphore::new(options.max_tcp_connections.max(1)));
+        let mut sockets = Vec::new();
+        for &addr in &options.listen {
+            let bind_err = |source| ResponderError::Bind { addr, source };
+            let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
+            let bound = udp.local_addr().map_err(bind_err)?;
+            // The TCP listener takes the port the UDP socket got, so one address serves both.
+            let tcp = TcpListener::bind(bound).await.map_err(bind_err)?;
+            sockets.push((bound, Arc::new(udp), tcp));
+        }
+        let metrics_listener = match options.metrics_listen {
+            Some(addr) => {
+                let bind_err = |source| ResponderError::Bind { addr, source };
+                Some(TcpListener::bind(addr).await.map_err(bind_err)?)
+            }
+            None => None,
+        };
+        let mut tasks = JoinSet::new();
+        let mut metrics_addr = None;
+        if let Some(listener) = metrics_listener {
+            metrics_addr = listener.local_addr().ok();
+            tasks.spawn(crate::http::serve_metrics(
+                listener,
+                ctx.metrics.clone(),
+                ctx.handler.index().clone(),
+                shutdown_rx.clone(),
+            ));
+        }
+        let mut local_addrs = Vec::new();
+        for (bound, udp, tcp) in sockets {
+            for _ in 0..options.udp_workers.max(1) {
+                tasks.spawn(udp_loop(udp.clone(), ctx.clone(), shutdown_rx.clone()));
+            }
+            tasks.spawn(tcp_accept_loop(
+                tcp,
+                ctx.clone(),
+                limit.clone(),
+                options.tcp_idle_timeout,
+                shutdown_rx.clone(),
+            ));
+            local_addrs.push(bound);
+        }
+        Ok(Self {
+            ctx,
+            local_addrs,
+            metrics_addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The bound addresses (with the ports picked for port 0).
+    #[must_use]
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The bound address of the metrics endpoint, if configured.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The counters (reloads are counted by the caller, which decides about them).
+    #[must_use]
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.ctx.metrics
+    }
+
+    /// The zones served now.
+    #[must_use]
+    pub fn current(&self) -> Arc<ZoneIndex> {
+        self.ctx.handler.index().load_full()
+    }
+
+    /// Replaces the served zones atomically; in-flight queries finish on the old ones. Per-zone
+    /// counters carry over. Returns the previous zones (e.g. to decide what to NOTIFY).
+    pub fn reload(&self, mut index: ZoneIndex) -> Arc<ZoneIndex> {
+        let old = self.current();
+        index.carry_stats_from(&old);
+        self.ctx.handler.index().swap(Arc::new(index))
+    }
+
+    /// Stops receiving and accepting, lets the query in hand on every loop and connection finish,
+    /// and returns.
+    ///
+    /// # Errors
+    /// None today; the signature leaves room for transport errors.
+    pub async fn shutdown(mut self) -> Result<(), NetError> {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+/// What the socket loops share.
+#[derive(Debug)]
+struct Ctx {
+    handler: ZoneRequestHandler,
+    metrics: Arc<Metrics>,
+    acl: TransferAcl,
+    rrl: Option<RateLimiter>,
+}
+
+/// Answers one message: `None` when nothing must be sent (a response, or an unreadable header).
+async fn answer(
+    ctx: &Ctx,
+    message: &[u8],
+    peer: SocketAddr,
+    protocol: Protocol,
+) -> Option<Vec<u8>> {
+    let started = Instant::now();
+    match Request::from_bytes(message.to_vec(), peer, protocol) {
+        // Never answer responses: that is how reflection loops start.
+        Ok(request) if request.metadata.message_type == MessageType::Response => None,
+        Ok(request) => respond(ctx, &request, started).await,
+        Err(error) => {
+            debug!(%peer, %error, "undecodable query");
+            formerr(message)
+        }
+    }
+}
+
+/// Runs the handler on a parsed request and counts it.
+async fn respond(ctx: &Ctx, request: &Request, started: Instant) -> Option<Vec<u8>> {
+    let slot = CollectResponse::default();
+    let info = ctx
+        .handler
+        .handle_request::<_, TokioTime>(request, slot.clone())
+        .await;
+    let qtype = request
+        .queries
+        .queries()
+        .first()
+        .map(hickory_proto::op::LowerQuery::query_type);
+    ctx.metrics
+        .query(qtype, info.response_code, started.elapsed());
+    slot.take()
+}
+
+/// [`answer`] for TCP, where a zone transfer takes several messages.
+async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>> {
+    let started = Instant::now();
+    let request = match Request::from_bytes(message.to_vec(), peer, Protocol::Tcp) {
+        Ok(r) if r.metadata.message_type == MessageType::Response => return Vec::new(),
+        Ok(r) => r,
+        Err(error) => {
+            debug!(%peer, %error, "undecodable query");
+            return formerr(message).into_iter().collect();
+        }
+    };
+    if request.metadata.op_code == OpCode::Query
+        && request.edns.as_ref().is_none_or(|e| e.version() == 0)
+        && let [q] = request.queries.queries()
+        && matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
+        && q.query_class() == DNSClass::IN
+    {
+        let (rcode, out) = transfer(ctx, request.metadata.id, q.original(), peer);
+        ctx.metrics
+            .query(Some(q.query_type()), rcode, started.elapsed());
+        return out;
+    }
+    respond(ctx, &request, started).await.into_iter().collect()
+}
+
+/// A zone transfer (RFC 5936): REFUSED unless the client is on the allow-list (§6), NOTAUTH for
+/// a name that is not the apex of a served zone (§2.2.1), else the whole zone.
+fn transfer(ctx: &Ctx, id: u16, query: &Query, peer: SocketAddr) -> (ResponseCode, Vec<Vec<u8>>) {
+    let error = |rcode| {
+        (
+            rcode,
+            transfer_error(id, query, rcode).ok().into_iter().collect(),
+        )
+    };
+    let zone_name = query.name();
+    if !ctx.acl.allows(peer.ip()) {
+        ctx.metrics.transfer(false);
+        info!(%peer, zone = %zone_name, "zone transfer refused: client not in allow_transfer");
+        return error(ResponseCode::Refused);
+    }
+    let index = ctx.handler.index().load_full();
+    let Some(zone) = index.zone(zone_name) else {
+        return error(ResponseCode::NotAuth);
+    };
+    match transfer_messages(zone, id, query) {
+        Ok(messages) => {
+            ctx.metrics.transfer(true);
+            info!(%peer, zone = %zone_name, serial = zone.serial(), messages = messages.len(), "zone transfer");
+            (ResponseCode::NoError, messages)
+        }
+        Err(e) => {
+            warn!(%peer, zone = %zone_name, error = %e, "zone transfer failed to encode");
+            error(ResponseCode::ServFail)
+        }
+    }
+}
+
+async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; MAX_UDP_QUERY];
+    loop {
+        let (len, peer) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(error) => {
+                    // ICMP errors from earlier sends surface here on some systems: keep going.
+                    debug!(%error, "UDP receive failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        // Port 0 cannot be answered (and is a spoofing tell).
+        if peer.port() == 0 {
+            continue;
+        }
+        let Some(message) = buf.get(..len) else {
+            continue;
+        };
+        let Some(mut reply) = answer(&ctx, message, peer, Protocol::Udp).await else {
+            continue;
+        };
+        if let Some(rrl) = &ctx.rrl {
+            let action = rrl.check(peer.ip());
+            ctx.metrics.rrl(action);
+            match action {
+                RrlAction::Pass => {}
+                RrlAction::Slip => match slip_response(message, &reply) {
+                    Some(tc) => reply = tc,
+                    None => continue,
+                },
+                _ => continue,
+            }
+        }
+        if let Err(error) = socket.send_to(&reply, peer).await {
+            debug!(%peer, %error, "UDP send failed");
+        }
+    }
+}
+
+async fn tcp_accept_loop(
+    listener: TcpListener,
+    ctx: Arc<Ctx>,
+    limit: Arc<Semaphore>,
+    idle: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        // Take a connection slot before accepting, so excess clients wait in the backlog.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(error) => { debug!(%error, "TCP accept failed"); continue; }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            ctx.metrics.tcp_connection(true);
+            serve_tcp_connection(stream, peer, &ctx, idle, shutdown).await;
+            ctx.metrics.tcp_connection(false);
+            drop(permit);
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    // Graceful: running connections see the shutdown signal after their current query.
+    while connections.join_next().await.is_some() {}
+}
+
+/// RFC 7766 §8: two-octet length prefix; queries on one connection are answered in order.
+async fn serve_tcp_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &Ctx,
+    idle: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    loop {
+        let mut len = [0u8; 2];
+        let read = tokio::select! {
+            r = tokio::time::timeout(idle, stream.read_exact(&mut len)) => r,
+            _ = shutdown.changed() => return,
+        };
+        match read {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                debug!(%peer, "TCP idle timeout");
+                return;
+            }
+        }
+        let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        match tokio::time::timeout(idle, stream.read_exact(&mut message)).await {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        let replies = answer_tcp(ctx, &message, peer).await;
+        if replies.is_empty() {
+            return;
+        }
+        for reply in replies {
+            let Ok(reply_len) = u16::try_from(reply.len()) else {
+                warn!(%peer, "TCP response over 65535 octets dropped");
+                return;
+            };
+            let mut framed = Vec::with_capacity(reply.len() + 2);
+            framed.extend_from_slice(&reply_len.to_be_bytes());
+            framed.extend_from_slice(&reply);
+            if stream.write_all(&framed).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// FORMERR for a message whose header is readable (RFC 1035 §4.1.1); nothing otherwise, and
+/// nothing for a message that is itself a response.
+fn formerr(message: &[u8]) -> Option<Vec<u8>> {
+    let id = message.get(..2)?;
+    let flags = *message.get(2)?;
+    if flags & 0x80 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(12);
+    out.extend_from_slice(id);
+    // QR=1, the query's opcode and RD; RCODE 1 (FORMERR).
+    out.push(0x80 | (flags & 0x79));
+    out.push(1);
+    out.extend_from_slice(&[0; 8]);
+    Some(out)
+}
+
+/// Collects the encoded response of one request (the handler answers exactly once).
+#[derive(Clone, Default)]
+struct CollectResponse(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl CollectResponse {
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+#[async_trait::async_trait]
+impl ResponseHandler for CollectResponse {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
+            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
+            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
+            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        // The handler has already made the response fit the UDP limit (see `handler`), so no
+        // size cap here: hickory's own cap would cut RRsets in half instead of setting TC.
+        let mut buf = Vec::with_capacity(512);
+        let mut encoder = BinEncoder::new(&mut buf);
+        let info = response.destructive_emit(&mut encoder)?;
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(buf);
+        }
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formerr_keeps_id_opcode_and_rd() {
+        let q = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xff];
+        assert_eq!(
+            formerr(&q).unwrap(),
+            [0x12, 0x34, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(formerr(&[0x12]), None);
+        // A response is never answered.
+        assert_eq!(formerr(&[0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+    }
+}

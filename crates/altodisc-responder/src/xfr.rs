@@ -1,0 +1,306 @@
+//! Scale-out through standard DNS: altodisc as a (hidden) primary for NSD, Knot or BIND
+//! secondaries.
+//!
+//! * AXFR (RFC 5936) over TCP only, to an allow-list of client prefixes ([`TransferAcl`]);
+//!   everyone else gets REFUSED (RFC 5936 §6). An IXFR query (RFC 1995) is answered with the
+//!   whole zone in AXFR form, which RFC 1995 §4 allows when no history is kept.
+//! * NOTIFY (RFC 1996) to configured secondaries after every accepted change of a zone's serial,
+//!   retransmitted until acknowledged or [`NOTIFY_TRIES`] is reached (RFC 1996 §3.6).
+//!
+//! TSIG (RFC 8945) is not implemented: restrict transfers by address, and keep the primary on a
+//! private network.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use tokio::net::UdpSocket;
+use tracing::{debug, info, warn};
+
+use crate::index::{ZoneData, ZoneIndex};
+use crate::metrics::Metrics;
+
+/// Aim for transfer messages about this big: well under the 65535-octet TCP limit, and large
+/// enough that a big zone needs few messages (RFC 5936 §2.2 leaves the split to the server).
+const XFR_MESSAGE_TARGET: usize = 16 * 1024;
+
+/// How often a NOTIFY is sent before giving up (RFC 1996 §3.6: "a few" retransmissions).
+pub const NOTIFY_TRIES: u32 = 5;
+
+/// Wait for a NOTIFY answer this long, doubled after each try.
+const NOTIFY_FIRST_WAIT: Duration = Duration::from_millis(500);
+
+/// An IP prefix of the transfer allow-list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AclEntry {
+    addr: IpAddr,
+    len: u8,
+}
+
+/// Why an allow-list entry does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad address or prefix {0:?} (expected e.g. 192.0.2.1, 192.0.2.0/24 or 2001:db8::/32)")]
+pub struct AclParseError(pub String);
+
+impl FromStr for AclEntry {
+    type Err = AclParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || AclParseError(s.to_owned());
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.trim().parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = len.unwrap_or(max);
+        if len > max {
+            return Err(bad());
+        }
+        Ok(Self { addr, len })
+    }
+}
+
+impl AclEntry {
+    /// Whether `ip` is inside this prefix.
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
+                u128::from(u32::from(net)),
+                u128::from(u32::from(ip)),
+                32,
+                self.len,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_eq(u128::from(net), u128::from(ip), 128, self.len)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether the first `len` of `width` bits agree.
+fn prefix_eq(a: u128, b: u128, width: u32, len: u8) -> bool {
+    let len = u32::from(len);
+    if len == 0 {
+        return true;
+    }
+    let shift = width - len.min(width);
+    (a >> shift) == (b >> shift)
+}
+
+/// The prefixes allowed to transfer zones; empty = nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferAcl(pub Vec<AclEntry>);
+
+impl TransferAcl {
+    /// Parses `allow_transfer` entries.
+    ///
+    /// # Errors
+    /// The first entry that does not parse.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AclParseError> {
+        entries
+            .iter()
+            .map(|e| e.as_ref().parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    /// Whether `ip` may transfer zones.
+    #[must_use]
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|e| e.contains(ip))
+    }
+}
+
+/// The messages of a zone transfer of `zone` answering a query with `id` and `query`: SOA first
+/// and last, every other record in between (RFC 5936 §2.2), split into messages of about
+/// 16 KiB. Each message repeats the question (RFC 5936 §2.2.1 allows it).
+///
+/// # Errors
+/// When hickory cannot encode a message (a record over 64 KiB).
+pub fn transfer_messages(
+    zone: &ZoneData,
+    id: u16,
+    query: &Query,
+) -> Result<Vec<Vec<u8>>, hickory_proto::ProtoError> {
+    let soa = zone.soa().clone();
+    let records = std::iter::once(soa.clone())
+        .chain(zone.transfer_records())
+        .chain(std::iter::once(soa));
+    let mut out = Vec::new();
+    let mut batch: Vec<Record> = Vec::new();
+    let mut size = 0usize;
+    let mut scratch = Vec::with_capacity(512);
+    for r in records {
+        scratch.clear();
+        let mut enc = BinEncoder::new(&mut scratch);
+        r.emit(&mut enc)?;
+        if !batch.is_empty() && size + scratch.len() > XFR_MESSAGE_TARGET {
+            out.push(transfer_message(id, query, std::mem::take(&mut batch))?);
+            size = 0;
+        }
+        size += scratch.len();
+        batch.push(r);
+    }
+    out.push(transfer_message(id, query, batch)?);
+    Ok(out)
+}
+
+fn transfer_message(
+    id: u16,
+    query: &Query,
+    answers: Vec<Record>,
+) -> Result<Vec<u8>, hickory_proto::ProtoError> {
+    let mut m = Message::response(id, OpCode::Query);
+    m.metadata.authoritative = true;
+    m.add_query(query.clone());
+    m.insert_answers(answers);
+    m.to_vec()
+}
+
+/// A header-and-question error response (REFUSED, NOTAUTH, ...) to a transfer query.
+///
+/// # Errors
+/// When hickory cannot encode it.
+pub fn transfer_error(
+    id: u16,
+    query: &Query,
+    rcode: ResponseCode,
+) -> Result<Vec<u8>, hickory_proto::ProtoError> {
+    let mut m = Message::error_msg(id, OpCode::Query, rcode);
+    m.add_query(query.clone());
+    m.to_vec()
+}
+
+/// The zones of `new` whose serial differs from `old`'s, or that `old` did not serve: what a
+/// reload must NOTIFY.
+#[must_use]
+pub fn changed_zones(old: &ZoneIndex, new: &ZoneIndex) -> Vec<(Name, Record)> {
+    new.zones()
+        .filter(|z| {
+            old.zone(z.origin())
+                .is_none_or(|prev| prev.serial() != z.serial())
+        })
+        .map(|z| (z.origin().clone(), z.soa().clone()))
+        .collect()
+}
+
+/// Sends NOTIFY for each zone to each target in the background (one task per pair); results are
+/// logged and counted.
+pub fn spawn_notify(targets: &[SocketAddr], zones: Vec<(Name, Record)>, metrics: &Arc<Metrics>) {
+    for (zone, soa) in zones {
+        for &target in targets {
+            let metrics = metrics.clone();
+            let zone = zone.clone();
+            let soa = soa.clone();
+            tokio::spawn(async move {
+                let acked = notify(target, &zone, &soa).await;
+                metrics.notify(acked);
+                if acked {
+                    info!(%zone, %target, "NOTIFY acknowledged");
+                } else {
+                    warn!(%zone, %target, tries = NOTIFY_TRIES, "NOTIFY not acknowledged");
+                }
+            });
+        }
+    }
+}
+
+/// One NOTIFY exchange (RFC 1996 §3.7: QR=0, AA=1, OPCODE=NOTIFY, QTYPE=SOA, the new SOA in the
+/// answer section as a hint), retried with a doubling timeout. `true` when the target answered
+/// with a NOTIFY response of the same ID (any RCODE: the secondary has seen it).
+pub async fn notify(target: SocketAddr, zone: &Name, soa: &Record) -> bool {
+    let local: SocketAddr = if target.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let Ok(socket) = UdpSocket::bind(local).await else {
+        return false;
+    };
+    let id: u16 = rand_id();
+    let mut m = Message::new(id, MessageType::Query, OpCode::Notify);
+    m.metadata.authoritative = true;
+    m.add_query(Query::query(zone.clone(), RecordType::SOA));
+    m.add_answer(soa.clone());
+    let Ok(wire) = m.to_vec() else {
+        return false;
+    };
+    let mut wait = NOTIFY_FIRST_WAIT;
+    let mut buf = [0u8; 4096];
+    for _ in 0..NOTIFY_TRIES {
+        if socket.send_to(&wire, target).await.is_err() {
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+            continue;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let Ok(Ok((n, from))) =
+                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+            else {
+                break;
+            };
+            if from != target {
+                continue;
+            }
+            match buf.get(..n).map(Message::from_vec) {
+                Some(Ok(r))
+                    if r.metadata.id == id
+                        && r.metadata.message_type == MessageType::Response
+                        && r.metadata.op_code == OpCode::Notify =>
+                {
+                    debug!(%zone, %target, rcode = %r.metadata.response_code, "NOTIFY answer");
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        wait *= 2;
+    }
+    false
+}
+
+/// A message ID that an off-path attacker cannot guess from the clock alone: the standard
+/// library's randomly keyed SipHash over the time (no extra dependency for a 16-bit value).
+fn rand_id() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let [a, b, ..] = h.finish().to_le_bytes();
+    u16::from_le_bytes([a, b])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_matches_prefixes_and_mapped_addresses() {
+        let acl = TransferAcl::parse(&["192.0.2.0/24", "2001:db8::1", "10.0.0.0/0"][..2]).unwrap();
+        assert!(acl.allows("192.0.2.200".parse().unwrap()));
+        assert!(acl.allows("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(!acl.allows("192.0.3.1".parse().unwrap()));
+        assert!(acl.allows("2001:db8::1".parse().unwrap()));
+        assert!(!acl.allows("2001:db8::2".parse().unwrap()));
+        assert!(TransferAcl::default().0.is_empty());
+        assert!(!TransferAcl::default().allows("127.0.0.1".parse().unwrap()));
+        let all = TransferAcl::parse(&["0.0.0.0/0"]).unwrap();
+        assert!(all.allows("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            "192.0.2.0/33".parse::<AclEntry>(),
+            Err(AclParseError("192.0.2.0/33".to_owned()))
+        );
+        assert!("foo".parse::<AclEntry>().is_err());
+    }
+}

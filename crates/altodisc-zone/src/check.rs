@@ -1,0 +1,1675 @@
+//! The checker: SPEC.md §9.3 rules over loaded zones, with the exact position of each finding.
+//!
+//! ```text
+//!   load_file / load_zone ──▶ per-record rules (Z3–Z11, Z14, Z23) while streaming
+//!                         └─▶ compact ZoneSet (owner table, NAPTR RDATA, three positions per record)
+//!   finish ──▶ per-owner / per-zone rules (Z12, Z13, Z15–Z20b, Z22) ──▶ sorted diagnostics
+//!   replay (crate::replay) uses the same ZoneSet for Z21 / Z24
+//! ```
+//!
+//! Scope decisions (documented so that findings are predictable):
+//! * Z3, Z4 and Z8 apply to every NAPTR record; Z5–Z11, Z12, Z13, Z14, Z19 and Z23 apply to
+//!   *ALTO* records (service tag `ALTO`, case-insensitive), because other NAPTR applications
+//!   (ENUM, SIP, LIS) legitimately use other REGEXP shapes.
+//! * All selection logic is `altodisc_proto::select::classify` / `select` — the same functions the
+//!   resolver runs — so "the checker says usable" and "the client uses it" cannot drift apart.
+//! * Z20b checks RRSIG presence and validity period over NAPTR RRsets; it does not verify the
+//!   signature cryptographically.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use altodisc_proto::regexp::{RegexpMode, UnaptrRegexpError, extract_unaptr_uri};
+use altodisc_proto::service::{ServiceParameter, WantedService};
+use altodisc_proto::uri::{UriError, check_uri, check_uri_for_protocol};
+use altodisc_proto::walk::{NameAnswer, UnaptrWalk, WalkOptions, WalkStatus, WalkStep};
+use altodisc_proto::{DomainName, NaptrRecord};
+
+use crate::diag::{Diagnostic, Severity};
+use crate::reader::{ZoneReadError, stream_zone_file, stream_zone_str, type_name};
+use crate::record::{Position, Zone, ZoneRecord, rtype};
+use crate::rules::Rule;
+
+/// Longest non-terminal chain a client follows (SPEC.md §9.1 MAX_DEPTH): the walk's own cap.
+pub const MAX_DEPTH: usize = altodisc_proto::walk::DEFAULT_MAX_DEPTH;
+/// Longest CNAME chain followed.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Options for a check run.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOptions {
+    /// "Now", in seconds since the epoch, for RRSIG validity (Z20b). Passed in, not read from a
+    /// clock, so results are reproducible.
+    pub now_unix: u64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self { now_unix }
+    }
+}
+
+/// A compact position: file index, line, column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CPos {
+    file: u32,
+    line: u32,
+    column: u32,
+}
+
+/// One stored record (compact: the checker keeps a million of them).
+#[derive(Debug)]
+pub(crate) struct Rec {
+    pub(crate) owner: u32,
+    pub(crate) rtype: u16,
+    /// Set for NAPTR records whose service tag is `ALTO`.
+    pub(crate) alto: bool,
+    pub(crate) rdata: Vec<u8>,
+    pos: CPos,
+    /// NAPTR ORDER field (for Z19).
+    order_pos: CPos,
+    /// NAPTR REPLACEMENT field (for Z12/Z13), or the RDATA of a CNAME.
+    target_pos: CPos,
+}
+
+/// A loaded zone's apex and summary facts.
+#[derive(Debug)]
+pub(crate) struct ZoneInfo {
+    pub(crate) origin: DomainName,
+    first_alto: Option<(CPos, bool)>,
+    alto_https: bool,
+}
+
+/// A fast non-cryptographic hasher for the owner table (FxHash's mixing step). The names come
+/// from files the operator controls, and DNS names hash byte by byte (case-folded), where SipHash
+/// dominated the profile of a million-record zone.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct OwnerHasher(u64);
+
+impl std::hash::Hasher for OwnerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Eight octets per step (RDATA keys are ~60 octets).
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.write_u8(b);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write_u64(u64::from(b));
+    }
+
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type OwnerMap = HashMap<DomainName, u32, std::hash::BuildHasherDefault<OwnerHasher>>;
+
+/// Every loaded zone, indexed for lookups (the in-memory "DNS" that replay queries).
+#[derive(Debug, Default)]
+pub struct ZoneSet {
+    files: Vec<Arc<str>>,
+    owners: OwnerMap,
+    /// The last owner added, as wire octets (empty before the first) and id; records of one
+    /// owner usually come together.
+    last_owner: (Vec<u8>, u32),
+    pub(crate) recs: Vec<Rec>,
+    pub(crate) zones: Vec<ZoneInfo>,
+    /// Record indices grouped by owner (filled by `index`).
+    by_owner: Vec<u32>,
+    owner_start: Vec<u32>,
+    /// Names that exist because something lies below them (empty non-terminals), only computed
+    /// when a zone has a wildcard.
+    ents: HashSet<DomainName>,
+    has_wildcard: bool,
+}
+
+/// What a NAPTR lookup in the loaded zones gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// NAPTR records (RDATA decoded), with the CNAME chain followed to reach them (may be empty).
+    Records {
+        /// The records.
+        records: Vec<NaptrRecord>,
+        /// Names walked through CNAMEs, starting with the query name.
+        chain: Vec<DomainName>,
+    },
+    /// The name exists (or is an empty non-terminal) but has no NAPTR.
+    NoData {
+        /// CNAME chain walked.
+        chain: Vec<DomainName>,
+    },
+    /// The name does not exist in a loaded zone.
+    NxDomain {
+        /// CNAME chain walked.
+        chain: Vec<DomainName>,
+    },
+    /// The name (or a CNAME target) is outside every loaded zone: nothing can be said offline.
+    OutsideZones {
+        /// CNAME chain walked (just the query name when it is itself outside).
+        chain: Vec<DomainName>,
+    },
+    /// A CNAME loop or a chain over [`MAX_CNAME_CHAIN`].
+    CnameLoop {
+        /// CNAME chain walked.
+        chain: Vec<DomainName>,
+    },
+}
+
+/// `name` equals `apex` or lies below it (case-insensitive, on wire form, no allocation).
+pub(crate) fn is_below(name: &DomainName, apex: &DomainName) -> bool {
+    let n = name.as_wire();
+    let a = apex.as_wire();
+    if a.len() > n.len() {
+        return false;
+    }
+    // Walk label boundaries of `name` until the remaining suffix has apex's length.
+    let mut pos = 0usize;
+    while n.len() - pos > a.len() {
+        pos += 1 + usize::from(n[pos]);
+    }
+    n.len() - pos == a.len() && n[pos..].eq_ignore_ascii_case(a)
+}
+
+/// The parent of a name (`None` for the root).
+fn parent(name: &DomainName) -> Option<DomainName> {
+    let w = name.as_wire();
+    if name.is_root() {
+        return None;
+    }
+    let skip = 1 + usize::from(w[0]);
+    DomainName::from_wire(&w[skip..]).ok().map(|(n, _)| n)
+}
+
+fn wildcard_of(name: &DomainName) -> Option<DomainName> {
+    let mut w = vec![1u8, b'*'];
+    w.extend_from_slice(name.as_wire());
+    DomainName::from_wire(&w).ok().map(|(n, _)| n)
+}
+
+/// Reverse-tree kind of an owner name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReverseKind {
+    /// Under `in-addr.arpa.`, with this many labels before it.
+    V4(usize),
+    /// Under `ip6.arpa.`, with this many labels before it.
+    V6(usize),
+    /// Not a reverse name.
+    Forward,
+}
+
+pub(crate) fn reverse_kind(name: &DomainName) -> ReverseKind {
+    const V4: &[u8] = b"\x07in-addr\x04arpa\x00";
+    const V6: &[u8] = b"\x03ip6\x04arpa\x00";
+    let w = name.as_wire();
+    let ends = |suffix: &[u8]| {
+        w.len() >= suffix.len() && w[w.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    let (suffix_len, v4) = if ends(V4) {
+        (V4.len(), true)
+    } else if ends(V6) {
+        (V6.len(), false)
+    } else {
+        return ReverseKind::Forward;
+    };
+    // Count the labels before the suffix, checking that the suffix starts on a label boundary.
+    let stop = w.len() - suffix_len;
+    let (mut pos, mut count) = (0usize, 0usize);
+    while pos < stop {
+        pos += 1 + usize::from(w[pos]);
+        count += 1;
+    }
+    match (pos == stop, v4) {
+        (false, _) => ReverseKind::Forward,
+        (true, true) => ReverseKind::V4(count),
+        (true, false) => ReverseKind::V6(count),
+    }
+}
+
+impl ZoneSet {
+    /// The full position of a compact one (`None` for generated records).
+    pub(crate) fn position(&self, c: CPos) -> Option<Position> {
+        if c.line == 0 {
+            return None;
+        }
+        Some(Position {
+            file: Arc::clone(self.files.get(usize::try_from(c.file).ok()?)?),
+            line: c.line,
+            column: c.column,
+        })
+    }
+
+    fn owner_id(&mut self, name: DomainName) -> u32 {
+        if self.last_owner.0.eq_ignore_ascii_case(name.as_wire()) {
+            return self.last_owner.1;
+        }
+        self.last_owner.0.clear();
+        self.last_owner.0.extend_from_slice(name.as_wire());
+        let next = u32::try_from(self.owners.len()).unwrap_or(u32::MAX);
+        // The name moves into the table: no copy for the common case of a new owner.
+        let id = *self.owners.entry(name).or_insert(next);
+        self.last_owner.1 = id;
+        id
+    }
+
+    /// The zone (index) whose apex is the longest suffix of `name`.
+    pub(crate) fn zone_of(&self, name: &DomainName) -> Option<usize> {
+        self.zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| is_below(name, &z.origin))
+            .max_by_key(|(_, z)| z.origin.as_wire().len())
+            .map(|(i, _)| i)
+    }
+
+    fn index(&mut self) {
+        let n_owners = self.owners.len();
+        let mut counts = vec![0u32; n_owners + 1];
+        for r in &self.recs {
+            counts[r.owner as usize + 1] += 1;
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let mut fill = counts.clone();
+        let mut by_owner = vec![0u32; self.recs.len()];
+        for (i, r) in self.recs.iter().enumerate() {
+            let slot = &mut fill[r.owner as usize];
+            by_owner[*slot as usize] = u32::try_from(i).unwrap_or(u32::MAX);
+            *slot += 1;
+        }
+        self.by_owner = by_owner;
+        self.owner_start = counts;
+        self.has_wildcard = self
+            .owners
+            .keys()
+            .any(|n| n.labels().next() == Some(b"*".as_slice()));
+        if self.has_wildcard {
+            let mut ents = HashSet::new();
+            for name in self.owners.keys() {
+                let Some(z) = self.zone_of(name) else {
+                    continue;
+                };
+                let apex = &self.zones[z].origin;
+                let mut cur = parent(name);
+                while let Some(p) = cur {
+                    if !is_below(&p, apex)
+                        || self.owners.contains_key(&p)
+                        || !ents.insert(p.clone())
+                    {
+                        break;
+                    }
+                    cur = parent(&p);
+                }
+            }
+            self.ents = ents;
+        }
+    }
+
+    /// Records at an owner id.
+    pub(crate) fn records_of(&self, owner: u32) -> impl Iterator<Item = &Rec> + '_ {
+        let o = owner as usize;
+        let (s, e) = (
+            self.owner_start.get(o).copied().unwrap_or(0) as usize,
+            self.owner_start.get(o + 1).copied().unwrap_or(0) as usize,
+        );
+        self.by_owner[s..e]
+            .iter()
+            .map(move |&i| &self.recs[i as usize])
+    }
+
+    fn records_at(&self, name: &DomainName) -> Option<impl Iterator<Item = &Rec> + '_> {
+        self.owners.get(name).map(|&id| self.records_of(id))
+    }
+
+    fn exists(&self, name: &DomainName) -> bool {
+        self.owners.contains_key(name) || self.ents.contains(name)
+    }
+
+    /// NAPTR lookup as an authoritative server would answer it from the loaded zones: CNAMEs
+    /// followed (RFC 1034 §3.6.2), wildcards per RFC 4592 (a wildcard does not cover names that
+    /// exist, SPEC.md A13).
+    #[must_use]
+    pub fn lookup_naptr(&self, name: &DomainName) -> Lookup {
+        let mut chain = vec![name.clone()];
+        let mut current = name.clone();
+        loop {
+            if self.zone_of(&current).is_none() {
+                return Lookup::OutsideZones { chain };
+            }
+            let owner_recs: Option<Vec<&Rec>> = match self.records_at(&current) {
+                Some(it) => Some(it.collect()),
+                None if self.has_wildcard && !self.exists(&current) => {
+                    // Closest encloser's wildcard (RFC 4592 §3.3.1).
+                    let mut p = parent(&current);
+                    let mut found = None;
+                    while let Some(anc) = p {
+                        if self.exists(&anc) || self.zones.iter().any(|z| z.origin == anc) {
+                            found = wildcard_of(&anc)
+                                .and_then(|w| self.records_at(&w).map(Iterator::collect));
+                            break;
+                        }
+                        p = parent(&anc);
+                    }
+                    found
+                }
+                None => None,
+            };
+            let Some(recs) = owner_recs else {
+                return if self.exists(&current) {
+                    Lookup::NoData { chain }
+                } else {
+                    Lookup::NxDomain { chain }
+                };
+            };
+            if let Some(cname) = recs.iter().find(|r| r.rtype == rtype::CNAME) {
+                let Ok((target, _)) = DomainName::from_wire(&cname.rdata) else {
+                    return Lookup::NxDomain { chain };
+                };
+                if chain.contains(&target) || chain.len() > MAX_CNAME_CHAIN {
+                    chain.push(target);
+                    return Lookup::CnameLoop { chain };
+                }
+                chain.push(target.clone());
+                current = target;
+                continue;
+            }
+            let records: Vec<NaptrRecord> = recs
+                .iter()
+                .filter(|r| r.rtype == rtype::NAPTR)
+                .filter_map(|r| NaptrRecord::from_rdata(&r.rdata).ok())
+                .collect();
+            return if records.is_empty() {
+                Lookup::NoData { chain }
+            } else {
+                Lookup::Records { records, chain }
+            };
+        }
+    }
+
+    /// Number of records loaded.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    /// Whether nothing is loaded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+}
+
+/// Result of a U-NAPTR walk in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// URIs in the order a client tries them (backtracking through every usable record,
+    /// SPEC.md A6).
+    pub uris: Vec<String>,
+    /// Names queried, with what each gave, for diagnostics.
+    pub trace: Vec<String>,
+    /// A loop, a chain deeper than [`MAX_DEPTH`] or a CNAME loop was met.
+    pub looped: bool,
+    /// A name outside every loaded zone was needed.
+    pub left_zones: bool,
+}
+
+/// Why the loaded zones cannot answer a lookup: the walk's temporary-failure type (a live client
+/// might get an answer where the checker cannot say anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unanswerable {
+    /// The name, or a CNAME target, lies outside every loaded zone.
+    OutsideZones,
+    /// A CNAME loop or a chain over [`MAX_CNAME_CHAIN`] (a resolver gives SERVFAIL).
+    CnameLoop,
+}
+
+impl std::fmt::Display for Unanswerable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::OutsideZones => "outside the loaded zones",
+            Self::CnameLoop => "CNAME loop",
+        })
+    }
+}
+
+impl ZoneSet {
+    /// U-NAPTR resolution of `name` for `wanted`, against the loaded zones, exactly as the client
+    /// walks it: [`altodisc_proto::walk::UnaptrWalk`] with [`WalkOptions::client`] (the resolver's
+    /// selection options, visited set, depth cap, backtracking), answered from memory. Offline
+    /// there is no lookup budget to protect, so every name the walk needs is answered.
+    #[must_use]
+    pub fn unaptr(&self, name: &DomainName, wanted: &WantedService) -> Walk {
+        let walk = UnaptrWalk::new(
+            name.clone(),
+            std::slice::from_ref(wanted),
+            checker_walk_options(),
+        );
+        self.drive(walk, wanted)
+    }
+
+    /// The walk a client makes after following the non-terminal record at `owner` to `target`:
+    /// `target` is at depth 1 and `owner` counts as visited (a record pointing back is a loop).
+    #[must_use]
+    pub fn unaptr_below(
+        &self,
+        owner: &DomainName,
+        target: &DomainName,
+        wanted: &WantedService,
+    ) -> Walk {
+        let walk = UnaptrWalk::below(
+            vec![owner.clone()],
+            target.clone(),
+            std::slice::from_ref(wanted),
+            checker_walk_options(),
+        );
+        self.drive(walk, wanted)
+    }
+
+    /// Answers the walk's queries from the loaded zones and renders the outcome.
+    fn drive(&self, mut walk: UnaptrWalk<Unanswerable>, wanted: &WantedService) -> Walk {
+        // The CNAME chain of each name queried, for the trace.
+        let mut chains: HashMap<DomainName, Vec<DomainName>> = HashMap::new();
+        let outcome = loop {
+            match walk.next_step() {
+                WalkStep::Query(name) => {
+                    let (answer, chain) = name_answer(&name, self.lookup_naptr(&name));
+                    chains.insert(name.clone(), chain);
+                    walk.answer(&name, answer);
+                }
+                WalkStep::Done(outcome) => break outcome,
+            }
+        };
+        let mut out = Walk {
+            uris: outcome.candidates.into_iter().map(|c| c.uri).collect(),
+            ..Walk::default()
+        };
+        for v in &outcome.visits {
+            let via = chains.get(&v.name).map_or_else(String::new, |c| via(c));
+            let name = &v.name;
+            if v.records > 0 {
+                // Entered: an RRset (its status is what the records below came to).
+                out.trace.push(format!("{name}{via}: {} NAPTR", v.records));
+                if v.skipped.len() >= v.records {
+                    out.trace.push(format!("  no record matches {wanted}"));
+                }
+                continue;
+            }
+            let line = match &v.status {
+                WalkStatus::Loop | WalkStatus::DepthExceeded => {
+                    out.looped = true;
+                    format!("{name} (loop or depth > {MAX_DEPTH})")
+                }
+                WalkStatus::Temporary(Unanswerable::OutsideZones) => {
+                    out.left_zones = true;
+                    format!("{name}{via}: outside the loaded zones")
+                }
+                WalkStatus::Temporary(Unanswerable::CnameLoop) => {
+                    out.looped = true;
+                    format!("{name}{via}: CNAME loop")
+                }
+                WalkStatus::NxDomain => format!("{name}{via}: NXDOMAIN"),
+                WalkStatus::NoData => format!("{name}{via}: NODATA"),
+                other => format!("{name}{via}: {other}"),
+            };
+            out.trace.push(line);
+        }
+        out
+    }
+}
+
+/// The checker's walk: the client's ([`WalkOptions::client`]) without a lookup budget.
+fn checker_walk_options() -> WalkOptions {
+    WalkOptions {
+        max_lookups: usize::MAX,
+        ..WalkOptions::client()
+    }
+}
+
+/// A lookup in the loaded zones as the walk takes it, with the CNAME chain walked (starting with
+/// the query name; the RRset owner last when there is one).
+fn name_answer(name: &DomainName, lookup: Lookup) -> (NameAnswer<Unanswerable>, Vec<DomainName>) {
+    match lookup {
+        Lookup::Records { records, chain } => {
+            // The walk's `cname_chain` starts with the query name and excludes the owner.
+            let (owner, cname_chain) = match chain.split_last() {
+                Some((owner, before)) => (owner.clone(), before.to_vec()),
+                None => (name.clone(), Vec::new()),
+            };
+            let answer = NameAnswer::Records {
+                owner,
+                cname_chain,
+                records,
+                // Offline there is no cache to expire; TTLs play no part in the replay.
+                ttl: u32::MAX,
+                // Undecodable RDATA is reported by the per-record rules (Z1/Z2).
+                malformed: Vec::new(),
+            };
+            (answer, chain)
+        }
+        Lookup::NoData { chain } => (NameAnswer::NoData, chain),
+        Lookup::NxDomain { chain } => (NameAnswer::NxDomain, chain),
+        Lookup::OutsideZones { chain } => {
+            (NameAnswer::Temporary(Unanswerable::OutsideZones), chain)
+        }
+        Lookup::CnameLoop { chain } => (NameAnswer::Temporary(Unanswerable::CnameLoop), chain),
+    }
+}
+
+/// ` via CNAME a -> b` for a chain longer than the query name alone.
+fn via(chain: &[DomainName]) -> String {
+    match chain.get(1..) {
+        Some(rest) if !rest.is_empty() => {
+            let c: Vec<String> = rest.iter().map(ToString::to_string).collect();
+            format!(" via CNAME {}", c.join(" -> "))
+        }
+        _ => String::new(),
+    }
+}
+
+/// Field index of NAPTR RDATA in `rdata_positions`.
+const F_ORDER: usize = 0;
+const F_FLAGS: usize = 2;
+const F_SERVICES: usize = 3;
+const F_REGEXP: usize = 4;
+const F_REPLACEMENT: usize = 5;
+
+fn field(r: &ZoneRecord, i: usize) -> Option<Position> {
+    if r.rdata_positions.len() == 6 {
+        r.rdata_positions.get(i).cloned()
+    } else {
+        r.rdata_positions
+            .first()
+            .cloned()
+            .or_else(|| r.position.clone())
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The per-record rules (Z1 for undecodable NAPTR RDATA, Z3–Z11, Z23) for one record.
+/// Usable on its own, e.g. by a reload gate. (Z14 needs the whole zone: a CNAME may make an
+/// odd-depth owner reachable, RFC 2317; it runs in [`Checker::finish`].)
+#[must_use]
+pub fn record_rules(r: &ZoneRecord) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    record_rules_into(r, &mut out);
+    out
+}
+
+/// [`record_rules`] into `out`; returns `Some(offers_https)` for an ALTO NAPTR record.
+fn record_rules_into(r: &ZoneRecord, out: &mut Vec<Diagnostic>) -> Option<bool> {
+    if r.rtype != rtype::NAPTR {
+        return None;
+    }
+    let rec = match NaptrRecord::from_rdata(&r.rdata) {
+        Ok(n) => n,
+        Err(e) => {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z1,
+                    r.rdata_positions
+                        .first()
+                        .cloned()
+                        .or_else(|| r.position.clone()),
+                    format!("NAPTR RDATA does not decode: {e}"),
+                )
+                .with_hint("check the generic \\# data against RFC 3403 §4.1"),
+            );
+            return None;
+        }
+    };
+    naptr_rules(r, &rec, out)
+}
+
+fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Option<bool> {
+    let flags_ok = n.flags.iter().all(u8::is_ascii_alphanumeric);
+    if !flags_ok {
+        out.push(
+            Diagnostic::new(
+                Rule::Z3,
+                field(r, F_FLAGS),
+                format!(
+                    "FLAGS {:?} contain characters outside A-Z, 0-9",
+                    lossy(&n.flags)
+                ),
+            )
+            .with_hint("use \"u\" for a URI or \"\" for a delegation"),
+        );
+    }
+    let flag = match n.flags.as_slice() {
+        [] => Some(None),
+        [f] if matches!(f.to_ascii_uppercase(), b'U' | b'S' | b'A') => {
+            Some(Some(f.to_ascii_uppercase()))
+        }
+        _ => None,
+    };
+    if flags_ok && flag.is_none() {
+        out.push(
+            Diagnostic::new(
+                Rule::Z3b,
+                field(r, F_FLAGS),
+                format!(
+                    "FLAGS {:?} are not \"\", U, S or A: clients ignore this record",
+                    lossy(&n.flags)
+                ),
+            )
+            .with_hint("use \"u\" for a URI or \"\" for a delegation (RFC 4848 §4.4)"),
+        );
+    }
+    let services = match ServiceParameter::parse_bytes(&n.services) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z4,
+                    field(r, F_SERVICES),
+                    format!("SERVICES {:?}: {e}", lossy(&n.services)),
+                )
+                .with_hint("write e.g. \"ALTO:https\" (RFC 4848 §4.5)"),
+            );
+            None
+        }
+    };
+    let both = !n.regexp.is_empty() && !n.replacement.is_root();
+    let alto = services
+        .as_ref()
+        .is_some_and(|s| s.service().is_some_and(|t| t.eq_ignore_ascii_case("ALTO")));
+    if both {
+        out.push(
+            Diagnostic::new(Rule::Z8, field(r, F_REPLACEMENT), "REGEXP and REPLACEMENT are both set")
+                .with_hint("a record uses one or the other (RFC 3403 §4.1): '.' for a U record, \"\" REGEXP for a delegation"),
+        );
+    }
+    let services = services.filter(|_| alto)?;
+    let https = services
+        .protocols()
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case("https"));
+    // Z5 / Z5b: the protocols offered.
+    for p in services.protocols() {
+        if p.eq_ignore_ascii_case("http") {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z5b,
+                    field(r, F_SERVICES),
+                    "ALTO:http published: plain HTTP, no TLS",
+                )
+                .with_hint("publish ALTO:https (RFC 8686 treats http as a debugging aid)"),
+            );
+        } else if !p.eq_ignore_ascii_case("https") {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z5,
+                    field(r, F_SERVICES),
+                    format!("ALTO service with protocol {p:?}, not http or https"),
+                )
+                .with_hint("RFC 7286 §3.2 defines ALTO:https and ALTO:http only"),
+            );
+        }
+    }
+    if n.regexp.contains(&b'\\') {
+        let escaped_bang = n.regexp.windows(2).any(|w| w == b"\\!");
+        let msg = if escaped_bang {
+            "REGEXP contains an escaped '\\!': strict clients skip the record, lenient ones unescape it (SPEC.md A3)"
+        } else {
+            "REGEXP contains a backslash"
+        };
+        out.push(
+            Diagnostic::new(Rule::Z23, field(r, F_REGEXP), msg)
+                .with_hint("U-NAPTR regexps need none; if it was meant, check the doubling: a logical \\ is written \\\\ in the zone file (RFC 3403 §7)"),
+        );
+    }
+    match flag {
+        Some(Some(b'U')) => u_record_rules(r, n, &services, out),
+        // SPEC.md A4: S and A are legal U-NAPTR flags but yield a host, not the URI an ALTO
+        // client needs; clients skip the record.
+        Some(Some(f @ (b'S' | b'A'))) => out.push(
+            Diagnostic::new(
+                Rule::Z3b,
+                field(r, F_FLAGS),
+                format!(
+                    "FLAGS \"{}\" yield a host, not a URI: ALTO clients skip this record",
+                    char::from(f)
+                ),
+            )
+            .with_hint("use \"u\" with \"!.*!<URI>!\" for ALTO (RFC 7286 §3.2, SPEC.md A4)"),
+        ),
+        Some(None) => {
+            if !n.regexp.is_empty() {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z11,
+                        field(r, F_REGEXP),
+                        "non-terminal record (empty FLAGS) has a REGEXP",
+                    )
+                    .with_hint("a delegation uses REPLACEMENT only; for a URI set FLAGS to \"u\""),
+                );
+            }
+            if n.replacement.is_root() {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z11,
+                        field(r, F_REPLACEMENT),
+                        "non-terminal record (empty FLAGS) has no REPLACEMENT target",
+                    )
+                    .with_hint(
+                        "name the domain to continue at, or set FLAGS to \"u\" with a REGEXP",
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
+    Some(https)
+}
+
+fn u_record_rules(
+    r: &ZoneRecord,
+    n: &NaptrRecord,
+    services: &ServiceParameter,
+    out: &mut Vec<Diagnostic>,
+) {
+    // With a REGEXP too, Z8 has already said it; Z7 is the "replacement instead of regexp" case.
+    if !n.replacement.is_root() && n.regexp.is_empty() {
+        out.push(
+            Diagnostic::new(
+                Rule::Z7,
+                field(r, F_REPLACEMENT),
+                format!("\"U\" record has REPLACEMENT {}", n.replacement),
+            )
+            .with_hint("a U record's REPLACEMENT is '.' (RFC 4848 §2.1)"),
+        );
+    }
+    let uri = match extract_unaptr_uri(&n.regexp, RegexpMode::Strict) {
+        Ok(u) => u,
+        // SPEC.md A3: an escaped `\!` is a warning only (Z23 reports it): strict clients skip the
+        // record, lenient ones unescape it.
+        Err(UnaptrRegexpError::EscapedDelimiter { .. }) => {
+            return;
+        }
+        Err(e) => {
+            let rule = match e {
+                UnaptrRegexpError::EmptyUri | UnaptrRegexpError::RawDelimiter { .. } => Rule::Z9,
+                _ => Rule::Z6,
+            };
+            let hint = match rule {
+                Rule::Z9 => {
+                    "put an absolute https URI between the delimiters; write '!' inside it as %21"
+                }
+                _ => "write exactly \"!.*!<URI>!\" (RFC 4848 §2.2)",
+            };
+            out.push(
+                Diagnostic::new(
+                    rule,
+                    field(r, F_REGEXP),
+                    format!("REGEXP {:?}: {e}", lossy(&n.regexp)),
+                )
+                .with_hint(hint),
+            );
+            return;
+        }
+    };
+    let bad_uri = |e: &UriError| {
+        Diagnostic::new(Rule::Z9, field(r, F_REGEXP), format!("URI {uri:?}: {e}"))
+            .with_hint("the URI must be an absolute http(s) URI with a host (RFC 7286 §3.2)")
+    };
+    // One URI parse per protocol tag (usually one): `check_uri_for_protocol` is `check_uri` plus
+    // the SPEC.md A2 scheme comparison.
+    if services.protocols().is_empty() {
+        if let Err(e) = check_uri(&uri) {
+            out.push(bad_uri(&e));
+        }
+        return;
+    }
+    for p in services.protocols() {
+        match check_uri_for_protocol(&uri, p) {
+            Ok(_) => {}
+            Err(UriError::SchemeMismatch { scheme, protocol }) => {
+                if !matches!(protocol.to_ascii_lowercase().as_str(), "http" | "https") {
+                    continue; // Z5 already says the protocol is unknown.
+                }
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z10,
+                        field(r, F_REGEXP),
+                        format!(
+                            "URI scheme {scheme:?} under protocol tag {protocol:?}: clients skip it"
+                        ),
+                    )
+                    .with_hint(format!(
+                        "use a {protocol}:// URI or change the service field (SPEC.md A2)"
+                    )),
+                );
+            }
+            // The URI itself is bad: say it once, whatever the protocol.
+            Err(e) => {
+                out.push(bad_uri(&e));
+                return;
+            }
+        }
+    }
+}
+
+/// A record in the checker's compact form, as the reader stage hands it over.
+#[derive(Debug)]
+struct Compact {
+    owner: DomainName,
+    rtype: u16,
+    /// `Some(offers_https)` for an ALTO NAPTR record.
+    facts: Option<bool>,
+    rdata: Vec<u8>,
+    pos: CPos,
+    order_pos: CPos,
+    target_pos: CPos,
+    services_pos: CPos,
+}
+
+/// The reader-side stage: per-record rules and compaction (runs on the reader thread).
+#[derive(Debug)]
+struct Prep {
+    /// Index of `files[0]` in the checker's file table.
+    base: usize,
+    files: Vec<Arc<str>>,
+    diagnostics: Vec<Diagnostic>,
+    clean_rdata: CleanCache,
+}
+
+type CleanCache = HashMap<Vec<u8>, Option<bool>, std::hash::BuildHasherDefault<OwnerHasher>>;
+
+impl Prep {
+    fn new(base: usize, clean_rdata: CleanCache) -> Self {
+        Self {
+            base,
+            files: Vec::new(),
+            diagnostics: Vec::new(),
+            clean_rdata,
+        }
+    }
+
+    fn cpos(&mut self, p: Option<&Position>) -> CPos {
+        let Some(p) = p else {
+            return CPos::default();
+        };
+        let local = match self
+            .files
+            .iter()
+            .rposition(|f| Arc::ptr_eq(f, &p.file) || *f == p.file)
+        {
+            Some(i) => i,
+            None => {
+                self.files.push(Arc::clone(&p.file));
+                self.files.len() - 1
+            }
+        };
+        CPos {
+            file: u32::try_from(self.base + local).unwrap_or(u32::MAX),
+            line: p.line,
+            column: p.column,
+        }
+    }
+
+    fn prepare(&mut self, r: ZoneRecord) -> Compact {
+        let cached = if r.rtype == rtype::NAPTR {
+            self.clean_rdata.get(&r.rdata).copied()
+        } else {
+            None
+        };
+        let facts = match cached {
+            Some(facts) => facts,
+            None => {
+                let before = self.diagnostics.len();
+                let facts = record_rules_into(&r, &mut self.diagnostics);
+                if r.rtype == rtype::NAPTR
+                    && self.diagnostics.len() == before
+                    && self.clean_rdata.len() < CLEAN_RDATA_CACHE
+                {
+                    self.clean_rdata.insert(r.rdata.clone(), facts);
+                }
+                facts
+            }
+        };
+        let pos = self.cpos(r.position.as_ref());
+        let (mut order_pos, mut target_pos, mut services_pos) =
+            (CPos::default(), CPos::default(), CPos::default());
+        if r.rtype == rtype::NAPTR {
+            order_pos = self.cpos(field(&r, F_ORDER).as_ref());
+            target_pos = self.cpos(field(&r, F_REPLACEMENT).as_ref());
+            if facts.is_some() {
+                services_pos = self.cpos(field(&r, F_SERVICES).as_ref());
+            }
+        } else if r.rtype == rtype::CNAME {
+            target_pos = self.cpos(r.rdata_positions.first());
+        }
+        // Other types only matter for existence (and Z15): no RDATA kept.
+        let keep = matches!(
+            r.rtype,
+            rtype::NAPTR | rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME
+        );
+        Compact {
+            owner: r.owner,
+            rtype: r.rtype,
+            facts,
+            rdata: if keep { r.rdata } else { Vec::new() },
+            pos,
+            order_pos,
+            target_pos,
+            services_pos,
+        }
+    }
+}
+
+/// The checker: load zones, then [`Checker::finish`].
+#[derive(Debug)]
+pub struct Checker {
+    options: CheckOptions,
+    set: ZoneSet,
+    diagnostics: Vec<Diagnostic>,
+    /// NAPTR RDATA already checked without findings → its facts (`Some(https)` for ALTO). Big
+    /// zones repeat the same RDATA at many owners (one URI per prefix); the per-record rules
+    /// depend on the RDATA alone, so a clean RDATA need not be checked twice. Bounded.
+    clean_rdata: CleanCache,
+}
+
+/// Most distinct clean RDATA values remembered by the checker.
+const CLEAN_RDATA_CACHE: usize = 4096;
+
+impl Checker {
+    /// An empty checker.
+    #[must_use]
+    pub fn new(options: CheckOptions) -> Self {
+        Self {
+            options,
+            set: ZoneSet::default(),
+            diagnostics: Vec::new(),
+            clean_rdata: HashMap::default(),
+        }
+    }
+
+    /// Reads a zone file (streaming) and runs the per-record rules on it.
+    ///
+    /// # Errors
+    /// [`ZoneReadError`] when the file cannot be read at all.
+    pub fn load_file(
+        &mut self,
+        path: &Path,
+        origin: Option<&DomainName>,
+    ) -> Result<DomainName, ZoneReadError> {
+        // Size hint: a NAPTR line is about 80 octets. Over-reserve a little: one rehash of a
+        // million-entry table costs more than the slack.
+        if let Ok(meta) = std::fs::metadata(path) {
+            let hint = usize::try_from(meta.len() / 64).unwrap_or(0).min(1 << 24);
+            self.set.recs.reserve(hint);
+            self.set.owners.reserve(hint);
+        }
+        // Two stages on two threads. The reader thread parses, runs the per-record rules and
+        // turns each record into its compact form, so that everything it allocated (positions
+        // share one `Arc` per file) is also freed on that thread; this thread indexes the
+        // compact records. Bounded channel: memory stays flat.
+        const BATCH: usize = 4096;
+        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
+        let mut pending = PendingZone::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Compact>>(4);
+        let joined = std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                let result = stream_zone_file(path, origin, &mut |r| {
+                    batch.push(prep.prepare(r));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        // The receiver lives until this scope ends.
+                        let _ = tx.send(full);
+                    }
+                });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                (result, prep)
+            });
+            for batch in rx {
+                for c in batch {
+                    self.accept(c, &mut pending);
+                }
+            }
+            reader.join()
+        });
+        let (summary, prep) = match joined {
+            Ok(x) => x,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        self.absorb(prep);
+        let summary = summary?;
+        self.diagnostics.extend(summary.diagnostics);
+        self.add_zone_info(summary.origin.clone(), &pending);
+        Ok(summary.origin)
+    }
+
+    /// Reads zone text held in memory (see [`crate::reader::read_zone_str`]).
+    pub fn load_str(&mut self, text: &str, label: &str, origin: Option<&DomainName>) -> DomainName {
+        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
+        let mut pending = PendingZone::default();
+        let summary = stream_zone_str(text, label, origin, &mut |r| {
+            let c = prep.prepare(r);
+            self.accept(c, &mut pending);
+        });
+        self.absorb(prep);
+        self.diagnostics.extend(summary.diagnostics);
+        self.add_zone_info(summary.origin.clone(), &pending);
+        summary.origin
+    }
+
+    /// Adds a zone already in memory (e.g. produced by the publishing config).
+    pub fn load_zone(&mut self, zone: &Zone) {
+        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
+        let mut pending = PendingZone::default();
+        for r in &zone.records {
+            let c = prep.prepare(r.clone());
+            self.accept(c, &mut pending);
+        }
+        self.absorb(prep);
+        self.add_zone_info(zone.origin.clone(), &pending);
+    }
+
+    fn absorb(&mut self, prep: Prep) {
+        self.set.files.extend(prep.files);
+        self.diagnostics.extend(prep.diagnostics);
+        self.clean_rdata = prep.clean_rdata;
+    }
+
+    fn add_zone_info(&mut self, origin: DomainName, p: &PendingZone) {
+        self.set.zones.push(ZoneInfo {
+            origin,
+            first_alto: p.first_alto,
+            alto_https: p.alto_https,
+        });
+    }
+
+    fn accept(&mut self, c: Compact, pending: &mut PendingZone) {
+        if let Some(https) = c.facts {
+            pending.alto_https |= https;
+            if pending.first_alto.is_none() {
+                pending.first_alto = Some((c.services_pos, https));
+            }
+        }
+        let owner = self.set.owner_id(c.owner);
+        self.set.recs.push(Rec {
+            owner,
+            rtype: c.rtype,
+            alto: c.facts.is_some(),
+            rdata: c.rdata,
+            pos: c.pos,
+            order_pos: c.order_pos,
+            target_pos: c.target_pos,
+        });
+    }
+
+    /// The loaded zones, for replay before [`Checker::finish`].
+    #[must_use]
+    pub fn zones(&self) -> &ZoneSet {
+        &self.set
+    }
+
+    /// Builds the index (call once after loading, before [`Checker::zones`] is used for replay).
+    pub fn index(&mut self) {
+        self.set.index();
+    }
+
+    /// Adds diagnostics found elsewhere (e.g. intent replay).
+    pub fn extend(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
+        self.diagnostics.extend(diagnostics);
+    }
+
+    /// Runs the cross-record rules and returns every diagnostic, sorted by file, line, column.
+    /// Call [`Checker::index`] first if replay needs the set; it is called here otherwise.
+    #[must_use]
+    ///
+    /// Takes `&mut self` so that a short-lived process may `std::mem::forget` the checker instead
+    /// of freeing millions of records one by one at exit.
+    pub fn finish(&mut self) -> Vec<Diagnostic> {
+        if self.set.owner_start.is_empty() {
+            self.set.index();
+        }
+        let mut out = std::mem::take(&mut self.diagnostics);
+        self.owner_rules(&mut out);
+        self.zone_rules(&mut out);
+        sort_diagnostics(&mut out);
+        out
+    }
+
+    fn owner_rules(&self, out: &mut Vec<Diagnostic>) {
+        let set = &self.set;
+        // Owners in id (= source) order, without sorting: ids are dense 0..n.
+        let names: Vec<(&DomainName, u32)> = {
+            let mut v: Vec<Option<&DomainName>> = vec![None; set.owners.len()];
+            for (n, &i) in &set.owners {
+                if let Some(slot) = v.get_mut(i as usize) {
+                    *slot = Some(n);
+                }
+            }
+            v.into_iter()
+                .enumerate()
+                .filter_map(|(i, n)| Some((n?, u32::try_from(i).ok()?)))
+                .collect()
+        };
+        // Owners reached through a CNAME (RFC 2317): their depth does not matter for Z14.
+        let cname_targets: HashSet<DomainName> = set
+            .recs
+            .iter()
+            .filter(|r| r.rtype == rtype::CNAME)
+            .filter_map(|r| DomainName::from_wire(&r.rdata).ok().map(|(n, _)| n))
+            .collect();
+        // Buffers reused across owners: most owners hold one record, and allocating per owner
+        // showed up in the profile of a million-record zone.
+        let mut recs: Vec<&Rec> = Vec::new();
+        let mut naptrs: Vec<&Rec> = Vec::new();
+        let mut alto: Vec<(&Rec, NaptrRecord)> = Vec::new();
+        for &(name, id) in &names {
+            recs.clear();
+            recs.extend(set.records_of(id));
+            let cname = recs.iter().find(|r| r.rtype == rtype::CNAME);
+            // Z15
+            if let Some(c) = cname
+                && let Some(other) = recs.iter().find(|r| {
+                    !matches!(
+                        r.rtype,
+                        rtype::CNAME | rtype::RRSIG | rtype::NSEC | rtype::NSEC3
+                    )
+                })
+            {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z15,
+                        set.position(c.pos),
+                        format!("CNAME at {name} together with {} data", type_name(other.rtype)),
+                    )
+                    .with_hint("a CNAME owner has no other data (RFC 1034 §3.6.2); move the records to the target"),
+                );
+            }
+            // Z16
+            if let Some(c) = cname {
+                self.cname_rule(name, c, out);
+            }
+            naptrs.clear();
+            naptrs.extend(recs.iter().copied().filter(|r| r.rtype == rtype::NAPTR));
+            if naptrs.is_empty() {
+                continue;
+            }
+            alto.clear();
+            let first_alto = naptrs.iter().find(|r| r.alto).copied();
+            // Decoding is only needed for the rules below that look inside the records: several
+            // ALTO records (Z19), a non-terminal one (FLAGS length octet 0 at offset 4: Z12/Z13),
+            // or a wildcard owner (Z17).
+            let alto_count = naptrs.iter().filter(|r| r.alto).count();
+            let wildcard = name.labels().next() == Some(b"*".as_slice());
+            let needs_decode = alto_count > 1
+                || wildcard
+                || naptrs.iter().any(|r| r.alto && r.rdata.get(4) == Some(&0));
+            if needs_decode {
+                alto.extend(
+                    naptrs
+                        .iter()
+                        .filter(|r| r.alto)
+                        .filter_map(|r| NaptrRecord::from_rdata(&r.rdata).ok().map(|n| (*r, n))),
+                );
+            }
+            // Z14: reverse owners at a depth no client queries.
+            if let Some(first) = first_alto {
+                let kind = reverse_kind(name);
+                let depth_ok = match kind {
+                    ReverseKind::V4(n) => (1..=4).contains(&n),
+                    ReverseKind::V6(n) => matches!(n, 8 | 10 | 12 | 14 | 16 | 32),
+                    ReverseKind::Forward => true,
+                };
+                if !depth_ok && !cname_targets.contains(name) {
+                    let (what, n) = match kind {
+                        ReverseKind::V4(n) => ("octet labels; clients query 1-4", n),
+                        ReverseKind::V6(n) => ("nibbles; clients query 8, 10, 12, 14, 16 or 32", n),
+                        ReverseKind::Forward => ("", 0),
+                    };
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Z14,
+                            set.position(first.pos),
+                            format!("ALTO NAPTR at {name} ({n} {what}): no client ever queries this name"),
+                        )
+                        .with_hint("publish at the next longer supported length (RFC 8686 §5.2.1), e.g. expand a /60 into /64 names; or CNAME a queried name to it (RFC 2317)"),
+                    );
+                }
+            }
+            // Z18: the RRset's response size (header 12, question, one compressed owner pointer per
+            // record, 10 octets of RR header, RDATA).
+            let size = 12
+                + name.as_wire().len()
+                + 4
+                + naptrs.iter().map(|r| 2 + 10 + r.rdata.len()).sum::<usize>();
+            if size > 512 {
+                let (limit, why) = if size > 1232 {
+                    (1232, "clients need TCP even with EDNS (RFC 7766)")
+                } else {
+                    (512, "clients without EDNS get TC=1 and must retry over TCP")
+                };
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z18,
+                        set.position(naptrs[0].pos),
+                        format!("NAPTR RRset at {name}: about {size} octets in a response, over {limit}: {why}"),
+                    )
+                    .with_hint("publish fewer records at this name, or make sure TCP works"),
+                );
+            }
+            // Z19
+            for (i, (r, n)) in alto.iter().enumerate() {
+                if let Some((_, first)) = alto[..i].iter().find(|(_, m)| {
+                    (m.order, m.preference) == (n.order, n.preference)
+                        && ServiceParameter::parse_bytes(&m.services).ok()
+                            == ServiceParameter::parse_bytes(&n.services).ok()
+                }) {
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Z19,
+                            set.position(r.order_pos),
+                            format!("ORDER {} PREFERENCE {} also used by another {} record at {name}", first.order, first.preference, lossy(&n.services)),
+                        )
+                        .with_hint("the client's choice between them is arbitrary; give the preferred one a lower PREFERENCE"),
+                    );
+                }
+            }
+            // Z12 / Z13: non-terminal chains.
+            for (r, n) in &alto {
+                if !n.flags.is_empty() || n.replacement.is_root() || !n.regexp.is_empty() {
+                    continue;
+                }
+                let Ok(s) = ServiceParameter::parse_bytes(&n.services) else {
+                    continue;
+                };
+                for wanted in s.wanted() {
+                    self.chain_rule(name, r, n, &wanted, out);
+                }
+            }
+            // Z17: wildcard with explicit siblings.
+            if name.labels().next() == Some(b"*".as_slice())
+                && !alto.is_empty()
+                && let Some(parent_name) = parent(name)
+            {
+                let siblings: Vec<&DomainName> = set
+                    .owners
+                    .keys()
+                    .filter(|o| *o != name && parent(o).as_ref() == Some(&parent_name))
+                    .take(3)
+                    .collect();
+                if !siblings.is_empty() {
+                    let list: Vec<String> = siblings.iter().map(ToString::to_string).collect();
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Z17,
+                            set.position(alto[0].0.pos),
+                            format!("wildcard {name} does not cover existing names such as {}", list.join(", ")),
+                        )
+                        .with_hint("those addresses get NODATA and fall back to a shorter name (RFC 4592, SPEC.md A13); add explicit NAPTRs at them"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn cname_rule(&self, name: &DomainName, c: &Rec, out: &mut Vec<Diagnostic>) {
+        let set = &self.set;
+        let reverse = !matches!(reverse_kind(name), ReverseKind::Forward);
+        let show = |chain: &[DomainName]| {
+            chain
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        };
+        match set.lookup_naptr(name) {
+            Lookup::CnameLoop { chain } => out.push(
+                Diagnostic::new(
+                    Rule::Z16,
+                    set.position(c.target_pos),
+                    format!(
+                        "CNAME chain loops or is longer than {MAX_CNAME_CHAIN}: {}",
+                        show(&chain)
+                    ),
+                )
+                .with_severity(Severity::Error)
+                .with_hint("point the CNAME at the name that holds the records"),
+            ),
+            Lookup::Records { records, chain } => {
+                let alto = records.iter().any(|n| {
+                    ServiceParameter::parse_bytes(&n.services)
+                        .is_ok_and(|s| s.service().is_some_and(|t| t.eq_ignore_ascii_case("ALTO")))
+                });
+                if alto {
+                    out.push(Diagnostic::new(
+                        Rule::Z16,
+                        set.position(c.pos),
+                        format!("CNAME chain {} reaches ALTO NAPTR records; clients follow it (RFC 2317)", show(&chain)),
+                    ));
+                }
+            }
+            Lookup::NxDomain { chain } if reverse => out.push(
+                Diagnostic::new(
+                    Rule::Z16,
+                    set.position(c.target_pos),
+                    format!(
+                        "CNAME chain {} ends at a name that does not exist in the loaded zones",
+                        show(&chain)
+                    ),
+                )
+                .with_severity(Severity::Error)
+                .with_hint("create the target or fix the CNAME"),
+            ),
+            Lookup::OutsideZones { chain } if reverse && chain.len() > 1 => out.push(
+                Diagnostic::new(
+                    Rule::Z16,
+                    set.position(c.target_pos),
+                    format!(
+                        "CNAME chain {} leaves the loaded zones; not verified offline",
+                        show(&chain)
+                    ),
+                )
+                .with_hint("load the target zone too, or verify with `altodisc check --live`"),
+            ),
+            _ => {}
+        }
+    }
+
+    fn chain_rule(
+        &self,
+        name: &DomainName,
+        r: &Rec,
+        n: &NaptrRecord,
+        wanted: &WantedService,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let set = &self.set;
+        let walk = set.unaptr_below(name, &n.replacement, wanted);
+        let trace = walk
+            .trace
+            .iter()
+            .map(|t| t.trim())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if walk.looped {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z13,
+                    set.position(r.target_pos),
+                    format!("non-terminal chain from {name} for {wanted} loops or is deeper than {MAX_DEPTH}: {trace}"),
+                )
+                .with_hint("make the chain end in a \"u\" record within a few steps (RFC 3958 §3.2)"),
+            );
+        } else if walk.uris.is_empty() && walk.left_zones {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z12,
+                    set.position(r.target_pos),
+                    format!(
+                        "non-terminal target {} is outside the loaded zones; not verified offline",
+                        n.replacement
+                    ),
+                )
+                .with_severity(Severity::Info)
+                .with_hint("load that zone too, or verify with `altodisc check --live`"),
+            );
+        } else if walk.uris.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z12,
+                    set.position(r.target_pos),
+                    format!("non-terminal target {} yields no usable {wanted} record: {trace}", n.replacement),
+                )
+                .with_hint("publish a matching NAPTR at the target, or fix the REPLACEMENT (RFC 3958 §2.2.4)"),
+            );
+        }
+    }
+
+    fn zone_rules(&self, out: &mut Vec<Diagnostic>) {
+        let set = &self.set;
+        let now = u32::try_from(self.options.now_unix % (1u64 << 32)).unwrap_or(0);
+        for (zi, z) in set.zones.iter().enumerate() {
+            let Some((alto_pos, _)) = z.first_alto else {
+                continue;
+            };
+            if matches!(reverse_kind(&z.origin), ReverseKind::Forward) {
+                if !z.alto_https {
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Z22,
+                            set.position(alto_pos),
+                            format!("zone {} has ALTO records but none for ALTO:https", z.origin),
+                        )
+                        .with_hint(
+                            "RFC 7286 clients ask for ALTO:https first; publish an https URI",
+                        ),
+                    );
+                }
+                continue;
+            }
+            let signed = set
+                .records_at(&z.origin)
+                .is_some_and(|mut it| it.any(|r| r.rtype == rtype::DNSKEY));
+            if !signed {
+                out.push(
+                    Diagnostic::new(Rule::Z20, set.position(alto_pos), format!("reverse zone {} has no DNSKEY: its ALTO records are unsigned", z.origin))
+                        .with_hint("sign the zone (RFC 8686 §6.1: only DNSSEC protects the address-to-URI mapping)"),
+                );
+                continue;
+            }
+            for (name, &id) in &set.owners {
+                if set.zone_of(name) != Some(zi) {
+                    continue;
+                }
+                let recs: Vec<&Rec> = set.records_of(id).collect();
+                let Some(first) = recs.iter().find(|r| r.rtype == rtype::NAPTR) else {
+                    continue;
+                };
+                let sigs: Vec<&&Rec> = recs
+                    .iter()
+                    .filter(|r| r.rtype == rtype::RRSIG && r.rdata.get(..2) == Some(&[0, 35][..]))
+                    .collect();
+                if sigs.is_empty() {
+                    out.push(
+                        Diagnostic::new(
+                            Rule::Z20b,
+                            set.position(first.pos),
+                            format!("signed zone: NAPTR RRset at {name} has no RRSIG"),
+                        )
+                        .with_hint("re-sign the zone; validating clients treat the RRset as bogus"),
+                    );
+                    continue;
+                }
+                let valid = sigs.iter().any(|s| {
+                    let word = |o: usize| {
+                        s.rdata
+                            .get(o..o + 4)
+                            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    };
+                    match (word(8), word(12)) {
+                        // RFC 4034 §3.1.5: serial-number comparison (RFC 1982).
+                        (Some(exp), Some(inc)) => {
+                            (exp.wrapping_sub(now) as i32) >= 0
+                                && (now.wrapping_sub(inc) as i32) >= 0
+                        }
+                        _ => false,
+                    }
+                });
+                if !valid {
+                    out.push(
+                        Diagnostic::new(Rule::Z20b, set.position(sigs[0].pos), format!("signed zone: every RRSIG over the NAPTR RRset at {name} is expired or not yet valid"))
+                            .with_hint("re-sign the zone and automate re-signing before expiry"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PendingZone {
+    first_alto: Option<(CPos, bool)>,
+    alto_https: bool,
+}
+
+/// Sorts diagnostics by file, line, column, then rule (findings without a position last).
+pub fn sort_diagnostics(d: &mut [Diagnostic]) {
+    d.sort_by(|a, b| {
+        let key = |x: &Diagnostic| {
+            x.position
+                .as_ref()
+                .map(|p| (0u8, p.file.to_string(), p.line, p.column))
+                .unwrap_or((1, String::new(), 0, 0))
+        };
+        key(a).cmp(&key(b)).then(a.rule.cmp(&b.rule))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> DomainName {
+        DomainName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn below_and_reverse_kind() {
+        assert!(is_below(&name("a.Example.NET."), &name("example.net.")));
+        assert!(is_below(&name("example.net."), &name("example.net.")));
+        assert!(!is_below(&name("xexample.net."), &name("example.net.")));
+        assert!(!is_below(&name("net."), &name("example.net.")));
+        assert!(is_below(&name("net."), &DomainName::root()));
+        assert_eq!(
+            reverse_kind(&name("3.100.51.198.in-addr.arpa.")),
+            ReverseKind::V4(4)
+        );
+        assert_eq!(
+            reverse_kind(&name("0/25.2.0.192.IN-ADDR.ARPA.")),
+            ReverseKind::V4(4)
+        );
+        assert_eq!(
+            reverse_kind(&name("a.8.b.d.0.1.0.0.2.ip6.arpa.")),
+            ReverseKind::V6(9)
+        );
+        assert_eq!(reverse_kind(&name("in-addr.arpa.")), ReverseKind::V4(0));
+        assert_eq!(reverse_kind(&name("xin-addr.arpa.")), ReverseKind::Forward);
+        assert_eq!(reverse_kind(&name("example.net.")), ReverseKind::Forward);
+    }
+
+    fn set(text: &str) -> Checker {
+        let mut c = Checker::new(CheckOptions { now_unix: 0 });
+        c.load_str(text, "t.zone", Some(&name("2.0.192.in-addr.arpa.")));
+        c.index();
+        c
+    }
+
+    #[test]
+    fn wildcards_do_not_cover_existing_names_a13() {
+        let c = set(
+            "$TTL 60\n@ SOA ns h 1 1 1 1 1\n* NAPTR 100 10 \"u\" \"ALTO:https\" \"!.*!https://w.example/!\" .\n\
+             1 PTR h.example.\nx.5 PTR h.example.\n",
+        );
+        let wanted = WantedService::alto_https();
+        // A name that does not exist: the wildcard answers (RFC 4592).
+        assert_eq!(
+            c.zones()
+                .unaptr(&name("9.2.0.192.in-addr.arpa."), &wanted)
+                .uris,
+            ["https://w.example/"]
+        );
+        // An existing name (PTR) and an empty non-terminal (5, above x.5): NODATA.
+        for n in ["1.2.0.192.in-addr.arpa.", "5.2.0.192.in-addr.arpa."] {
+            let w = c.zones().unaptr(&name(n), &wanted);
+            assert!(w.uris.is_empty(), "{n}: {w:?}");
+            assert!(w.trace[0].ends_with("NODATA"), "{w:?}");
+        }
+        // Outside every loaded zone.
+        let w = c.zones().unaptr(&name("example.org."), &wanted);
+        assert!(w.left_zones && w.uris.is_empty());
+    }
+
+    #[test]
+    fn chasing_follows_cnames_and_backtracks_in_order() {
+        let c = set("$TTL 60\n@ SOA ns h 1 1 1 1 1\n\
+             @ NAPTR 10 10 \"\" \"ALTO:https\" \"\" d\n\
+             @ NAPTR 20 10 \"u\" \"ALTO:https\" \"!.*!https://b.example/!\" .\n\
+             d CNAME e\n\
+             e NAPTR 1 1 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n");
+        let w = c
+            .zones()
+            .unaptr(&name("2.0.192.in-addr.arpa."), &WantedService::alto_https());
+        assert_eq!(w.uris, ["https://a.example/", "https://b.example/"]);
+        assert!(
+            w.trace
+                .iter()
+                .any(|t| t.contains("via CNAME e.2.0.192.in-addr.arpa.")),
+            "{w:?}"
+        );
+    }
+
+    /// The checker selects as the client does (`SelectionOptions::client`): `LIS:HELD` records
+    /// carry https: URIs (RFC 8686 Appendix C.4), which the old default options rejected.
+    #[test]
+    fn replay_accepts_lis_held_https_like_the_client() {
+        let c = set("$TTL 60\n@ SOA ns h 1 1 1 1 1\n\
+             @ NAPTR 100 10 \"u\" \"LIS:HELD\" \"!.*!https://lis.example/?c=ex!\" .\n");
+        let held = WantedService {
+            service: "LIS".into(),
+            protocol: "HELD".into(),
+        };
+        let w = c.zones().unaptr(&name("2.0.192.in-addr.arpa."), &held);
+        assert_eq!(w.uris, ["https://lis.example/?c=ex"], "{w:?}");
+    }
+
+    /// One visited set per walk, as in the client: a name reached a second time through another
+    /// branch is a loop, not walked again (the old checker popped its set and listed the URI
+    /// twice). CNAME targets count as visited too.
+    #[test]
+    fn visited_set_spans_branches_and_cname_targets() {
+        let c = set("$TTL 60\n@ SOA ns h 1 1 1 1 1\n\
+             @ NAPTR 10 10 \"\" \"ALTO:https\" \"\" a\n\
+             @ NAPTR 20 10 \"\" \"ALTO:https\" \"\" b\n\
+             @ NAPTR 30 10 \"\" \"ALTO:https\" \"\" e\n\
+             a NAPTR 1 1 \"\" \"ALTO:https\" \"\" d\n\
+             b NAPTR 1 1 \"\" \"ALTO:https\" \"\" d\n\
+             d NAPTR 1 1 \"u\" \"ALTO:https\" \"!.*!https://d.example/!\" .\n\
+             c CNAME e\n\
+             x NAPTR 1 1 \"\" \"ALTO:https\" \"\" c\n\
+             x NAPTR 2 1 \"\" \"ALTO:https\" \"\" e\n\
+             e NAPTR 1 1 \"u\" \"ALTO:https\" \"!.*!https://e.example/!\" .\n");
+        let wanted = WantedService::alto_https();
+        let w = c.zones().unaptr(&name("2.0.192.in-addr.arpa."), &wanted);
+        assert_eq!(
+            w.uris,
+            ["https://d.example/", "https://e.example/"],
+            "{w:?}"
+        );
+        assert!(w.looped, "b -> d revisits d: {w:?}");
+        assert!(
+            w.trace
+                .contains(&"d.2.0.192.in-addr.arpa. (loop or depth > 5)".to_owned()),
+            "{w:?}"
+        );
+        // x -> c reaches e through a CNAME; x -> e then is a revisit.
+        let w = c.zones().unaptr(&name("x.2.0.192.in-addr.arpa."), &wanted);
+        assert_eq!(w.uris, ["https://e.example/"], "{w:?}");
+        assert!(w.looped, "{w:?}");
+    }
+}

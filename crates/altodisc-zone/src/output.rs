@@ -1,0 +1,268 @@
+//! Diagnostics as text (rustc-like), JSON and SARIF 2.1.0.
+//!
+//! * Text: `error[Z6]: message`, then `--> file:line:col`, the source line with a caret under the
+//!   offending field, and `= help: hint`. Colour (ANSI) only when the caller says the output is a
+//!   terminal.
+//! * JSON: `{"diagnostics": [{rule, severity, file, line, column, message, hint}], "summary":
+//!   {"error": n, "warning": n, "info": n, "files": n}}`.
+//! * SARIF 2.1.0 (OASIS): one run, `tool.driver.rules` carries every rule of the catalogue (id,
+//!   short and full description, help, default level) so GitHub code scanning can show them;
+//!   `results[].ruleIndex` points into it; severities map to `error` / `warning` / `note`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::diag::{Diagnostic, Severity};
+use crate::rules::Rule;
+
+/// Counts per severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Errors.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+    /// Infos.
+    pub infos: usize,
+}
+
+impl Summary {
+    /// Counts `diagnostics`.
+    #[must_use]
+    pub fn of(diagnostics: &[Diagnostic]) -> Self {
+        let mut s = Self::default();
+        for d in diagnostics {
+            match d.severity {
+                Severity::Error => s.errors += 1,
+                Severity::Warning => s.warnings += 1,
+                Severity::Info => s.infos += 1,
+            }
+        }
+        s
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Renders diagnostics like rustc. `source_line(file, line)` returns the text of a line, if known.
+#[must_use]
+pub fn render_human(
+    diagnostics: &[Diagnostic],
+    files_checked: usize,
+    color: bool,
+    source_line: &mut dyn FnMut(&str, u32) -> Option<String>,
+) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out = String::new();
+    for d in diagnostics {
+        let (label, code) = match d.severity {
+            Severity::Error => ("error", "1;31"),
+            Severity::Warning => ("warning", "1;33"),
+            Severity::Info => ("info", "1;36"),
+        };
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            paint(code, &format!("{label}[{}]", d.rule.id())),
+            paint("1", &d.message)
+        );
+        if let Some(p) = &d.position {
+            let num = p.line.to_string();
+            let pad = " ".repeat(num.len());
+            let _ = writeln!(
+                out,
+                "{pad}{} {}:{}:{}",
+                paint("1;34", "-->"),
+                p.file,
+                p.line,
+                p.column
+            );
+            if let Some(text) = source_line(&p.file, p.line) {
+                let text = text.trim_end_matches(['\r', '\n']);
+                let bar = paint("1;34", "|");
+                let _ = writeln!(out, "{pad} {bar}");
+                let _ = writeln!(out, "{} {bar} {text}", paint("1;34", &num));
+                // Keep tabs so the caret lines up under the field.
+                let col = usize::try_from(p.column.saturating_sub(1)).unwrap_or(0);
+                let lead: String = text
+                    .bytes()
+                    .take(col)
+                    .map(|b| if b == b'\t' { '\t' } else { ' ' })
+                    .collect();
+                let _ = writeln!(out, "{pad} {bar} {lead}{}", paint(code, "^"));
+            }
+            if let Some(h) = &d.hint {
+                let _ = writeln!(out, "{pad} {} help: {h}", paint("1;34", "="));
+            }
+        } else if let Some(h) = &d.hint {
+            let _ = writeln!(out, "  = help: {h}");
+        }
+        out.push('\n');
+    }
+    let s = Summary::of(diagnostics);
+    let _ = writeln!(
+        out,
+        "{}: {}, {}, {} in {}",
+        if s.errors > 0 {
+            paint("1;31", "checked")
+        } else {
+            paint("1;32", "checked")
+        },
+        plural(s.errors, "error"),
+        plural(s.warnings, "warning"),
+        plural(s.infos, "info"),
+        plural(files_checked, "file"),
+    );
+    out
+}
+
+/// A reader of source lines for [`render_human`] that loads each file once.
+#[derive(Debug, Default)]
+pub struct SourceCache {
+    files: HashMap<String, Option<Vec<String>>>,
+}
+
+impl SourceCache {
+    /// Line `line` (from 1) of `file`, if the file can be read.
+    pub fn line(&mut self, file: &str, line: u32) -> Option<String> {
+        let lines = self.files.entry(file.to_owned()).or_insert_with(|| {
+            std::fs::read(file).ok().map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
+        });
+        let i = usize::try_from(line.checked_sub(1)?).ok()?;
+        lines.as_ref()?.get(i).cloned()
+    }
+}
+
+/// The JSON report.
+#[must_use]
+pub fn to_json(diagnostics: &[Diagnostic], files_checked: usize) -> Value {
+    let s = Summary::of(diagnostics);
+    let list: Vec<Value> = diagnostics
+        .iter()
+        .map(|d| {
+            json!({
+                "rule": d.rule.id(),
+                "severity": d.severity.as_str(),
+                "file": d.position.as_ref().map(|p| p.file.to_string()),
+                "line": d.position.as_ref().map(|p| p.line),
+                "column": d.position.as_ref().map(|p| p.column),
+                "message": d.message,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    json!({
+        "diagnostics": list,
+        "summary": {
+            "error": s.errors,
+            "warning": s.warnings,
+            "info": s.infos,
+            "files": files_checked,
+        }
+    })
+}
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// Turns a file path into a SARIF `artifactLocation.uri` (a relative or absolute URI reference,
+/// RFC 3986): percent-encodes what a path may contain but a URI may not.
+fn path_to_uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let absolute = path.starts_with('/');
+    if absolute {
+        out.push_str("file://");
+    }
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The SARIF 2.1.0 log.
+#[must_use]
+pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
+    let rules: Vec<Value> = Rule::ALL
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id(),
+                "name": format!("AltodiscRule{}", r.id()),
+                "shortDescription": { "text": r.title() },
+                "fullDescription": { "text": r.rationale() },
+                "help": { "text": format!("{}\n\nSee `altodisc check --explain {}`.", r.rationale(), r.id()) },
+                "defaultConfiguration": { "level": sarif_level(r.default_severity()) },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let index = Rule::ALL.iter().position(|r| *r == d.rule).unwrap_or(0);
+            let mut text = d.message.clone();
+            if let Some(h) = &d.hint {
+                text.push_str("\nhelp: ");
+                text.push_str(h);
+            }
+            let mut res = json!({
+                "ruleId": d.rule.id(),
+                "ruleIndex": index,
+                "level": sarif_level(d.severity),
+                "message": { "text": text },
+            });
+            if let Some(p) = &d.position {
+                res["locations"] = json!([{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": path_to_uri(&p.file) },
+                        "region": { "startLine": p.line.max(1), "startColumn": p.column.max(1) }
+                    }
+                }]);
+            }
+            res
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "altodisc",
+                    "informationUri": "https://example.invalid/altodisc",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules,
+                }
+            },
+            "columnKind": "utf16CodeUnits",
+            "results": results,
+        }]
+    })
+}

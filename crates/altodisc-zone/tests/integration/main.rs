@@ -1,0 +1,10 @@
+//! Integration tests of altodisc-zone: the checker corpus (`tests/checker/` at the repository root,
+//! one test per zone file), agreement with the real named-checkzone, and the reader on real files.
+
+// Tests may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod agreement;
+mod corpus;
+mod properties;
+mod replay;

@@ -1,0 +1,415 @@
+//! `altodisc check`: the zone checker for CI (SPEC.md §9.3).
+//!
+//! Zone files and directories in, diagnostics out (text, JSON or SARIF), exit code 0 (clean),
+//! 1 (errors, or warnings with `--deny-warnings`), 2 (usage or unreadable input). The rules, the
+//! replay and the output formats live in `altodisc-zone`; this module only wires them up.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use altodisc_proto::DomainName;
+use altodisc_zone::Rule;
+use altodisc_zone::check::{CheckOptions, Checker};
+use altodisc_zone::output::{SourceCache, Summary, render_human, to_json, to_sarif};
+use altodisc_zone::reader::origin_from_file_name;
+use altodisc_zone::replay::{Intent, replay};
+use clap::{Args, ValueEnum};
+
+use crate::exit;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// rustc-like text (colour only on a terminal).
+    Human,
+    /// `{"diagnostics": [...], "summary": {...}}`.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
+
+/// Check zone files for ALTO discovery mistakes (rules Z1–Z24; `--explain Z6` for one rule).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 clean, 1 errors found (or warnings with --deny-warnings), \
+2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z24, Z3b, Z5b, Z20b)."
+)]
+pub(crate) struct CheckArgs {
+    /// Zone files, or directories searched for `*.zone` files. A file named `<origin>.zone` gets
+    /// that origin unless --origin is given; `$ORIGIN` inside a file also sets it. Without paths,
+    /// an --intent that is a publishing config is checked through the zones it generates.
+    #[arg(value_name = "PATH", required_unless_present_any = ["explain", "live", "intent"])]
+    paths: Vec<PathBuf>,
+    /// The origin (apex) of every zone given.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Print the rationale of one rule (with its RFC section) and exit.
+    #[arg(long, value_name = "RULE")]
+    explain: Option<String>,
+    /// Expectations (domain / address / prefix → URIs) or a publishing config, replayed with the
+    /// client algorithm against the zones (Z24, Z21).
+    #[arg(long, value_name = "FILE")]
+    intent: Option<PathBuf>,
+    /// Replay the --intent against a running authoritative server (any vendor) instead of, or in
+    /// addition to, zone files: `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 when absent). Queries
+    /// go out with RD=0 through the resolver crate.
+    #[arg(long, value_name = "SERVER[:PORT]", requires = "intent")]
+    live: Option<String>,
+    /// Time for RRSIG validity checks (Z20b), Unix seconds; default now.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    now: Option<u64>,
+    /// Colour: auto (terminal only), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
+}
+
+/// Files to check: the files given, and `*.zone` files under directories (sorted, recursive).
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "zone") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn explain(rule: &str) -> std::process::ExitCode {
+    match rule.parse::<Rule>() {
+        Ok(r) => {
+            println!("{} ({}): {}\n", r.id(), r.default_severity(), r.title());
+            println!("{}", r.rationale());
+            exit::code(exit::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::code(exit::USAGE)
+        }
+    }
+}
+
+/// The zones a publishing config generates (`--intent CONFIG` without zone files).
+fn generated_zones(path: &Path, now_unix: u64) -> Result<Vec<altodisc_zone::Zone>, String> {
+    use altodisc_zone::publish_config::PublishConfig;
+    let config = PublishConfig::load(path).map_err(|e| {
+        format!(
+            "--intent {}: no zone files given, and it is not a publishing config: {e}",
+            path.display()
+        )
+    })?;
+    let published = config.build(None, now_unix).map_err(|e| e.to_string())?;
+    Ok(published.zones)
+}
+
+/// Runs `altodisc check`.
+pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
+    if let Some(rule) = &args.explain {
+        return explain(rule);
+    }
+    let origin = match args.origin.as_deref().map(DomainName::parse).transpose() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: --origin: {e}");
+            return exit::code(exit::USAGE);
+        }
+    };
+    let files = match collect(&args.paths) {
+        Ok(f) if f.is_empty() && args.live.is_none() && args.intent.is_none() => {
+            eprintln!("error: no zone files found (directories are searched for *.zone)");
+            return exit::code(exit::USAGE);
+        }
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::code(exit::USAGE);
+        }
+    };
+    let intent = match &args.intent {
+        None => None,
+        Some(p) => match Intent::from_file(p) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                eprintln!("error: --intent: {e}");
+                return exit::code(exit::USAGE);
+            }
+        },
+    };
+    let mut options = CheckOptions::default();
+    if let Some(n) = args.now {
+        options.now_unix = n;
+    }
+    let mut checker = Checker::new(options);
+    for f in &files {
+        // A name-derived origin only for names that look like a domain (`<origin>.zone` with at
+        // least one dot in the stem); `$ORIGIN` inside the file takes over for what follows.
+        let file_origin = origin
+            .clone()
+            .or_else(|| origin_from_file_name(f).filter(|o| o.label_count() >= 2));
+        if let Err(e) = checker.load_file(f, file_origin.as_ref()) {
+            eprintln!("error: {e}");
+            return exit::code(exit::USAGE);
+        }
+    }
+    // No zone files and no server: check what a publishing config generates (the zones the
+    // responder would serve), rules and replay alike.
+    let mut generated = 0usize;
+    if files.is_empty()
+        && args.live.is_none()
+        && let Some(path) = &args.intent
+    {
+        match generated_zones(path, options.now_unix) {
+            Ok(zones) => {
+                generated = zones.len();
+                for z in &zones {
+                    checker.load_zone(z);
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::code(exit::USAGE);
+            }
+        }
+    }
+    checker.index();
+    // Offline replay needs zones; with only --live there is nothing to replay against.
+    if let Some(intent) = intent
+        .as_ref()
+        .filter(|_| !files.is_empty() || generated > 0)
+    {
+        let found = replay(checker.zones(), intent);
+        checker.extend(found);
+    }
+    let mut diagnostics = checker.finish();
+    if let (Some(server), Some(intent)) = (&args.live, &intent) {
+        match live::replay(server, intent) {
+            Ok(found) => {
+                diagnostics.extend(found);
+                altodisc_zone::check::sort_diagnostics(&mut diagnostics);
+            }
+            Err(e) => {
+                eprintln!("error: --live: {e}");
+                return exit::code(exit::USAGE);
+            }
+        }
+    }
+    // The process ends right after the output: freeing a million records one by one would only
+    // cost time (the OS reclaims the memory at exit).
+    std::mem::forget(checker);
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.format {
+        Format::Human => {
+            let color = match args.color.as_str() {
+                "always" => true,
+                "never" => false,
+                _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            let mut cache = SourceCache::default();
+            let text = render_human(&diagnostics, files.len() + generated, color, &mut |f, l| {
+                cache.line(f, l)
+            });
+            stdout.write_all(text.as_bytes())
+        }
+        Format::Json => writeln!(
+            stdout,
+            "{:#}",
+            to_json(&diagnostics, files.len() + generated)
+        ),
+        Format::Sarif => writeln!(stdout, "{:#}", to_sarif(&diagnostics)),
+    };
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing output: {e}");
+    }
+    let s = Summary::of(&diagnostics);
+    let failed = s.errors > 0 || (args.deny_warnings && s.warnings > 0);
+    exit::code(if failed {
+        exit::NOT_FOUND
+    } else {
+        exit::SUCCESS
+    })
+}
+
+/// `--live`: the intent replayed against a running server through `altodisc-resolver` (the same
+/// U-NAPTR and RFC 8686 code `altodisc xdom` runs), reported as Z24 / Z21 like the offline replay.
+mod live {
+    use altodisc_proto::ladder::publish_boundary;
+    use altodisc_proto::service::WantedService;
+    use altodisc_resolver::{Resolver, UnaptrOutcome, XdomOutcome, parse_server};
+    use altodisc_zone::replay::{Expectation, Expected, Intent, Subject, sample_addresses};
+    use altodisc_zone::{Diagnostic, Rule};
+
+    fn unaptr_trace(o: &UnaptrOutcome) -> String {
+        format!("{}: {}", o.start, o.status)
+    }
+
+    fn xdom_trace(o: &XdomOutcome) -> String {
+        let steps: Vec<String> = o
+            .ladder
+            .iter()
+            .filter_map(|l| {
+                l.outcome
+                    .as_ref()
+                    .map(|u| format!("{} {}: {}", l.label(), l.name, u.status))
+            })
+            .collect();
+        if steps.is_empty() {
+            "nothing".to_owned()
+        } else {
+            steps.join("; ")
+        }
+    }
+
+    async fn expected(r: &Resolver, e: &Expectation) -> Vec<String> {
+        let mut out = Vec::new();
+        for x in &e.expected {
+            match x {
+                Expected::Uri(u) => out.push(u.clone()),
+                Expected::Delegation(n) => {
+                    let o = r.unaptr(n, std::slice::from_ref(&e.wanted)).await;
+                    out.extend(o.candidates.into_iter().map(|c| c.uri));
+                }
+            }
+        }
+        out
+    }
+
+    fn uris(o: &XdomOutcome) -> Vec<String> {
+        o.candidates.iter().map(|c| c.uri.clone()).collect()
+    }
+
+    fn mismatch(
+        server: &str,
+        rule: Rule,
+        e: &Expectation,
+        subject: &str,
+        want: &[String],
+        got: &[String],
+        trace: &str,
+    ) -> Diagnostic {
+        e.diagnostic(
+            rule,
+            &format!("live {server}: {subject} ({}): expected {want:?}, the server gives {got:?}; walked: {trace}", e.wanted),
+        )
+        .with_hint("compare with the offline replay of the zone files; the server may serve another version")
+    }
+
+    async fn xdom(
+        r: &Resolver,
+        input: &str,
+        wanted: &WantedService,
+    ) -> Result<XdomOutcome, String> {
+        r.xdom(input, std::slice::from_ref(wanted))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn run(server: &str, intent: &Intent) -> Result<Vec<Diagnostic>, String> {
+        let addr = parse_server(server).map_err(|e| e.to_string())?;
+        let resolver = Resolver::with_server(addr).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for e in &intent.entries {
+            let want = expected(&resolver, e).await;
+            match &e.subject {
+                Subject::Domain(d) => {
+                    let o = resolver.unaptr(d, std::slice::from_ref(&e.wanted)).await;
+                    let got: Vec<String> = o.candidates.iter().map(|c| c.uri.clone()).collect();
+                    if got != want {
+                        out.push(mismatch(
+                            server,
+                            Rule::Z24,
+                            e,
+                            &format!("domain {d}"),
+                            &want,
+                            &got,
+                            &unaptr_trace(&o),
+                        ));
+                    }
+                }
+                Subject::Address(a) => {
+                    let o = xdom(&resolver, &a.to_string(), &e.wanted).await?;
+                    if uris(&o) != want {
+                        out.push(mismatch(
+                            server,
+                            Rule::Z24,
+                            e,
+                            &format!("address {a}"),
+                            &want,
+                            &uris(&o),
+                            &xdom_trace(&o),
+                        ));
+                    }
+                }
+                Subject::Prefix(p) => {
+                    for a in sample_addresses(p, intent.samples) {
+                        let o = xdom(&resolver, &a.to_string(), &e.wanted).await?;
+                        if uris(&o) != want {
+                            out.push(mismatch(
+                                server,
+                                Rule::Z24,
+                                e,
+                                &format!("address {a} in {p}"),
+                                &want,
+                                &uris(&o),
+                                &xdom_trace(&o),
+                            ));
+                        }
+                    }
+                    let o = xdom(&resolver, &p.to_string(), &e.wanted).await?;
+                    if uris(&o) != want {
+                        let aligned =
+                            publish_boundary(p.family(), p.prefix_len) == Some(p.prefix_len);
+                        let note = if aligned {
+                            ""
+                        } else {
+                            " (unaligned prefix, SPEC.md A12)"
+                        };
+                        out.push(mismatch(
+                            server,
+                            Rule::Z21,
+                            e,
+                            &format!("prefix-form query {p}{note}"),
+                            &want,
+                            &uris(&o),
+                            &xdom_trace(&o),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the replay on a small tokio runtime.
+    pub(super) fn replay(server: &str, intent: &Intent) -> Result<Vec<Diagnostic>, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(run(server, intent))
+    }
+}

@@ -1,0 +1,115 @@
+//! `altodisc sign ZONEFILE`: DNSSEC-sign a zone file (RFC 8686 §6.1: operators SHOULD sign their
+//! reverse zones) with keys kept in a directory, for serving by any authoritative server (NSD,
+//! Knot, BIND serve a pre-signed zone unchanged). The signer is `altodisc_responder::dnssec`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use altodisc_proto::DomainName;
+use altodisc_responder::dnssec::{SigningPolicy, ZoneKeys, render_zone, sign_zone};
+use clap::Args;
+
+use crate::exit;
+
+/// Arguments of `altodisc sign`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  altodisc sign --keys /var/lib/altodisc/keys --out 2.0.192.in-addr.arpa.signed zones/2.0.192.in-addr.arpa.zone
+  altodisc sign --keys keys/ --ds-out ds.txt example.net.zone > example.net.signed
+
+Keys: ECDSA P-256 (algorithm 13), a KSK and a ZSK per zone, created in --keys on first use
+(<origin>ksk.pk8, <origin>zsk.pk8, mode 0600) and reused afterwards, so the DS stays valid.
+The KSK's DS goes to stderr (and to --ds-out): give it to the parent zone, or to resolvers as a
+--trust-anchor. Denial of existence: NSEC. Existing DNSSEC records are replaced. Re-sign before
+the signatures expire (--validity-days; `altodisc sign` again, e.g. daily from cron).
+
+Exit codes: 0 signed, 2 invalid input (unreadable or broken zone file, key problems).")]
+pub(crate) struct SignArgs {
+    /// The zone file (origin from $ORIGIN, --origin, or the file name `<origin>.zone`).
+    #[arg(value_name = "ZONEFILE")]
+    zone: PathBuf,
+    /// Directory holding the zone's keys (created if missing).
+    #[arg(long, value_name = "DIR")]
+    keys: PathBuf,
+    /// The zone origin, when neither $ORIGIN nor the file name gives it.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+    /// Write the signed zone here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also write the KSK's DS record here.
+    #[arg(long, value_name = "FILE")]
+    ds_out: Option<PathBuf>,
+    /// Signature validity, in days from now (inception is one hour back, for slow clocks).
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    validity_days: u64,
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("altodisc: error: {message}");
+    exit::code(exit::USAGE)
+}
+
+/// Runs `altodisc sign`.
+pub(crate) fn run(args: &SignArgs) -> ExitCode {
+    if args.validity_days == 0 || args.validity_days > 3650 {
+        return fail("--validity-days must be between 1 and 3650");
+    }
+    let origin = match &args.origin {
+        Some(o) => match DomainName::parse(o) {
+            Ok(n) => Some(n),
+            Err(e) => return fail(&format!("--origin {o:?}: {e}")),
+        },
+        None => altodisc_zone::reader::origin_from_file_name(&args.zone),
+    };
+    let read = match altodisc_zone::reader::read_zone_file(&args.zone, origin.as_ref()) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if read.has_errors() {
+        for d in &read.diagnostics {
+            eprintln!("{d:?}");
+        }
+        return fail(&format!(
+            "{}: the zone file has errors; not signing",
+            args.zone.display()
+        ));
+    }
+    let origin = read.zone.origin.clone();
+    let keys = match ZoneKeys::load_or_create(&args.keys, &origin) {
+        Ok(k) => k,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let policy = SigningPolicy {
+        validity: Duration::from_secs(args.validity_days.saturating_mul(86_400)),
+        ..SigningPolicy::default()
+    };
+    let signed = match sign_zone(&read.zone, &keys, &policy, SystemTime::now()) {
+        Ok(z) => z,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let (text, ds) = match (render_zone(&signed), keys.ds_text(&origin)) {
+        (Ok(t), Ok(d)) => (t, d),
+        (Err(e), _) | (_, Err(e)) => return fail(&e.to_string()),
+    };
+    let written = match &args.out {
+        Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display())),
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| e.to_string()),
+    };
+    if let Err(m) = written {
+        return fail(&m);
+    }
+    if let Some(p) = &args.ds_out
+        && let Err(e) = std::fs::write(p, &ds)
+    {
+        return fail(&format!("{}: {e}", p.display()));
+    }
+    eprint!("DS for the parent zone / --trust-anchor:\n{ds}");
+    exit::code(exit::SUCCESS)
+}

@@ -1,0 +1,299 @@
+//! `altodisc xdom ADDR|PREFIX...`: RFC 8686 cross-domain ALTO server discovery, one input at a
+//! time or in batch (`--batch FILE|-`, JSON Lines).
+
+use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use altodisc_resolver::batch::{BatchOptions, BatchSummary, DEFAULT_CONCURRENCY, run_batch};
+use altodisc_resolver::{Resolver, XdomOptions, XdomOutcome, XdomStatus};
+use clap::Args;
+
+use crate::cmd::resolve::{
+    DnsArgs, runtime, usage_error, write_candidates, write_queries, write_visits,
+};
+use crate::exit;
+
+/// Arguments of `altodisc xdom`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  altodisc xdom 198.51.100.3
+  altodisc xdom --json 2001:db8:1:2:227:eff:fe6a:de42 198.51.100.0/24
+  altodisc xdom --server 127.0.0.1:5300 --trace --sequential 192.0.2.34
+  altodisc xdom --batch peers.txt --concurrency 128 > results.jsonl
+  printf '192.0.2.1\\n192.0.2.2\\n' | altodisc xdom --batch -
+
+For each address or prefix the reverse names of RFC 8686 Table 1 are queried (R32, R24, R16, R8
+for IPv4; R128, R64, R56, R48, R40, R32 for IPv6). By default all names are queried at once and the
+answer is the first name IN LADDER ORDER with a usable URI; --sequential queries one at a time.
+`degraded` means a more specific name failed temporarily, so a later retry may give a more precise
+answer. Names that failed temporarily are retried once after the rest when nothing was found.
+
+JSON (one object per input and line): {\"input\", \"prefix\", \"status\": \"found\"|\"not_found\"|\"error\",
+\"temporary\", \"candidates\": [{\"uri\", \"order\", \"preference\", \"owner\", ...}], \"matched_name\",
+\"matched_label\", \"degraded\", \"names\": [...], \"warnings\", \"error\", \"queries\" (with --trace)}.
+--batch writes the same objects as JSON Lines, in input order, plus \"line\"; blank lines and
+#-comments are skipped; an invalid line gives an object with status \"error\" and the run goes on.
+A summary (addresses, queries sent, queries per address, elapsed, addresses/s) goes to stderr.
+
+Exit codes: 0 every input found; 1 some input not found (or, with --batch, an invalid line);
+2 invalid input or usage; 3 nothing missing except through temporary failures (timeout, SERVFAIL,
+REFUSED: a retry later may help).")]
+pub(crate) struct XdomArgs {
+    /// IPv4/IPv6 addresses or CIDR prefixes, e.g. 198.51.100.3 or 2001:db8::/48.
+    #[arg(
+        value_name = "ADDR|PREFIX",
+        required_unless_present = "batch",
+        conflicts_with = "batch"
+    )]
+    inputs: Vec<String>,
+    /// Read one address or prefix per line from FILE (`-` for stdin); write JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    batch: Option<String>,
+    /// Inputs resolved at the same time in batch mode.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
+    concurrency: usize,
+    /// Query the ladder names one at a time instead of all at once.
+    #[arg(long)]
+    sequential: bool,
+    /// Do not retry names that failed temporarily.
+    #[arg(long)]
+    no_retry: bool,
+    #[command(flatten)]
+    dns: DnsArgs,
+    #[command(flatten)]
+    verify: crate::cmd::verify::VerifyCandidates,
+}
+
+/// Exit code for several results: invalid ⇒ 2 (handled by the caller), all found ⇒ 0, every
+/// miss temporary ⇒ 3, otherwise 1.
+fn aggregate(not_found: u64, temporary: u64) -> u8 {
+    if not_found > 0 {
+        exit::NOT_FOUND
+    } else if temporary > 0 {
+        exit::TEMPORARY
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// Runs `altodisc xdom`.
+pub(crate) fn run(args: &XdomArgs) -> ExitCode {
+    let wanted = match args.dns.wanted().and_then(|w| {
+        args.dns.dns_config()?;
+        args.dns.dnssec_config()?;
+        Ok(w)
+    }) {
+        Ok(w) => w,
+        Err(m) => return usage_error(&m),
+    };
+    if args.concurrency == 0 {
+        return usage_error("--concurrency must be at least 1");
+    }
+    if args.verify.verify && args.batch.is_some() {
+        return usage_error("--verify is not supported with --batch");
+    }
+    let options = XdomOptions {
+        unaptr: args.dns.unaptr_options(),
+        sequential: args.sequential,
+        retry_temporary: !args.no_retry,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(m) => return usage_error(&m),
+    };
+    let resolver = match rt.block_on(args.dns.resolver()) {
+        Ok(r) => r.options(options),
+        Err(e) => return usage_error(&e),
+    };
+    if let Some(path) = &args.batch {
+        return run_batch_mode(args, path, &resolver, &wanted, &rt);
+    }
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let (mut not_found, mut temporary, mut invalid) = (0u64, 0u64, false);
+    for input in &args.inputs {
+        match rt.block_on(resolver.xdom(input, &wanted)) {
+            Ok(o) => {
+                // --verify (issue 10): IRD check of each candidate in order (RFC 3958 §2.2.4).
+                let uris: Vec<String> = o.candidates.iter().map(|c| c.uri.clone()).collect();
+                let tried = match rt.block_on(args.verify.run(args.dns.allow_http, &uris)) {
+                    Ok(t) => t,
+                    Err(e) => return usage_error(&e.to_string()),
+                };
+                let unverified = tried
+                    .as_deref()
+                    .is_some_and(|t| !crate::cmd::verify::any_verified(t));
+                match o.status {
+                    XdomStatus::Found if unverified => not_found += 1,
+                    XdomStatus::Found => {}
+                    XdomStatus::TemporaryFailure => temporary += 1,
+                    _ => not_found += 1,
+                }
+                let written = if args.dns.json {
+                    let mut v = o.to_json(args.dns.trace);
+                    if let Some(t) = &tried {
+                        crate::cmd::verify::annotate_candidates(&mut v["candidates"], t);
+                    }
+                    writeln!(out, "{v}")
+                } else {
+                    write_human(&mut out, &o, args.dns.trace).and_then(|()| match &tried {
+                        Some(t) if o.status == XdomStatus::Found => {
+                            crate::cmd::verify::write_tried(&mut out, t, uris.len(), "  ")
+                        }
+                        _ => Ok(()),
+                    })
+                };
+                if written.is_err() {
+                    return exit::code(exit::SUCCESS);
+                }
+            }
+            Err(e) => {
+                invalid = true;
+                if args.dns.json {
+                    let _ = writeln!(out, "{}", e.to_json());
+                }
+                let _ = out.flush();
+                eprintln!("altodisc: error: {e}");
+            }
+        }
+    }
+    if invalid {
+        return exit::code(exit::USAGE);
+    }
+    exit::code(aggregate(not_found, temporary))
+}
+
+fn read_lines(path: &str) -> io::Result<Vec<String>> {
+    let reader: Box<dyn BufRead> = if path == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(io::BufReader::new(std::fs::File::open(path)?))
+    };
+    let mut lines = Vec::new();
+    for line in reader.split(b'\n') {
+        // Invalid UTF-8 becomes an invalid line (an error object), not a failed run.
+        lines.push(
+            String::from_utf8_lossy(&line?)
+                .trim_end_matches('\r')
+                .to_owned(),
+        );
+    }
+    Ok(lines)
+}
+
+fn run_batch_mode(
+    args: &XdomArgs,
+    path: &str,
+    resolver: &Resolver,
+    wanted: &[altodisc_proto::service::WantedService],
+    rt: &tokio::runtime::Runtime,
+) -> ExitCode {
+    let lines = match read_lines(path) {
+        Ok(l) => l,
+        Err(e) => return usage_error(&format!("--batch {path}: {e}")),
+    };
+    let options = BatchOptions {
+        xdom: resolver.options,
+        concurrency: args.concurrency,
+        with_queries: args.dns.trace,
+    };
+    let show_progress = io::stderr().is_terminal();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = rt.block_on(run_batch(
+        resolver.source(),
+        lines,
+        wanted,
+        &options,
+        &mut out,
+        |done| {
+            if show_progress && done % 100 == 0 {
+                eprint!("\r{done} addresses");
+            }
+        },
+    ));
+    if show_progress {
+        eprint!("\r");
+    }
+    let summary: BatchSummary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return exit::code(exit::SUCCESS);
+            }
+            eprintln!("altodisc: error: writing results: {e}");
+            return exit::code(exit::NOT_FOUND);
+        }
+    };
+    eprintln!("altodisc xdom: {summary}");
+    exit::code(aggregate(
+        summary.not_found + summary.errors,
+        summary.temporary,
+    ))
+}
+
+fn write_human(out: &mut impl Write, o: &XdomOutcome, trace: bool) -> io::Result<()> {
+    let prefix = format!("{}/{}", o.prefix.address, o.prefix.prefix_len);
+    match (o.status, o.matched_name()) {
+        (XdomStatus::Found, Some(name)) => writeln!(
+            out,
+            "{} ({prefix}): found at {} {name}",
+            o.input,
+            o.matched_label().unwrap_or_default()
+        )?,
+        (XdomStatus::TemporaryFailure, _) => writeln!(
+            out,
+            "{} ({prefix}): no ALTO server found; only temporary failures (a retry later may help)",
+            o.input
+        )?,
+        _ => writeln!(out, "{} ({prefix}): no ALTO server found", o.input)?,
+    }
+    write_candidates(out, &o.candidates, "  ")?;
+    if o.degraded && o.status == XdomStatus::Found {
+        writeln!(
+            out,
+            "  degraded: a more specific name failed temporarily; a later retry may give a more precise answer"
+        )?;
+    }
+    for w in &o.prefix.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    writeln!(out, "  why:")?;
+    for r in &o.ladder {
+        match &r.outcome {
+            None => writeln!(
+                out,
+                "    {} {}: not needed (a more specific name matched)",
+                r.label(),
+                r.name
+            )?,
+            Some(u) => {
+                let retried = r
+                    .first_attempt
+                    .as_ref()
+                    .map(|f| format!(" (retried after: {f})"))
+                    .unwrap_or_default();
+                writeln!(out, "    {} {}: {}{retried}", r.label(), r.name, u.status)?;
+                // The top-level visit is the line above; show its skipped records, then any
+                // non-terminal hops in full.
+                for v in u.visits.iter().filter(|v| v.depth == 0) {
+                    for s in &v.skipped {
+                        writeln!(out, "      skipped {}: {}", s.record, s.reason)?;
+                    }
+                    for m in &v.malformed {
+                        writeln!(out, "      malformed record ignored: {m}")?;
+                    }
+                }
+                let deeper: Vec<_> = u.visits.iter().filter(|v| v.depth > 0).cloned().collect();
+                write_visits(out, &deeper, "      ")?;
+            }
+        }
+    }
+    if trace {
+        writeln!(out, "  queries:")?;
+        write_queries(out, &o.queries, "    ")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `altodisc demo`: runs both discovery procedures against its own responder and exits 0.
+
+#[test]
+fn demo_finds_every_server() {
+    let out = crate::altodisc(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        // RFC 7286, including a non-terminal hop.
+        "==>    https://alto.example.net/ird  (order 100, preference 10, from example.net.)",
+        "follow central.example.net. (non-terminal, depth 1)",
+        // RFC 8686: R32, R24 after NXDOMAIN, RFC 2317 CNAME, wildcard and its exception, R128.
+        "match  10.2.0.192.in-addr.arpa. (R32)",
+        "77.2.0.192.in-addr.arpa. NAPTR -> NXDOMAIN",
+        "https://alto.customer.example.org/ird",
+        "https://alto-wild.example.org/ird",
+        "match  113.0.203.in-addr.arpa. (R24)",
+        "https://alto-v6-host.example.net/ird",
+        // Generated from zones/publish.toml.
+        "match  101.51.198.in-addr.arpa. (R24)",
+        "every lookup found an ALTO server",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn demo_with_a_missing_zone_dir_fails_cleanly() {
+    let out = crate::altodisc(&["demo", "--zones", "/nonexistent/altodisc-zones"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/altodisc-zones"));
+}

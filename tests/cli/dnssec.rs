@@ -1,0 +1,395 @@
+//! `--dnssec` and `--trust-anchor` end to end (issue 9): Knot signs the zones (automatic
+//! signing), unbound validates; `altodisc resolve`/`xdom` report `secure`, `insecure` or
+//! `indeterminate`, and `--dnssec require` fails clearly on unsigned data.
+
+use std::path::PathBuf;
+
+use altodisc_testpeers::dnssec::{SignedKnot, Unbound};
+use altodisc_testpeers::{Zone, require_tool_or_skip};
+
+use crate::altodisc;
+
+const FORWARD: &str = "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\n\
+@ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/ird!\" .\n\
+plain NS ns.plain\nns.plain A 192.0.2.54\n";
+const REVERSE: &str = "$TTL 300\n@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60\n\
+@ NS ns.example.net.\n@ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/reverse-ird!\" .\n";
+const UNSIGNED: &str = "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.54\n\
+@ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.plain.example.net/ird!\" .\n";
+
+struct Fixture {
+    knot: SignedKnot,
+    anchors: String,
+    file: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+fn fixture(tag: &str) -> Option<Fixture> {
+    if !require_tool_or_skip("knotd", "knot") || !require_tool_or_skip("keymgr", "knot") {
+        return None;
+    }
+    let knot = SignedKnot::start(
+        &[
+            Zone::text("example.net.", FORWARD),
+            Zone::text("2.0.192.in-addr.arpa.", REVERSE),
+        ],
+        &[Zone::text("plain.example.net.", UNSIGNED)],
+    )
+    .unwrap();
+    // One anchor as a DS (as a parent would publish it), one as a DNSKEY.
+    let anchors = format!(
+        "{}{}",
+        knot.ds("example.net.").unwrap(),
+        knot.dnskey("2.0.192.in-addr.arpa.").unwrap()
+    );
+    let file =
+        std::env::temp_dir().join(format!("altodisc-anchors-{tag}-{}.txt", std::process::id()));
+    std::fs::write(&file, &anchors).unwrap();
+    Some(Fixture {
+        knot,
+        anchors,
+        file,
+    })
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn secure_insecure_and_require_against_signing_knot() {
+    let Some(f) = fixture("knot") else { return };
+    let server = f.knot.addr().to_string();
+    let ta = f.file.to_string_lossy().into_owned();
+    let base = [
+        "--server",
+        server.as_str(),
+        "--no-recursion",
+        "--trust-anchor",
+        ta.as_str(),
+    ];
+
+    let out = altodisc(&[&["xdom"][..], &base, &["--json", "192.0.2.10"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["matched_label"], "R24");
+    assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+
+    // Human output names the state too.
+    let out = altodisc(&[&["resolve"][..], &base, &["example.net"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("dnssec secure"),
+        "{out:?}"
+    );
+
+    // The unsigned child: insecure under report, a clear failure under require.
+    let out = altodisc(&[&["resolve"][..], &base, &["--json", "plain.example.net"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["candidates"][0]["dnssec"], "insecure");
+    assert_eq!(v["names"][0]["dnssec"], "insecure", "{v}");
+    let out = altodisc(
+        &[
+            &["resolve"][..],
+            &base,
+            &["--dnssec", "require", "plain.example.net"],
+        ]
+        .concat(),
+    );
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("DNSSEC required") && text.contains("insecure"),
+        "{text}"
+    );
+
+    // discover shares the options: a configured domain, validated the same way.
+    let out = altodisc(
+        &[
+            &["discover"][..],
+            &base,
+            &[
+                "--domain",
+                "example.net",
+                "--interface",
+                "lo",
+                "--dnssec",
+                "require",
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"dnssec\":\"secure\""), "{out:?}");
+    let out = altodisc(&["discover", "--dnssec", "maybe"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--dnssec"));
+
+    // --dnssec off: nothing validated.
+    let out = altodisc(&[
+        "resolve",
+        "--server",
+        &server,
+        "--no-recursion",
+        "--dnssec",
+        "off",
+        "--json",
+        "example.net",
+    ]);
+    assert_eq!(json(&out)["candidates"][0]["dnssec"], "unchecked");
+}
+
+#[test]
+fn wrong_anchor_is_bogus_and_bad_options_are_usage_errors() {
+    let Some(f) = fixture("wrong") else { return };
+    let Some(other) = fixture("other") else {
+        return;
+    };
+    let server = f.knot.addr().to_string();
+    let ta = other.file.to_string_lossy().into_owned();
+    // The other Knot's keys as anchors: a DS anchor that matches no served key is refused at
+    // start-up (exit 2, says which).
+    let out = altodisc(&[
+        "resolve",
+        "--server",
+        &server,
+        "--no-recursion",
+        "--trust-anchor",
+        &ta,
+        "example.net",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("matches no DNSKEY"));
+    // A DNSKEY anchor that is not the zone's key: every answer is bogus, no candidate.
+    let dnskey_only = std::env::temp_dir().join(format!(
+        "altodisc-anchors-dnskey-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(
+        &dnskey_only,
+        other.knot.dnskey("2.0.192.in-addr.arpa.").unwrap(),
+    )
+    .unwrap();
+    let out = altodisc(&[
+        "xdom",
+        "--server",
+        &server,
+        "--no-recursion",
+        "--trust-anchor",
+        &dnskey_only.to_string_lossy(),
+        "--json",
+        "192.0.2.10",
+    ]);
+    let _ = std::fs::remove_file(&dnskey_only);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    assert!(v["candidates"].as_array().unwrap().is_empty());
+    assert!(v.to_string().contains("bogus"), "{v}");
+
+    for bad in [
+        &["resolve", "--dnssec", "maybe", "example.net"][..],
+        &[
+            "xdom",
+            "--dnssec",
+            "off",
+            "--trust-anchor",
+            &ta,
+            "192.0.2.1",
+        ][..],
+        &[
+            "resolve",
+            "--trust-anchor",
+            "/nonexistent/anchors",
+            "example.net",
+        ][..],
+    ] {
+        let out = altodisc(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+    }
+}
+
+#[test]
+fn xdom_through_validating_unbound_is_secure() {
+    let Some(f) = fixture("unbound") else { return };
+    if !require_tool_or_skip("unbound", "unbound") {
+        return;
+    }
+    let unbound = Unbound::start(
+        &[
+            ("example.net.", f.knot.addr()),
+            ("2.0.192.in-addr.arpa.", f.knot.addr()),
+        ],
+        &f.anchors,
+        &[],
+    )
+    .unwrap();
+    let server = unbound.addr().to_string();
+    let ta = f.file.to_string_lossy().into_owned();
+    // RD=1 through the recursive resolver; altodisc validates itself with the same anchors.
+    let out = altodisc(&[
+        "xdom",
+        "--server",
+        &server,
+        "--trust-anchor",
+        &ta,
+        "--dnssec",
+        "require",
+        "--json",
+        "192.0.2.10",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{out:?}\n{}",
+        unbound.log_tail()
+    );
+    let v = json(&out);
+    assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+    assert_eq!(v["matched_label"], "R24");
+}
+
+/// The responder's signer (altodisc_responder::dnssec) on an RFC 8686 reverse zone: the signed
+/// zone passes ldns-verify-zone, kzonecheck -d on and dnssec-verify; NSD serves it unchanged and
+/// altodisc's resolver, anchored on the signer's DS, validates it (NSEC-proven NXDOMAIN at R32
+/// for .10, secure NAPTR at R32 for .34 and at R24).
+#[test]
+fn altodisc_signed_zone_verifies_with_ldns_knot_bind_and_validates_through_nsd() {
+    use altodisc_proto::DomainName;
+    use altodisc_responder::dnssec::{SigningPolicy, ZoneKeys, render_zone, sign_zone};
+    use altodisc_testpeers::{Peer, PeerKind, require_or_skip};
+
+    let text = "$TTL 300\n@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60\n\
+        @ NS ns.example.net.\n\
+        @ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/r24!\" .\n\
+        34 NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/r32!\" .\n\
+        sub NS ns.sub\nns.sub A 192.0.2.99\n";
+    let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+    let read = altodisc_zone::reader::read_zone_str(text, "fixture", Some(&origin));
+    assert!(!read.has_errors(), "{:?}", read.diagnostics);
+    let keys = ZoneKeys::generate().unwrap();
+    let signed = sign_zone(
+        &read.zone,
+        &keys,
+        &SigningPolicy::default(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let rendered = render_zone(&signed).unwrap();
+    let dir = std::env::temp_dir().join(format!("altodisc-signed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("2.0.192.in-addr.arpa.zone");
+    std::fs::write(&file, &rendered).unwrap();
+    let run = |bin: &str, args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{bin} {args:?}: {}\n{}\n--- zone ---\n{rendered}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let f = file.to_string_lossy().into_owned();
+    if require_tool_or_skip("ldns-verify-zone", "ldnsutils") {
+        run("ldns-verify-zone", &[&f]);
+    }
+    if require_tool_or_skip("kzonecheck", "knot-dnssecutils") {
+        run(
+            "kzonecheck",
+            &["-o", "2.0.192.in-addr.arpa.", "-d", "on", &f],
+        );
+    }
+    if require_tool_or_skip("dnssec-verify", "bind9-utils") {
+        run("dnssec-verify", &["-o", "2.0.192.in-addr.arpa.", &f]);
+    }
+
+    if require_or_skip(PeerKind::Nsd) {
+        let nsd = Peer::start(
+            PeerKind::Nsd,
+            &[Zone::text("2.0.192.in-addr.arpa.", rendered.clone())],
+        )
+        .unwrap();
+        let ta = dir.join("anchor.txt");
+        std::fs::write(&ta, keys.ds_text(&origin).unwrap()).unwrap();
+        let server = nsd.addr().to_string();
+        let ta = ta.to_string_lossy().into_owned();
+        for (addr, uri, label) in [
+            ("192.0.2.34", "https://alto.example.net/r32", "R32"),
+            ("192.0.2.10", "https://alto.example.net/r24", "R24"),
+        ] {
+            let out = altodisc(&[
+                "xdom",
+                "--server",
+                &server,
+                "--no-recursion",
+                "--trust-anchor",
+                &ta,
+                "--dnssec",
+                "require",
+                "--json",
+                addr,
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            let v = json(&out);
+            assert_eq!(v["matched_label"], label, "{v}");
+            // The NXDOMAIN at R32 for .10 validated (our NSEC chain): not a temporary failure.
+            assert_eq!(v["degraded"], false, "{v}");
+            assert_eq!(v["candidates"][0]["uri"], uri);
+            assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+        }
+        // unbound validating with a stub zone at NSD serving altodisc's signed zone.
+        if require_tool_or_skip("unbound", "unbound") {
+            let anchor = keys.ds_text(&origin).unwrap();
+            let unbound =
+                Unbound::start(&[("2.0.192.in-addr.arpa.", nsd.addr())], &anchor, &[]).unwrap();
+            let out = altodisc(&[
+                "xdom",
+                "--server",
+                &unbound.addr().to_string(),
+                "--trust-anchor",
+                &ta,
+                "--dnssec",
+                "require",
+                "--json",
+                "192.0.2.10",
+            ]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{out:?}\n{}",
+                unbound.log_tail()
+            );
+            let v = json(&out);
+            assert_eq!(v["matched_label"], "R24", "{v}");
+            assert_eq!(v["degraded"], false, "{v}");
+            assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+            let dig = std::process::Command::new("dig")
+                .args([
+                    "+dnssec",
+                    "-p",
+                    &unbound.addr().port().to_string(),
+                    "@127.0.0.1",
+                    "10.2.0.192.in-addr.arpa.",
+                    "NAPTR",
+                ])
+                .output();
+            if let Ok(dig) = dig {
+                let text = String::from_utf8_lossy(&dig.stdout);
+                assert!(
+                    text.contains("NXDOMAIN") && text.contains(" ad"),
+                    "unbound sets AD on the NXDOMAIN: {text}\n{}",
+                    unbound.log_tail()
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
