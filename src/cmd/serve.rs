@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use altodisc_responder::load::{DEFAULT_WATCH_INTERVAL, Sources};
 use altodisc_responder::metrics::RejectReason;
@@ -177,6 +177,8 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     );
 
     let mut serials = loaded.serials;
+    // `dnssec = "sign"`: reload (and so re-sign) before the signatures come near expiry.
+    let mut resign_at = loaded.resign_at;
     let mut poll = (watch_secs > 0).then(|| {
         let mut t = tokio::time::interval(Duration::from_secs(watch_secs));
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -199,6 +201,11 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                 }
                 "file change"
             }
+            () = sleep_until(resign_at) => {
+                // If this reload is rejected, try again in a minute rather than spin.
+                resign_at = Some(SystemTime::now() + Duration::from_secs(60));
+                "signature refresh"
+            }
         };
         // Whatever triggered it, this reload has seen the files as they are now.
         fingerprint = sources.fingerprint();
@@ -210,6 +217,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                 let old = responder.reload(l.index);
                 responder.metrics().reload_ok();
                 serials = l.serials;
+                resign_at = l.resign_at;
                 notify_targets = l.serve.notify;
                 for w in &l.warnings {
                     warn!("{w}");
@@ -262,6 +270,17 @@ fn log_diagnostics(e: &ResponderError) {
         for d in errors {
             error!("{d}");
         }
+    }
+}
+
+/// Sleeps until `at` (at once if past), or forever for `None`.
+async fn sleep_until(at: Option<SystemTime>) {
+    match at {
+        Some(at) => {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            tokio::time::sleep(left).await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -393,3 +393,68 @@ fn altodisc_signed_zone_verifies_with_ldns_knot_bind_and_validates_through_nsd()
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `altodisc sign` on every bundled zone: ldns-verify-zone and kzonecheck -d on accept the output;
+/// the keys persist (same DS on the second run); a broken zone file is refused.
+#[test]
+fn sign_subcommand_signs_the_bundled_zones() {
+    let dir = std::env::temp_dir().join(format!("altodisc-sign-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys");
+    let keys = keys.to_string_lossy().into_owned();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for origin in [
+        "2.0.192.in-addr.arpa.",
+        "113.0.203.in-addr.arpa.",
+        "8.b.d.0.1.0.0.2.ip6.arpa.",
+        "example.net.",
+    ] {
+        let zone = format!("{root}/zones/{origin}zone");
+        let out_file = dir.join(format!("{origin}signed"));
+        let out_file = out_file.to_string_lossy().into_owned();
+        let ds_file = dir.join(format!("{origin}ds"));
+        let ds_file = ds_file.to_string_lossy().into_owned();
+        let run = || {
+            let out = altodisc(&[
+                "sign", "--keys", &keys, "--out", &out_file, "--ds-out", &ds_file, &zone,
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{origin}: {out:?}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains(" IN DS "));
+            std::fs::read_to_string(&ds_file).unwrap()
+        };
+        let first = run();
+        assert_eq!(run(), first, "{origin}: keys are reused");
+        // altodisc's own checker: a signed zone clears Z20 (unsigned reverse zone) and Z20b
+        // (missing or expired RRSIG over NAPTR).
+        let named = dir.join(format!("{origin}zone"));
+        std::fs::copy(&out_file, &named).unwrap();
+        let check = altodisc(&["check", &named.to_string_lossy()]);
+        let text = String::from_utf8_lossy(&check.stdout);
+        assert!(!text.contains("Z20"), "{origin}: {text}");
+        assert!(text.contains("0 errors"), "{origin}: {text}");
+        if require_tool_or_skip("ldns-verify-zone", "ldnsutils") {
+            let v = std::process::Command::new("ldns-verify-zone")
+                .arg(&out_file)
+                .output()
+                .unwrap();
+            assert!(v.status.success(), "{origin}: {v:?}");
+        }
+        if require_tool_or_skip("kzonecheck", "knot-dnssecutils") {
+            let v = std::process::Command::new("kzonecheck")
+                .args(["-o", origin, "-d", "on", &out_file])
+                .output()
+                .unwrap();
+            assert!(v.status.success(), "{origin}: {v:?}");
+        }
+    }
+    let bad = dir.join("bad.zone");
+    std::fs::write(
+        &bad,
+        "$ORIGIN bad.example.\n@ 300 IN SOA ns hostmaster 1 2 3 4\n@ IN A nope\n",
+    )
+    .unwrap();
+    let out = altodisc(&["sign", "--keys", &keys, &bad.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

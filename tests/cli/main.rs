@@ -10,6 +10,7 @@ mod deploy;
 // DNSSEC validation against Knot and unbound (issue 9).
 mod discover;
 mod dnssec;
+mod dnssec_serve;
 mod names;
 mod ops;
 mod package;

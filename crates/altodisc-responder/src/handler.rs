@@ -123,7 +123,10 @@ impl RequestHandler for ZoneRequestHandler {
         }
 
         let qname = query.original().name();
-        let answer = index.lookup(qname, qtype);
+        // DO=1 (RFC 3225 §3): signed zones add RRSIGs and NSEC proofs (RFC 4035 §3.1); the
+        // larger answer goes through the same size check and TC logic below.
+        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        let answer = index.lookup_dnssec(qname, qtype, dnssec_ok);
         if let Some(zone) = answer.zone {
             zone.stats()
                 .queries

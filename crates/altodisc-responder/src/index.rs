@@ -71,6 +71,18 @@ impl RrSet {
         })
     }
 
+    /// For an RRSIG set: the type its signatures cover (RFC 4034 §3.1.1). RRSIGs are stored one
+    /// set per covered type, each record keeping its own TTL (the covered RRset's).
+    fn covered(&self) -> Option<u16> {
+        if self.rtype != rtype::RRSIG {
+            return None;
+        }
+        self.rdata
+            .get(2..4)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .map(u16::from_be_bytes)
+    }
+
     /// Octets of RDATA alone (for the response size bound).
     fn rdata_len(&self) -> usize {
         self.rdata.len() - 2 * usize::from(self.count)
@@ -107,6 +119,43 @@ impl Node {
         let t = u16::from(t);
         self.rrsets.iter().find(|s| s.rtype == t)
     }
+
+    /// The RRSIG set covering type `t` (signed zones only).
+    fn rrsigs(&self, t: u16) -> Option<&RrSet> {
+        self.rrsets.iter().find(|s| s.covered() == Some(t))
+    }
+}
+
+/// DNSSEC record types (RFC 4034): they are served only with DO=1 or when asked for by type.
+fn is_dnssec_type(t: u16) -> bool {
+    matches!(
+        t,
+        rtype::RRSIG | rtype::NSEC | rtype::NSEC3 | rtype::NSEC3PARAM | rtype::DNSKEY
+    )
+}
+
+/// DNSSEC canonical order of two lowercase wire-form names (RFC 4034 §6.1): compare label by
+/// label from the root end, each label as an octet string; a proper suffix sorts first.
+fn canonical_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    fn labels(w: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut at = 0usize;
+        while let Some(&len) = w.get(at) {
+            if len == 0 {
+                break;
+            }
+            let start = at + 1;
+            let end = start + usize::from(len);
+            let Some(label) = w.get(start..end) else {
+                break;
+            };
+            out.push(label);
+            at = end;
+        }
+        out.reverse();
+        out
+    }
+    labels(a).cmp(&labels(b))
 }
 
 /// Builds one [`ZoneData`] record by record.
@@ -120,6 +169,8 @@ pub struct ZoneBuilder {
     /// Where each owner's CNAME was written, for the CNAME-and-other-data diagnostic.
     cname_at: HashMap<Box<[u8]>, Option<Position>>,
     record_count: usize,
+    /// DNSKEY, RRSIG or NSEC records were added (a signed or pre-signed zone).
+    signed: bool,
 }
 
 impl ZoneBuilder {
@@ -143,6 +194,7 @@ impl ZoneBuilder {
             soa: None,
             cname_at: HashMap::default(),
             record_count: 0,
+            signed: false,
         })
     }
 
@@ -202,8 +254,18 @@ impl ZoneBuilder {
             self.nodes.insert(key.clone(), Node::default());
             self.add_ancestors(&key);
         }
+        self.signed |= is_dnssec_type(rec.rtype);
+        // RRSIGs form one set per covered type (RFC 4034 §3: each has the covered RRset's TTL).
+        let covered = (rec.rtype == rtype::RRSIG)
+            .then(|| rec.rdata.get(0..2))
+            .flatten()
+            .map(|b| u16::from_be_bytes([b[0], b[1]]));
         let node = self.nodes.entry(key).or_default();
-        let set = match node.rrsets.iter().position(|s| s.rtype == rec.rtype) {
+        let set = match node
+            .rrsets
+            .iter()
+            .position(|s| s.rtype == rec.rtype && s.covered() == covered)
+        {
             Some(i) => &mut node.rrsets[i],
             None => {
                 // Most names have one RRset: grow exactly instead of to Vec's minimum of 4.
@@ -266,7 +328,13 @@ impl ZoneBuilder {
         let mut has_cuts = false;
         for (key, node) in &mut self.nodes {
             let has_cname = node.rrset(RecordType::CNAME).is_some();
-            if has_cname && node.rrsets.len() > 1 {
+            // RRSIG and NSEC may sit beside a CNAME (RFC 4035 §2.5).
+            let others = node
+                .rrsets
+                .iter()
+                .filter(|s| !matches!(s.rtype, rtype::RRSIG | rtype::NSEC))
+                .count();
+            if has_cname && others > 1 {
                 let owner = name_from_wire(key).map_or_else(|_| String::new(), |n| n.to_string());
                 let at = self.cname_at.remove(key).flatten();
                 return Err(IndexError::CnameAndOtherData { owner, at });
@@ -278,6 +346,17 @@ impl ZoneBuilder {
             RData::SOA(soa) => soa.serial,
             _ => 0,
         };
+        // The NSEC owners in canonical order, to find the NSEC covering a missing name.
+        let mut nsec_order: Vec<Box<[u8]>> = Vec::new();
+        if self.signed {
+            nsec_order.extend(
+                self.nodes
+                    .iter()
+                    .filter(|(_, n)| n.rrset(RecordType::NSEC).is_some())
+                    .map(|(k, _)| k.clone()),
+            );
+            nsec_order.sort_by(|a, b| canonical_cmp(a, b));
+        }
         Ok(ZoneData {
             origin: self.origin,
             origin_key: self.origin_key,
@@ -288,6 +367,8 @@ impl ZoneBuilder {
             negative_soa,
             has_cuts,
             record_count: self.record_count,
+            signed: self.signed,
+            nsec_order,
         })
     }
 }
@@ -310,9 +391,21 @@ pub struct ZoneData {
     negative_soa: Record,
     has_cuts: bool,
     record_count: usize,
+    /// The zone holds DNSSEC records (signed at load or pre-signed).
+    signed: bool,
+    /// NSEC owners in canonical order (RFC 4034 §6.1), empty for unsigned zones.
+    nsec_order: Vec<Box<[u8]>>,
 }
 
 impl ZoneData {
+    /// Whether the zone holds DNSSEC records (DNSKEY, RRSIG, NSEC…): signed at load or
+    /// pre-signed. Answers to DO=1 queries for such a zone carry RRSIGs and NSEC proofs
+    /// (RFC 4035 §3.1), so a fast path that does not add them must fall back for this zone.
+    #[must_use]
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
     /// The zone apex.
     #[must_use]
     pub fn origin(&self) -> &Name {
@@ -438,6 +531,8 @@ pub struct Answer<'z> {
     pub size_bound: usize,
     /// The zone that answered (`None` for REFUSED).
     pub zone: Option<&'z ZoneData>,
+    /// The query had DO=1 (RFC 3225): add RRSIGs and NSEC proofs from signed zones.
+    dnssec_ok: bool,
 }
 
 impl Answer<'_> {
@@ -452,6 +547,7 @@ impl Answer<'_> {
             additionals: Vec::new(),
             size_bound: 0,
             zone: None,
+            dnssec_ok: false,
         }
     }
 }
@@ -531,15 +627,25 @@ impl ZoneIndex {
         }
     }
 
-    /// Answers `qname`/`qtype` (class IN) authoritatively.
+    /// Answers `qname`/`qtype` (class IN) authoritatively, without DNSSEC records (DO=0).
     #[must_use]
     pub fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer<'_> {
+        self.lookup_dnssec(qname, qtype, false)
+    }
+
+    /// Answers `qname`/`qtype` (class IN) authoritatively. With `dnssec_ok` (the query's DO
+    /// bit, RFC 3225) and a signed zone, the answer follows RFC 4035 §3.1: the RRSIGs of every
+    /// RRset in the answer and authority sections, the NSEC proofs of NXDOMAIN, NODATA and
+    /// wildcard answers, and DS or its NSEC absence proof with a referral.
+    #[must_use]
+    pub fn lookup_dnssec(&self, qname: &Name, qtype: RecordType, dnssec_ok: bool) -> Answer<'_> {
         let key = lower_key(qname);
         let Some(zone) = self.find_zone(&key) else {
             return Answer::new(ResponseCode::Refused, false, AnswerKind::Refused);
         };
         let mut answer = Answer::new(ResponseCode::NoError, true, AnswerKind::Positive);
         answer.zone = Some(zone);
+        answer.dnssec_ok = dnssec_ok && zone.signed;
         let mut owner_key = key;
         let mut owner_name = qname.clone();
         for _ in 0..=MAX_CNAME_CHAIN {
@@ -562,6 +668,123 @@ impl ZoneIndex {
         }
         answer.kind = AnswerKind::PartialChain;
         answer
+    }
+}
+
+/// What [`ZoneIndex::fast_lookup`] found: only the answer classes the UDP fast path
+/// ([`crate::fastpath`]) encodes itself; everything else is [`FastLookup::Other`] and goes through
+/// [`ZoneIndex::lookup`] and the hickory path.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum FastLookup<'z> {
+    /// QNAME is in no loaded zone (REFUSED, AA=0, no records).
+    Refused,
+    /// An exact match of QNAME with an RRset of QTYPE (no CNAME, no wildcard, no cut).
+    Positive {
+        /// The answering zone.
+        zone: &'z ZoneData,
+        /// TYPE of the RRset.
+        rtype: u16,
+        /// TTL of the RRset.
+        ttl: u32,
+        /// Number of records.
+        count: u16,
+        /// The RDATA of each record, each prefixed by its 16-bit length (RDLENGTH + RDATA, the
+        /// wire layout of the record's tail).
+        rdata: &'z [u8],
+    },
+    /// NODATA (`nxdomain == false`, including empty non-terminals) or NXDOMAIN: the zone's
+    /// negative SOA goes into the authority section.
+    Negative {
+        /// The answering zone.
+        zone: &'z ZoneData,
+        /// NXDOMAIN rather than NODATA.
+        nxdomain: bool,
+    },
+    /// Anything else (referrals, CNAMEs, wildcards, DNSSEC data): use [`ZoneIndex::lookup`].
+    Other,
+}
+
+impl ZoneIndex {
+    /// A read-only, allocation-free look-up for the UDP fast path. `key` is the lowercase wire
+    /// form of QNAME; `qtype` must not be ANY, AXFR, IXFR or OPT. The result agrees with
+    /// [`Self::lookup`] for every case it does not report as [`FastLookup::Other`] (same
+    /// decision steps, RFC 1034 §4.3.2; tested in `fastpath`).
+    #[must_use]
+    pub fn fast_lookup(&self, key: &[u8], qtype: u16) -> FastLookup<'_> {
+        match self.find_zone(key) {
+            Some(zone) => zone.fast_lookup(key, qtype),
+            None => FastLookup::Refused,
+        }
+    }
+
+    /// Number of zones served.
+    #[must_use]
+    pub fn zone_count(&self) -> usize {
+        self.zones.len()
+    }
+}
+
+impl ZoneData {
+    /// Lowercase wire form of the origin (the index key of the zone).
+    #[must_use]
+    pub fn origin_key(&self) -> &[u8] {
+        &self.origin_key
+    }
+
+    /// [`ZoneIndex::fast_lookup`] once the zone is known: `self` must be the most specific zone
+    /// containing `key` (the caller found it, e.g. by comparing origins).
+    #[must_use]
+    pub fn fast_lookup(&self, key: &[u8], qtype: u16) -> FastLookup<'_> {
+        let zone = self;
+        // Signed zones: RRSIGs and NSEC proofs are the hickory path's (RFC 4035 §3.1).
+        if zone.has_cuts || zone.signed || qtype == u16::from(RecordType::ANY) {
+            return FastLookup::Other;
+        }
+        if let Some(node) = zone.nodes.get(key) {
+            if let Some(set) = node.rrsets.iter().find(|s| s.rtype == qtype) {
+                return FastLookup::Positive {
+                    zone,
+                    rtype: set.rtype,
+                    ttl: set.ttl,
+                    count: set.count,
+                    rdata: &set.rdata,
+                };
+            }
+            if qtype != rtype::CNAME && node.rrset(RecordType::CNAME).is_some() {
+                return FastLookup::Other;
+            }
+            return FastLookup::Negative {
+                zone,
+                nxdomain: false,
+            };
+        }
+        // The closest encloser walk of `ZoneData::step`; a wildcard source means synthesis.
+        let mut encloser = parent(key);
+        loop {
+            if let Some(node) = zone.nodes.get(encloser) {
+                if node.has_wildcard_child {
+                    return FastLookup::Other;
+                }
+                break;
+            }
+            if encloser.len() <= zone.origin_key.len() {
+                break;
+            }
+            encloser = parent(encloser);
+        }
+        FastLookup::Negative {
+            zone,
+            nxdomain: true,
+        }
+    }
+}
+
+impl ZoneData {
+    /// The SOA sent in negative answers (TTL = min(SOA TTL, MINIMUM), RFC 2308 §3).
+    #[must_use]
+    pub fn negative_soa(&self) -> &Record {
+        &self.negative_soa
     }
 }
 
@@ -596,6 +819,14 @@ impl ZoneData {
                         answer.authorities.push(Cow::Owned(r));
                     }
                     self.add_glue(answer);
+                    if answer.dnssec_ok {
+                        // RFC 4035 §3.1.4: the DS RRset and its RRSIG, or the NSEC of the cut
+                        // proving there is no DS (an unsigned delegation).
+                        match cut.rrset(RecordType::DS) {
+                            Some(ds) => self.push_authority_set(cut, ds, &cut_name, answer),
+                            None => self.push_nsec_of(cut_key, answer),
+                        }
+                    }
                 }
             } else {
                 answer.kind = AnswerKind::PartialChain;
@@ -615,6 +846,16 @@ impl ZoneData {
                     wkey.extend_from_slice(encloser);
                     if let Some(wild) = self.nodes.get(wkey.as_slice()) {
                         answer.wildcard = true;
+                        if answer.dnssec_ok {
+                            // RFC 4035 §3.1.3.3/§3.1.3.4: prove QNAME itself does not exist;
+                            // a wildcard NODATA also gets the wildcard's NSEC (below).
+                            self.push_covering_nsec(key, answer);
+                            if wild.rrset(qtype).is_none()
+                                && wild.rrset(RecordType::CNAME).is_none()
+                            {
+                                self.push_nsec_of(&wkey, answer);
+                            }
+                        }
                         return self.answer_node(wild, qname, qtype, answer);
                     }
                 }
@@ -628,6 +869,15 @@ impl ZoneData {
         answer.rcode = ResponseCode::NXDomain;
         answer.kind = AnswerKind::NxDomain;
         self.push_negative_soa(answer);
+        if answer.dnssec_ok {
+            // RFC 4035 §3.1.3.2: the NSEC covering QNAME and the NSEC covering the wildcard at
+            // the closest encloser (`encloser`, the longest existing ancestor).
+            self.push_covering_nsec(key, answer);
+            let mut wkey = Vec::with_capacity(encloser.len() + 2);
+            wkey.extend_from_slice(&WILDCARD_LABEL);
+            wkey.extend_from_slice(encloser);
+            self.push_covering_nsec(&wkey, answer);
+        }
         Step::Done
     }
 
@@ -639,14 +889,41 @@ impl ZoneData {
         qtype: RecordType,
         answer: &mut Answer<'z>,
     ) -> Step {
-        let push = |set: &RrSet, answer: &mut Answer<'z>| {
+        let push_one = |set: &RrSet, answer: &mut Answer<'z>| {
             answer.size_bound +=
                 set.rdata_len() + usize::from(set.count) * (owner.len() + RR_FIXED);
             answer.answers.extend(set.records(owner));
         };
+        // With DO=1 each RRset brings its RRSIGs (RFC 4035 §3.1.1); a wildcard's RRSIGs keep
+        // their label count, which tells the validator the answer was synthesized.
+        let push = |set: &RrSet, answer: &mut Answer<'z>| {
+            push_one(set, answer);
+            if answer.dnssec_ok
+                && set.rtype != rtype::RRSIG
+                && let Some(sigs) = node.rrsigs(set.rtype)
+            {
+                push_one(sigs, answer);
+            }
+        };
+        // ANY gets a minimal answer (RFC 8482 §4.2): one RRset, the one with the lowest type
+        // code, with its RRSIGs only for DO=1 — as Knot 3.x does (NSD 4.x also answers with one
+        // RRset, picking SOA at the apex). Never a bare RRSIG or NSEC for DO=0 (RFC 4035 §3.1).
         if qtype == RecordType::ANY && !node.rrsets.is_empty() {
-            for set in &node.rrsets {
+            let lowest = |dnssec: bool| {
+                node.rrsets
+                    .iter()
+                    .filter(|s| s.rtype != rtype::RRSIG && is_dnssec_type(s.rtype) == dnssec)
+                    .min_by_key(|s| s.rtype)
+            };
+            if let Some(set) = lowest(false).or_else(|| lowest(true)) {
                 push(set, answer);
+            }
+            return Step::Done;
+        }
+        if qtype == RecordType::RRSIG && node.rrset(qtype).is_some() {
+            // Every covered type's signatures (they are stored one set per covered type).
+            for set in node.rrsets.iter().filter(|s| s.rtype == rtype::RRSIG) {
+                push_one(set, answer);
             }
             return Step::Done;
         }
@@ -658,13 +935,28 @@ impl ZoneData {
             && let Some(cname) = node.rrset(RecordType::CNAME)
         {
             push(cname, answer);
-            if let Some(RData::CNAME(target)) = answer.answers.last().map(|r| &r.data) {
-                return Step::Follow(target.0.clone());
+            // The CNAME pushed last (its RRSIG, with DO=1, comes after it).
+            let target = answer.answers.iter().rev().find_map(|r| match &r.data {
+                RData::CNAME(t) => Some(t.0.clone()),
+                _ => None,
+            });
+            if let Some(target) = target {
+                return Step::Follow(target);
             }
             return Step::Done;
         }
         answer.kind = AnswerKind::NoData;
         self.push_negative_soa(answer);
+        if answer.dnssec_ok && !answer.wildcard {
+            // RFC 4035 §3.1.3.1: the NSEC at QNAME shows the type is absent; an empty
+            // non-terminal has no NSEC, and the NSEC covering it shows nothing is there.
+            let key = lower_key(owner);
+            if node.rrset(RecordType::NSEC).is_some() {
+                self.push_nsec_of(&key, answer);
+            } else {
+                self.push_covering_nsec(&key, answer);
+            }
+        }
         Step::Done
     }
 
@@ -672,6 +964,66 @@ impl ZoneData {
         let soa = &self.negative_soa;
         answer.size_bound += soa.name.len() + RR_FIXED + 22 + 2 * 255;
         answer.authorities.push(Cow::Borrowed(soa));
+        if answer.dnssec_ok
+            && let Some(apex) = self.nodes.get(&self.origin_key)
+            && let Some(sigs) = apex.rrsigs(rtype::SOA)
+        {
+            // The SOA's RRSIG (RFC 4035 §3.1.3); it keeps the SOA's original TTL field, and
+            // is sent with the negative TTL like the SOA itself (as NSD and Knot do).
+            let ttl = soa.ttl;
+            answer.size_bound +=
+                sigs.rdata_len() + usize::from(sigs.count) * (soa.name.len() + RR_FIXED);
+            answer
+                .authorities
+                .extend(sigs.records(&self.origin).map(|mut r| {
+                    r.ttl = r.ttl.min(ttl);
+                    Cow::Owned(r)
+                }));
+        }
+    }
+
+    /// An RRset and its RRSIGs into the authority section.
+    fn push_authority_set(&self, node: &Node, set: &RrSet, owner: &Name, answer: &mut Answer<'_>) {
+        for s in std::iter::once(set).chain(node.rrsigs(set.rtype)) {
+            answer.size_bound += s.rdata_len() + usize::from(s.count) * (owner.len() + RR_FIXED);
+            answer.authorities.extend(s.records(owner).map(Cow::Owned));
+        }
+    }
+
+    /// The NSEC RRset at `key` and its RRSIG into the authority section, once.
+    fn push_nsec_of(&self, key: &[u8], answer: &mut Answer<'_>) {
+        let Some(node) = self.nodes.get(key) else {
+            return;
+        };
+        let Some(nsec) = node.rrset(RecordType::NSEC) else {
+            return;
+        };
+        let Ok(owner) = name_from_wire(key) else {
+            return;
+        };
+        let seen = answer
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NSEC && r.name == owner);
+        if !seen {
+            self.push_authority_set(node, nsec, &owner, answer);
+        }
+    }
+
+    /// The NSEC whose owner is the last one at or before `key` in canonical order, wrapping
+    /// round to the last (RFC 4034 §4.1.1): it proves `key` does not exist when its owner is
+    /// not `key`.
+    fn push_covering_nsec(&self, key: &[u8], answer: &mut Answer<'_>) {
+        let at = self
+            .nsec_order
+            .partition_point(|k| canonical_cmp(k, key) != std::cmp::Ordering::Greater);
+        let cover = match at.checked_sub(1) {
+            Some(i) => self.nsec_order.get(i),
+            None => self.nsec_order.last(),
+        };
+        if let Some(cover) = cover {
+            self.push_nsec_of(cover, answer);
+        }
     }
 
     /// The highest zone cut between the apex (exclusive) and `key` (inclusive), with its key. At
@@ -1120,6 +1472,181 @@ ns.sub  A     192.0.2.53
             ZoneIndex::build(&[z.clone(), z]).unwrap_err(),
             IndexError::DuplicateZone { .. }
         ));
+    }
+
+    fn signed_index() -> ZoneIndex {
+        use crate::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+        let zone = zone_from_text("2.0.192.in-addr.arpa.", REVERSE);
+        let keys = ZoneKeys::generate().unwrap();
+        let signed = sign_zone(
+            &zone,
+            &keys,
+            &SigningPolicy::default(),
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+        ZoneIndex::build(&[signed]).unwrap()
+    }
+
+    fn types(records: impl Iterator<Item = (String, RecordType)>) -> Vec<(String, RecordType)> {
+        let mut v: Vec<_> = records
+            .map(|(n, t)| (n.trim_end_matches(".2.0.192.in-addr.arpa.").to_owned(), t))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn auth(a: &Answer<'_>) -> Vec<(String, RecordType)> {
+        types(
+            a.authorities
+                .iter()
+                .map(|r| (r.name.to_ascii().to_ascii_lowercase(), r.record_type())),
+        )
+    }
+
+    fn ans(a: &Answer<'_>) -> Vec<(String, RecordType)> {
+        types(
+            a.answers
+                .iter()
+                .map(|r| (r.name.to_ascii().to_ascii_lowercase(), r.record_type())),
+        )
+    }
+
+    fn o(name: &str, t: RecordType) -> (String, RecordType) {
+        (name.to_owned(), t)
+    }
+
+    #[test]
+    fn signed_zone_without_do_has_no_dnssec_records() {
+        let idx = signed_index();
+        assert!(idx.zones().next().unwrap().is_signed());
+        assert!(!index().zones().next().unwrap().is_signed());
+        let a = idx.lookup(&n("10.2.0.192.in-addr.arpa."), RecordType::NAPTR);
+        assert_eq!(ans(&a), [o("10", RecordType::NAPTR)]);
+        let a = idx.lookup(&n("11.2.0.192.in-addr.arpa."), RecordType::NAPTR);
+        assert_eq!(auth(&a).len(), 1);
+        // Asked for by type, DNSSEC records are data (RFC 4035 §3.1).
+        let a = idx.lookup(&n("10.2.0.192.in-addr.arpa."), RecordType::RRSIG);
+        assert_eq!(a.answers.len(), 3, "RRSIGs of NAPTR, PTR and NSEC");
+        let a = idx.lookup(&n("2.0.192.in-addr.arpa."), RecordType::DNSKEY);
+        assert_eq!(a.answers.len(), 2);
+    }
+
+    #[test]
+    fn signed_positive_answers_carry_rrsigs() {
+        let idx = signed_index();
+        let a = idx.lookup_dnssec(&n("10.2.0.192.in-addr.arpa."), RecordType::NAPTR, true);
+        assert_eq!(
+            ans(&a),
+            [o("10", RecordType::NAPTR), o("10", RecordType::RRSIG)]
+        );
+        assert!(a.authorities.is_empty());
+        let a = idx.lookup_dnssec(&n("2.0.192.in-addr.arpa."), RecordType::DNSKEY, true);
+        assert_eq!(a.answers.len(), 3, "two DNSKEYs and the KSK's RRSIG");
+        // A CNAME chain: every RRset with its RRSIG (RFC 4035 §3.1.1).
+        let a = idx.lookup_dnssec(&n("12.2.0.192.in-addr.arpa."), RecordType::NAPTR, true);
+        assert_eq!(
+            ans(&a),
+            [
+                o("12", RecordType::CNAME),
+                o("12", RecordType::RRSIG),
+                o("12.0-25", RecordType::NAPTR),
+                o("12.0-25", RecordType::RRSIG),
+            ]
+        );
+    }
+
+    #[test]
+    fn signed_negative_answers_carry_nsec_proofs() {
+        let idx = signed_index();
+        // NXDOMAIN: SOA + RRSIG, NSEC covering QNAME (10 < 11 < 12), NSEC covering `*` at the
+        // apex (the apex NSEC: `*` sorts before digits).
+        let a = idx.lookup_dnssec(&n("11.2.0.192.in-addr.arpa."), RecordType::NAPTR, true);
+        assert_eq!(a.rcode, ResponseCode::NXDomain);
+        assert_eq!(
+            auth(&a),
+            [
+                o("10", RecordType::RRSIG),
+                o("10", RecordType::NSEC),
+                o("2.0.192.in-addr.arpa.", RecordType::SOA),
+                o("2.0.192.in-addr.arpa.", RecordType::RRSIG),
+                o("2.0.192.in-addr.arpa.", RecordType::RRSIG),
+                o("2.0.192.in-addr.arpa.", RecordType::NSEC),
+            ]
+        );
+        let soa_sig = a
+            .authorities
+            .iter()
+            .find(|r| r.record_type() == RecordType::RRSIG && r.name == n("2.0.192.in-addr.arpa."))
+            .unwrap();
+        assert!(soa_sig.ttl <= 60);
+        // NODATA: the NSEC of the name itself.
+        let a = idx.lookup_dnssec(&n("10.2.0.192.in-addr.arpa."), RecordType::TXT, true);
+        assert_eq!(
+            auth(&a),
+            [
+                o("10", RecordType::RRSIG),
+                o("10", RecordType::NSEC),
+                o("2.0.192.in-addr.arpa.", RecordType::SOA),
+                o("2.0.192.in-addr.arpa.", RecordType::RRSIG),
+            ]
+        );
+        // Empty non-terminal: the NSEC covering it (its next name is below it).
+        let a = idx.lookup_dnssec(&n("b.c.2.0.192.in-addr.arpa."), RecordType::NAPTR, true);
+        assert_eq!(a.kind, AnswerKind::NoData);
+        let nsec = a
+            .authorities
+            .iter()
+            .find(|r| r.record_type() == RecordType::NSEC)
+            .unwrap();
+        assert_eq!(nsec.name, n("16.2.0.192.in-addr.arpa."));
+    }
+
+    #[test]
+    fn signed_wildcard_answers_prove_qname_absent() {
+        let idx = signed_index();
+        let a = idx.lookup_dnssec(&n("y.w.2.0.192.in-addr.arpa."), RecordType::NAPTR, true);
+        assert_eq!(a.kind, AnswerKind::Positive);
+        let sig = a
+            .answers
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) => Some(s),
+                _ => None,
+            })
+            .unwrap();
+        // Label count of `*.w.2.0.192.in-addr.arpa.` without the `*` (RFC 4034 §3.1.3).
+        assert_eq!(sig.input().num_labels, 6);
+        assert_eq!(
+            auth(&a),
+            [o("x.w", RecordType::RRSIG), o("x.w", RecordType::NSEC)]
+        );
+        // Wildcard NODATA: the covering NSEC and the wildcard's NSEC (RFC 4035 §3.1.3.4).
+        let a = idx.lookup_dnssec(&n("y.w.2.0.192.in-addr.arpa."), RecordType::TXT, true);
+        assert_eq!(a.kind, AnswerKind::NoData);
+        let nsecs: Vec<_> = auth(&a)
+            .into_iter()
+            .filter(|(_, t)| *t == RecordType::NSEC)
+            .collect();
+        assert_eq!(
+            nsecs,
+            [o("*.w", RecordType::NSEC), o("x.w", RecordType::NSEC)]
+        );
+    }
+
+    #[test]
+    fn signed_referral_proves_the_missing_ds() {
+        let idx = signed_index();
+        let a = idx.lookup_dnssec(&n("h.sub.2.0.192.in-addr.arpa."), RecordType::NAPTR, true);
+        assert_eq!(a.kind, AnswerKind::Referral);
+        assert_eq!(
+            auth(&a),
+            [
+                o("sub", RecordType::NS),
+                o("sub", RecordType::RRSIG),
+                o("sub", RecordType::NSEC)
+            ]
+        );
     }
 
     #[test]

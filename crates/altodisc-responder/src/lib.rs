@@ -25,6 +25,7 @@
 // Zone signing (issue 9): keys, RRSIG/NSEC/DNSKEY generation, refresh policy.
 pub mod dnssec;
 pub mod error;
+pub mod fastpath;
 pub mod handler;
 pub mod http;
 pub mod index;
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod rrl;
 pub mod server;
 pub mod xfr;
+pub mod zone_signing;
 
 pub use error::{IndexError, ResponderError};
 pub use handler::ZoneRequestHandler;

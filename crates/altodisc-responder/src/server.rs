@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::error::ResponderError;
+use crate::fastpath::FastPath;
 use crate::handler::ZoneRequestHandler;
 use crate::index::ZoneIndex;
 use crate::metrics::{Metrics, RrlAction};
@@ -56,6 +57,10 @@ pub struct ServeOptions {
     pub rate_limit: Option<RateLimitConfig>,
     /// Address of the HTTP metrics and health endpoint; `None` = off.
     pub metrics_listen: Option<SocketAddr>,
+    /// Answer common UDP queries with [`crate::fastpath`] (default on; byte-identical to the
+    /// hickory path). The default can be turned off with the environment variable
+    /// `ALTODISC_UDP_FASTPATH=0`, so `bench/responder` can measure both paths with one binary.
+    pub udp_fast_path: bool,
 }
 
 impl Default for ServeOptions {
@@ -68,6 +73,7 @@ impl Default for ServeOptions {
             transfer_acl: TransferAcl::default(),
             rate_limit: None,
             metrics_listen: None,
+            udp_fast_path: std::env::var_os("ALTODISC_UDP_FASTPATH").is_none_or(|v| v != "0"),
         }
     }
 }
@@ -90,6 +96,33 @@ impl std::fmt::Debug for Responder {
     }
 }
 
+/// How many random ports to try when `:0` asks for "any port" and the port the UDP socket got is
+/// already taken for TCP by someone else.
+const ANY_PORT_ATTEMPTS: usize = 32;
+
+/// Binds UDP and TCP on the same address. For port 0 the kernel picks the UDP port, and the TCP
+/// listener must take the same number: that TCP port can already be in use by an unrelated
+/// socket, so a fresh pair is tried (a bounded number of times) instead of failing.
+async fn bind_udp_and_tcp(
+    addr: SocketAddr,
+) -> Result<(SocketAddr, UdpSocket, TcpListener), ResponderError> {
+    let bind_err = |source| ResponderError::Bind { addr, source };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
+        let bound = udp.local_addr().map_err(bind_err)?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((bound, udp, tcp)),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempt < ANY_PORT_ATTEMPTS => {}
+            Err(e) => return Err(bind_err(e)),
+        }
+    }
+}
+
 impl Responder {
     /// Binds every address (UDP and TCP on the same port; port 0 picks one) and starts serving
     /// `index`. Must be called inside a tokio runtime. Nothing is served unless every address
@@ -106,16 +139,13 @@ impl Responder {
             metrics,
             acl: options.transfer_acl.clone(),
             rrl: options.rate_limit.as_ref().map(RateLimiter::new),
+            fast_path: options.udp_fast_path,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let limit = Arc::new(Semaphore::new(options.max_tcp_connections.max(1)));
         let mut sockets = Vec::new();
         for &addr in &options.listen {
-            let bind_err = |source| ResponderError::Bind { addr, source };
-            let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
-            let bound = udp.local_addr().map_err(bind_err)?;
-            // The TCP listener takes the port the UDP socket got, so one address serves both.
-            let tcp = TcpListener::bind(bound).await.map_err(bind_err)?;
+            let (bound, udp, tcp) = bind_udp_and_tcp(addr).await?;
             sockets.push((bound, Arc::new(udp), tcp));
         }
         let metrics_listener = match options.metrics_listen {
@@ -210,6 +240,7 @@ struct Ctx {
     metrics: Arc<Metrics>,
     acl: TransferAcl,
     rrl: Option<RateLimiter>,
+    fast_path: bool,
 }
 
 /// Answers one message: `None` when nothing must be sent (a response, or an unreadable header).
@@ -307,6 +338,9 @@ fn transfer(ctx: &Ctx, id: u16, query: &Query, peer: SocketAddr) -> (ResponseCod
 
 async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
     let mut buf = vec![0u8; MAX_UDP_QUERY];
+    // Common queries are answered by the allocation-free fast path; the rest by hickory.
+    let mut fast = FastPath::new();
+    let mut reply = Vec::with_capacity(usize::from(crate::handler::MAX_UDP_PAYLOAD));
     loop {
         let (len, peer) = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
@@ -326,9 +360,20 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Re
         let Some(message) = buf.get(..len) else {
             continue;
         };
-        let Some(mut reply) = answer(&ctx, message, peer, Protocol::Udp).await else {
-            continue;
-        };
+        let started = Instant::now();
+        let done = ctx
+            .fast_path
+            .then(|| fast.answer(ctx.handler.index(), message, &mut reply))
+            .flatten();
+        if let Some(done) = done {
+            ctx.metrics
+                .query(Some(done.qtype), done.rcode, started.elapsed());
+        } else {
+            let Some(slow) = answer(&ctx, message, peer, Protocol::Udp).await else {
+                continue;
+            };
+            reply = slow;
+        }
         if let Some(rrl) = &ctx.rrl {
             let action = rrl.check(peer.ip());
             ctx.metrics.rrl(action);

@@ -659,22 +659,32 @@ impl PublishConfig {
 /// RFC 1982 serial choice: keep the serial for unchanged content; otherwise the larger of
 /// previous + 1 and the clock (both as serial numbers).
 fn auto_serial(previous: Option<&(u64, u32)>, hash: u64, now_unix: u64) -> u32 {
+    match previous {
+        Some(&(h, s)) if h == hash => s,
+        Some(&(_, s)) => next_serial(Some(s), now_unix),
+        None => next_serial(None, now_unix),
+    }
+}
+
+/// The automatic serial policy for a zone whose published content changed (see the module
+/// docs): `max(previous + 1, now as Unix seconds)` in RFC 1982 serial arithmetic, or the clock
+/// without a previous serial. The responder uses the same policy for re-signed zones.
+#[must_use]
+pub fn next_serial(previous: Option<u32>, now_unix: u64) -> u32 {
     // Unix seconds fit u32 until 2106; beyond that, wrap (serial arithmetic is modular anyway).
     let clock = u32::try_from(now_unix & u64::from(u32::MAX)).unwrap_or(u32::MAX);
     match previous {
-        Some(&(h, s)) if h == hash => s,
-        Some(&(_, s)) => {
-            let next = s.wrapping_add(1);
-            // RFC 1982 §3.2: clock > next iff (clock - next) mod 2^32 in (0, 2^31).
-            let diff = clock.wrapping_sub(next);
-            if diff != 0 && diff < (1 << 31) {
-                clock
-            } else {
-                next
-            }
-        }
+        Some(s) => serial_max(s.wrapping_add(1), clock),
         None => clock,
     }
+}
+
+/// The later of two serials in RFC 1982 serial arithmetic (§3.2: `b > a` iff `(b - a) mod 2^32`
+/// is in `(0, 2^31)`); `a` when they are equal or incomparable.
+#[must_use]
+pub fn serial_max(a: u32, b: u32) -> u32 {
+    let diff = b.wrapping_sub(a);
+    if diff != 0 && diff < (1 << 31) { b } else { a }
 }
 
 fn generated(owner: DomainName, ttl: u32, rtype: u16, rdata: Vec<u8>) -> ZoneRecord {
@@ -900,5 +910,17 @@ records = [{ order = 100, preference = 10, uri = "https://alto22.example.net/ird
         let p = cfg.build(None, 1_700_000_000).unwrap();
         assert!(!p.zones.is_empty());
         assert!(!cfg.intents().unwrap().is_empty());
+    }
+
+    #[test]
+    fn next_serial_is_max_of_previous_plus_one_and_clock_in_serial_arithmetic() {
+        assert_eq!(next_serial(None, 1_000), 1_000);
+        assert_eq!(next_serial(Some(5), 1_000), 1_000);
+        assert_eq!(next_serial(Some(5_000), 1_000), 5_001, "clock behind");
+        assert_eq!(next_serial(Some(u32::MAX), 1_000), 1_000, "wraps past 2^32");
+        assert_eq!(next_serial(Some(u32::MAX), 0), 0);
+        assert_eq!(serial_max(u32::MAX, 3), 3, "3 follows 2^32-1 (RFC 1982)");
+        assert_eq!(serial_max(3, u32::MAX), 3);
+        assert_eq!(serial_max(7, 7), 7);
     }
 }

@@ -8,5 +8,6 @@
 mod clients;
 mod common;
 mod differential;
+mod fastpath;
 mod secondaries;
 mod transport;

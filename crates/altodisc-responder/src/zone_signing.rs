@@ -1,0 +1,574 @@
+//! Serving signed zones (RFC 8686 §6.1: operators SHOULD sign their reverse zones): the DNSSEC
+//! settings of the publishing config's `[serve]` table, and what a load does with them.
+//!
+//! ```text
+//!   dnssec = "off"        zones are served as loaded (the default)
+//!   dnssec = "sign"       every zone is signed at load and at every accepted reload with its
+//!                         KSK + ZSK from `key_dir` (created on first start), see crate::dnssec;
+//!                         `resign_at` tells `serve` when to reload again so signatures are
+//!                         refreshed `refresh_before_days` (or `refresh_before = "7d"`) before
+//!                         they expire; every signing publishes a higher SOA serial
+//!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC; they are served unchanged
+//!                         (a zone without DNSKEY or RRSIG is a load error)
+//! ```
+//!
+//! **Serial of a signed zone.** Every signing makes new signatures, and a secondary transfers
+//! them only for a higher SOA serial (RFC 1996 §4.7, RFC 1982), so a pure re-sign must raise the
+//! serial too (as BIND's inline signing and OpenDNSSEC do). The signed zone's serial is
+//! `max(next, source)` in serial arithmetic, where `next` is the publishing config's automatic
+//! serial policy ([`altodisc_zone::publish_config::next_serial`]: `max(previous signed + 1,
+//! now)`) and `source` the serial of the zone as loaded. The previous signed serial is kept in
+//! the same [`SerialState`] as the generated zones' serials (key `signed:<origin>`, see
+//! [`signed_serial_key`]), so with `serve.serial_file` a restart never goes backwards either.
+//!
+//! Answers to DO=1 queries then carry RRSIGs and NSEC proofs (RFC 4035 §3.1, see
+//! [`crate::index::ZoneIndex::lookup_dnssec`]), and zone transfers carry every record.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use std::collections::BTreeMap;
+
+use altodisc_proto::DomainName;
+use altodisc_zone::publish_config::{SerialState, next_serial, serial_max};
+use altodisc_zone::record::{Zone, rtype};
+use serde::Deserialize;
+
+use crate::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+use crate::error::ResponderError;
+use crate::load::ServeSection;
+
+/// What the responder does about DNSSEC (`[serve] dnssec`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DnssecMode {
+    /// Serve zones as loaded.
+    #[default]
+    Off,
+    /// Sign every zone at load.
+    Sign,
+    /// Zone files are already signed: serve them unchanged.
+    Presigned,
+}
+
+/// Longest signature validity accepted, in days.
+pub const MAX_VALIDITY_DAYS: u64 = 3650;
+
+/// Longest signature validity accepted.
+const MAX_VALIDITY: Duration = Duration::from_secs(MAX_VALIDITY_DAYS * 86_400);
+
+/// The [`SerialState`] key under which the last serial published for the signed zone `origin`
+/// is kept: `signed:<origin>` (lowercase, trailing dot), apart from the generated zone's own
+/// entry.
+#[must_use]
+pub fn signed_serial_key(origin: &DomainName) -> String {
+    format!("signed:{}", origin.to_lowercase_string())
+}
+
+/// Parses a duration of the `[serve]` table: a whole number with a unit, `s`, `m`, `h`, `d` or
+/// `w` (`"90s"`, `"15m"`, `"14d"`). A bare number is refused: days or seconds would be a guess.
+///
+/// # Errors
+/// A message naming what is wrong.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let unit_secs: u64 = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "" => {
+            return Err(format!(
+                "{text:?}: give a unit: s, m, h, d or w (e.g. \"14d\")"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (s, m, h, d or w)"
+            ));
+        }
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a whole number and a unit, e.g. \"90s\""))?;
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?}: too long"))
+}
+
+/// One of the old `*_days` key and its duration form, not both.
+fn either(
+    days: Option<u64>,
+    days_key: &str,
+    text: Option<&str>,
+    key: &str,
+) -> Result<Option<Duration>, ResponderError> {
+    match (days, text) {
+        (Some(_), Some(_)) => Err(ResponderError::Config(format!(
+            "[serve] give {days_key} or {key}, not both"
+        ))),
+        (Some(d), None) => Ok(Some(Duration::from_secs(d.saturating_mul(86_400)))),
+        (None, Some(t)) => parse_duration(t)
+            .map(Some)
+            .map_err(|e| ResponderError::Config(format!("[serve] {key}: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Default key directory, relative to the config file.
+pub const DEFAULT_KEY_DIR: &str = "keys";
+
+/// The DNSSEC settings of a load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnssecSettings {
+    /// The mode of zones not in `per_zone`.
+    pub mode: DnssecMode,
+    /// Modes for single zones (`[serve.dnssec_zones]`), keyed by lowercase origin with the
+    /// trailing dot.
+    pub per_zone: BTreeMap<String, DnssecMode>,
+    /// Where the zone keys live (mode `sign`).
+    pub key_dir: PathBuf,
+    /// Signature validity and refresh margin.
+    pub policy: SigningPolicy,
+}
+
+impl DnssecSettings {
+    /// Settings from the `[serve]` table; a relative `key_dir` is taken from `base` (the
+    /// config file's directory).
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] when the refresh margin is not shorter than the validity, a
+    /// duration is malformed or given both as `*_days` and as a duration, or a
+    /// `[serve.dnssec_zones]` key is not a domain name.
+    pub fn from_serve(serve: &ServeSection, base: &Path) -> Result<Self, ResponderError> {
+        let mut per_zone = BTreeMap::new();
+        for (origin, mode) in &serve.dnssec_zones {
+            let name = DomainName::parse(origin).map_err(|e| {
+                ResponderError::Config(format!("[serve.dnssec_zones] {origin:?}: {e}"))
+            })?;
+            per_zone.insert(name.to_lowercase_string(), *mode);
+        }
+        let validity = either(
+            serve.signature_validity_days,
+            "signature_validity_days",
+            serve.signature_validity.as_deref(),
+            "signature_validity",
+        )?;
+        let refresh_before = either(
+            serve.refresh_before_days,
+            "refresh_before_days",
+            serve.refresh_before.as_deref(),
+            "refresh_before",
+        )?;
+        let mut settings = Self::with_durations(
+            serve.dnssec,
+            serve.key_dir.as_deref(),
+            validity,
+            refresh_before,
+            base,
+        )?;
+        settings.per_zone = per_zone;
+        Ok(settings)
+    }
+
+    /// Settings for every zone alike; a relative `key_dir` is taken from `base`.
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] when the refresh margin is not shorter than the validity.
+    pub fn new(
+        mode: Option<DnssecMode>,
+        key_dir: Option<&Path>,
+        validity_days: Option<u64>,
+        refresh_before_days: Option<u64>,
+        base: &Path,
+    ) -> Result<Self, ResponderError> {
+        let days = |d: u64| Duration::from_secs(d.saturating_mul(86_400));
+        Self::with_durations(
+            mode,
+            key_dir,
+            validity_days.map(days),
+            refresh_before_days.map(days),
+            base,
+        )
+    }
+
+    /// [`Self::new`] with the validity and refresh margin to the second (`None`: the
+    /// [`SigningPolicy`] default).
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] when the refresh margin is not shorter than the validity, or
+    /// the validity exceeds [`MAX_VALIDITY_DAYS`].
+    pub fn with_durations(
+        mode: Option<DnssecMode>,
+        key_dir: Option<&Path>,
+        validity: Option<Duration>,
+        refresh_before: Option<Duration>,
+        base: &Path,
+    ) -> Result<Self, ResponderError> {
+        let mut policy = SigningPolicy::default();
+        if let Some(v) = validity {
+            policy.validity = v;
+        }
+        if let Some(r) = refresh_before {
+            policy.refresh_before = r;
+        }
+        if policy.validity > MAX_VALIDITY {
+            // RRSIG times are 32-bit serial numbers (RFC 4034 §3.1.5): keep far from wrapping.
+            return Err(ResponderError::Config(format!(
+                "[serve] signature validity must be at most {MAX_VALIDITY_DAYS} days"
+            )));
+        }
+        if policy.refresh_before >= policy.validity {
+            return Err(ResponderError::Config(format!(
+                "[serve] the refresh margin ({} s) must be less than the signature validity ({} s)",
+                policy.refresh_before.as_secs(),
+                policy.validity.as_secs()
+            )));
+        }
+        Ok(Self {
+            mode: mode.unwrap_or_default(),
+            per_zone: BTreeMap::new(),
+            key_dir: base.join(key_dir.unwrap_or_else(|| Path::new(DEFAULT_KEY_DIR))),
+            policy,
+        })
+    }
+
+    /// The mode of the zone at `origin`.
+    #[must_use]
+    pub fn mode_for(&self, origin: &DomainName) -> DnssecMode {
+        self.per_zone
+            .get(&origin.to_lowercase_string())
+            .copied()
+            .unwrap_or(self.mode)
+    }
+
+    /// Whether any zone is signed at load (so a re-signing reload is due some day).
+    #[must_use]
+    pub fn signs(&self) -> bool {
+        self.mode == DnssecMode::Sign || self.per_zone.values().any(|m| *m == DnssecMode::Sign)
+    }
+
+    /// Whether any zone is not `off`: zones must then be held in memory before indexing.
+    #[must_use]
+    pub fn active(&self) -> bool {
+        self.mode != DnssecMode::Off || self.per_zone.values().any(|m| *m != DnssecMode::Off)
+    }
+
+    /// What a load does with `zone`: signs it (mode `sign`), checks it is signed (mode
+    /// `presigned`), or passes it through. A signed zone gets a higher SOA serial than the one
+    /// last published for it in `history` (see the module docs), and that serial is recorded in
+    /// `serials` under [`signed_serial_key`].
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] when keys cannot be read or made, signing fails, or a
+    /// `presigned` zone has no DNSKEY or RRSIG.
+    pub fn prepare(
+        &self,
+        mut zone: Zone,
+        now: SystemTime,
+        history: Option<&SerialState>,
+        serials: &mut SerialState,
+    ) -> Result<Zone, ResponderError> {
+        match self.mode_for(&zone.origin) {
+            DnssecMode::Off => Ok(zone),
+            DnssecMode::Presigned => {
+                let has = |t: u16| zone.records.iter().any(|r| r.rtype == t);
+                if has(rtype::DNSKEY) && has(rtype::RRSIG) {
+                    Ok(zone)
+                } else {
+                    Err(ResponderError::Config(format!(
+                        "dnssec = \"presigned\" but zone {} has no DNSKEY or RRSIG records",
+                        zone.origin
+                    )))
+                }
+            }
+            DnssecMode::Sign => {
+                let origin = zone.origin.clone();
+                let fail = |e: crate::dnssec::SignError| {
+                    ResponderError::Config(format!("signing zone {origin}: {e}"))
+                };
+                std::fs::create_dir_all(&self.key_dir).map_err(|e| {
+                    ResponderError::Config(format!("key directory {}: {e}", self.key_dir.display()))
+                })?;
+                let keys = ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?;
+                let key = signed_serial_key(&origin);
+                let previous = history.and_then(|h| h.zones.get(&key)).map(|&(_, s)| s);
+                let now_unix = now
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let serial = set_signed_serial(&mut zone, previous, now_unix);
+                let signed = sign_zone(&zone, &keys, &self.policy, now).map_err(fail)?;
+                if let Some(serial) = serial {
+                    serials.zones.insert(key, (0, serial));
+                }
+                Ok(signed)
+            }
+        }
+    }
+
+    /// When zones signed at `signed_at` must be signed again: `refresh_before` ahead of the
+    /// expiry of their signatures (`None` unless mode `sign`).
+    #[must_use]
+    pub fn resign_at(&self, signed_at: SystemTime) -> Option<SystemTime> {
+        self.signs()
+            .then(|| signed_at + (self.policy.validity - self.policy.refresh_before))
+    }
+}
+
+/// Gives the apex SOA of `zone` the serial of its next signing: `max(next_serial(previous,
+/// now), source)` in RFC 1982 arithmetic (module docs). `None` when the zone has no apex SOA (the
+/// signer then refuses it).
+fn set_signed_serial(zone: &mut Zone, previous: Option<u32>, now_unix: u64) -> Option<u32> {
+    let origin = zone.origin.clone();
+    let soa = zone
+        .records
+        .iter_mut()
+        .find(|r| r.rtype == rtype::SOA && r.owner == origin)?;
+    // SOA RDATA ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 4 octets each (RFC 1035 §3.3.13).
+    let at = soa.rdata.len().checked_sub(20)?;
+    let bytes = soa.rdata.get_mut(at..at + 4)?;
+    let source = u32::from_be_bytes(<[u8; 4]>::try_from(&*bytes).ok()?);
+    let serial = serial_max(next_serial(previous, now_unix), source);
+    bytes.copy_from_slice(&serial.to_be_bytes());
+    Some(serial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnssec::needs_refresh;
+    use std::time::UNIX_EPOCH;
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let p = std::env::temp_dir().join(format!(
+                "altodisc-zone-signing-{tag}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn fixture() -> Zone {
+        crate::index::tests::zone_from_text(
+            "2.0.192.in-addr.arpa.",
+            "@ 60 SOA a. b. 1 2 3 4 5\n@ 60 NS a.\n10 60 NAPTR 1 1 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n",
+        )
+    }
+
+    #[test]
+    fn sign_mode_creates_keys_once_and_signs() {
+        let dir = Scratch::new("sign");
+        let s = DnssecSettings::new(Some(DnssecMode::Sign), None, Some(10), Some(3), dir.path())
+            .unwrap();
+        let now = SystemTime::now();
+        let a = s
+            .prepare(fixture(), now, None, &mut SerialState::default())
+            .unwrap();
+        let b = s
+            .prepare(fixture(), now, None, &mut SerialState::default())
+            .unwrap();
+        let dnskeys = |z: &Zone| {
+            z.records
+                .iter()
+                .filter(|r| r.rtype == rtype::DNSKEY)
+                .map(|r| r.rdata.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dnskeys(&a).len(), 2);
+        assert_eq!(dnskeys(&a), dnskeys(&b), "keys are reused from the key dir");
+        assert!(dir.path().join("keys").is_dir());
+        // The timer fires exactly when the signer's refresh check would say so.
+        let at = s.resign_at(now).unwrap();
+        assert!(!needs_refresh(&a, &s.policy, at - Duration::from_secs(60)));
+        assert!(needs_refresh(&a, &s.policy, at + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn presigned_requires_signatures_and_off_passes_through() {
+        let dir = Scratch::new("pre");
+        let pre =
+            DnssecSettings::new(Some(DnssecMode::Presigned), None, None, None, dir.path()).unwrap();
+        assert!(
+            pre.prepare(
+                fixture(),
+                SystemTime::now(),
+                None,
+                &mut SerialState::default()
+            )
+            .is_err()
+        );
+        let off = DnssecSettings::new(None, None, None, None, dir.path()).unwrap();
+        assert_eq!(
+            off.prepare(
+                fixture(),
+                SystemTime::now(),
+                None,
+                &mut SerialState::default()
+            )
+            .unwrap(),
+            fixture()
+        );
+        assert_eq!(off.resign_at(SystemTime::now()), None);
+        assert!(
+            DnssecSettings::new(Some(DnssecMode::Sign), None, Some(5), Some(5), dir.path())
+                .is_err()
+        );
+        assert!(
+            DnssecSettings::new(None, None, Some(u64::MAX), None, dir.path()).is_err(),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn per_zone_modes_override_the_global_one() {
+        let dir = Scratch::new("per-zone");
+        let serve: ServeSection = toml_serve(
+            "dnssec = \"presigned\"\n[serve.dnssec_zones]\n\"2.0.192.IN-ADDR.arpa\" = \"sign\"\n\"example.net.\" = \"off\"\n",
+        );
+        let s = DnssecSettings::from_serve(&serve, dir.path()).unwrap();
+        assert!(s.signs() && s.active());
+        let signed = s
+            .prepare(
+                fixture(),
+                SystemTime::now(),
+                None,
+                &mut SerialState::default(),
+            )
+            .unwrap();
+        assert!(signed.records.iter().any(|r| r.rtype == rtype::RRSIG));
+        let other = DomainName::parse("example.org.").unwrap();
+        assert_eq!(s.mode_for(&other), DnssecMode::Presigned);
+        let off = DomainName::parse("EXAMPLE.net.").unwrap();
+        assert_eq!(s.mode_for(&off), DnssecMode::Off);
+        let bad: ServeSection = toml_serve("[serve.dnssec_zones]\n\"a..b\" = \"sign\"\n");
+        assert!(DnssecSettings::from_serve(&bad, dir.path()).is_err());
+    }
+
+    fn soa_serial(z: &Zone) -> u32 {
+        let soa = z
+            .records
+            .iter()
+            .find(|r| r.rtype == rtype::SOA && r.owner == z.origin)
+            .unwrap();
+        let at = soa.rdata.len() - 20;
+        u32::from_be_bytes(soa.rdata[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn every_signing_publishes_a_higher_serial_and_records_it() {
+        let dir = Scratch::new("serial");
+        let s = DnssecSettings::new(Some(DnssecMode::Sign), None, None, None, dir.path()).unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut first = SerialState::default();
+        let a = s.prepare(fixture(), t0, None, &mut first).unwrap();
+        // No history: the clock (the source serial 1 is lower).
+        assert_eq!(soa_serial(&a), 1_800_000_000);
+        let key = signed_serial_key(&fixture().origin);
+        assert_eq!(first.zones[&key].1, 1_800_000_000);
+        // A pure re-sign in the same second, content unchanged: previous + 1.
+        let mut second = SerialState::default();
+        let b = s.prepare(fixture(), t0, Some(&first), &mut second).unwrap();
+        assert_eq!(soa_serial(&b), 1_800_000_001);
+        // Through the persisted text form, later: the clock again.
+        let history = SerialState::parse(&second.to_text());
+        let mut third = SerialState::default();
+        let later = t0 + Duration::from_secs(3600);
+        let c = s
+            .prepare(fixture(), later, Some(&history), &mut third)
+            .unwrap();
+        assert_eq!(soa_serial(&c), 1_800_003_600);
+        // The clock behind the previous serial (restart after a clock step back): previous + 1.
+        let mut fourth = SerialState::default();
+        let d = s.prepare(fixture(), t0, Some(&third), &mut fourth).unwrap();
+        assert_eq!(soa_serial(&d), 1_800_003_601);
+        // A source serial ahead of both (date-style serials) is never undercut.
+        let mut dated = fixture();
+        let soa = dated
+            .records
+            .iter_mut()
+            .find(|r| r.rtype == rtype::SOA)
+            .unwrap();
+        let at = soa.rdata.len() - 20;
+        soa.rdata[at..at + 4].copy_from_slice(&2_026_112_201_u32.to_be_bytes());
+        let e = s
+            .prepare(dated, t0, Some(&fourth), &mut SerialState::default())
+            .unwrap();
+        assert_eq!(soa_serial(&e), 2_026_112_201);
+        // The signatures cover the new serial (the SOA RRSIG is made after the serial is set).
+        assert!(!needs_refresh(&e, &s.policy, t0));
+    }
+
+    #[test]
+    fn durations_with_units_and_the_old_day_keys() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 15m "), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration("14d"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        for bad in ["14", "d", "-1d", "1.5d", "3y", "99999999999999999999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_duration(&format!("{}w", u64::MAX / 2)).is_err(),
+            "overflow"
+        );
+        let dir = Scratch::new("durations");
+        let s = DnssecSettings::from_serve(
+            &toml_serve(
+                "dnssec = \"sign\"\nsignature_validity = \"20s\"\nrefresh_before = \"15s\"\n",
+            ),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(s.policy.validity, Duration::from_secs(20));
+        assert_eq!(s.policy.refresh_before, Duration::from_secs(15));
+        let now = SystemTime::now();
+        assert_eq!(s.resign_at(now), Some(now + Duration::from_secs(5)));
+        // The old keys still work, and may be mixed with the new ones across the two settings.
+        let old = DnssecSettings::from_serve(
+            &toml_serve("signature_validity_days = 10\nrefresh_before = \"36h\"\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(old.policy.validity, Duration::from_secs(10 * 86_400));
+        assert_eq!(old.policy.refresh_before, Duration::from_secs(36 * 3600));
+        for bad in [
+            "signature_validity_days = 10\nsignature_validity = \"10d\"\n",
+            "refresh_before_days = 1\nrefresh_before = \"1d\"\n",
+            "signature_validity = \"10\"\n",
+            "signature_validity = \"20s\"\nrefresh_before = \"20s\"\n",
+            "signature_validity = \"3651d\"\n",
+        ] {
+            assert!(
+                DnssecSettings::from_serve(&toml_serve(bad), dir.path()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    fn toml_serve(text: &str) -> ServeSection {
+        let config = altodisc_zone::publish_config::PublishConfig::from_toml(
+            &format!("[serve]\n{text}"),
+            "test",
+        )
+        .unwrap();
+        ServeSection::from_config(&config, "test").unwrap()
+    }
+}
