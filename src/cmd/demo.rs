@@ -66,17 +66,7 @@ fn default_zones() -> PathBuf {
 }
 
 pub(crate) fn run(args: &DemoArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::code(exit::USAGE);
-        }
-    };
-    runtime.block_on(demo(args))
+    super::serve::block_on_server(demo(args))
 }
 
 async fn demo(args: &DemoArgs) -> ExitCode {

@@ -210,11 +210,7 @@ fn options(args: &DiscoverArgs) -> Result<DiscoverOptions, String> {
 
 /// Runs `altodisc discover`.
 pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
-    let opts = match options(args).and_then(|o| {
-        args.dns.dns_config()?;
-        args.dns.dnssec_config()?;
-        Ok(o)
-    }) {
+    let opts = match options(args).and_then(|o| args.dns.check().map(|()| o)) {
         Ok(o) => o,
         Err(m) => return usage_error(&m),
     };
@@ -273,11 +269,7 @@ pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
             .iter()
             .zip(&tried)
             .map(|(r, t)| {
-                let mut v = r.to_json(args.dns.trace);
-                if let Some(t) = t {
-                    crate::cmd::verify::annotate_candidates(&mut v["candidates"], t);
-                }
-                v
+                crate::cmd::verify::with_verification(r.to_json(args.dns.trace), t.as_deref())
             })
             .collect();
         writeln!(out, "{}", serde_json::Value::Array(v))

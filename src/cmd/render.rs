@@ -18,7 +18,6 @@ use std::process::ExitCode;
 use altodisc_proto::DomainName;
 use altodisc_proto::access_domain::encode_access_domain;
 use altodisc_responder::load::ServeSection;
-use altodisc_zone::Severity;
 use altodisc_zone::check::{CheckOptions, Checker};
 use altodisc_zone::master::zone_to_master;
 use altodisc_zone::publish_config::{PublishConfig, SerialState};
@@ -77,12 +76,7 @@ fn render(args: &RenderArgs) -> Result<Vec<PathBuf>, String> {
     for z in &published.zones {
         checker.load_zone(z);
     }
-    let errors: Vec<String> = checker
-        .finish()
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(ToString::to_string)
-        .collect();
+    let errors = altodisc_responder::load::checker_errors(&mut checker);
     if !errors.is_empty() {
         return Err(format!(
             "{file}: the zone checker found {} error(s):\n{}",

@@ -100,6 +100,21 @@ impl DnsArgs {
         Ok(wanted)
     }
 
+    /// The resolver and DNSSEC options are usable (`--server`, `--dnssec`, `--trust-anchor`):
+    /// checked before any query, so a bad option is a usage error and not a failed lookup.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.dns_config()?;
+        self.dnssec_config()?;
+        Ok(())
+    }
+
+    /// [`Self::wanted`], then [`Self::check`].
+    pub(crate) fn checked_wanted(&self) -> Result<Vec<WantedService>, String> {
+        let wanted = self.wanted()?;
+        self.check()?;
+        Ok(wanted)
+    }
+
     pub(crate) fn unaptr_options(&self) -> UnaptrOptions {
         UnaptrOptions {
             max_depth: self.max_depth,
@@ -224,11 +239,7 @@ pub(crate) fn run(args: &ResolveArgs) -> ExitCode {
             return usage_error(&m);
         }
     };
-    let wanted = match args.dns.wanted().and_then(|w| {
-        args.dns.dns_config()?;
-        args.dns.dnssec_config()?;
-        Ok(w)
-    }) {
+    let wanted = match args.dns.checked_wanted() {
         Ok(w) => w,
         Err(m) => return usage_error(&m),
     };
@@ -258,20 +269,15 @@ pub(crate) fn run(args: &ResolveArgs) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let _ = if args.dns.json {
-        let mut v = outcome.to_json(args.dns.trace);
-        if let Some(t) = &tried {
-            crate::cmd::verify::annotate_candidates(&mut v["candidates"], t);
-        }
-        writeln!(out, "{v}")
-    } else {
-        write_human(&mut out, &outcome, args.dns.trace).and_then(|()| match &tried {
-            Some(t) if outcome.found() => {
-                crate::cmd::verify::write_tried(&mut out, t, uris.len(), "")
-            }
-            _ => Ok(()),
-        })
-    };
+    let _ = crate::cmd::verify::write_outcome(
+        &mut out,
+        args.dns.json.then(|| outcome.to_json(args.dns.trace)),
+        |out| write_human(out, &outcome, args.dns.trace),
+        tried.as_deref(),
+        outcome.found(),
+        uris.len(),
+        "",
+    );
     if outcome.found()
         && tried
             .as_deref()

@@ -66,6 +66,12 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         eprintln!("error: give --config FILE and/or --zones DIR");
         return exit::code(exit::USAGE);
     }
+    block_on_server(serve(args))
+}
+
+/// Runs `task` on a multi-threaded runtime (shared by `serve` and `demo`); when the runtime cannot
+/// start, the command ends with exit 2 before doing anything.
+pub(crate) fn block_on_server(task: impl Future<Output = ExitCode>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,7 +82,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
             return exit::code(exit::USAGE);
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(task)
 }
 
 async fn serve(args: &ServeArgs) -> ExitCode {

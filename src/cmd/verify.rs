@@ -172,6 +172,41 @@ pub(crate) fn annotate_candidates(candidates: &mut serde_json::Value, tried: &[V
     }
 }
 
+/// An outcome's JSON (`value`, its `candidates` array) with the `--verify` results added
+/// (see [`annotate_candidates`]); unchanged without `--verify` (`tried` is `None`).
+pub(crate) fn with_verification(
+    mut value: serde_json::Value,
+    tried: Option<&[Verification]>,
+) -> serde_json::Value {
+    if let Some(t) = tried {
+        annotate_candidates(&mut value["candidates"], t);
+    }
+    value
+}
+
+/// One outcome as `resolve` and `xdom` print it: with `json` (the outcome's JSON when `--json`)
+/// one JSON line with the `--verify` results added ([`with_verification`]); otherwise the human
+/// form (`human`), then, for a `found` outcome, the `--verify` lines ([`write_tried`]) of its
+/// `total` candidates.
+pub(crate) fn write_outcome<W: Write>(
+    out: &mut W,
+    json: Option<serde_json::Value>,
+    human: impl FnOnce(&mut W) -> io::Result<()>,
+    tried: Option<&[Verification]>,
+    found: bool,
+    total: usize,
+    indent: &str,
+) -> io::Result<()> {
+    if let Some(value) = json {
+        return writeln!(out, "{}", with_verification(value, tried));
+    }
+    human(out)?;
+    match tried {
+        Some(t) if found => write_tried(out, t, total, indent),
+        _ => Ok(()),
+    }
+}
+
 /// Human lines for `--verify`: each candidate tried, why it failed, and the one that verified.
 pub(crate) fn write_tried(
     out: &mut impl Write,

@@ -79,11 +79,7 @@ fn aggregate(not_found: u64, temporary: u64) -> u8 {
 
 /// Runs `altodisc xdom`.
 pub(crate) fn run(args: &XdomArgs) -> ExitCode {
-    let wanted = match args.dns.wanted().and_then(|w| {
-        args.dns.dns_config()?;
-        args.dns.dnssec_config()?;
-        Ok(w)
-    }) {
+    let wanted = match args.dns.checked_wanted() {
         Ok(w) => w,
         Err(m) => return usage_error(&m),
     };
@@ -131,20 +127,15 @@ pub(crate) fn run(args: &XdomArgs) -> ExitCode {
                     XdomStatus::TemporaryFailure => temporary += 1,
                     _ => not_found += 1,
                 }
-                let written = if args.dns.json {
-                    let mut v = o.to_json(args.dns.trace);
-                    if let Some(t) = &tried {
-                        crate::cmd::verify::annotate_candidates(&mut v["candidates"], t);
-                    }
-                    writeln!(out, "{v}")
-                } else {
-                    write_human(&mut out, &o, args.dns.trace).and_then(|()| match &tried {
-                        Some(t) if o.status == XdomStatus::Found => {
-                            crate::cmd::verify::write_tried(&mut out, t, uris.len(), "  ")
-                        }
-                        _ => Ok(()),
-                    })
-                };
+                let written = crate::cmd::verify::write_outcome(
+                    &mut out,
+                    args.dns.json.then(|| o.to_json(args.dns.trace)),
+                    |out| write_human(out, &o, args.dns.trace),
+                    tried.as_deref(),
+                    o.status == XdomStatus::Found,
+                    uris.len(),
+                    "  ",
+                );
                 if written.is_err() {
                     return exit::code(exit::SUCCESS);
                 }

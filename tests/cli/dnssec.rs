@@ -57,10 +57,59 @@ fn fixture(tag: &str) -> Option<Fixture> {
     })
 }
 
-fn json(out: &std::process::Output) -> serde_json::Value {
+/// The first JSON line of a command's stdout.
+pub(crate) fn json(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().next().unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// `COMMAND --server SERVER --no-recursion --trust-anchor TA --dnssec require --json INPUT`
+/// (`xdom` or `resolve`): altodisc validating by itself against an authoritative server.
+pub(crate) fn require_authoritative(
+    command: &str,
+    server: &str,
+    ta: &str,
+    input: &str,
+) -> std::process::Output {
+    altodisc(&[
+        command,
+        "--server",
+        server,
+        "--no-recursion",
+        "--trust-anchor",
+        ta,
+        "--dnssec",
+        "require",
+        "--json",
+        input,
+    ])
+}
+
+/// `xdom --dnssec require --json 192.0.2.10` through the validating `unbound`, altodisc anchored
+/// on the anchors file `ta`: it must succeed with R24 matched and a `secure` first candidate.
+pub(crate) fn xdom_secure_through(unbound: &Unbound, ta: &str) -> serde_json::Value {
+    let out = altodisc(&[
+        "xdom",
+        "--server",
+        &unbound.addr().to_string(),
+        "--trust-anchor",
+        ta,
+        "--dnssec",
+        "require",
+        "--json",
+        "192.0.2.10",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{out:?}\n{}",
+        unbound.log_tail()
+    );
+    let v = json(&out);
+    assert_eq!(v["matched_label"], "R24", "{v}");
+    assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+    v
 }
 
 #[test]
@@ -232,29 +281,9 @@ fn xdom_through_validating_unbound_is_secure() {
         &[],
     )
     .unwrap();
-    let server = unbound.addr().to_string();
     let ta = f.file.to_string_lossy().into_owned();
     // RD=1 through the recursive resolver; altodisc validates itself with the same anchors.
-    let out = altodisc(&[
-        "xdom",
-        "--server",
-        &server,
-        "--trust-anchor",
-        &ta,
-        "--dnssec",
-        "require",
-        "--json",
-        "192.0.2.10",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{out:?}\n{}",
-        unbound.log_tail()
-    );
-    let v = json(&out);
-    assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
-    assert_eq!(v["matched_label"], "R24");
+    xdom_secure_through(&unbound, &ta);
 }
 
 /// The responder's signer (altodisc_responder::dnssec) on an RFC 8686 reverse zone: the signed
@@ -325,18 +354,7 @@ fn altodisc_signed_zone_verifies_with_ldns_knot_bind_and_validates_through_nsd()
             ("192.0.2.34", "https://alto.example.net/r32", "R32"),
             ("192.0.2.10", "https://alto.example.net/r24", "R24"),
         ] {
-            let out = altodisc(&[
-                "xdom",
-                "--server",
-                &server,
-                "--no-recursion",
-                "--trust-anchor",
-                &ta,
-                "--dnssec",
-                "require",
-                "--json",
-                addr,
-            ]);
+            let out = require_authoritative("xdom", &server, &ta, addr);
             assert_eq!(out.status.code(), Some(0), "{out:?}");
             let v = json(&out);
             assert_eq!(v["matched_label"], label, "{v}");
@@ -350,27 +368,8 @@ fn altodisc_signed_zone_verifies_with_ldns_knot_bind_and_validates_through_nsd()
             let anchor = keys.ds_text(&origin).unwrap();
             let unbound =
                 Unbound::start(&[("2.0.192.in-addr.arpa.", nsd.addr())], &anchor, &[]).unwrap();
-            let out = altodisc(&[
-                "xdom",
-                "--server",
-                &unbound.addr().to_string(),
-                "--trust-anchor",
-                &ta,
-                "--dnssec",
-                "require",
-                "--json",
-                "192.0.2.10",
-            ]);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{out:?}\n{}",
-                unbound.log_tail()
-            );
-            let v = json(&out);
-            assert_eq!(v["matched_label"], "R24", "{v}");
+            let v = xdom_secure_through(&unbound, &ta);
             assert_eq!(v["degraded"], false, "{v}");
-            assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
             let dig = std::process::Command::new("dig")
                 .args([
                     "+dnssec",

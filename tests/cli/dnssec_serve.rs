@@ -15,7 +15,7 @@ use altodisc_responder::dnssec::ZoneKeys;
 use altodisc_testpeers::dnssec::Unbound;
 use altodisc_testpeers::{Peer, PeerKind, Zone, require_or_skip, require_tool_or_skip};
 
-use crate::altodisc;
+use crate::dnssec::json;
 
 const REVERSE_ORIGIN: &str = "2.0.192.in-addr.arpa.";
 /// R24 and R32 NAPTRs, an empty non-terminal (c, b.c), a wildcard (`*.w` TXT beside x.w), a
@@ -54,12 +54,34 @@ impl Dir {
     fn path(&self) -> &Path {
         &self.0
     }
+    /// Writes `zones/<origin>zone` (the file name `serve` looks for).
+    fn write_zone(&self, origin: &str, text: &str) {
+        std::fs::write(self.0.join("zones").join(format!("{origin}zone")), text).unwrap();
+    }
 }
 
 impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// `altodisc serve --watch 0 --listen 127.0.0.1:0 --config CONFIG`, stderr to `log`.
+fn spawn_serve(config: &Path, stdout: Stdio, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_altodisc"))
+        .args([
+            "serve",
+            "--watch",
+            "0",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(config)
+        .stdout(stdout)
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
 }
 
 /// A running `altodisc serve`, stopped by its PID on drop.
@@ -72,20 +94,7 @@ struct Served {
 impl Served {
     fn start(config: &Path) -> Self {
         let log = config.with_extension("log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_altodisc"))
-            .args([
-                "serve",
-                "--watch",
-                "0",
-                "--listen",
-                "127.0.0.1:0",
-                "--config",
-            ])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_serve(config, Stdio::piped(), &log);
         let mut addr = None;
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
             let line = line.unwrap();
@@ -135,18 +144,7 @@ fn write_config(dir: &Path, mode: &str) -> PathBuf {
 
 /// The zone as `dig AXFR` pulls it from `server`.
 fn axfr(server: SocketAddr, zone: &str) -> String {
-    let out = Command::new("dig")
-        .args([
-            "AXFR",
-            "+nocmd",
-            "+nostats",
-            "-p",
-            &server.port().to_string(),
-            &format!("@{}", server.ip()),
-            zone,
-        ])
-        .output()
-        .unwrap();
+    let out = dig(server, &["+nocmd", "+nostats"], zone, "AXFR");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success() && text.contains("RRSIG"), "{text}");
     // The SOA starts and ends a transfer (RFC 5936 §2.2): keep one.
@@ -163,14 +161,26 @@ fn axfr(server: SocketAddr, zone: &str) -> String {
         .collect()
 }
 
+/// `dig <flags> -p <port> @<address> <name> <qtype>` against `server`.
+fn dig(server: SocketAddr, flags: &[&str], name: &str, qtype: &str) -> std::process::Output {
+    let port = server.port().to_string();
+    let at = format!("@{}", server.ip());
+    Command::new("dig")
+        .args(flags)
+        .args(["-p", &port, &at, name, qtype])
+        .output()
+        .unwrap()
+}
+
 /// The answer and authority sections of a DO=1, RD=0 query, one normalized record per line,
 /// sorted (the order of RRsets within a section is not significant). NSD adds the apex NS
 /// RRset (and its RRSIG) to the authority section of positive answers (it does not run with
 /// minimal responses); altodisc does not (RFC 2181 §6.1 makes it optional), so that RRset is
 /// left out of the comparison; a referral's NS (below the apex) is compared.
 fn sections(server: SocketAddr, name: &str, qtype: &str) -> (String, Vec<String>, Vec<String>) {
-    let out = Command::new("dig")
-        .args([
+    let out = dig(
+        server,
+        &[
             "+dnssec",
             "+norec",
             "+noall",
@@ -178,14 +188,10 @@ fn sections(server: SocketAddr, name: &str, qtype: &str) -> (String, Vec<String>
             "+answer",
             "+authority",
             "+bufsize=4096",
-            "-p",
-            &server.port().to_string(),
-            &format!("@{}", server.ip()),
-            name,
-            qtype,
-        ])
-        .output()
-        .unwrap();
+        ],
+        name,
+        qtype,
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let status = text
         .lines()
@@ -227,24 +233,8 @@ fn sections(server: SocketAddr, name: &str, qtype: &str) -> (String, Vec<String>
 }
 
 fn dig_flags(server: SocketAddr, name: &str, qtype: &str) -> String {
-    let out = Command::new("dig")
-        .args([
-            "+dnssec",
-            "-p",
-            &server.port().to_string(),
-            &format!("@{}", server.ip()),
-            name,
-            qtype,
-        ])
-        .output()
-        .unwrap();
+    let out = dig(server, &["+dnssec"], name, qtype);
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &std::process::Output) -> serde_json::Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().next().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The DS records of the zones' KSKs in `keys` (the same files `serve` signs with).
@@ -288,19 +278,7 @@ const QUERIES: &[(&str, &str)] = &[
 
 /// The answer section of a DO=0, RD=0 query (EDNS on), one normalized record per line, sorted.
 fn plain_answer(server: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
-    let out = Command::new("dig")
-        .args([
-            "+norec",
-            "+noall",
-            "+answer",
-            "-p",
-            &server.port().to_string(),
-            &format!("@{}", server.ip()),
-            name,
-            qtype,
-        ])
-        .output()
-        .unwrap();
+    let out = dig(server, &["+norec", "+noall", "+answer"], name, qtype);
     let mut answer: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
@@ -337,20 +315,12 @@ fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str) {
     }
     // TC accounts for the signatures: with a 512-octet EDNS buffer a signed NXDOMAIN (SOA, two
     // NSECs, three RRSIGs) does not fit, so it comes back truncated, never cut mid-proof.
-    let out = Command::new("dig")
-        .args([
-            "+dnssec",
-            "+norec",
-            "+ignore",
-            "+bufsize=512",
-            "-p",
-            &ours.port().to_string(),
-            &format!("@{}", ours.ip()),
-            "99.2.0.192.in-addr.arpa.",
-            "NAPTR",
-        ])
-        .output()
-        .unwrap();
+    let out = dig(
+        ours,
+        &["+dnssec", "+norec", "+ignore", "+bufsize=512"],
+        "99.2.0.192.in-addr.arpa.",
+        "NAPTR",
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let size: usize = text
         .lines()
@@ -373,20 +343,8 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         }
     }
     let dir = Dir::new("sign");
-    std::fs::write(
-        dir.path()
-            .join("zones")
-            .join(format!("{REVERSE_ORIGIN}zone")),
-        REVERSE,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path()
-            .join("zones")
-            .join(format!("{FORWARD_ORIGIN}zone")),
-        FORWARD,
-    )
-    .unwrap();
+    dir.write_zone(REVERSE_ORIGIN, REVERSE);
+    dir.write_zone(FORWARD_ORIGIN, FORWARD);
     let config = write_config(dir.path(), "sign");
     let served = Served::start(&config);
     let server = served.addr.to_string();
@@ -403,18 +361,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         ("192.0.2.34", "https://alto.example.net/r32", "R32"),
         ("192.0.2.12", "https://alto.example.net/r32", "R32"),
     ] {
-        let out = altodisc(&[
-            "xdom",
-            "--server",
-            &server,
-            "--no-recursion",
-            "--trust-anchor",
-            &ta,
-            "--dnssec",
-            "require",
-            "--json",
-            addr,
-        ]);
+        let out = crate::dnssec::require_authoritative("xdom", &server, &ta, addr);
         assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
         let v = json(&out);
         assert_eq!(v["matched_label"], label, "{v}");
@@ -422,33 +369,17 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         assert_eq!(v["candidates"][0]["uri"], uri, "{v}");
         assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
     }
-    let out = altodisc(&[
-        "resolve",
-        "--server",
-        &server,
-        "--no-recursion",
-        "--trust-anchor",
-        &ta,
-        "--dnssec",
-        "require",
-        "--json",
-        "example.net",
-    ]);
+    let out = crate::dnssec::require_authoritative("resolve", &server, &ta, "example.net");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let v = json(&out);
     assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
     // DO=0: no DNSSEC records in answers (RFC 4035 §3.1: only with DO or asked by type).
-    let plain = Command::new("dig")
-        .args([
-            "+norec",
-            "-p",
-            &served.addr.port().to_string(),
-            "@127.0.0.1",
-            "10.2.0.192.in-addr.arpa.",
-            "NAPTR",
-        ])
-        .output()
-        .unwrap();
+    let plain = dig(
+        served.addr,
+        &["+norec"],
+        "10.2.0.192.in-addr.arpa.",
+        "NAPTR",
+    );
     let plain = String::from_utf8_lossy(&plain.stdout);
     assert!(plain.contains("NXDOMAIN") && !plain.contains("RRSIG") && !plain.contains("NSEC"));
 
@@ -494,26 +425,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
             "AD on the NXDOMAIN: {miss}\n{}",
             unbound.log_tail()
         );
-        let out = altodisc(&[
-            "xdom",
-            "--server",
-            &unbound.addr().to_string(),
-            "--trust-anchor",
-            &ta,
-            "--dnssec",
-            "require",
-            "--json",
-            "192.0.2.10",
-        ]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{out:?}\n{}",
-            unbound.log_tail()
-        );
-        let v = json(&out);
-        assert_eq!(v["matched_label"], "R24", "{v}");
-        assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+        crate::dnssec::xdom_secure_through(&unbound, &ta);
     }
 
     // (c) NSD serving the same signed zone (as pulled) answers DO=1 queries like altodisc.
@@ -538,13 +450,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
 
         // And altodisc with dnssec = "presigned" serving that file unchanged.
         let pre = Dir::new("presigned");
-        std::fs::write(
-            pre.path()
-                .join("zones")
-                .join(format!("{REVERSE_ORIGIN}zone")),
-            &pulled,
-        )
-        .unwrap();
+        pre.write_zone(REVERSE_ORIGIN, &pulled);
         let config = write_config(pre.path(), "presigned");
         let presigned = Served::start(&config);
         compare_with_nsd(presigned.addr, nsd.addr(), "presigned");
@@ -556,13 +462,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
     let changed = REVERSE
         .replace(" 1 3600 900", " 2 3600 900")
         .replace("alto.example.net/r32", "alto.example.net/r32-new");
-    std::fs::write(
-        dir.path()
-            .join("zones")
-            .join(format!("{REVERSE_ORIGIN}zone")),
-        changed,
-    )
-    .unwrap();
+    dir.write_zone(REVERSE_ORIGIN, &changed);
     let (before, _, _) = signed_soa(served.addr);
     let hup = Command::new("kill")
         .args(["-HUP", &served.child.id().to_string()])
@@ -583,18 +483,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let out = altodisc(&[
-        "xdom",
-        "--server",
-        &server,
-        "--no-recursion",
-        "--trust-anchor",
-        &ta,
-        "--dnssec",
-        "require",
-        "--json",
-        "192.0.2.34",
-    ]);
+    let out = crate::dnssec::require_authoritative("xdom", &server, &ta, "192.0.2.34");
     assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
     let v = json(&out);
     assert_eq!(
@@ -635,7 +524,7 @@ fn resign_timer_raises_the_serial_and_reaches_an_nsd_secondary() {
     }
     let dir = Dir::new("resign");
     for (origin, text) in [(REVERSE_ORIGIN, REVERSE), (FORWARD_ORIGIN, FORWARD)] {
-        std::fs::write(dir.path().join("zones").join(format!("{origin}zone")), text).unwrap();
+        dir.write_zone(origin, text);
     }
     let config = dir.path().join("publish.toml");
     let write = |notify: &str| {
@@ -715,18 +604,8 @@ fn resign_timer_raises_the_serial_and_reaches_an_nsd_secondary() {
     .unwrap();
     let reverse_ta = reverse_ta.to_string_lossy().into_owned();
     for (server, ta) in [(served.addr, &ta), (nsd.addr(), &reverse_ta)] {
-        let out = altodisc(&[
-            "xdom",
-            "--server",
-            &server.to_string(),
-            "--no-recursion",
-            "--trust-anchor",
-            ta,
-            "--dnssec",
-            "require",
-            "--json",
-            "192.0.2.34",
-        ]);
+        let out =
+            crate::dnssec::require_authoritative("xdom", &server.to_string(), ta, "192.0.2.34");
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -736,18 +615,12 @@ fn resign_timer_raises_the_serial_and_reaches_an_nsd_secondary() {
         let v = json(&out);
         assert_eq!(v["candidates"][0]["dnssec"], "secure", "{server}: {v}");
     }
-    let out = altodisc(&[
+    let out = crate::dnssec::require_authoritative(
         "resolve",
-        "--server",
         &served.addr.to_string(),
-        "--no-recursion",
-        "--trust-anchor",
         &ta,
-        "--dnssec",
-        "require",
-        "--json",
         "example.net",
-    ]);
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(json(&out)["candidates"][0]["dnssec"], "secure");
 
@@ -768,29 +641,10 @@ fn resign_timer_raises_the_serial_and_reaches_an_nsd_secondary() {
 #[test]
 fn presigned_mode_refuses_an_unsigned_zone() {
     let dir = Dir::new("unsigned");
-    std::fs::write(
-        dir.path()
-            .join("zones")
-            .join(format!("{FORWARD_ORIGIN}zone")),
-        FORWARD,
-    )
-    .unwrap();
+    dir.write_zone(FORWARD_ORIGIN, FORWARD);
     let config = write_config(dir.path(), "presigned");
     let log = dir.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_altodisc"))
-        .args([
-            "serve",
-            "--watch",
-            "0",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&config, Stdio::null(), &log);
     // It must refuse to start; bounded wait so a wrong start fails instead of hanging.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let status = loop {

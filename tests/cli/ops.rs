@@ -188,6 +188,31 @@ pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A fresh directory `tag` with `example.test.zone` (NAPTR to https://alto.example.test/ird) and
+/// a `publish.toml` with `extra_serve` keys ([`publish_toml`]), served by
+/// `serve --config publish.toml --listen 127.0.0.1:0 <more>`.
+fn serve_example(tag: &str, extra_serve: &str, more: &[&str]) -> (PathBuf, Served) {
+    let dir = temp_dir(tag);
+    let config = dir.join("publish.toml");
+    write(
+        &dir.join("example.test.zone"),
+        &zone_text("https://alto.example.test/ird"),
+    );
+    write(
+        &config,
+        &publish_toml(extra_serve, "https://alto.example.org/ird"),
+    );
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(more);
+    let served = Served::start(&args);
+    (dir, served)
+}
+
 pub(crate) fn zone_text(uri: &str) -> String {
     format!(
         "$TTL 300\n@ SOA ns1.example.test. hostmaster.example.test. 1 3600 900 604800 60\n\
@@ -230,21 +255,9 @@ const LOAD_NAMES: [(&str, RecordType); 5] = [
 
 #[test]
 fn reload_is_gated_and_atomic_under_query_load() {
-    let dir = temp_dir("reload");
+    let (dir, served) = serve_example("reload", "", &["--metrics", "127.0.0.1:0", "--watch", "0"]);
     let zone = dir.join("example.test.zone");
     let config = dir.join("publish.toml");
-    write(&zone, &zone_text("https://alto.example.test/ird"));
-    write(&config, &publish_toml("", "https://alto.example.org/ird"));
-    let served = Served::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics",
-        "127.0.0.1:0",
-        "--watch",
-        "0",
-    ]);
     let addr = served.addr;
     assert_eq!(served.http_get("/healthz").0, "HTTP/1.1 200 OK");
 
@@ -363,23 +376,12 @@ fn reload_is_gated_and_atomic_under_query_load() {
 
 #[test]
 fn a_changed_file_is_reloaded_without_a_signal() {
-    let dir = temp_dir("watch");
-    let zone = dir.join("example.test.zone");
-    let config = dir.join("publish.toml");
-    write(&zone, &zone_text("https://alto.example.test/ird"));
-    write(
-        &config,
-        &publish_toml(
-            "watch_interval = 1\nmetrics_listen = \"127.0.0.1:0\"",
-            "https://alto.example.org/ird",
-        ),
+    let (dir, served) = serve_example(
+        "watch",
+        "watch_interval = 1\nmetrics_listen = \"127.0.0.1:0\"",
+        &[],
     );
-    let served = Served::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let zone = dir.join("example.test.zone");
     let sock = udp_socket("127.0.0.1:0");
     // A broken edit is rejected by the poller too, and the old data stays.
     write(&zone, &zone_text("http://alto.example.test/ird"));
@@ -407,19 +409,11 @@ fn a_changed_file_is_reloaded_without_a_signal() {
 
 #[test]
 fn a_start_with_checker_errors_is_refused() {
-    let dir = temp_dir("badstart");
-    write(
-        &dir.join("example.test.zone"),
+    let out = crate::serve::serve_refusing(
+        "badstart",
+        "example.test.zone",
         &zone_text("http://alto.example.test/ird"),
     );
-    let out = crate::altodisc(&[
-        "serve",
-        "--zones",
-        dir.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -485,25 +479,11 @@ fn tcp_from(from: &str, to: SocketAddr) -> TcpStream {
 
 #[test]
 fn axfr_is_served_to_the_allow_list_only() {
-    let dir = temp_dir("axfr");
-    let config = dir.join("publish.toml");
-    write(
-        &dir.join("example.test.zone"),
-        &zone_text("https://alto.example.test/ird"),
+    let (dir, served) = serve_example(
+        "axfr",
+        "allow_transfer = [\"127.0.0.1/32\"]\nmetrics_listen = \"127.0.0.1:0\"",
+        &[],
     );
-    write(
-        &config,
-        &publish_toml(
-            "allow_transfer = [\"127.0.0.1/32\"]\nmetrics_listen = \"127.0.0.1:0\"",
-            "https://alto.example.org/ird",
-        ),
-    );
-    let served = Served::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
     let msgs = axfr("127.0.0.1", served.addr, "example.test.");
     let records: Vec<_> = msgs.iter().flat_map(|m| m.answers.iter()).collect();
     assert_eq!(records.first().unwrap().record_type(), RecordType::SOA);
@@ -537,26 +517,12 @@ fn axfr_is_served_to_the_allow_list_only() {
 
 #[test]
 fn rate_limiting_limits_one_source_and_not_another() {
-    let dir = temp_dir("rrl");
-    let config = dir.join("publish.toml");
-    write(
-        &dir.join("example.test.zone"),
-        &zone_text("https://alto.example.test/ird"),
+    let (dir, served) = serve_example(
+        "rrl",
+        "metrics_listen = \"127.0.0.1:0\"\n[serve.rate_limit]\nresponses_per_second = 5\n\
+         burst = 5\nslip = 2\nipv4_prefix = 32",
+        &[],
     );
-    write(
-        &config,
-        &publish_toml(
-            "metrics_listen = \"127.0.0.1:0\"\n[serve.rate_limit]\nresponses_per_second = 5\n\
-             burst = 5\nslip = 2\nipv4_prefix = 32",
-            "https://alto.example.org/ird",
-        ),
-    );
-    let served = Served::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
     // A burst of 100 queries from 127.0.0.1, sent back to back ...
     let noisy = UdpSocket::bind("127.0.0.1:0").unwrap();
     noisy
@@ -647,28 +613,14 @@ fn config_edit_reaches_an_nsd_secondary_through_notify() {
     if !require_or_skip(PeerKind::Nsd) {
         return;
     }
-    let dir = temp_dir("chain");
-    let config = dir.join("publish.toml");
-    write(
-        &dir.join("example.test.zone"),
-        &zone_text("https://alto.example.test/ird"),
-    );
     let serve_keys = |notify: &str| {
         format!(
             "allow_transfer = [\"127.0.0.1/32\"]\nwatch_interval = 1\nmetrics_listen = \"127.0.0.1:0\"\n\
              notify = [{notify}]"
         )
     };
-    write(
-        &config,
-        &publish_toml(&serve_keys(""), "https://alto.example.org/ird"),
-    );
-    let served = Served::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let (dir, served) = serve_example("chain", &serve_keys(""), &[]);
+    let config = dir.join("publish.toml");
     let nsd = Peer::start_secondary(
         PeerKind::Nsd,
         served.addr,

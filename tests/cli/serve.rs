@@ -197,15 +197,12 @@ fn config_adds_generated_zones_and_several_listeners() {
     assert_eq!(code, 0);
 }
 
-#[test]
-fn broken_zone_file_means_no_start_with_file_and_line() {
-    let dir = std::env::temp_dir().join(format!("altodisc-serve-bad-{}", std::process::id()));
+/// `serve --zones DIR --listen 127.0.0.1:0` with `DIR` (removed after) holding the one zone file
+/// `file` with `text`: for starts that must be refused.
+pub(crate) fn serve_refusing(tag: &str, file: &str, text: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("altodisc-serve-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("example.com.zone"),
-        "$TTL 60\n@ SOA ns. h. 1 1 1 1 1\n@ NS ns.\nbad NAPTR 70000 1 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(file), text).unwrap();
     let out = crate::altodisc(&[
         "serve",
         "--zones",
@@ -214,6 +211,16 @@ fn broken_zone_file_means_no_start_with_file_and_line() {
         "127.0.0.1:0",
     ]);
     std::fs::remove_dir_all(&dir).unwrap();
+    out
+}
+
+#[test]
+fn broken_zone_file_means_no_start_with_file_and_line() {
+    let out = serve_refusing(
+        "bad",
+        "example.com.zone",
+        "$TTL 60\n@ SOA ns. h. 1 1 1 1 1\n@ NS ns.\nbad NAPTR 70000 1 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n",
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("example.com.zone:4:"), "{err}");
@@ -243,21 +250,11 @@ fn unknown_config_key_is_rejected() {
 
 #[test]
 fn cname_beside_other_data_is_reported_with_position() {
-    let dir = std::env::temp_dir().join(format!("altodisc-serve-cname-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("example.com.zone"),
+    let out = serve_refusing(
+        "cname",
+        "example.com.zone",
         "$TTL 60\n@ SOA ns. h. 1 1 1 1 1\n@ NS ns.\nx CNAME y\nx TXT \"t\"\n",
-    )
-    .unwrap();
-    let out = crate::altodisc(&[
-        "serve",
-        "--zones",
-        dir.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    std::fs::remove_dir_all(&dir).unwrap();
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

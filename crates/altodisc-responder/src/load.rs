@@ -707,14 +707,20 @@ fn check_sources(
     checker_verdict(&mut checker)
 }
 
-/// The error diagnostics of a loaded checker as the gate's verdict.
-fn checker_verdict(checker: &mut Checker) -> Result<(), ResponderError> {
-    let errors: Vec<String> = checker
+/// The error diagnostics of a loaded checker, one line each: what the load gate (and `render`,
+/// which writes nothing from a config the checker rejects) refuses on. Warnings do not count.
+pub fn checker_errors(checker: &mut Checker) -> Vec<String> {
+    checker
         .finish()
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .map(ToString::to_string)
-        .collect();
+        .collect()
+}
+
+/// The error diagnostics of a loaded checker as the gate's verdict.
+fn checker_verdict(checker: &mut Checker) -> Result<(), ResponderError> {
+    let errors = checker_errors(checker);
     if errors.is_empty() {
         Ok(())
     } else {

@@ -491,12 +491,14 @@ fn formerr(message: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Collects the encoded response of one request (the handler answers exactly once).
+/// Collects the encoded response of one request (the handler answers exactly once): the UDP
+/// path's encoder, public so the fast-path equivalence test compares against the same octets.
 #[derive(Clone, Default)]
-struct CollectResponse(Arc<Mutex<Option<Vec<u8>>>>);
+pub struct CollectResponse(Arc<Mutex<Option<Vec<u8>>>>);
 
 impl CollectResponse {
-    fn take(&self) -> Option<Vec<u8>> {
+    /// The encoded response, once the handler has sent it (`None` before, or after a take).
+    pub fn take(&self) -> Option<Vec<u8>> {
         self.0.lock().ok().and_then(|mut s| s.take())
     }
 }

@@ -18,10 +18,13 @@
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::{Peer, PeerError, PeerKind, Zone, find_binary, free_port, io_err, make_temp_dir};
+use crate::{
+    Peer, PeerError, PeerKind, Zone, dns_query, find_binary, free_port, io_err, log_tail_of,
+    make_temp_dir, spawn_logged, stop_peer,
+};
 
 /// The signing policy Knot uses: ECDSA P-256 (RFC 8624 "MUST"), NSEC, keys that never roll
 /// during a test, signatures valid for a day.
@@ -82,17 +85,9 @@ impl SignedKnot {
         }
         let conf = dir.join("knot.conf");
         fs::write(&conf, text).map_err(io_err(format!("write {}", conf.display())))?;
-        let log = fs::File::create(dir.join("peer.log")).map_err(io_err("create peer.log"))?;
-        let log2 = log.try_clone().map_err(io_err("clone peer.log"))?;
-        let child = Command::new(&binary)
-            .arg("-c")
-            .arg(&conf)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .spawn()
-            .map_err(io_err(format!("spawn {}", binary.display())))?;
+        let mut cmd = Command::new(&binary);
+        cmd.arg("-c").arg(&conf);
+        let child = spawn_logged(cmd, &dir, &binary)?;
         let mut peer = Peer {
             kind: PeerKind::Knot,
             child,
@@ -172,7 +167,7 @@ impl SignedKnot {
         let mut id: u16 = 0x5100;
         while Instant::now() < deadline {
             id = id.wrapping_add(1);
-            if let Some(q) = query(origin, 48, id)
+            if let Some(q) = dns_query(origin, 48, id)
                 && sock.send_to(&q, self.addr()).is_ok()
             {
                 let mut buf = [0u8; 4096];
@@ -193,26 +188,6 @@ impl SignedKnot {
             log: self.peer.log_tail(),
         })
     }
-}
-
-/// A query for `name` of type `qtype`, RD=0.
-fn query(name: &str, qtype: u16, id: u16) -> Option<Vec<u8>> {
-    let mut q = Vec::with_capacity(64);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name
-        .trim_end_matches('.')
-        .split('.')
-        .filter(|l| !l.is_empty())
-    {
-        let len = u8::try_from(label.len()).ok().filter(|&l| l <= 63)?;
-        q.push(len);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&[0, 1]);
-    Some(q)
 }
 
 /// unbound as a validating recursive resolver on 127.0.0.1 at a free port, reaching only the
@@ -277,18 +252,9 @@ impl Unbound {
         }
         let conf_path = dir.join("unbound.conf");
         fs::write(&conf_path, conf).map_err(io_err("write unbound.conf"))?;
-        let log = fs::File::create(dir.join("peer.log")).map_err(io_err("create peer.log"))?;
-        let log2 = log.try_clone().map_err(io_err("clone peer.log"))?;
-        let child = Command::new(&binary)
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .spawn()
-            .map_err(io_err(format!("spawn {}", binary.display())))?;
+        let mut cmd = Command::new(&binary);
+        cmd.arg("-d").arg("-c").arg(&conf_path);
+        let child = spawn_logged(cmd, &dir, &binary)?;
         let mut u = Self {
             child,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -313,7 +279,7 @@ impl Unbound {
                 });
             }
             id = id.wrapping_add(1);
-            if let Some(mut q) = query(zone, 6, id) {
+            if let Some(mut q) = dns_query(zone, 6, id) {
                 q[2] = 0x01; // RD
                 if sock.send_to(&q, self.addr).is_ok() {
                     let mut buf = [0u8; 4096];
@@ -348,22 +314,12 @@ impl Unbound {
     /// The end of unbound's log.
     #[must_use]
     pub fn log_tail(&self) -> String {
-        let s = fs::read_to_string(self.dir.join("peer.log")).unwrap_or_default();
-        let start = s.len().saturating_sub(4000);
-        let start = (start..s.len())
-            .find(|&i| s.is_char_boundary(i))
-            .unwrap_or(s.len());
-        s[start..].to_owned()
+        log_tail_of(&fs::read_to_string(self.dir.join("peer.log")).unwrap_or_default())
     }
 }
 
 impl Drop for Unbound {
     fn drop(&mut self) {
-        // Stop exactly the process we started, by its PID, and reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::env::var_os("ALTODISC_KEEP_PEER_DIRS").is_none() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+        stop_peer(&mut self.child, &self.dir);
     }
 }

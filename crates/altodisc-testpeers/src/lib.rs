@@ -190,6 +190,43 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> PeerError {
     move |source| PeerError::Io { what, source }
 }
 
+/// Starts `cmd` (built for `binary`) in the foreground in `dir`, stdin closed, stdout and
+/// stderr both to `dir/peer.log` (what [`Peer::log_tail`] and friends read back).
+fn spawn_logged(mut cmd: Command, dir: &Path, binary: &Path) -> Result<Child, PeerError> {
+    let log = fs::File::create(dir.join("peer.log")).map_err(io_err("create peer.log"))?;
+    let log2 = log.try_clone().map_err(io_err("clone peer.log"))?;
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .spawn()
+        .map_err(io_err(format!("spawn {}", binary.display())))
+}
+
+/// The last 4000 bytes of a log (cut at a character boundary), for assertion messages.
+fn log_tail_of(s: &str) -> String {
+    let start = s.len().saturating_sub(4000);
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
+    s[start..].to_owned()
+}
+
+/// Removes a peer's private directory, unless `ALTODISC_KEEP_PEER_DIRS` asks to keep it.
+fn remove_peer_dir(dir: &Path) {
+    if std::env::var_os("ALTODISC_KEEP_PEER_DIRS").is_none() {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// Stops exactly the process we started, by its PID (never by name), reaps it, and removes its
+/// directory ([`remove_peer_dir`]): every peer's `Drop`.
+fn stop_peer(child: &mut Child, dir: &Path) {
+    let _ = child.kill();
+    let _ = child.wait();
+    remove_peer_dir(dir);
+}
+
 /// Where a zone's master-file text comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ZoneSource {
@@ -313,17 +350,22 @@ pub fn free_port() -> io::Result<u16> {
 
 static DIR_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn make_temp_dir(kind: PeerKind) -> Result<PathBuf, PeerError> {
+/// A new, unique path `altodisc-peer-<name>-<pid>-<n>-<nanos>` in the temp dir for one peer's
+/// private directory (not created yet).
+fn peer_dir_path(name: &str) -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "altodisc-peer-{}-{}-{n}-{nanos}",
-        kind.name(),
+    std::env::temp_dir().join(format!(
+        "altodisc-peer-{name}-{}-{n}-{nanos}",
         std::process::id()
-    ));
+    ))
+}
+
+fn make_temp_dir(kind: PeerKind) -> Result<PathBuf, PeerError> {
+    let dir = peer_dir_path(kind.name());
     fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
     Ok(dir)
 }
@@ -495,22 +537,13 @@ impl Peer {
         };
         let text = format!("{text}\n{}\n", options.extra_config);
         fs::write(&conf, text).map_err(io_err(format!("write {}", conf.display())))?;
-        let log_path = dir.join("peer.log");
-        let log = fs::File::create(&log_path).map_err(io_err("create peer.log"))?;
-        let log2 = log.try_clone().map_err(io_err("clone peer.log"))?;
         let mut cmd = Command::new(binary);
         match kind {
             PeerKind::Nsd => cmd.arg("-d").arg("-c").arg(&conf),
             PeerKind::Knot => cmd.arg("-c").arg(&conf),
             PeerKind::Bind => cmd.arg("-g").arg("-n").arg("1").arg("-c").arg(&conf),
         };
-        cmd.current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2));
-        let child = cmd
-            .spawn()
-            .map_err(io_err(format!("spawn {}", binary.display())))?;
+        let child = spawn_logged(cmd, &dir, binary)?;
         let mut peer = Self {
             kind,
             child,
@@ -592,22 +625,13 @@ impl Peer {
         if let Ok(mut f) = fs::File::open(self.dir.join("peer.log")) {
             let _ = f.read_to_string(&mut s);
         }
-        let start = s.len().saturating_sub(4000);
-        let start = (start..s.len())
-            .find(|&i| s.is_char_boundary(i))
-            .unwrap_or(s.len());
-        s[start..].to_owned()
+        log_tail_of(&s)
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        // Stop exactly the process we started, by its PID (never by name), and reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::env::var_os("ALTODISC_KEEP_PEER_DIRS").is_none() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+        stop_peer(&mut self.child, &self.dir);
     }
 }
 
@@ -640,12 +664,13 @@ fn probe_soa(sock: &UdpSocket, to: SocketAddr, origin: &str, id: u16, any_answer
     false
 }
 
-/// A minimal DNS query (RFC 1035 §4.1) for `origin` IN SOA, RD=0.
-fn soa_query(origin: &str, id: u16) -> Option<Vec<u8>> {
+/// A minimal DNS query (RFC 1035 §4.1) for `name` IN `qtype`, RD=0; `None` for a label longer
+/// than 63 octets.
+fn dns_query(name: &str, qtype: u16, id: u16) -> Option<Vec<u8>> {
     let mut q = Vec::with_capacity(64);
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in origin
+    for label in name
         .trim_end_matches('.')
         .split('.')
         .filter(|l| !l.is_empty())
@@ -655,8 +680,14 @@ fn soa_query(origin: &str, id: u16) -> Option<Vec<u8>> {
         q.extend_from_slice(label.as_bytes());
     }
     q.push(0);
-    q.extend_from_slice(&[0, 6, 0, 1]);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
     Some(q)
+}
+
+/// A minimal DNS query for `origin` IN SOA, RD=0.
+fn soa_query(origin: &str, id: u16) -> Option<Vec<u8>> {
+    dns_query(origin, 6, id)
 }
 
 fn indent_block(text: &str, indent: &str) -> String {

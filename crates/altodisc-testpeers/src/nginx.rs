@@ -22,10 +22,9 @@ use std::io::{self, Read as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::{find_binary, free_port};
+use crate::{find_binary, free_port, log_tail_of, peer_dir_path, remove_peer_dir, stop_peer};
 
 /// The SAN of the test server certificate.
 pub const SERVER_SAN: &str = "IP:127.0.0.1,DNS:alto.test";
@@ -256,8 +255,6 @@ impl TestPki {
     }
 }
 
-static DIR_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 /// A running nginx. Dropping it kills the process by its PID, reaps it, removes its directory.
 #[derive(Debug)]
 pub struct Nginx {
@@ -287,9 +284,7 @@ impl Nginx {
                 Ok(n) => return Ok(n),
                 Err(e) if attempt < 3 => eprintln!("nginx attempt {attempt} failed: {e}"),
                 Err(e) => {
-                    if std::env::var_os("ALTODISC_KEEP_PEER_DIRS").is_none() {
-                        let _ = fs::remove_dir_all(&dir);
-                    }
+                    remove_peer_dir(&dir);
                     return Err(e);
                 }
             }
@@ -409,35 +404,18 @@ impl Nginx {
                 let _ = file.read_to_string(&mut s);
             }
         }
-        let start = s.len().saturating_sub(4000);
-        let start = (start..s.len())
-            .find(|&i| s.is_char_boundary(i))
-            .unwrap_or(s.len());
-        s[start..].to_owned()
+        log_tail_of(&s)
     }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // Stop exactly the process we started, by its PID (never by name), and reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::env::var_os("ALTODISC_KEEP_PEER_DIRS").is_none() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+        stop_peer(&mut self.child, &self.dir);
     }
 }
 
 fn make_dir() -> io::Result<PathBuf> {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "altodisc-peer-nginx-{}-{n}-{nanos}",
-        std::process::id()
-    ));
+    let dir = peer_dir_path("nginx");
     fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -6,48 +6,21 @@
 //! the ones it is documented to decline (checked by class below).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use altodisc_responder::fastpath::FastPath;
 use altodisc_responder::load::load_zone_dir;
+use altodisc_responder::server::CollectResponse;
 use altodisc_responder::{ZoneIndex, ZoneRequestHandler};
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponse;
+use hickory_server::server::{Request, RequestHandler};
 
 use crate::common::{query, zones_dir};
 use crate::differential::{Via, query_list};
-
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Option<Vec<u8>>>>);
-
-#[async_trait::async_trait]
-impl ResponseHandler for Collect {
-    async fn send_response<'a>(
-        &mut self,
-        response: MessageResponse<
-            '_,
-            'a,
-            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-            impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        >,
-    ) -> Result<ResponseInfo, NetError> {
-        // Same encoding as the server's UDP collector (server.rs `CollectResponse`).
-        let mut buf = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut buf);
-        let info = response.destructive_emit(&mut encoder)?;
-        *self.0.lock().unwrap() = Some(buf);
-        Ok(info)
-    }
-}
 
 /// The hickory path's UDP response to `wire`.
 fn hickory_answer(
@@ -57,9 +30,9 @@ fn hickory_answer(
 ) -> Vec<u8> {
     let peer: SocketAddr = "127.0.0.1:5353".parse().unwrap();
     let request = Request::from_bytes(wire.to_vec(), peer, Protocol::Udp).unwrap();
-    let slot = Collect::default();
+    let slot = CollectResponse::default();
     rt.block_on(handler.handle_request::<_, TokioTime>(&request, slot.clone()));
-    slot.0.lock().unwrap().take().unwrap()
+    slot.take().unwrap()
 }
 
 /// Deterministic xorshift, so a failure names a reproducible case.
