@@ -30,9 +30,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check zone files for ALTO discovery mistakes: syntax with exact positions, the U-NAPTR and
-    /// RFC 8686 rules Z1–Z24, and intent replay; text, JSON or SARIF output for CI.
-    Check(cmd::check::CheckArgs),
+    /// Find the ALTO server of each local interface and address family (RFC 7286): configured
+    /// domain, else DHCP option 213/15 (DHCPINFORM) or 57 (Information-request) or a lease file,
+    /// then U-NAPTR.
+    Discover(cmd::discover::DiscoverArgs),
+    /// Find the ALTO server for a known access domain: U-NAPTR ALTO:https (RFC 7286 §3.2 step 2).
+    Resolve(cmd::resolve::ResolveArgs),
+    /// Find the ALTO server responsible for IP addresses or prefixes through reverse DNS
+    /// (RFC 8686 cross-domain discovery); --batch for many addresses.
+    Xdom(cmd::xdom::XdomArgs),
+    /// Verify an ALTO server URI: fetch its Information Resource Directory over HTTPS and check it
+    /// (RFC 7285 §9.2).
+    Verify(cmd::verify::VerifyArgs),
     /// Show the reverse names a client queries for an address or prefix (RFC 8686 Table 1), and
     /// the owner names an operator must publish at.
     Names(cmd::names::NamesArgs),
@@ -48,18 +57,9 @@ enum Command {
     /// DNSSEC-sign a zone file (NSEC, ECDSA P-256 keys kept in a directory) for serving by NSD,
     /// Knot or BIND; prints the DS for the parent or a resolver's trust anchor.
     Sign(cmd::sign::SignArgs),
-    /// Verify an ALTO server URI: fetch its Information Resource Directory over HTTPS and check it
-    /// (RFC 7285 §9.2).
-    Verify(cmd::verify::VerifyArgs),
-    /// Find the ALTO server for a known access domain: U-NAPTR ALTO:https (RFC 7286 §3.2 step 2).
-    Resolve(cmd::resolve::ResolveArgs),
-    /// Find the ALTO server responsible for IP addresses or prefixes through reverse DNS
-    /// (RFC 8686 cross-domain discovery); --batch for many addresses.
-    Xdom(cmd::xdom::XdomArgs),
-    /// Find the ALTO server of each local interface and address family (RFC 7286): configured
-    /// domain, else DHCP option 213/15 (DHCPINFORM) or 57 (Information-request) or a lease file,
-    /// then U-NAPTR.
-    Discover(cmd::discover::DiscoverArgs),
+    /// Check zone files for ALTO discovery mistakes: syntax with exact positions, the U-NAPTR and
+    /// RFC 8686 rules Z1–Z24, and intent replay; text, JSON or SARIF output for CI.
+    Check(cmd::check::CheckArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
     Completions(cmd::completions::CompletionsArgs),
     /// Write the man pages (altodisc.1 and one per subcommand) into a directory; used by
