@@ -57,13 +57,15 @@ pub(crate) fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: logs piped to a file or journald stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
 pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     init_logging();
     if args.config.is_none() && args.zones.is_none() {
-        eprintln!("error: give --config FILE and/or --zones DIR");
+        eprintln!("altodisc: error: give --config FILE and/or --zones DIR");
         return exit::code(exit::USAGE);
     }
     block_on_server(serve(args))
@@ -78,7 +80,7 @@ pub(crate) fn block_on_server(task: impl Future<Output = ExitCode>) -> ExitCode 
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("altodisc: error: cannot start the runtime: {e}");
             return exit::code(exit::USAGE);
         }
     };
@@ -89,7 +91,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let mut signals = match Signals::register() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot register signal handlers: {e}");
+            eprintln!("altodisc: error: cannot register signal handlers: {e}");
             return exit::code(exit::USAGE);
         }
     };
@@ -111,8 +113,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Err(e) => {
             // Logged once here; nothing is served half-loaded or with checker errors.
             log_diagnostics(&e);
-            error!("{e}");
-            eprintln!("error: {e}");
+            eprintln!("altodisc: error: {e}");
             return exit::code(exit::USAGE);
         }
     };
@@ -124,8 +125,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let record_count = loaded.index.record_count();
     let mut options = ServeOptions::default();
     if let Err(e) = loaded.serve.apply(&mut options) {
-        error!("{e}");
-        eprintln!("error: {e}");
+        eprintln!("altodisc: error: {e}");
         return exit::code(exit::USAGE);
     }
     options.listen.extend(args.listen.iter().copied());
@@ -146,8 +146,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let responder = match Responder::start(loaded.index, &options).await {
         Ok(r) => r,
         Err(e) => {
-            error!("{e}");
-            eprintln!("error: {e}");
+            eprintln!("altodisc: error: {e}");
             return exit::code(exit::USAGE);
         }
     };
