@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   load_file / load_zone ──▶ per-record rules (Z3–Z11, Z14, Z23) while streaming
-//!                         └─▶ compact ZoneSet (owner table, NAPTR RDATA, three positions per record)
+//!                         └─▶ compact ZoneSet: owner names and kept RDATA in arenas
+//!                             (crate::store), 32 octets per record
 //!   finish ──▶ per-owner / per-zone rules (Z12, Z13, Z15–Z20b, Z22) ──▶ sorted diagnostics
 //!   replay (crate::replay) uses the same ZoneSet for Z21 / Z24
 //! ```
@@ -15,6 +16,8 @@
 //!   resolver runs — so "the checker says usable" and "the client uses it" cannot drift apart.
 //! * Z20b checks RRSIG presence and validity period over NAPTR RRsets; it does not verify the
 //!   signature cryptographically.
+//! * Z17 names the first three sibling owners in source order (it used to take them in hash-table
+//!   order, which changed with the other zones loaded beside).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -30,6 +33,7 @@ use crate::diag::{Diagnostic, Severity};
 use crate::reader::{ZoneReadError, stream_zone_file, stream_zone_str, type_name};
 use crate::record::{Position, Zone, ZoneRecord, rtype};
 use crate::rules::Rule;
+use crate::store::{NO_RDATA, NameTable, RdataStore, hash_bytes};
 
 /// Longest non-terminal chain a client follows (SPEC.md §9.1 MAX_DEPTH): the walk's own cap.
 pub const MAX_DEPTH: usize = altodisc_proto::walk::DEFAULT_MAX_DEPTH;
@@ -61,19 +65,40 @@ pub(crate) struct CPos {
     column: u32,
 }
 
-/// One stored record (compact: the checker keeps a million of them).
+/// One stored record (compact: the checker keeps a million of them, 32 octets each).
 #[derive(Debug)]
 pub(crate) struct Rec {
     pub(crate) owner: u32,
-    pub(crate) rtype: u16,
-    /// Set for NAPTR records whose service tag is `ALTO`.
-    pub(crate) alto: bool,
-    pub(crate) rdata: Vec<u8>,
+    /// Id in the set's [`RdataStore`] ([`NO_RDATA`] for types whose RDATA is not kept).
+    rdata: u32,
     pos: CPos,
-    /// NAPTR ORDER field (for Z19).
-    order_pos: CPos,
-    /// NAPTR REPLACEMENT field (for Z12/Z13), or the RDATA of a CNAME.
-    target_pos: CPos,
+    /// Columns of the NAPTR ORDER field (for Z19) and of the NAPTR REPLACEMENT field or the
+    /// CNAME RDATA (for Z12/Z13/Z16), both on the line of `pos` (the usual case); with
+    /// [`REC_FAR`], `order_col` is instead an index into [`ZoneSet::far`].
+    order_col: u32,
+    target_col: u32,
+    pub(crate) rtype: u16,
+    flags: u8,
+}
+
+/// [`Rec::flags`]: a NAPTR record whose service tag is `ALTO`.
+const REC_ALTO: u8 = 1;
+/// [`Rec::flags`]: the ORDER or target position is not on the record's first line.
+const REC_FAR: u8 = 2;
+
+/// A field position stored as a column on the record's line (0: no position).
+fn near_pos(pos: CPos, column: u32) -> CPos {
+    if column == 0 {
+        return CPos::default();
+    }
+    CPos { column, ..pos }
+}
+
+impl Rec {
+    /// Set for NAPTR records whose service tag is `ALTO`.
+    fn alto(&self) -> bool {
+        self.flags & REC_ALTO != 0
+    }
 }
 
 /// A loaded zone's apex and summary facts.
@@ -84,52 +109,22 @@ pub(crate) struct ZoneInfo {
     alto_https: bool,
 }
 
-/// A fast non-cryptographic hasher for the owner table (FxHash's mixing step). The names come
-/// from files the operator controls, and DNS names hash byte by byte (case-folded), where SipHash
-/// dominated the profile of a million-record zone.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct OwnerHasher(u64);
-
-impl std::hash::Hasher for OwnerHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Eight octets per step (RDATA keys are ~60 octets).
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-        for &b in chunks.remainder() {
-            self.write_u8(b);
-        }
-    }
-
-    fn write_u8(&mut self, b: u8) {
-        self.write_u64(u64::from(b));
-    }
-
-    fn write_u64(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type OwnerMap = HashMap<DomainName, u32, std::hash::BuildHasherDefault<OwnerHasher>>;
-
 /// Every loaded zone, indexed for lookups (the in-memory "DNS" that replay queries).
 #[derive(Debug, Default)]
 pub struct ZoneSet {
     files: Vec<Arc<str>>,
-    owners: OwnerMap,
-    /// The last owner added, as wire octets (empty before the first) and id; records of one
-    /// owner usually come together.
-    last_owner: (Vec<u8>, u32),
+    /// Owner names; ids are dense, in order of first appearance.
+    owners: NameTable,
+    /// The last owner added, if any; records of one owner usually come together.
+    last_owner: Option<u32>,
     pub(crate) recs: Vec<Rec>,
+    /// RDATA of the records that keep it (see [`Prepared`]).
+    rdata: RdataStore,
+    /// ORDER and target positions of records with [`REC_FAR`].
+    far: Vec<(CPos, CPos)>,
     pub(crate) zones: Vec<ZoneInfo>,
-    /// Record indices grouped by owner (filled by `index`).
+    /// Record indices grouped by owner (filled by `index`); empty when the records already
+    /// come grouped by owner in id order (then record `i` is `recs[i]`).
     by_owner: Vec<u32>,
     owner_start: Vec<u32>,
     /// Names that exist because something lies below them (empty non-terminals), only computed
@@ -172,8 +167,11 @@ pub enum Lookup {
 
 /// `name` equals `apex` or lies below it (case-insensitive, on wire form, no allocation).
 pub(crate) fn is_below(name: &DomainName, apex: &DomainName) -> bool {
-    let n = name.as_wire();
-    let a = apex.as_wire();
+    is_below_wire(name.as_wire(), apex.as_wire())
+}
+
+/// [`is_below`] on wire forms.
+fn is_below_wire(n: &[u8], a: &[u8]) -> bool {
     if a.len() > n.len() {
         return false;
     }
@@ -187,12 +185,26 @@ pub(crate) fn is_below(name: &DomainName, apex: &DomainName) -> bool {
 
 /// The parent of a name (`None` for the root).
 fn parent(name: &DomainName) -> Option<DomainName> {
-    let w = name.as_wire();
-    if name.is_root() {
-        return None;
+    let w = parent_wire(name.as_wire())?;
+    DomainName::from_wire(w).ok().map(|(n, _)| n)
+}
+
+/// The parent of a wire name (`None` for the root or a malformed name).
+fn parent_wire(w: &[u8]) -> Option<&[u8]> {
+    match w.first() {
+        None | Some(0) => None,
+        Some(&len) => w.get(1 + usize::from(len)..),
     }
-    let skip = 1 + usize::from(w[0]);
-    DomainName::from_wire(&w[skip..]).ok().map(|(n, _)| n)
+}
+
+/// Whether a wire name's first label is `*` (RFC 4592 §2.1.1).
+fn is_wildcard_wire(w: &[u8]) -> bool {
+    w.starts_with(b"\x01*")
+}
+
+/// A name of the owner table as a `DomainName` (owners were valid names when they were added).
+fn name_of(wire: &[u8]) -> Option<DomainName> {
+    DomainName::from_wire(wire).ok().map(|(n, _)| n)
 }
 
 fn wildcard_of(name: &DomainName) -> Option<DomainName> {
@@ -213,9 +225,13 @@ pub(crate) enum ReverseKind {
 }
 
 pub(crate) fn reverse_kind(name: &DomainName) -> ReverseKind {
+    reverse_kind_wire(name.as_wire())
+}
+
+/// [`reverse_kind`] on a wire name.
+fn reverse_kind_wire(w: &[u8]) -> ReverseKind {
     const V4: &[u8] = b"\x07in-addr\x04arpa\x00";
     const V6: &[u8] = b"\x03ip6\x04arpa\x00";
-    let w = name.as_wire();
     let ends = |suffix: &[u8]| {
         w.len() >= suffix.len() && w[w.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
@@ -253,25 +269,45 @@ impl ZoneSet {
         })
     }
 
-    fn owner_id(&mut self, name: DomainName) -> u32 {
-        if self.last_owner.0.eq_ignore_ascii_case(name.as_wire()) {
-            return self.last_owner.1;
+    /// The kept RDATA of a record (empty for types whose RDATA is not kept).
+    pub(crate) fn rdata(&self, r: &Rec) -> &[u8] {
+        self.rdata.get(r.rdata)
+    }
+
+    /// Position of a record's NAPTR ORDER field.
+    fn order_pos(&self, r: &Rec) -> CPos {
+        if r.flags & REC_FAR != 0 {
+            return self
+                .far
+                .get(r.order_col as usize)
+                .map(|f| f.0)
+                .unwrap_or_default();
         }
-        self.last_owner.0.clear();
-        self.last_owner.0.extend_from_slice(name.as_wire());
-        let next = u32::try_from(self.owners.len()).unwrap_or(u32::MAX);
-        // The name moves into the table: no copy for the common case of a new owner.
-        let id = *self.owners.entry(name).or_insert(next);
-        self.last_owner.1 = id;
-        id
+        near_pos(r.pos, r.order_col)
+    }
+
+    /// Position of a record's NAPTR REPLACEMENT field or CNAME target.
+    fn target_pos(&self, r: &Rec) -> CPos {
+        if r.flags & REC_FAR != 0 {
+            return self
+                .far
+                .get(r.order_col as usize)
+                .map(|f| f.1)
+                .unwrap_or_default();
+        }
+        near_pos(r.pos, r.target_col)
     }
 
     /// The zone (index) whose apex is the longest suffix of `name`.
     pub(crate) fn zone_of(&self, name: &DomainName) -> Option<usize> {
+        self.zone_of_wire(name.as_wire())
+    }
+
+    fn zone_of_wire(&self, name: &[u8]) -> Option<usize> {
         self.zones
             .iter()
             .enumerate()
-            .filter(|(_, z)| is_below(name, &z.origin))
+            .filter(|(_, z)| is_below_wire(name, z.origin.as_wire()))
             .max_by_key(|(_, z)| z.origin.as_wire().len())
             .map(|(i, _)| i)
     }
@@ -279,36 +315,45 @@ impl ZoneSet {
     fn index(&mut self) {
         let n_owners = self.owners.len();
         let mut counts = vec![0u32; n_owners + 1];
+        // Records usually come grouped by owner, in id order (ids are given at first sight):
+        // then the grouping is the identity and `by_owner` stays empty.
+        let mut grouped = true;
+        let mut prev = 0u32;
         for r in &self.recs {
             counts[r.owner as usize + 1] += 1;
+            grouped &= r.owner >= prev;
+            prev = r.owner;
         }
         for i in 1..counts.len() {
             counts[i] += counts[i - 1];
         }
-        let mut fill = counts.clone();
-        let mut by_owner = vec![0u32; self.recs.len()];
-        for (i, r) in self.recs.iter().enumerate() {
-            let slot = &mut fill[r.owner as usize];
-            by_owner[*slot as usize] = u32::try_from(i).unwrap_or(u32::MAX);
-            *slot += 1;
+        self.by_owner = Vec::new();
+        if !grouped {
+            let mut fill = counts.clone();
+            let mut by_owner = vec![0u32; self.recs.len()];
+            for (i, r) in self.recs.iter().enumerate() {
+                let slot = &mut fill[r.owner as usize];
+                by_owner[*slot as usize] = u32::try_from(i).unwrap_or(u32::MAX);
+                *slot += 1;
+            }
+            self.by_owner = by_owner;
         }
-        self.by_owner = by_owner;
         self.owner_start = counts;
-        self.has_wildcard = self
-            .owners
-            .keys()
-            .any(|n| n.labels().next() == Some(b"*".as_slice()));
+        self.has_wildcard = self.owners.iter().any(|(_, w)| is_wildcard_wire(w));
         if self.has_wildcard {
             let mut ents = HashSet::new();
-            for name in self.owners.keys() {
-                let Some(z) = self.zone_of(name) else {
+            for (_, wire) in self.owners.iter() {
+                let Some(name) = name_of(wire) else {
+                    continue;
+                };
+                let Some(z) = self.zone_of(&name) else {
                     continue;
                 };
                 let apex = &self.zones[z].origin;
-                let mut cur = parent(name);
+                let mut cur = parent(&name);
                 while let Some(p) = cur {
                     if !is_below(&p, apex)
-                        || self.owners.contains_key(&p)
+                        || self.owners.get(p.as_wire()).is_some()
                         || !ents.insert(p.clone())
                     {
                         break;
@@ -327,17 +372,24 @@ impl ZoneSet {
             self.owner_start.get(o).copied().unwrap_or(0) as usize,
             self.owner_start.get(o + 1).copied().unwrap_or(0) as usize,
         );
-        self.by_owner[s..e]
+        let (grouped, by_owner) = if self.by_owner.is_empty() {
+            (self.recs.get(s..e).unwrap_or_default(), &[][..])
+        } else {
+            (&[][..], self.by_owner.get(s..e).unwrap_or_default())
+        };
+        grouped
             .iter()
-            .map(move |&i| &self.recs[i as usize])
+            .chain(by_owner.iter().map(move |&i| &self.recs[i as usize]))
     }
 
     fn records_at(&self, name: &DomainName) -> Option<impl Iterator<Item = &Rec> + '_> {
-        self.owners.get(name).map(|&id| self.records_of(id))
+        self.owners
+            .get(name.as_wire())
+            .map(|id| self.records_of(id))
     }
 
     fn exists(&self, name: &DomainName) -> bool {
-        self.owners.contains_key(name) || self.ents.contains(name)
+        self.owners.get(name.as_wire()).is_some() || self.ents.contains(name)
     }
 
     /// NAPTR lookup as an authoritative server would answer it from the loaded zones: CNAMEs
@@ -377,7 +429,7 @@ impl ZoneSet {
                 };
             };
             if let Some(cname) = recs.iter().find(|r| r.rtype == rtype::CNAME) {
-                let Ok((target, _)) = DomainName::from_wire(&cname.rdata) else {
+                let Ok((target, _)) = DomainName::from_wire(self.rdata(cname)) else {
                     return Lookup::NxDomain { chain };
                 };
                 if chain.contains(&target) || chain.len() > MAX_CNAME_CHAIN {
@@ -391,7 +443,7 @@ impl ZoneSet {
             let records: Vec<NaptrRecord> = recs
                 .iter()
                 .filter(|r| r.rtype == rtype::NAPTR)
-                .filter_map(|r| NaptrRecord::from_rdata(&r.rdata).ok())
+                .filter_map(|r| NaptrRecord::from_rdata(self.rdata(r)).ok())
                 .collect();
             return if records.is_empty() {
                 Lookup::NoData { chain }
@@ -589,14 +641,7 @@ const F_REGEXP: usize = 4;
 const F_REPLACEMENT: usize = 5;
 
 fn field(r: &ZoneRecord, i: usize) -> Option<Position> {
-    if r.rdata_positions.len() == 6 {
-        r.rdata_positions.get(i).cloned()
-    } else {
-        r.rdata_positions
-            .first()
-            .cloned()
-            .or_else(|| r.position.clone())
-    }
+    field_ref(r, i).cloned()
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -867,39 +912,50 @@ fn u_record_rules(
     }
 }
 
-/// A record in the checker's compact form, as the reader stage hands it over.
-#[derive(Debug)]
-struct Compact {
-    owner: DomainName,
+/// A record in the checker's compact form, as the reader stage hands it over (the owner name
+/// travels beside it).
+#[derive(Debug, Clone, Copy)]
+struct Prepared {
     rtype: u16,
     /// `Some(offers_https)` for an ALTO NAPTR record.
     facts: Option<bool>,
-    rdata: Vec<u8>,
+    /// Id in the checker's [`RdataStore`].
+    rdata: u32,
     pos: CPos,
     order_pos: CPos,
     target_pos: CPos,
     services_pos: CPos,
 }
 
-/// The reader-side stage: per-record rules and compaction (runs on the reader thread).
+/// The reader-side stage: per-record rules and compaction (runs on the reader thread of
+/// [`Checker::load_file`]).
 #[derive(Debug)]
 struct Prep {
     /// Index of `files[0]` in the checker's file table.
     base: usize,
     files: Vec<Arc<str>>,
     diagnostics: Vec<Diagnostic>,
-    clean_rdata: CleanCache,
+    /// The checker's RDATA store, lent to this stage while a zone loads.
+    rdata: RdataStore,
 }
 
-type CleanCache = HashMap<Vec<u8>, Option<bool>, std::hash::BuildHasherDefault<OwnerHasher>>;
+/// Position of NAPTR RDATA field `i`; the first field's (or the record's) when the record
+/// was not written field by field (e.g. the RFC 3597 generic form).
+fn field_ref(r: &ZoneRecord, i: usize) -> Option<&Position> {
+    if r.rdata_positions.len() == 6 {
+        r.rdata_positions.get(i)
+    } else {
+        r.rdata_positions.first().or(r.position.as_ref())
+    }
+}
 
 impl Prep {
-    fn new(base: usize, clean_rdata: CleanCache) -> Self {
+    fn new(base: usize, rdata: RdataStore) -> Self {
         Self {
             base,
             files: Vec::new(),
             diagnostics: Vec::new(),
-            clean_rdata,
+            rdata,
         }
     }
 
@@ -925,53 +981,82 @@ impl Prep {
         }
     }
 
-    fn prepare(&mut self, r: ZoneRecord) -> Compact {
-        let cached = if r.rtype == rtype::NAPTR {
-            self.clean_rdata.get(&r.rdata).copied()
-        } else {
-            None
-        };
-        let facts = match cached {
-            Some(facts) => facts,
-            None => {
-                let before = self.diagnostics.len();
-                let facts = record_rules_into(&r, &mut self.diagnostics);
-                if r.rtype == rtype::NAPTR
-                    && self.diagnostics.len() == before
-                    && self.clean_rdata.len() < CLEAN_RDATA_CACHE
-                {
-                    self.clean_rdata.insert(r.rdata.clone(), facts);
+    fn prepare(&mut self, r: &ZoneRecord) -> Prepared {
+        let mut rdata = NO_RDATA;
+        let facts = if r.rtype == rtype::NAPTR {
+            // The per-record rules depend on the RDATA alone: a clean RDATA seen before is
+            // neither checked nor stored again.
+            let hash = hash_bytes(&r.rdata, false);
+            match self.rdata.clean(hash, &r.rdata) {
+                Some((id, facts)) => {
+                    rdata = id;
+                    facts
                 }
-                facts
+                None => {
+                    let before = self.diagnostics.len();
+                    let facts = record_rules_into(r, &mut self.diagnostics);
+                    rdata = self.rdata.push(&r.rdata);
+                    if self.diagnostics.len() == before
+                        && self.rdata.clean_len() < CLEAN_RDATA_CACHE
+                    {
+                        self.rdata.mark_clean(hash, rdata, facts);
+                    }
+                    facts
+                }
             }
+        } else {
+            // Other types only matter for existence (and Z15) unless named here.
+            if matches!(
+                r.rtype,
+                rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME
+            ) {
+                rdata = self.rdata.push(&r.rdata);
+            }
+            None
         };
         let pos = self.cpos(r.position.as_ref());
         let (mut order_pos, mut target_pos, mut services_pos) =
             (CPos::default(), CPos::default(), CPos::default());
         if r.rtype == rtype::NAPTR {
-            order_pos = self.cpos(field(&r, F_ORDER).as_ref());
-            target_pos = self.cpos(field(&r, F_REPLACEMENT).as_ref());
+            order_pos = self.cpos(field_ref(r, F_ORDER));
+            target_pos = self.cpos(field_ref(r, F_REPLACEMENT));
             if facts.is_some() {
-                services_pos = self.cpos(field(&r, F_SERVICES).as_ref());
+                services_pos = self.cpos(field_ref(r, F_SERVICES));
             }
         } else if r.rtype == rtype::CNAME {
             target_pos = self.cpos(r.rdata_positions.first());
         }
-        // Other types only matter for existence (and Z15): no RDATA kept.
-        let keep = matches!(
-            r.rtype,
-            rtype::NAPTR | rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME
-        );
-        Compact {
-            owner: r.owner,
+        Prepared {
             rtype: r.rtype,
             facts,
-            rdata: if keep { r.rdata } else { Vec::new() },
+            rdata,
             pos,
             order_pos,
             target_pos,
             services_pos,
         }
+    }
+}
+
+/// Prepared records on their way from the reader thread to the indexing thread of
+/// [`Checker::load_file`], with their owners' wire forms in one buffer. Batches go back to the
+/// reader to be filled again, so the hand-over allocates nothing per record.
+#[derive(Debug, Default)]
+struct Batch {
+    owners: Vec<u8>,
+    /// Each record with the end of its owner in `owners`.
+    records: Vec<(usize, Prepared)>,
+}
+
+impl Batch {
+    fn push(&mut self, owner: &[u8], p: Prepared) {
+        self.owners.extend_from_slice(owner);
+        self.records.push((self.owners.len(), p));
+    }
+
+    fn clear(&mut self) {
+        self.owners.clear();
+        self.records.clear();
     }
 }
 
@@ -981,11 +1066,10 @@ pub struct Checker {
     options: CheckOptions,
     set: ZoneSet,
     diagnostics: Vec<Diagnostic>,
-    /// NAPTR RDATA already checked without findings → its facts (`Some(https)` for ALTO). Big
-    /// zones repeat the same RDATA at many owners (one URI per prefix); the per-record rules
-    /// depend on the RDATA alone, so a clean RDATA need not be checked twice. Bounded.
-    clean_rdata: CleanCache,
 }
+
+/// Records a [`ZoneFeed`] collects before indexing them together (see [`Checker::accept_batch`]).
+const FEED_BATCH: usize = 64;
 
 /// One zone being fed to a [`Checker`] record by record (see [`Checker::feed_zone`]).
 #[allow(missing_debug_implementations)]
@@ -993,22 +1077,58 @@ pub struct ZoneFeed<'c> {
     checker: &'c mut Checker,
     prep: Prep,
     pending: PendingZone,
+    batch: Batch,
 }
 
 impl ZoneFeed<'_> {
     /// Runs the per-record rules on `record` and keeps its compact form for the cross-record
     /// rules of [`Checker::finish`].
+    // By value for callers that hand records over (e.g. through a channel); `add_ref` is the
+    // same without taking the record.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn add(&mut self, record: ZoneRecord) {
-        let c = self.prep.prepare(record);
-        self.checker.accept(c, &mut self.pending);
+        self.add_ref(&record);
+    }
+
+    /// [`ZoneFeed::add`] for a record the caller keeps (or frees itself): nothing of it is
+    /// retained, its owner and RDATA are copied into the checker's arenas.
+    pub fn add_ref(&mut self, record: &ZoneRecord) {
+        let p = self.prep.prepare(record);
+        self.batch.push(record.owner.as_wire(), p);
+        if self.batch.records.len() >= FEED_BATCH {
+            self.flush();
+        }
     }
 
     /// Ends the zone: `origin` and `reader_diagnostics` are the reader's
     /// [`crate::reader::StreamSummary`] fields for the stream that produced the records.
-    pub fn finish(self, origin: DomainName, reader_diagnostics: Vec<Diagnostic>) {
-        self.checker.absorb(self.prep);
+    pub fn finish(mut self, origin: DomainName, reader_diagnostics: Vec<Diagnostic>) {
+        self.flush();
+        self.checker
+            .set
+            .files
+            .extend(std::mem::take(&mut self.prep.files));
+        self.checker
+            .diagnostics
+            .extend(std::mem::take(&mut self.prep.diagnostics));
         self.checker.diagnostics.extend(reader_diagnostics);
         self.checker.add_zone_info(origin, &self.pending);
+        // Drop gives the RDATA store back.
+    }
+
+    /// Indexes the records collected so far.
+    fn flush(&mut self) {
+        self.checker.accept_batch(&self.batch, &mut self.pending);
+        self.batch.clear();
+    }
+}
+
+/// A feed dropped without [`ZoneFeed::finish`] (its caller stopped on an error) leaves the
+/// records added so far in the checker, as when each record was indexed on arrival.
+impl Drop for ZoneFeed<'_> {
+    fn drop(&mut self) {
+        self.flush();
+        self.checker.set.rdata = std::mem::take(&mut self.prep.rdata);
     }
 }
 
@@ -1023,7 +1143,6 @@ impl Checker {
             options,
             set: ZoneSet::default(),
             diagnostics: Vec::new(),
-            clean_rdata: HashMap::default(),
         }
     }
 
@@ -1036,41 +1155,47 @@ impl Checker {
         path: &Path,
         origin: Option<&DomainName>,
     ) -> Result<DomainName, ZoneReadError> {
-        // Size hint: a NAPTR line is about 80 octets. Over-reserve a little: one rehash of a
-        // million-entry table costs more than the slack.
+        // Size hint: a NAPTR line is about 80 octets.
         if let Ok(meta) = std::fs::metadata(path) {
-            let hint = usize::try_from(meta.len() / 64).unwrap_or(0).min(1 << 24);
+            let hint = usize::try_from(meta.len() / 80).unwrap_or(0).min(1 << 24);
             self.set.recs.reserve(hint);
             self.set.owners.reserve(hint);
         }
         // Two stages on two threads. The reader thread parses, runs the per-record rules and
         // turns each record into its compact form, so that everything it allocated (positions
         // share one `Arc` per file) is also freed on that thread; this thread indexes the
-        // compact records. Bounded channel: memory stays flat.
+        // compact records. Bounded channel: memory stays flat; emptied batches come back.
         const BATCH: usize = 4096;
-        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
+        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.set.rdata));
         let mut pending = PendingZone::default();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Compact>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch>(8);
         let joined = std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
-                let mut batch = Vec::with_capacity(BATCH);
+                let fresh = || Batch {
+                    owners: Vec::with_capacity(BATCH * 32),
+                    records: Vec::with_capacity(BATCH),
+                };
+                let mut batch = fresh();
                 let result = stream_zone_file(path, origin, &mut |r| {
-                    batch.push(prep.prepare(r));
-                    if batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let p = prep.prepare(&r);
+                    batch.push(r.owner.as_wire(), p);
+                    if batch.records.len() == BATCH {
+                        let next = back_rx.try_recv().unwrap_or_else(|_| fresh());
                         // The receiver lives until this scope ends.
-                        let _ = tx.send(full);
+                        let _ = tx.send(std::mem::replace(&mut batch, next));
                     }
                 });
-                if !batch.is_empty() {
+                if !batch.records.is_empty() {
                     let _ = tx.send(batch);
                 }
                 (result, prep)
             });
-            for batch in rx {
-                for c in batch {
-                    self.accept(c, &mut pending);
-                }
+            for mut batch in rx {
+                self.accept_batch(&batch, &mut pending);
+                batch.clear();
+                // The reader may have finished: then the batch is simply dropped.
+                let _ = back_tx.try_send(batch);
             }
             reader.join()
         });
@@ -1087,28 +1212,19 @@ impl Checker {
 
     /// Reads zone text held in memory (see [`crate::reader::read_zone_str`]).
     pub fn load_str(&mut self, text: &str, label: &str, origin: Option<&DomainName>) -> DomainName {
-        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
-        let mut pending = PendingZone::default();
-        let summary = stream_zone_str(text, label, origin, &mut |r| {
-            let c = prep.prepare(r);
-            self.accept(c, &mut pending);
-        });
-        self.absorb(prep);
-        self.diagnostics.extend(summary.diagnostics);
-        self.add_zone_info(summary.origin.clone(), &pending);
+        let mut feed = self.feed_zone(0);
+        let summary = stream_zone_str(text, label, origin, &mut |r| feed.add_ref(&r));
+        feed.finish(summary.origin.clone(), summary.diagnostics);
         summary.origin
     }
 
     /// Adds a zone already in memory (e.g. produced by the publishing config).
     pub fn load_zone(&mut self, zone: &Zone) {
-        let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
-        let mut pending = PendingZone::default();
+        let mut feed = self.feed_zone(zone.records.len());
         for r in &zone.records {
-            let c = prep.prepare(r.clone());
-            self.accept(c, &mut pending);
+            feed.add_ref(r);
         }
-        self.absorb(prep);
-        self.add_zone_info(zone.origin.clone(), &pending);
+        feed.finish(zone.origin.clone(), Vec::new());
     }
 
     /// Starts a zone whose records the caller streams in one by one with [`ZoneFeed::add`]
@@ -1119,18 +1235,19 @@ impl Checker {
         let hint = size_hint.min(1 << 24);
         self.set.recs.reserve(hint);
         self.set.owners.reserve(hint);
-        let prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.clean_rdata));
+        let prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.set.rdata));
         ZoneFeed {
             checker: self,
             prep,
             pending: PendingZone::default(),
+            batch: Batch::default(),
         }
     }
 
     fn absorb(&mut self, prep: Prep) {
         self.set.files.extend(prep.files);
         self.diagnostics.extend(prep.diagnostics);
-        self.clean_rdata = prep.clean_rdata;
+        self.set.rdata = prep.rdata;
     }
 
     fn add_zone_info(&mut self, origin: DomainName, p: &PendingZone) {
@@ -1141,22 +1258,72 @@ impl Checker {
         });
     }
 
-    fn accept(&mut self, c: Compact, pending: &mut PendingZone) {
-        if let Some(https) = c.facts {
-            pending.alto_https |= https;
-            if pending.first_alto.is_none() {
-                pending.first_alto = Some((c.services_pos, https));
+    /// Indexes prepared records in order. Owner lookups go in groups: the owners' hashes first,
+    /// then one read of each one's slot (see [`NameTable::warm`]), then the lookups.
+    fn accept_batch(&mut self, batch: &Batch, pending: &mut PendingZone) {
+        const GROUP: usize = 16;
+        let owners = batch.owners.as_slice();
+        // Hash of each owner of a group; 0 for the owner of the record before.
+        let mut hashes = [0u32; GROUP];
+        let mut prev: Option<&[u8]> = None;
+        let mut start = 0usize;
+        for group in batch.records.chunks(GROUP) {
+            let mut at = start;
+            for (h, &(end, _)) in hashes.iter_mut().zip(group) {
+                let wire = &owners[at..end];
+                let same = match prev {
+                    Some(p) => p.eq_ignore_ascii_case(wire),
+                    None => self
+                        .set
+                        .last_owner
+                        .is_some_and(|id| self.set.owners.name(id).eq_ignore_ascii_case(wire)),
+                };
+                *h = if same { 0 } else { hash_bytes(wire, true) };
+                prev = Some(wire);
+                at = end;
+            }
+            self.set.owners.warm(&hashes[..group.len()]);
+            for (&h, &(end, p)) in hashes.iter().zip(group) {
+                self.accept(&owners[start..end], h, p, pending);
+                start = end;
             }
         }
-        let owner = self.set.owner_id(c.owner);
-        self.set.recs.push(Rec {
+    }
+
+    /// Indexes one prepared record; `hash` is its owner's (0: the owner of the record before).
+    fn accept(&mut self, owner: &[u8], hash: u32, p: Prepared, pending: &mut PendingZone) {
+        if let Some(https) = p.facts {
+            pending.alto_https |= https;
+            if pending.first_alto.is_none() {
+                pending.first_alto = Some((p.services_pos, https));
+            }
+        }
+        let owner = match (hash, self.set.last_owner) {
+            (0, Some(last)) => last,
+            (0, None) => self.set.owners.intern(owner),
+            (h, _) => self.set.owners.intern_hashed(owner, h),
+        };
+        self.set.last_owner = Some(owner);
+        let set = &mut self.set;
+        // Column 0 (no real column) stands for "no position" (records without such a field).
+        let near = |q: CPos| {
+            q == CPos::default() || (q.file == p.pos.file && q.line == p.pos.line && q.column != 0)
+        };
+        let (order_col, target_col, far) = if near(p.order_pos) && near(p.target_pos) {
+            (p.order_pos.column, p.target_pos.column, 0)
+        } else {
+            let at = u32::try_from(set.far.len()).unwrap_or(u32::MAX);
+            set.far.push((p.order_pos, p.target_pos));
+            (at, 0, REC_FAR)
+        };
+        set.recs.push(Rec {
             owner,
-            rtype: c.rtype,
-            alto: c.facts.is_some(),
-            rdata: c.rdata,
-            pos: c.pos,
-            order_pos: c.order_pos,
-            target_pos: c.target_pos,
+            rdata: p.rdata,
+            pos: p.pos,
+            order_col,
+            target_col,
+            rtype: p.rtype,
+            flags: far | if p.facts.is_some() { REC_ALTO } else { 0 },
         });
     }
 
@@ -1195,32 +1362,22 @@ impl Checker {
 
     fn owner_rules(&self, out: &mut Vec<Diagnostic>) {
         let set = &self.set;
-        // Owners in id (= source) order, without sorting: ids are dense 0..n.
-        let names: Vec<(&DomainName, u32)> = {
-            let mut v: Vec<Option<&DomainName>> = vec![None; set.owners.len()];
-            for (n, &i) in &set.owners {
-                if let Some(slot) = v.get_mut(i as usize) {
-                    *slot = Some(n);
-                }
-            }
-            v.into_iter()
-                .enumerate()
-                .filter_map(|(i, n)| Some((n?, u32::try_from(i).ok()?)))
-                .collect()
-        };
         // Owners reached through a CNAME (RFC 2317): their depth does not matter for Z14.
         let cname_targets: HashSet<DomainName> = set
             .recs
             .iter()
             .filter(|r| r.rtype == rtype::CNAME)
-            .filter_map(|r| DomainName::from_wire(&r.rdata).ok().map(|(n, _)| n))
+            .filter_map(|r| DomainName::from_wire(set.rdata(r)).ok().map(|(n, _)| n))
             .collect();
         // Buffers reused across owners: most owners hold one record, and allocating per owner
         // showed up in the profile of a million-record zone.
         let mut recs: Vec<&Rec> = Vec::new();
         let mut naptrs: Vec<&Rec> = Vec::new();
         let mut alto: Vec<(&Rec, NaptrRecord)> = Vec::new();
-        for &(name, id) in &names {
+        // Owners in id (= source) order. The name as a `DomainName` is only built for the rules
+        // that need one (rare: most owners hold one clean ALTO record).
+        for (id, wire) in set.owners.iter() {
+            let lazy_name = LazyName::new(wire);
             recs.clear();
             recs.extend(set.records_of(id));
             let cname = recs.iter().find(|r| r.rtype == rtype::CNAME);
@@ -1233,6 +1390,7 @@ impl Checker {
                     )
                 })
             {
+                let name = lazy_name.get();
                 out.push(
                     Diagnostic::new(
                         Rule::Z15,
@@ -1244,7 +1402,7 @@ impl Checker {
             }
             // Z16
             if let Some(c) = cname {
-                self.cname_rule(name, c, out);
+                self.cname_rule(lazy_name.get(), c, out);
             }
             naptrs.clear();
             naptrs.extend(recs.iter().copied().filter(|r| r.rtype == rtype::NAPTR));
@@ -1252,32 +1410,34 @@ impl Checker {
                 continue;
             }
             alto.clear();
-            let first_alto = naptrs.iter().find(|r| r.alto).copied();
+            let first_alto = naptrs.iter().find(|r| r.alto()).copied();
             // Decoding is only needed for the rules below that look inside the records: several
             // ALTO records (Z19), a non-terminal one (FLAGS length octet 0 at offset 4: Z12/Z13),
             // or a wildcard owner (Z17).
-            let alto_count = naptrs.iter().filter(|r| r.alto).count();
-            let wildcard = name.labels().next() == Some(b"*".as_slice());
+            let alto_count = naptrs.iter().filter(|r| r.alto()).count();
+            let wildcard = is_wildcard_wire(wire);
             let needs_decode = alto_count > 1
                 || wildcard
-                || naptrs.iter().any(|r| r.alto && r.rdata.get(4) == Some(&0));
+                || naptrs
+                    .iter()
+                    .any(|r| r.alto() && set.rdata(r).get(4) == Some(&0));
             if needs_decode {
                 alto.extend(
-                    naptrs
-                        .iter()
-                        .filter(|r| r.alto)
-                        .filter_map(|r| NaptrRecord::from_rdata(&r.rdata).ok().map(|n| (*r, n))),
+                    naptrs.iter().filter(|r| r.alto()).filter_map(|r| {
+                        NaptrRecord::from_rdata(set.rdata(r)).ok().map(|n| (*r, n))
+                    }),
                 );
             }
             // Z14: reverse owners at a depth no client queries.
             if let Some(first) = first_alto {
-                let kind = reverse_kind(name);
+                let kind = reverse_kind_wire(wire);
                 let depth_ok = match kind {
                     ReverseKind::V4(n) => (1..=4).contains(&n),
                     ReverseKind::V6(n) => matches!(n, 8 | 10 | 12 | 14 | 16 | 32),
                     ReverseKind::Forward => true,
                 };
-                if !depth_ok && !cname_targets.contains(name) {
+                if !depth_ok && !cname_targets.contains(lazy_name.get()) {
+                    let name = lazy_name.get();
                     let (what, n) = match kind {
                         ReverseKind::V4(n) => ("octet labels; clients query 1-4", n),
                         ReverseKind::V6(n) => ("nibbles; clients query 8, 10, 12, 14, 16 or 32", n),
@@ -1296,10 +1456,14 @@ impl Checker {
             // Z18: the RRset's response size (header 12, question, one compressed owner pointer per
             // record, 10 octets of RR header, RDATA).
             let size = 12
-                + name.as_wire().len()
+                + wire.len()
                 + 4
-                + naptrs.iter().map(|r| 2 + 10 + r.rdata.len()).sum::<usize>();
+                + naptrs
+                    .iter()
+                    .map(|r| 2 + 10 + set.rdata(r).len())
+                    .sum::<usize>();
             if size > 512 {
+                let name = lazy_name.get();
                 let (limit, why) = if size > 1232 {
                     (1232, "clients need TCP even with EDNS (RFC 7766)")
                 } else {
@@ -1314,6 +1478,10 @@ impl Checker {
                     .with_hint("publish fewer records at this name, or make sure TCP works"),
                 );
             }
+            if alto.is_empty() {
+                continue;
+            }
+            let name = lazy_name.get();
             // Z19
             for (i, (r, n)) in alto.iter().enumerate() {
                 if let Some((_, first)) = alto[..i].iter().find(|(_, m)| {
@@ -1324,7 +1492,7 @@ impl Checker {
                     out.push(
                         Diagnostic::new(
                             Rule::Z19,
-                            set.position(r.order_pos),
+                            set.position(set.order_pos(r)),
                             format!("ORDER {} PREFERENCE {} also used by another {} record at {name}", first.order, first.preference, lossy(&n.services)),
                         )
                         .with_hint("the client's choice between them is arbitrary; give the preferred one a lower PREFERENCE"),
@@ -1343,15 +1511,15 @@ impl Checker {
                     self.chain_rule(name, r, n, &wanted, out);
                 }
             }
-            // Z17: wildcard with explicit siblings.
-            if name.labels().next() == Some(b"*".as_slice())
-                && !alto.is_empty()
-                && let Some(parent_name) = parent(name)
-            {
-                let siblings: Vec<&DomainName> = set
+            // Z17: wildcard with explicit siblings (the first three in source order).
+            if wildcard && let Some(up) = parent_wire(wire) {
+                let siblings: Vec<DomainName> = set
                     .owners
-                    .keys()
-                    .filter(|o| *o != name && parent(o).as_ref() == Some(&parent_name))
+                    .iter()
+                    .filter(|(o, w)| {
+                        *o != id && parent_wire(w).is_some_and(|p| p.eq_ignore_ascii_case(up))
+                    })
+                    .filter_map(|(_, w)| name_of(w))
                     .take(3)
                     .collect();
                 if !siblings.is_empty() {
@@ -1383,7 +1551,7 @@ impl Checker {
             Lookup::CnameLoop { chain } => out.push(
                 Diagnostic::new(
                     Rule::Z16,
-                    set.position(c.target_pos),
+                    set.position(set.target_pos(c)),
                     format!(
                         "CNAME chain loops or is longer than {MAX_CNAME_CHAIN}: {}",
                         show(&chain)
@@ -1408,7 +1576,7 @@ impl Checker {
             Lookup::NxDomain { chain } if reverse => out.push(
                 Diagnostic::new(
                     Rule::Z16,
-                    set.position(c.target_pos),
+                    set.position(set.target_pos(c)),
                     format!(
                         "CNAME chain {} ends at a name that does not exist in the loaded zones",
                         show(&chain)
@@ -1420,7 +1588,7 @@ impl Checker {
             Lookup::OutsideZones { chain } if reverse && chain.len() > 1 => out.push(
                 Diagnostic::new(
                     Rule::Z16,
-                    set.position(c.target_pos),
+                    set.position(set.target_pos(c)),
                     format!(
                         "CNAME chain {} leaves the loaded zones; not verified offline",
                         show(&chain)
@@ -1452,7 +1620,7 @@ impl Checker {
             out.push(
                 Diagnostic::new(
                     Rule::Z13,
-                    set.position(r.target_pos),
+                    set.position(set.target_pos(r)),
                     format!("non-terminal chain from {name} for {wanted} loops or is deeper than {MAX_DEPTH}: {trace}"),
                 )
                 .with_hint("make the chain end in a \"u\" record within a few steps (RFC 3958 §3.2)"),
@@ -1461,7 +1629,7 @@ impl Checker {
             out.push(
                 Diagnostic::new(
                     Rule::Z12,
-                    set.position(r.target_pos),
+                    set.position(set.target_pos(r)),
                     format!(
                         "non-terminal target {} is outside the loaded zones; not verified offline",
                         n.replacement
@@ -1474,7 +1642,7 @@ impl Checker {
             out.push(
                 Diagnostic::new(
                     Rule::Z12,
-                    set.position(r.target_pos),
+                    set.position(set.target_pos(r)),
                     format!("non-terminal target {} yields no usable {wanted} record: {trace}", n.replacement),
                 )
                 .with_hint("publish a matching NAPTR at the target, or fix the REPLACEMENT (RFC 3958 §2.2.4)"),
@@ -1514,8 +1682,8 @@ impl Checker {
                 );
                 continue;
             }
-            for (name, &id) in &set.owners {
-                if set.zone_of(name) != Some(zi) {
+            for (id, wire) in set.owners.iter() {
+                if set.zone_of_wire(wire) != Some(zi) {
                     continue;
                 }
                 let recs: Vec<&Rec> = set.records_of(id).collect();
@@ -1524,8 +1692,12 @@ impl Checker {
                 };
                 let sigs: Vec<&&Rec> = recs
                     .iter()
-                    .filter(|r| r.rtype == rtype::RRSIG && r.rdata.get(..2) == Some(&[0, 35][..]))
+                    .filter(|r| {
+                        r.rtype == rtype::RRSIG && set.rdata(r).get(..2) == Some(&[0, 35][..])
+                    })
                     .collect();
+                let name = LazyName::new(wire);
+                let name = name.get();
                 if sigs.is_empty() {
                     out.push(
                         Diagnostic::new(
@@ -1539,7 +1711,7 @@ impl Checker {
                 }
                 let valid = sigs.iter().any(|s| {
                     let word = |o: usize| {
-                        s.rdata
+                        set.rdata(s)
                             .get(o..o + 4)
                             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
                     };
@@ -1560,6 +1732,28 @@ impl Checker {
                 }
             }
         }
+    }
+}
+
+/// An owner's name, built as a `DomainName` only when a rule needs one.
+struct LazyName<'a> {
+    wire: &'a [u8],
+    name: std::cell::OnceCell<DomainName>,
+}
+
+impl<'a> LazyName<'a> {
+    fn new(wire: &'a [u8]) -> Self {
+        Self {
+            wire,
+            name: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &DomainName {
+        // Owner wire forms come from valid names (`ZoneRecord::owner`), so the root fallback is
+        // never taken.
+        self.name
+            .get_or_init(|| name_of(self.wire).unwrap_or_else(DomainName::root))
     }
 }
 
@@ -1588,6 +1782,12 @@ mod tests {
 
     fn name(s: &str) -> DomainName {
         DomainName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_stored_record_stays_small() {
+        // A million of them are kept for the cross-record rules.
+        assert_eq!(size_of::<Rec>(), 32);
     }
 
     #[test]
@@ -1638,9 +1838,109 @@ mod tests {
             feed.finish(summary.origin, summary.diagnostics);
             let got: Vec<String> = fed.finish().iter().map(|d| format!("{d:?}")).collect();
             assert_eq!(got, want, "{}", path.display());
+            // By reference, with the records kept by the caller.
+            let mut kept = Vec::new();
+            let mut by_ref = Checker::new(CheckOptions { now_unix: 0 });
+            let mut feed = by_ref.feed_zone(0);
+            let summary = stream_zone_file(path, origin.as_ref(), &mut |r| {
+                feed.add_ref(&r);
+                kept.push(r);
+            })
+            .unwrap();
+            feed.finish(summary.origin, summary.diagnostics);
+            let got: Vec<String> = by_ref.finish().iter().map(|d| format!("{d:?}")).collect();
+            assert_eq!(got, want, "{} (add_ref)", path.display());
             with_findings += usize::from(!want.is_empty());
         }
         assert!(with_findings > 10);
+    }
+
+    fn findings(text: &str) -> Vec<String> {
+        let mut c = Checker::new(CheckOptions { now_unix: 0 });
+        c.load_str(text, "t.zone", Some(&name("2.0.192.in-addr.arpa.")));
+        c.finish()
+            .iter()
+            .map(|d| {
+                let p = d.position.as_ref().map(|p| (p.line, p.column));
+                format!("{} {p:?} {}", d.rule.id(), d.message)
+            })
+            .collect()
+    }
+
+    /// Field positions on another line than the record's start (parentheses) are kept exactly.
+    #[test]
+    fn multi_line_records_keep_their_field_positions() {
+        let got = findings(
+            "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ DNSKEY 257 3 13 AQID\n\
+             @ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n\
+             @ NAPTR (\n  10 10 \"u\" \"ALTO:https\" \"!.*!https://b.example/!\" . )\n\
+             @ NAPTR 20 10 \"\" \"ALTO:https\" \"\" (\n    nt.example.com. )\n",
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("Z19 Some((6, 3)) ORDER 10 PREFERENCE 10")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("Z12 Some((8, 5)) non-terminal target nt.example.com.")),
+            "{got:?}"
+        );
+    }
+
+    /// Records of one owner need not be adjacent; owners compare case-insensitively and keep
+    /// their first spelling.
+    #[test]
+    fn interleaved_owners_are_grouped() {
+        let text = "$TTL 60\n@ SOA ns h 1 1 1 1 1\n\
+             A NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n\
+             b NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://a.example/!\" .\n\
+             a NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://b.example/!\" .\n\
+             b CNAME a\n";
+        let got = findings(text);
+        assert!(
+            got.iter().any(|g| g.starts_with(
+                "Z19 Some((5, 9)) ORDER 10 PREFERENCE 10 also used by another ALTO:https record at A.2.0.192.in-addr.arpa."
+            )),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|g| g.starts_with(
+                "Z15 Some((6, 1)) CNAME at b.2.0.192.in-addr.arpa. together with NAPTR data"
+            )),
+            "{got:?}"
+        );
+        let c = set(text);
+        let recs: Vec<u16> = c
+            .zones()
+            .records_at(&name("a.2.0.192.IN-ADDR.arpa."))
+            .unwrap()
+            .map(|r| r.rtype)
+            .collect();
+        assert_eq!(recs, [rtype::NAPTR, rtype::NAPTR]);
+    }
+
+    /// A feed dropped without `finish` (its caller stopped on an error) keeps what it was given,
+    /// RDATA included.
+    #[test]
+    fn a_dropped_feed_keeps_its_records() {
+        let mut c = Checker::new(CheckOptions { now_unix: 0 });
+        let mut feed = c.feed_zone(1);
+        stream_zone_str(
+            "$TTL 60\n@ SOA ns h 1 1 1 1 1\nx CNAME y\n",
+            "t.zone",
+            Some(&name("example.")),
+            &mut |r| feed.add_ref(&r),
+        );
+        drop(feed);
+        assert_eq!(c.zones().len(), 2);
+        let cname = c
+            .zones()
+            .recs
+            .iter()
+            .find(|r| r.rtype == rtype::CNAME)
+            .unwrap();
+        assert_eq!(c.zones().rdata(cname), name("y.example.").as_wire());
     }
 
     fn set(text: &str) -> Checker {

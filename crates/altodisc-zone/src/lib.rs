@@ -20,6 +20,7 @@ pub mod reader;
 pub mod record;
 pub mod replay;
 pub mod rules;
+mod store;
 
 pub use diag::{Diagnostic, Severity};
 pub use reader::{

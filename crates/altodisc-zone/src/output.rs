@@ -130,25 +130,81 @@ pub fn render_human(
     out
 }
 
-/// A reader of source lines for [`render_human`] that loads each file once.
+/// A reader of source lines for [`render_human`]. Each file is read as a stream, up to the line
+/// asked for: diagnostics come sorted by file and line, so one pass serves them all, and a
+/// million-line zone with a handful of findings is never held in memory (it is read again from
+/// the start only if an earlier line is asked for later).
 #[derive(Debug, Default)]
 pub struct SourceCache {
-    files: HashMap<String, Option<Vec<String>>>,
+    files: HashMap<String, Option<SourceFile>>,
+}
+
+/// A file being read line by line.
+#[derive(Debug)]
+struct SourceFile {
+    path: String,
+    reader: std::io::BufReader<std::fs::File>,
+    /// Number (from 1) of the line the reader gives next.
+    next: u32,
+    /// The last line handed out, with its number (several findings often share a line).
+    last: Option<(u32, String)>,
+}
+
+impl SourceFile {
+    fn open(path: &str) -> Option<Self> {
+        let file = std::fs::File::open(path).ok()?;
+        Some(Self {
+            path: path.to_owned(),
+            reader: std::io::BufReader::with_capacity(1 << 16, file),
+            next: 1,
+            last: None,
+        })
+    }
+
+    /// Line `n` (from 1) as `str::lines` over the lossily decoded file gives it: split at
+    /// `\n`, without a `\r` before it, no line after a final `\n`. Decoding one line alone
+    /// gives the same text, as `\n` ends every invalid UTF-8 sequence.
+    fn line(&mut self, n: u32) -> Option<String> {
+        if let Some((at, text)) = &self.last
+            && *at == n
+        {
+            return Some(text.clone());
+        }
+        if n < self.next {
+            *self = Self::open(&self.path)?;
+        }
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if std::io::BufRead::read_until(&mut self.reader, b'\n', &mut buf).ok()? == 0 {
+                return None;
+            }
+            let this = self.next;
+            self.next = self.next.saturating_add(1);
+            if this == n {
+                let line = match buf.strip_suffix(b"\n") {
+                    Some(l) => l.strip_suffix(b"\r").unwrap_or(l),
+                    None => &buf,
+                };
+                let text = String::from_utf8_lossy(line).into_owned();
+                self.last = Some((n, text.clone()));
+                return Some(text);
+            }
+        }
+    }
 }
 
 impl SourceCache {
     /// Line `line` (from 1) of `file`, if the file can be read.
     pub fn line(&mut self, file: &str, line: u32) -> Option<String> {
-        let lines = self.files.entry(file.to_owned()).or_insert_with(|| {
-            std::fs::read(file).ok().map(|b| {
-                String::from_utf8_lossy(&b)
-                    .lines()
-                    .map(str::to_owned)
-                    .collect()
-            })
-        });
-        let i = usize::try_from(line.checked_sub(1)?).ok()?;
-        lines.as_ref()?.get(i).cloned()
+        if line == 0 {
+            return None;
+        }
+        self.files
+            .entry(file.to_owned())
+            .or_insert_with(|| SourceFile::open(file))
+            .as_mut()?
+            .line(line)
     }
 }
 
@@ -265,4 +321,52 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
             "results": results,
         }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines come out as `str::lines` over the lossily decoded file gives them (what the cache
+    /// did before it kept the octets), for every line number and past the end.
+    #[test]
+    fn source_lines_match_str_lines() {
+        let texts: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"a\n",
+            b"a\nb",
+            b"\n\n",
+            b"x\r\ny\r\n\r\nz\r",
+            b"x\r\r\nlast",
+            b"bad \xe2\x82\nnext \xff\n\xc3",
+            b"$ORIGIN a.\n@ SOA ns h 1 1 1 1 1\n",
+        ];
+        let dir = std::env::temp_dir().join(format!("altodisc-srclines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (n, text) in texts.iter().enumerate() {
+            let path = dir.join(format!("{n}.zone"));
+            std::fs::write(&path, text).unwrap();
+            let path = path.to_str().unwrap();
+            let want: Vec<String> = String::from_utf8_lossy(text)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            let mut cache = SourceCache::default();
+            // Out of order on purpose: the line index grows on demand.
+            let last = u32::try_from(want.len()).unwrap() + 2;
+            for line in (1..=last).rev().chain(1..=last) {
+                let got = cache.line(path, line);
+                assert_eq!(
+                    got.as_ref(),
+                    want.get(line as usize - 1),
+                    "{text:?} line {line}"
+                );
+            }
+            assert_eq!(cache.line(path, 0), None);
+        }
+        let mut cache = SourceCache::default();
+        assert_eq!(cache.line(dir.join("missing").to_str().unwrap(), 1), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
