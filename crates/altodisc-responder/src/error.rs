@@ -85,6 +85,14 @@ pub enum IndexError {
         /// Where.
         at: Option<Position>,
     },
+    /// A zone whose names or RDATA exceed the index's 32-bit offsets (over 4 GiB).
+    #[error("{}zone {origin} is too large to index", pos(.at.as_ref()))]
+    TooLarge {
+        /// The origin.
+        origin: String,
+        /// Where.
+        at: Option<Position>,
+    },
     /// Two zones with the same origin.
     #[error("zone {origin} is loaded twice")]
     DuplicateZone {

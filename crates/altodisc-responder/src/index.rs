@@ -7,10 +7,11 @@
 //! misses first, SPEC.md §9.1), so this index is the store and hickory-server only the protocol
 //! engine around it.
 //!
-//! Storage is compact: each RRset keeps its RDATA in uncompressed wire form (one allocation per
-//! RRset), checked once at load by decoding it, and turned into hickory records only when it is
-//! answered. A zone is built record by record ([`ZoneBuilder`]), so a zone file can be streamed
-//! into the index without holding its records twice.
+//! Storage is compact: a zone is a few large arrays (names, nodes, RRsets, one arena of RDATA in
+//! uncompressed wire form shared by equal RRsets), not a few allocations per name. RDATA is
+//! checked once at load by decoding it (each distinct value once) and turned into hickory
+//! records only when it is answered. A zone is built record by record ([`ZoneBuilder`]), so a
+//! zone file can be streamed into the index without holding its records twice.
 //!
 //! Answer semantics (SPEC.md §9.2 step 4), per RFC 1034 §4.3.2:
 //!
@@ -28,10 +29,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap as StdHashMap;
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use altodisc_zone::record::{CLASS_IN, Position, Zone, ZoneRecord, rtype};
+use hashbrown::{HashTable, hash_table};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
@@ -49,18 +51,226 @@ pub const MAX_CNAME_CHAIN: usize = 8;
 /// The wire form of a wildcard label `*` (RFC 4592 §2.1.1).
 const WILDCARD_LABEL: [u8; 2] = [1, b'*'];
 
-/// One RRset at one owner: RDATA in wire form, each prefixed by its 16-bit length.
-#[derive(Debug)]
+/// The end of an owner's RRset list, and "no node".
+const NONE: u32 = u32::MAX;
+
+/// Node flag: NS at a name below the apex, a delegation point (RFC 1034 §4.2.1).
+const CUT: u8 = 1;
+/// Node flag: a `*` child exists, the source of synthesis when this node is the closest encloser
+/// (RFC 4592 §2.2.1).
+const WILDCARD_CHILD: u8 = 2;
+
+/// One RRset at one owner. Its RDATA is a slice of the zone's RDATA arena ([`Store::rdata`]):
+/// each record's RDATA in wire form, prefixed by its 16-bit length.
+#[derive(Debug, Clone, Copy)]
 struct RrSet {
     rtype: u16,
-    ttl: u32,
     count: u16,
+    ttl: u32,
+    /// Offset of the RDATA in [`Store::rdata`].
+    off: u32,
+    /// Its length.
+    len: u32,
+    /// The owner's next RRset ([`NONE`] after the last), in order of first appearance.
+    next: u32,
+}
+
+/// One name of a zone; without RRsets it is an empty non-terminal.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// Offset of the name in [`Store::names`]: its lowercase wire form without the origin's
+    /// (empty for the apex).
+    key_off: u32,
+    /// Its length (a whole name is at most 255 octets, RFC 1035 §3.1).
+    key_len: u8,
+    /// [`CUT`] and [`WILDCARD_CHILD`].
+    flags: u8,
+    /// Its first RRset in [`Store::sets`], or [`NONE`].
+    first_set: u32,
+}
+
+/// The names and RRsets of one zone in a few large arrays: a hash table of node numbers, the
+/// names back to back, the nodes, the RRsets and one arena of RDATA. A name costs no allocation
+/// of its own (a name used to cost three: its key, its RRset list and the RRset's RDATA), which
+/// is most of the load time and memory of a 1,000,000-name zone; RRsets with the same RDATA share
+/// its bytes (a reverse zone repeats one NAPTR over every name).
+#[derive(Debug, Default)]
+struct Store {
+    /// foldhash, seeded per process (fast on short keys; the seed keeps collision chains
+    /// unpredictable).
+    hasher: foldhash::fast::RandomState,
+    /// (hash of the name, node number); the stored hash lets the table grow without reading a
+    /// single name.
+    table: HashTable<(u32, u32)>,
+    names: Vec<u8>,
+    nodes: Vec<Node>,
+    sets: Vec<RrSet>,
+    /// Append-only while the zone is built, so the bytes an RRset points to never change and
+    /// any number of RRsets can point to the same ones.
     rdata: Vec<u8>,
 }
 
-impl RrSet {
+/// The hash hashbrown gets for a 32-bit hash: it takes the bucket from the low bits and a 7-bit
+/// tag from the top ones, so both halves carry all 32 bits.
+fn table_hash(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
+}
+
+/// A `u32` offset or count as an index (lossless: the index is built only where `usize` has at
+/// least 32 bits).
+fn ix(at: u32) -> usize {
+    usize::try_from(at).unwrap_or(usize::MAX)
+}
+
+/// The name minus its first label, for names relative to the origin: the apex is empty.
+fn rel_parent(rel: &[u8]) -> &[u8] {
+    match rel.first() {
+        Some(&len) => rel.get(1 + usize::from(len)..).unwrap_or_default(),
+        None => rel,
+    }
+}
+
+impl Store {
+    /// The 32-bit hash of `bytes` (a relative name, or RDATA).
+    fn hash(&self, bytes: &[u8]) -> u32 {
+        let h = self.hasher.hash_one(bytes);
+        u32::try_from(h >> 32).unwrap_or_default()
+    }
+
+    fn key(&self, node: &Node) -> &[u8] {
+        self.names
+            .get(ix(node.key_off)..ix(node.key_off) + usize::from(node.key_len))
+            .unwrap_or_default()
+    }
+
+    fn key_of(&self, n: u32) -> &[u8] {
+        self.nodes.get(ix(n)).map_or(&[], |node| self.key(node))
+    }
+
+    /// The node of the relative name `rel`.
+    fn find(&self, rel: &[u8]) -> Option<u32> {
+        let h = self.hash(rel);
+        self.table
+            .find(table_hash(h), |&(eh, n)| eh == h && self.key_of(n) == rel)
+            .map(|&(_, n)| n)
+    }
+
+    /// The node of `rel`, added if new (then `true`); `None` if the zone outgrows 32-bit offsets.
+    fn find_or_insert(&mut self, rel: &[u8]) -> Option<(u32, bool)> {
+        let h = self.hash(rel);
+        let Self {
+            table,
+            names,
+            nodes,
+            ..
+        } = self;
+        let key_of = |n: u32| {
+            nodes
+                .get(ix(n))
+                .and_then(|node| {
+                    names.get(ix(node.key_off)..ix(node.key_off) + usize::from(node.key_len))
+                })
+                .unwrap_or_default()
+        };
+        match table.entry(
+            table_hash(h),
+            |&(eh, n)| eh == h && key_of(n) == rel,
+            |&(eh, _)| table_hash(eh),
+        ) {
+            hash_table::Entry::Occupied(o) => Some((o.get().1, false)),
+            hash_table::Entry::Vacant(v) => {
+                let n = u32::try_from(nodes.len()).ok().filter(|&n| n != NONE)?;
+                let key_off = u32::try_from(names.len()).ok()?;
+                let key_len = u8::try_from(rel.len()).ok()?;
+                names.extend_from_slice(rel);
+                nodes.push(Node {
+                    key_off,
+                    key_len,
+                    flags: 0,
+                    first_set: NONE,
+                });
+                v.insert((h, n));
+                Some((n, true))
+            }
+        }
+    }
+
+    fn node_mut(&mut self, n: u32) -> Option<&mut Node> {
+        self.nodes.get_mut(ix(n))
+    }
+
+    fn set_ref(&self, set: &RrSet) -> SetRef<'_> {
+        SetRef {
+            rtype: set.rtype,
+            ttl: set.ttl,
+            count: set.count,
+            rdata: self
+                .rdata
+                .get(ix(set.off)..ix(set.off) + ix(set.len))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn node_ref<'z>(&'z self, node: &'z Node) -> NodeRef<'z> {
+        NodeRef { store: self, node }
+    }
+
+    /// Copies the RDATA that RRsets use to a new arena, once each (RRsets sharing bytes keep
+    /// sharing them), dropping what moved RRsets left behind. Kept as it is if that would not
+    /// make the arena smaller.
+    fn compact_rdata(&mut self) {
+        let mut arena = Vec::new();
+        let mut copied: StdHashMap<(u32, u32), u32, foldhash::fast::RandomState> =
+            StdHashMap::default();
+        let mut offsets = Vec::with_capacity(self.sets.len());
+        for set in &self.sets {
+            let off = match copied.entry((set.off, set.len)) {
+                std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let Some(bytes) = self.rdata.get(ix(set.off)..ix(set.off) + ix(set.len)) else {
+                        return;
+                    };
+                    let Ok(off) = u32::try_from(arena.len()) else {
+                        return;
+                    };
+                    arena.extend_from_slice(bytes);
+                    if arena.len() >= self.rdata.len() {
+                        return;
+                    }
+                    *v.insert(off)
+                }
+            };
+            offsets.push(off);
+        }
+        for (set, off) in self.sets.iter_mut().zip(offsets) {
+            set.off = off;
+        }
+        self.rdata = arena;
+    }
+
+    /// Frees what building reserved beyond the zone's size.
+    fn shrink(&mut self) {
+        self.names.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.sets.shrink_to_fit();
+        self.rdata.shrink_to_fit();
+        self.table.shrink_to_fit(|&(h, _)| table_hash(h));
+    }
+}
+
+/// One RRset as answers read it.
+#[derive(Debug, Clone, Copy)]
+struct SetRef<'z> {
+    rtype: u16,
+    ttl: u32,
+    count: u16,
+    /// The RDATA of each record, each prefixed by its 16-bit length.
+    rdata: &'z [u8],
+}
+
+impl<'z> SetRef<'z> {
     /// The RDATA of each record.
-    fn rdatas(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    fn rdatas(self) -> impl Iterator<Item = &'z [u8]> {
         let mut at = 0usize;
         std::iter::from_fn(move || {
             let len = self.rdata.get(at..at + 2)?;
@@ -73,29 +283,27 @@ impl RrSet {
 
     /// For an RRSIG set: the type its signatures cover (RFC 4034 §3.1.1). RRSIGs are stored one
     /// set per covered type, each record keeping its own TTL (the covered RRset's).
-    fn covered(&self) -> Option<u16> {
+    fn covered(self) -> Option<u16> {
         if self.rtype != rtype::RRSIG {
             return None;
         }
-        self.rdata
-            .get(2..4)
-            .and_then(|b| <[u8; 2]>::try_from(b).ok())
-            .map(u16::from_be_bytes)
+        rrsig_covered(self.rdata.get(2..).unwrap_or_default())
     }
 
     /// Octets of RDATA alone (for the response size bound).
-    fn rdata_len(&self) -> usize {
+    fn rdata_len(self) -> usize {
         self.rdata.len() - 2 * usize::from(self.count)
     }
 
     /// The records with `owner` as owner name. RDATA was checked at load, so a decode failure
     /// here is a bug; the record is skipped and logged rather than panicking.
-    fn records(&self, owner: &Name) -> impl Iterator<Item = Record> + '_ {
+    fn records(self, owner: &Name) -> impl Iterator<Item = Record> + 'z {
         let owner = owner.clone();
         let t = RecordType::from(self.rtype);
+        let ttl = self.ttl;
         self.rdatas()
             .filter_map(move |data| match decode_rdata(t, data) {
-                Ok(rd) => Some(Record::from_rdata(owner.clone(), self.ttl, rd)),
+                Ok(rd) => Some(Record::from_rdata(owner.clone(), ttl, rd)),
                 Err(reason) => {
                     warn!(%owner, %t, reason, "stored RDATA does not decode");
                     None
@@ -104,25 +312,54 @@ impl RrSet {
     }
 }
 
-/// One name in a zone; `rrsets` is empty for an empty non-terminal.
-#[derive(Debug, Default)]
-struct Node {
-    rrsets: Vec<RrSet>,
-    /// NS at a name below the apex: a delegation point (RFC 1034 §4.2.1).
-    is_cut: bool,
-    /// A `*` child exists: the source of synthesis when this node is the closest encloser.
-    has_wildcard_child: bool,
+/// The type covered by an RRSIG record with RDATA `rdata` (RFC 4034 §3.1.1).
+fn rrsig_covered(rdata: &[u8]) -> Option<u16> {
+    rdata
+        .get(0..2)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map(u16::from_be_bytes)
 }
 
-impl Node {
-    fn rrset(&self, t: RecordType) -> Option<&RrSet> {
+/// One name of a zone as answers read it.
+#[derive(Debug, Clone, Copy)]
+struct NodeRef<'z> {
+    store: &'z Store,
+    node: &'z Node,
+}
+
+impl<'z> NodeRef<'z> {
+    /// The RRsets, in order of first appearance.
+    fn rrsets(self) -> impl Iterator<Item = SetRef<'z>> + 'z {
+        let store = self.store;
+        let mut at = self.node.first_set;
+        std::iter::from_fn(move || {
+            let set = store.sets.get(ix(at))?;
+            at = set.next;
+            Some(store.set_ref(set))
+        })
+    }
+
+    fn rrset(self, t: RecordType) -> Option<SetRef<'z>> {
         let t = u16::from(t);
-        self.rrsets.iter().find(|s| s.rtype == t)
+        self.rrsets().find(|s| s.rtype == t)
     }
 
     /// The RRSIG set covering type `t` (signed zones only).
-    fn rrsigs(&self, t: u16) -> Option<&RrSet> {
-        self.rrsets.iter().find(|s| s.covered() == Some(t))
+    fn rrsigs(self, t: u16) -> Option<SetRef<'z>> {
+        self.rrsets().find(|s| s.covered() == Some(t))
+    }
+
+    /// An empty non-terminal.
+    fn is_empty(self) -> bool {
+        self.node.first_set == NONE
+    }
+
+    fn is_cut(self) -> bool {
+        self.node.flags & CUT != 0
+    }
+
+    fn has_wildcard_child(self) -> bool {
+        self.node.flags & WILDCARD_CHILD != 0
     }
 }
 
@@ -158,19 +395,48 @@ fn canonical_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     labels(a).cmp(&labels(b))
 }
 
+/// Most RDATA values the builder remembers as checked (a bounded cache: 16,384 entries of 12
+/// octets and their hash-table slots).
+const CHECKED_RDATA_MAX: usize = 1 << 14;
+
+/// RDATA that decoded at load: where its bytes are in the arena (after their length prefix).
+#[derive(Debug, Clone, Copy)]
+struct CheckedRdata {
+    hash: u32,
+    off: u32,
+    len: u16,
+    rtype: u16,
+}
+
 /// Builds one [`ZoneData`] record by record.
 #[derive(Debug)]
 pub struct ZoneBuilder {
     origin: Name,
     origin_text: String,
     origin_key: Box<[u8]>,
-    nodes: HashMap<Box<[u8]>, Node>,
+    store: Store,
     soa: Option<(Record, u32)>,
-    /// Where each owner's CNAME was written, for the CNAME-and-other-data diagnostic.
-    cname_at: HashMap<Box<[u8]>, Option<Position>>,
+    /// Every node with a CNAME and where its first CNAME was written, for the
+    /// CNAME-and-other-data check in [`Self::finish`].
+    cnames: Vec<(u32, Option<Position>)>,
+    /// A zone cut was added.
+    has_cuts: bool,
     record_count: usize,
     /// DNSKEY, RRSIG or NSEC records were added (a signed or pre-signed zone).
     signed: bool,
+    /// RDATA already decoded, by (type, octets): a big zone repeats a few RDATA over millions of
+    /// names, and a hit skips the decode and lets the new RRset share the bytes. Cleared when
+    /// full.
+    checked: HashTable<CheckedRdata>,
+    /// The owner being added, lowercase (reused: adding a record allocates nothing).
+    owner: Vec<u8>,
+    /// The node of the last record, and the parent of the last new name: zone files list an
+    /// owner's records together and siblings one after another, so most records find their
+    /// owner, and most new names their parent, without a hash look-up.
+    last_node: u32,
+    last_parent: u32,
+    /// Octets of RDATA left behind by RRsets that moved to the end of the arena to grow.
+    moved: usize,
 }
 
 impl ZoneBuilder {
@@ -184,17 +450,23 @@ impl ZoneBuilder {
             reason,
         })?;
         let origin_key: Box<[u8]> = origin.as_wire().to_ascii_lowercase().into();
-        let mut nodes = HashMap::default();
-        nodes.insert(origin_key.clone(), Node::default());
+        let mut store = Store::default();
+        let apex = store.find_or_insert(&[]).map_or(NONE, |(n, _)| n);
         Ok(Self {
             origin: name,
             origin_text: origin.to_string(),
             origin_key,
-            nodes,
+            store,
             soa: None,
-            cname_at: HashMap::default(),
+            cnames: Vec::new(),
+            has_cuts: false,
             record_count: 0,
             signed: false,
+            checked: HashTable::new(),
+            owner: Vec::with_capacity(256),
+            last_node: apex,
+            last_parent: NONE,
+            moved: 0,
         })
     }
 
@@ -212,8 +484,10 @@ impl ZoneBuilder {
                 at: at(),
             });
         }
-        let key: Box<[u8]> = rec.owner.as_wire().to_ascii_lowercase().into();
-        if !is_suffix(&key, &self.origin_key) {
+        self.owner.clear();
+        self.owner
+            .extend(rec.owner.as_wire().iter().map(u8::to_ascii_lowercase));
+        if !is_suffix(&self.owner, &self.origin_key) {
             return Err(IndexError::OutOfZone {
                 owner: rec.owner.to_string(),
                 origin: self.origin_text.clone(),
@@ -224,93 +498,209 @@ impl ZoneBuilder {
             len: rec.rdata.len(),
             at: at(),
         })?;
-        // Decode once now, so a query never meets RDATA that cannot be sent.
-        let data = decode_rdata(RecordType::from(rec.rtype), &rec.rdata).map_err(|reason| {
-            IndexError::Rdata {
-                rtype: rec.rtype,
-                reason,
-                at: at(),
-            }
-        })?;
-        if rec.rtype == rtype::SOA {
-            if key != self.origin_key {
-                return Err(IndexError::SoaNotAtApex {
-                    owner: rec.owner.to_string(),
+        // Decode once now, so a query never meets RDATA that cannot be sent; RDATA decoded before
+        // is not decoded again. The SOA is always decoded: its record is kept.
+        let rdata_hash = self.store.hash(&rec.rdata);
+        let checked = if rec.rtype == rtype::SOA {
+            None
+        } else {
+            self.checked_rdata(rec.rtype, &rec.rdata, rdata_hash)
+        };
+        if checked.is_none() {
+            let data = decode_rdata(RecordType::from(rec.rtype), &rec.rdata).map_err(|reason| {
+                IndexError::Rdata {
+                    rtype: rec.rtype,
+                    reason,
                     at: at(),
-                });
+                }
+            })?;
+            if rec.rtype == rtype::SOA {
+                if self.owner.len() != self.origin_key.len() {
+                    return Err(IndexError::SoaNotAtApex {
+                        owner: rec.owner.to_string(),
+                        at: at(),
+                    });
+                }
+                if self.soa.is_some() {
+                    return Err(IndexError::DuplicateSoa { at: at() });
+                }
+                let record = Record::from_rdata(self.origin.clone(), rec.ttl, data);
+                self.soa = Some((record, soa_minimum(&rec.rdata)));
             }
-            if self.soa.is_some() {
-                return Err(IndexError::DuplicateSoa { at: at() });
-            }
-            let record = Record::from_rdata(self.origin.clone(), rec.ttl, data);
-            self.soa = Some((record, soa_minimum(&rec.rdata)));
         }
-        if rec.rtype == rtype::CNAME {
-            self.cname_at.entry(key.clone()).or_insert_with(at);
-        }
-        if !self.nodes.contains_key(&key) {
-            // A new name: its ancestors exist (as empty non-terminals if nothing else,
-            // RFC 8020 §2) up to the first one already present.
-            self.nodes.insert(key.clone(), Node::default());
-            self.add_ancestors(&key);
-        }
+        let rel_len = self.owner.len() - self.origin_key.len();
+        let node = self.owner_node(rel_len);
+        let too_large = || IndexError::TooLarge {
+            origin: self.origin_text.clone(),
+            at: at(),
+        };
+        let node = node.ok_or_else(too_large)?;
         self.signed |= is_dnssec_type(rec.rtype);
         // RRSIGs form one set per covered type (RFC 4034 §3: each has the covered RRset's TTL).
         let covered = (rec.rtype == rtype::RRSIG)
-            .then(|| rec.rdata.get(0..2))
-            .flatten()
-            .map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let node = self.nodes.entry(key).or_default();
-        let set = match node
-            .rrsets
-            .iter()
-            .position(|s| s.rtype == rec.rtype && s.covered() == covered)
-        {
-            Some(i) => &mut node.rrsets[i],
-            None => {
-                // Most names have one RRset: grow exactly instead of to Vec's minimum of 4.
-                node.rrsets.reserve_exact(1);
-                node.rrsets.push(RrSet {
-                    rtype: rec.rtype,
-                    ttl: rec.ttl,
-                    count: 0,
-                    rdata: Vec::with_capacity(2 + rec.rdata.len()),
-                });
-                let last = node.rrsets.len() - 1;
-                &mut node.rrsets[last]
+            .then(|| rrsig_covered(&rec.rdata))
+            .flatten();
+        let mut last = NONE;
+        let mut at_set = self.store.node_mut(node).map_or(NONE, |n| n.first_set);
+        while let Some(set) = self.store.sets.get(ix(at_set)) {
+            if set.rtype == rec.rtype && self.store.set_ref(set).covered() == covered {
+                break;
             }
-        };
-        if set.rdatas().any(|d| d == rec.rdata.as_slice()) {
-            return Ok(());
+            last = at_set;
+            at_set = set.next;
         }
-        set.count = set.count.checked_add(1).ok_or(IndexError::RdataTooLong {
-            len: usize::from(u16::MAX) + 1,
-            at: at(),
-        })?;
-        set.rdata.extend_from_slice(&len.to_be_bytes());
-        set.rdata.extend_from_slice(&rec.rdata);
+        let store = &mut self.store;
+        let rdata_off = if let Some(set) = store.sets.get(ix(at_set)).copied() {
+            if store
+                .set_ref(&set)
+                .rdatas()
+                .any(|d| d == rec.rdata.as_slice())
+            {
+                return Ok(());
+            }
+            let count = set.count.checked_add(1).ok_or(IndexError::RdataTooLong {
+                len: usize::from(u16::MAX) + 1,
+                at: at(),
+            })?;
+            // Append in place when the set ends the arena, else move it to the end first (the
+            // old bytes stay: other sets may share them).
+            let mut off = set.off;
+            let set_end = ix(set.off) + ix(set.len);
+            if set_end != store.rdata.len() {
+                off = u32::try_from(store.rdata.len()).map_err(|_| too_large())?;
+                store.rdata.extend_from_within(ix(set.off)..set_end);
+                self.moved += ix(set.len);
+            }
+            let new_len = set.len + 2 + u32::from(len);
+            let rdata_off =
+                arena_append(&mut store.rdata, len, &rec.rdata).ok_or_else(too_large)?;
+            if let Some(s) = store.sets.get_mut(ix(at_set)) {
+                s.off = off;
+                s.len = new_len;
+                s.count = count;
+            }
+            rdata_off
+        } else {
+            // A new RRset: its first record's RDATA, shared if it is already in the arena.
+            let rdata_off = match checked {
+                Some(off) => off,
+                None => arena_append(&mut store.rdata, len, &rec.rdata).ok_or_else(too_large)?,
+            };
+            let n = u32::try_from(store.sets.len())
+                .ok()
+                .filter(|&n| n != NONE)
+                .ok_or_else(too_large)?;
+            store.sets.push(RrSet {
+                rtype: rec.rtype,
+                count: 1,
+                ttl: rec.ttl,
+                off: rdata_off - 2,
+                len: 2 + u32::from(len),
+                next: NONE,
+            });
+            match store.sets.get_mut(ix(last)) {
+                Some(prev) => prev.next = n,
+                None => {
+                    if let Some(owner) = store.node_mut(node) {
+                        owner.first_set = n;
+                    }
+                }
+            }
+            if rec.rtype == rtype::NS && rel_len > 0 {
+                if let Some(owner) = store.node_mut(node) {
+                    owner.flags |= CUT;
+                }
+                self.has_cuts = true;
+            }
+            if rec.rtype == rtype::CNAME {
+                self.cnames.push((node, at()));
+            }
+            rdata_off
+        };
+        if checked.is_none() && rec.rtype != rtype::SOA {
+            self.remember_checked(rec.rtype, rdata_off, len, rdata_hash);
+        }
         self.record_count += 1;
         Ok(())
     }
 
-    fn add_ancestors(&mut self, key: &[u8]) {
-        let mut suffix = key;
-        while suffix.len() > self.origin_key.len() {
+    /// The offset of RDATA of type `rtype` already decoded and in the arena.
+    fn checked_rdata(&self, rtype: u16, rdata: &[u8], hash: u32) -> Option<u32> {
+        let arena = &self.store.rdata;
+        self.checked
+            .find(table_hash(hash), |c| {
+                c.hash == hash
+                    && c.rtype == rtype
+                    && arena.get(ix(c.off)..ix(c.off) + usize::from(c.len)) == Some(rdata)
+            })
+            .map(|c| c.off)
+    }
+
+    fn remember_checked(&mut self, rtype: u16, off: u32, len: u16, hash: u32) {
+        if self.checked.len() >= CHECKED_RDATA_MAX {
+            self.checked.clear();
+        }
+        self.checked.insert_unique(
+            table_hash(hash),
+            CheckedRdata {
+                hash,
+                off,
+                len,
+                rtype,
+            },
+            |c| table_hash(c.hash),
+        );
+    }
+
+    /// The node of the owner in `self.owner` (its first `rel_len` octets are the name relative to
+    /// the origin), added with its missing ancestors if new. `None`: the zone outgrew the index.
+    fn owner_node(&mut self, rel_len: usize) -> Option<u32> {
+        let rel = self.owner.get(..rel_len)?;
+        if self.last_node != NONE && self.store.key_of(self.last_node) == rel {
+            return Some(self.last_node);
+        }
+        let (node, new) = self.store.find_or_insert(rel)?;
+        self.last_node = node;
+        if new {
+            self.add_ancestors(rel_len)?;
+        }
+        Some(node)
+    }
+
+    /// Adds the ancestors of the new name `self.owner[..rel_len]` up to the first one present
+    /// (as empty non-terminals if nothing else, RFC 8020 §2).
+    fn add_ancestors(&mut self, rel_len: usize) -> Option<()> {
+        let Self {
+            store,
+            owner,
+            last_parent,
+            ..
+        } = self;
+        let mut name = owner.get(..rel_len)?;
+        let mut first = true;
+        while !name.is_empty() {
             // Every name visited here is new; a new `*` name (owner or empty non-terminal)
             // makes its parent a source of synthesis (RFC 4592 §2.2.1).
-            let wildcard = suffix.starts_with(&WILDCARD_LABEL);
-            suffix = parent(suffix);
-            let (exists, parent_node) = match self.nodes.entry(suffix.into()) {
-                Entry::Occupied(o) => (true, o.into_mut()),
-                Entry::Vacant(v) => (false, v.insert(Node::default())),
-            };
-            if wildcard {
-                parent_node.has_wildcard_child = true;
+            let wildcard = name.starts_with(&WILDCARD_LABEL);
+            name = rel_parent(name);
+            let (parent, new) =
+                if first && *last_parent != NONE && store.key_of(*last_parent) == name {
+                    (*last_parent, false)
+                } else {
+                    store.find_or_insert(name)?
+                };
+            if first {
+                *last_parent = parent;
+                first = false;
             }
-            if exists {
+            if wildcard && let Some(p) = store.node_mut(parent) {
+                p.flags |= WILDCARD_CHILD;
+            }
+            if !new {
                 break;
             }
         }
+        Some(())
     }
 
     /// Finishes the zone.
@@ -325,22 +715,30 @@ impl ZoneBuilder {
         };
         let mut negative_soa = soa_record.clone();
         negative_soa.ttl = negative_soa.ttl.min(minimum);
-        let mut has_cuts = false;
-        for (key, node) in &mut self.nodes {
-            let has_cname = node.rrset(RecordType::CNAME).is_some();
+        let full_key = |store: &Store, node: &Node| {
+            let mut key = store.key(node).to_vec();
+            key.extend_from_slice(&self.origin_key);
+            key
+        };
+        for (n, at) in &self.cnames {
+            let Some(node) = self.store.nodes.get(ix(*n)) else {
+                continue;
+            };
             // RRSIG and NSEC may sit beside a CNAME (RFC 4035 §2.5).
-            let others = node
-                .rrsets
-                .iter()
+            let others = self
+                .store
+                .node_ref(node)
+                .rrsets()
                 .filter(|s| !matches!(s.rtype, rtype::RRSIG | rtype::NSEC))
                 .count();
-            if has_cname && others > 1 {
-                let owner = name_from_wire(key).map_or_else(|_| String::new(), |n| n.to_string());
-                let at = self.cname_at.remove(key).flatten();
-                return Err(IndexError::CnameAndOtherData { owner, at });
+            if others > 1 {
+                let owner = name_from_wire(&full_key(&self.store, node))
+                    .map_or_else(|_| String::new(), |n| n.to_string());
+                return Err(IndexError::CnameAndOtherData {
+                    owner,
+                    at: at.clone(),
+                });
             }
-            node.is_cut = **key != *self.origin_key && node.rrset(RecordType::NS).is_some();
-            has_cuts |= node.is_cut;
         }
         let serial = match &soa_record.data {
             RData::SOA(soa) => soa.serial,
@@ -350,27 +748,44 @@ impl ZoneBuilder {
         let mut nsec_order: Vec<Box<[u8]>> = Vec::new();
         if self.signed {
             nsec_order.extend(
-                self.nodes
+                self.store
+                    .nodes
                     .iter()
-                    .filter(|(_, n)| n.rrset(RecordType::NSEC).is_some())
-                    .map(|(k, _)| k.clone()),
+                    .filter(|n| self.store.node_ref(n).rrset(RecordType::NSEC).is_some())
+                    .map(|n| full_key(&self.store, n).into_boxed_slice()),
             );
             nsec_order.sort_by(|a, b| canonical_cmp(a, b));
         }
+        // RRsets growing in turn (records of two owners interleaved) move again and again; the
+        // copies they leave behind would stay for the life of the zone.
+        if self.moved > self.store.rdata.len() / 2 {
+            self.store.compact_rdata();
+        }
+        self.store.shrink();
         Ok(ZoneData {
             origin: self.origin,
             origin_key: self.origin_key,
-            nodes: self.nodes,
+            store: self.store,
             soa: soa_record,
             serial,
             stats: Arc::default(),
             negative_soa,
-            has_cuts,
+            has_cuts: self.has_cuts,
             record_count: self.record_count,
             signed: self.signed,
             nsec_order,
         })
     }
+}
+
+/// Appends one record's RDATA with its 16-bit length prefix to the arena; the offset of the
+/// RDATA itself, or `None` past 32-bit offsets.
+fn arena_append(arena: &mut Vec<u8>, len: u16, rdata: &[u8]) -> Option<u32> {
+    let off = u32::try_from(arena.len() + 2).ok()?;
+    u32::try_from(arena.len() + 2 + rdata.len()).ok()?;
+    arena.extend_from_slice(&len.to_be_bytes());
+    arena.extend_from_slice(rdata);
+    Some(off)
 }
 
 /// One loaded zone.
@@ -379,7 +794,7 @@ pub struct ZoneData {
     origin: Name,
     /// Lowercase wire form of the origin.
     origin_key: Box<[u8]>,
-    nodes: HashMap<Box<[u8]>, Node>,
+    store: Store,
     /// The SOA as loaded (first and last record of a zone transfer, RFC 5936 §2.2).
     soa: Record,
     /// The SOA serial (RFC 1035 §3.3.13), for NOTIFY decisions and metrics.
@@ -440,10 +855,11 @@ impl ZoneData {
     /// lowercase (DNS names compare case-insensitively, RFC 4343 §3): the body of a zone
     /// transfer (RFC 5936 §2.2), whose first and last record is [`Self::soa`].
     pub fn transfer_records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.nodes.iter().flat_map(|(key, node)| {
-            let owner = name_from_wire(key).ok();
-            node.rrsets
-                .iter()
+        self.store.nodes.iter().flat_map(|node| {
+            let owner = name_from_wire(&self.full_key(node)).ok();
+            self.store
+                .node_ref(node)
+                .rrsets()
                 .filter(|set| set.rtype != rtype::SOA)
                 .flat_map(move |set| {
                     owner
@@ -457,7 +873,28 @@ impl ZoneData {
     /// Number of names, empty non-terminals included.
     #[must_use]
     pub fn name_count(&self) -> usize {
-        self.nodes.len()
+        self.store.nodes.len()
+    }
+
+    /// The lowercase wire form of a node's name.
+    fn full_key(&self, node: &Node) -> Vec<u8> {
+        let mut key = self.store.key(node).to_vec();
+        key.extend_from_slice(&self.origin_key);
+        key
+    }
+
+    /// The node of the name with lowercase wire form `key`.
+    fn node(&self, key: &[u8]) -> Option<NodeRef<'_>> {
+        // Names are stored relative to the origin. A stored name is whole labels, so matching
+        // it and then the origin octet for octet matches the name label for label.
+        let rel_len = key.len().checked_sub(self.origin_key.len())?;
+        let (rel, origin) = key.split_at(rel_len);
+        if origin != &*self.origin_key {
+            return None;
+        }
+        let n = self.store.find(rel)?;
+        let node = self.store.nodes.get(ix(n))?;
+        Some(self.store.node_ref(node))
     }
 
     /// The negative TTL the zone's negative answers carry (RFC 2308 §5).
@@ -741,14 +1178,14 @@ impl ZoneData {
         if zone.has_cuts || zone.signed || qtype == u16::from(RecordType::ANY) {
             return FastLookup::Other;
         }
-        if let Some(node) = zone.nodes.get(key) {
-            if let Some(set) = node.rrsets.iter().find(|s| s.rtype == qtype) {
+        if let Some(node) = zone.node(key) {
+            if let Some(set) = node.rrsets().find(|s| s.rtype == qtype) {
                 return FastLookup::Positive {
                     zone,
                     rtype: set.rtype,
                     ttl: set.ttl,
                     count: set.count,
-                    rdata: &set.rdata,
+                    rdata: set.rdata,
                 };
             }
             if qtype != rtype::CNAME && node.rrset(RecordType::CNAME).is_some() {
@@ -762,8 +1199,8 @@ impl ZoneData {
         // The closest encloser walk of `ZoneData::step`; a wildcard source means synthesis.
         let mut encloser = parent(key);
         loop {
-            if let Some(node) = zone.nodes.get(encloser) {
-                if node.has_wildcard_child {
+            if let Some(node) = zone.node(encloser) {
+                if node.has_wildcard_child() {
                     return FastLookup::Other;
                 }
                 break;
@@ -833,18 +1270,18 @@ impl ZoneData {
             }
             return Step::Done;
         }
-        if let Some(node) = self.nodes.get(key) {
+        if let Some(node) = self.node(key) {
             return self.answer_node(node, qname, qtype, answer);
         }
         // Closest encloser (RFC 4592 §3.3.1): the longest existing ancestor.
         let mut encloser = parent(key);
         loop {
-            if let Some(node) = self.nodes.get(encloser) {
-                if node.has_wildcard_child {
+            if let Some(node) = self.node(encloser) {
+                if node.has_wildcard_child() {
                     let mut wkey = Vec::with_capacity(encloser.len() + 2);
                     wkey.extend_from_slice(&WILDCARD_LABEL);
                     wkey.extend_from_slice(encloser);
-                    if let Some(wild) = self.nodes.get(wkey.as_slice()) {
+                    if let Some(wild) = self.node(wkey.as_slice()) {
                         answer.wildcard = true;
                         if answer.dnssec_ok {
                             // RFC 4035 §3.1.3.3/§3.1.3.4: prove QNAME itself does not exist;
@@ -884,19 +1321,19 @@ impl ZoneData {
     /// Answers from `node` with `owner` as owner name (QNAME for a wildcard, RFC 4592 §3.4.3).
     fn answer_node<'z>(
         &'z self,
-        node: &'z Node,
+        node: NodeRef<'z>,
         owner: &Name,
         qtype: RecordType,
         answer: &mut Answer<'z>,
     ) -> Step {
-        let push_one = |set: &RrSet, answer: &mut Answer<'z>| {
+        let push_one = |set: SetRef<'z>, answer: &mut Answer<'z>| {
             answer.size_bound +=
                 set.rdata_len() + usize::from(set.count) * (owner.len() + RR_FIXED);
             answer.answers.extend(set.records(owner));
         };
         // With DO=1 each RRset brings its RRSIGs (RFC 4035 §3.1.1); a wildcard's RRSIGs keep
         // their label count, which tells the validator the answer was synthesized.
-        let push = |set: &RrSet, answer: &mut Answer<'z>| {
+        let push = |set: SetRef<'z>, answer: &mut Answer<'z>| {
             push_one(set, answer);
             if answer.dnssec_ok
                 && set.rtype != rtype::RRSIG
@@ -908,10 +1345,9 @@ impl ZoneData {
         // ANY gets a minimal answer (RFC 8482 §4.2): one RRset, the one with the lowest type
         // code, with its RRSIGs only for DO=1 — as Knot 3.x does (NSD 4.x also answers with one
         // RRset, picking SOA at the apex). Never a bare RRSIG or NSEC for DO=0 (RFC 4035 §3.1).
-        if qtype == RecordType::ANY && !node.rrsets.is_empty() {
+        if qtype == RecordType::ANY && !node.is_empty() {
             let lowest = |dnssec: bool| {
-                node.rrsets
-                    .iter()
+                node.rrsets()
                     .filter(|s| s.rtype != rtype::RRSIG && is_dnssec_type(s.rtype) == dnssec)
                     .min_by_key(|s| s.rtype)
             };
@@ -922,7 +1358,7 @@ impl ZoneData {
         }
         if qtype == RecordType::RRSIG && node.rrset(qtype).is_some() {
             // Every covered type's signatures (they are stored one set per covered type).
-            for set in node.rrsets.iter().filter(|s| s.rtype == rtype::RRSIG) {
+            for set in node.rrsets().filter(|s| s.rtype == rtype::RRSIG) {
                 push_one(set, answer);
             }
             return Step::Done;
@@ -965,7 +1401,7 @@ impl ZoneData {
         answer.size_bound += soa.name.len() + RR_FIXED + 22 + 2 * 255;
         answer.authorities.push(Cow::Borrowed(soa));
         if answer.dnssec_ok
-            && let Some(apex) = self.nodes.get(&self.origin_key)
+            && let Some(apex) = self.node(&self.origin_key)
             && let Some(sigs) = apex.rrsigs(rtype::SOA)
         {
             // The SOA's RRSIG (RFC 4035 §3.1.3); it keeps the SOA's original TTL field, and
@@ -983,7 +1419,13 @@ impl ZoneData {
     }
 
     /// An RRset and its RRSIGs into the authority section.
-    fn push_authority_set(&self, node: &Node, set: &RrSet, owner: &Name, answer: &mut Answer<'_>) {
+    fn push_authority_set(
+        &self,
+        node: NodeRef<'_>,
+        set: SetRef<'_>,
+        owner: &Name,
+        answer: &mut Answer<'_>,
+    ) {
         for s in std::iter::once(set).chain(node.rrsigs(set.rtype)) {
             answer.size_bound += s.rdata_len() + usize::from(s.count) * (owner.len() + RR_FIXED);
             answer.authorities.extend(s.records(owner).map(Cow::Owned));
@@ -992,7 +1434,7 @@ impl ZoneData {
 
     /// The NSEC RRset at `key` and its RRSIG into the authority section, once.
     fn push_nsec_of(&self, key: &[u8], answer: &mut Answer<'_>) {
-        let Some(node) = self.nodes.get(key) else {
+        let Some(node) = self.node(key) else {
             return;
         };
         let Some(nsec) = node.rrset(RecordType::NSEC) else {
@@ -1028,7 +1470,7 @@ impl ZoneData {
 
     /// The highest zone cut between the apex (exclusive) and `key` (inclusive), with its key. At
     /// the cut itself a DS query belongs to the parent (RFC 4035 §3.1.4.1): no referral.
-    fn cut_above<'k>(&self, key: &'k [u8], qtype: RecordType) -> Option<(&'k [u8], &Node)> {
+    fn cut_above<'k>(&self, key: &'k [u8], qtype: RecordType) -> Option<(&'k [u8], NodeRef<'_>)> {
         let mut offsets = Vec::with_capacity(8);
         let mut at = 0usize;
         while key.len() - at > self.origin_key.len() {
@@ -1037,8 +1479,8 @@ impl ZoneData {
         }
         for (i, &off) in offsets.iter().enumerate().rev() {
             // No deeper name exists under a missing one (ancestors are always present).
-            let node = self.nodes.get(&key[off..])?;
-            if node.is_cut {
+            let node = self.node(&key[off..])?;
+            if node.is_cut() {
                 if i == 0 && qtype == RecordType::DS {
                     return None;
                 }
@@ -1063,7 +1505,7 @@ impl ZoneData {
             if !is_suffix(&key, &self.origin_key) {
                 continue;
             }
-            if let Some(node) = self.nodes.get(key.as_slice()) {
+            if let Some(node) = self.node(key.as_slice()) {
                 for t in [RecordType::A, RecordType::AAAA] {
                     if let Some(set) = node.rrset(t) {
                         answer.size_bound +=
@@ -1672,5 +2114,248 @@ ns.sub  A     192.0.2.53
             idx.lookup(&n("3.10.in-addr.arpa."), RecordType::NAPTR).kind,
             AnswerKind::NoData
         );
+    }
+
+    /// One record from one zone-file line (`origin` for relative names).
+    fn one(origin: &str, line: &str) -> ZoneRecord {
+        let mut z = zone_from_text(origin, line);
+        assert_eq!(z.records.len(), 1, "{line}");
+        z.records.remove(0)
+    }
+
+    fn answer_text(idx: &ZoneIndex, qname: &str, qtype: RecordType) -> Vec<String> {
+        idx.lookup(&n(qname), qtype)
+            .answers
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Records added one by one, in the given order.
+    fn build_in_order(origin: &str, records: &[ZoneRecord]) -> Result<ZoneIndex, IndexError> {
+        let mut builder = ZoneBuilder::new(&DomainName::parse(origin).unwrap())?;
+        for r in records {
+            builder.add(r)?;
+        }
+        ZoneIndex::from_zones(vec![builder.finish()?])
+    }
+
+    #[test]
+    fn rrsets_sharing_rdata_grow_apart() {
+        // RRsets of one RDATA share its bytes; one that grows afterwards moves to the end of the
+        // arena and leaves the others as they were. An RRset keeps its first record's TTL and
+        // its records' order; a duplicate record is dropped (RFC 2181 §5, §5.2).
+        let o = "example.";
+        let x = "NAPTR 1 1 \"u\" \"ALTO:https\" \"!.*!https://x.example/!\" .";
+        let y = "NAPTR 2 1 \"u\" \"ALTO:https\" \"!.*!https://y.example/!\" .";
+        let z = "NAPTR 3 1 \"u\" \"ALTO:https\" \"!.*!https://z.example/!\" .";
+        let records = [
+            one(o, "@ 60 SOA a. b. 1 2 3 4 5"),
+            one(o, &format!("a 60 {x}")),
+            one(o, &format!("b 120 {x}")),
+            one(o, &format!("a 60 {y}")),
+            one(o, &format!("b 120 {x}")),
+            one(o, &format!("c 180 {x}")),
+            one(o, &format!("b 999 {z}")),
+            one(o, "a 60 PTR p.example."),
+            one(o, &format!("a 60 {x}")),
+        ];
+        let idx = build_in_order(o, &records).unwrap();
+        assert_eq!(idx.record_count(), 7);
+        let a = answer_text(&idx, "a.example.", RecordType::NAPTR);
+        assert_eq!(a.len(), 2);
+        assert!(
+            a[0].contains("x.example") && a[1].contains("y.example"),
+            "{a:?}"
+        );
+        assert!(a.iter().all(|r| r.contains(" 60 ")), "{a:?}");
+        let b = answer_text(&idx, "b.example.", RecordType::NAPTR);
+        assert_eq!(b.len(), 2);
+        assert!(
+            b[0].contains("x.example") && b[1].contains("z.example"),
+            "{b:?}"
+        );
+        assert!(b.iter().all(|r| r.contains(" 120 ")), "{b:?}");
+        let c = answer_text(&idx, "c.example.", RecordType::NAPTR);
+        assert_eq!(c.len(), 1);
+        assert!(
+            c[0].contains("x.example") && c[0].contains(" 180 "),
+            "{c:?}"
+        );
+        assert_eq!(answer_text(&idx, "a.example.", RecordType::PTR).len(), 1);
+        // The fast path reads the same bytes: RDLENGTH + RDATA per record.
+        let zone = idx.zones().next().unwrap();
+        let FastLookup::Positive { count, rdata, .. } =
+            idx.fast_lookup(zone.origin_key(), u16::from(RecordType::SOA))
+        else {
+            panic!("SOA at the apex");
+        };
+        assert_eq!((count, rdata.len()), (1, 2 + 3 + 3 + 20));
+        let key = lower_key(&n("b.example."));
+        let FastLookup::Positive { count, rdata, .. } =
+            idx.fast_lookup(&key, u16::from(RecordType::NAPTR))
+        else {
+            panic!("b has NAPTR");
+        };
+        assert_eq!(count, 2);
+        assert_eq!(
+            rdata,
+            [records[2].rdata.as_slice(), records[6].rdata.as_slice()]
+                .iter()
+                .flat_map(|d| {
+                    let mut v = u16::try_from(d.len()).unwrap().to_be_bytes().to_vec();
+                    v.extend_from_slice(d);
+                    v
+                })
+                .collect::<Vec<u8>>()
+        );
+    }
+
+    #[test]
+    fn record_order_does_not_change_answers() {
+        let zone = zone_from_text("2.0.192.in-addr.arpa.", REVERSE);
+        let mut reversed = zone.records.clone();
+        reversed.reverse();
+        let a = ZoneIndex::build(&[zone]).unwrap();
+        let b = build_in_order("2.0.192.in-addr.arpa.", &reversed).unwrap();
+        assert_eq!(a.record_count(), b.record_count());
+        let (za, zb) = (a.zones().next().unwrap(), b.zones().next().unwrap());
+        assert_eq!(za.name_count(), zb.name_count());
+        for q in [
+            "2.0.192.in-addr.arpa.",
+            "10.2.0.192.in-addr.arpa.",
+            "11.2.0.192.in-addr.arpa.",
+            "a.b.c.2.0.192.in-addr.arpa.",
+            "b.c.2.0.192.in-addr.arpa.",
+            "y.w.2.0.192.in-addr.arpa.",
+            "x.w.2.0.192.in-addr.arpa.",
+            "12.2.0.192.in-addr.arpa.",
+            "13.2.0.192.in-addr.arpa.",
+            "h.sub.2.0.192.in-addr.arpa.",
+            "sub.2.0.192.in-addr.arpa.",
+        ] {
+            for t in [
+                RecordType::NAPTR,
+                RecordType::PTR,
+                RecordType::SOA,
+                RecordType::NS,
+                RecordType::CNAME,
+                RecordType::DS,
+            ] {
+                let (x, y) = (a.lookup(&n(q), t), b.lookup(&n(q), t));
+                assert_eq!(
+                    (x.rcode, x.kind, x.wildcard, x.authoritative),
+                    (y.rcode, y.kind, y.wildcard, y.authoritative),
+                    "{q} {t}"
+                );
+                assert_eq!(answer_text(&a, q, t), answer_text(&b, q, t), "{q} {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn checked_rdata_is_remembered_per_type_and_bounded() {
+        let o = "example.";
+        let mut records = vec![one(o, "@ 60 SOA a. b. 1 2 3 4 5")];
+        // More distinct RDATA than the cache holds: it is cleared and refilled on the way.
+        for i in 0..CHECKED_RDATA_MAX + 10 {
+            records.push(one(o, &format!("n{i} 60 TXT \"t{i}\"")));
+        }
+        records.push(one(o, "again 60 TXT \"t0\""));
+        let idx = build_in_order(o, &records).unwrap();
+        assert_eq!(idx.record_count(), CHECKED_RDATA_MAX + 12);
+        assert_eq!(
+            answer_text(&idx, "again.example.", RecordType::TXT).len(),
+            1
+        );
+        // The same octets are good TXT but bad A (5 octets): the cache does not mix types.
+        let txt = one(o, "x 60 TXT \"abcd\"");
+        let mut a = txt.clone();
+        a.rtype = rtype::A;
+        let err = build_in_order(o, &[records[0].clone(), txt, a]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IndexError::Rdata {
+                    rtype: rtype::A,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flags_and_checks_do_not_depend_on_record_order() {
+        let o = "example.";
+        let soa = one(o, "@ 60 SOA a. b. 1 2 3 4 5");
+        // A wildcard added after a sibling (its parent found without a look-up) still makes
+        // its parent a source of synthesis; NS added after a name below it still makes a cut.
+        let idx = build_in_order(
+            o,
+            &[
+                soa.clone(),
+                one(o, "x.w 60 TXT \"x\""),
+                one(o, "*.w 60 TXT \"w\""),
+                one(o, "a.sub 60 A 192.0.2.1"),
+                one(o, "sub 60 NS a.sub.example."),
+            ],
+        )
+        .unwrap();
+        let a = idx.lookup(&n("y.w.example."), RecordType::TXT);
+        assert_eq!((a.kind, a.wildcard), (AnswerKind::Positive, true));
+        let a = idx.lookup(&n("q.sub.example."), RecordType::TXT);
+        assert_eq!(a.kind, AnswerKind::Referral);
+        assert_eq!(a.additionals.len(), 1, "glue");
+        // CNAME and other data, whichever comes first; the position is the CNAME's.
+        let mut cname = one(o, "x 60 CNAME y.example.");
+        cname.position = Some(Position {
+            file: "z".into(),
+            line: 7,
+            column: 1,
+        });
+        let err = build_in_order(o, &[soa, one(o, "x 60 TXT \"t\""), cname]).unwrap_err();
+        assert_eq!(
+            err,
+            IndexError::CnameAndOtherData {
+                owner: "x.example.".to_owned(),
+                at: Some(Position {
+                    file: "z".into(),
+                    line: 7,
+                    column: 1
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn interleaved_rrsets_leave_no_copies_behind() {
+        // Two owners' records in turn: each RRset moves to the end of the arena to grow, every
+        // time; finishing copies back only what the RRsets use.
+        let o = "example.";
+        let mut records = vec![one(o, "@ 60 SOA a. b. 1 2 3 4 5")];
+        for i in 0..300 {
+            records.push(one(o, &format!("a 60 TXT \"a{i:03}\"")));
+            records.push(one(o, &format!("b 60 TXT \"b{i:03}\"")));
+        }
+        // A third owner sharing the first record of `a` (whose bytes moved many times since).
+        records.push(one(o, "c 60 TXT \"a000\""));
+        let idx = build_in_order(o, &records).unwrap();
+        let zone = idx.zones().next().unwrap();
+        let used: usize = records.iter().map(|r| 2 + r.rdata.len()).sum();
+        assert!(
+            zone.store.rdata.len() <= used,
+            "{} > {used}",
+            zone.store.rdata.len()
+        );
+        for (owner, prefix) in [("a.example.", "a"), ("b.example.", "b")] {
+            let got = answer_text(&idx, owner, RecordType::TXT);
+            assert_eq!(got.len(), 300);
+            for (i, r) in got.iter().enumerate() {
+                assert!(r.contains(&format!("{prefix}{i:03}")), "{r}");
+            }
+        }
+        let c = answer_text(&idx, "c.example.", RecordType::TXT);
+        assert!(c.len() == 1 && c[0].contains("a000"), "{c:?}");
     }
 }
