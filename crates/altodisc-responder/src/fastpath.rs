@@ -98,12 +98,23 @@ impl FastPath {
         query: &[u8],
         out: &mut Vec<u8>,
     ) -> Option<FastAnswer> {
+        self.answer_from(&index.load(), query, out)
+    }
+
+    /// [`FastPath::answer`] from an index the caller has loaded already: the batched UDP loop
+    /// loads it once per batch of datagrams instead of once per query (a reload then reaches
+    /// the next batch, like in-flight queries finishing on the old zones).
+    pub fn answer_from(
+        &mut self,
+        guard: &Arc<ZoneIndex>,
+        query: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<FastAnswer> {
         let parsed = parse_query(query)?;
-        let guard = index.load();
-        self.refresh(&guard);
+        self.refresh(guard);
         let key = parsed.key.get(..parsed.qname.len())?;
         let found = if guard.zone_count() <= SCAN_ZONES {
-            match closest_zone(&guard, key) {
+            match closest_zone(guard, key) {
                 Some(zone) => zone.fast_lookup(key, parsed.qtype),
                 None => FastLookup::Refused,
             }

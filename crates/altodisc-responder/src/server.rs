@@ -2,7 +2,8 @@
 //! [`RequestHandler`], response building and encoding); the socket loops are ours:
 //!
 //! * UDP: a few receive loops per socket (one per CPU) answer inline, without a task and a
-//!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query);
+//!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query); on
+//!   Linux each loop reads and sends batches of datagrams with one system call each ([`udp`]);
 //! * TCP (RFC 7766): our accept loop bounds the number of connections (hickory 0.26 has no limit)
 //!   and closes idle connections (RFC 7766 §6.2.3); zone transfers (AXFR/IXFR) are answered
 //!   here, with several messages per query (see [`crate::xfr`]);
@@ -36,6 +37,9 @@ use crate::metrics::{Metrics, RrlAction};
 use crate::rrl::{RateLimitConfig, RateLimiter, slip_response};
 use crate::xfr::{TransferAcl, transfer_error, transfer_messages};
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod udp;
+
 /// Largest UDP query accepted (RFC 6891 §6.2.5 lets clients send up to their own payload size).
 const MAX_UDP_QUERY: usize = 4096;
 
@@ -61,6 +65,10 @@ pub struct ServeOptions {
     /// hickory path). The default can be turned off with the environment variable
     /// `ALTODISC_UDP_FASTPATH=0`, so `bench/responder` can measure both paths with one binary.
     pub udp_fast_path: bool,
+    /// Receive and send UDP datagrams in batches, one `recvmmsg`/`sendmmsg` per batch (Linux;
+    /// default on, elsewhere ignored). Answers are the same either way; the default can be
+    /// turned off with `ALTODISC_UDP_BATCH=0`, so `bench/responder` can measure what it buys.
+    pub udp_batch: bool,
 }
 
 impl Default for ServeOptions {
@@ -74,6 +82,7 @@ impl Default for ServeOptions {
             rate_limit: None,
             metrics_listen: None,
             udp_fast_path: std::env::var_os("ALTODISC_UDP_FASTPATH").is_none_or(|v| v != "0"),
+            udp_batch: std::env::var_os("ALTODISC_UDP_BATCH").is_none_or(|v| v != "0"),
         }
     }
 }
@@ -169,6 +178,15 @@ impl Responder {
         let mut local_addrs = Vec::new();
         for (bound, udp, tcp) in sockets {
             for _ in 0..options.udp_workers.max(1) {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                if options.udp_batch {
+                    tasks.spawn(udp::udp_batch_loop(
+                        udp.clone(),
+                        ctx.clone(),
+                        shutdown_rx.clone(),
+                    ));
+                    continue;
+                }
                 tasks.spawn(udp_loop(udp.clone(), ctx.clone(), shutdown_rx.clone()));
             }
             tasks.spawn(tcp_accept_loop(
