@@ -4,6 +4,8 @@
 //!
 //! Dev-only (`publish = false`). The project's rule for tests is "real peers, not mocks": the
 //! resolver and the responder are only correct when NSD, Knot and BIND agree with them.
+//! The crate also builds `altodisc-udp-latency`, the fixed-rate load generator with latency
+//! percentiles of `bench/responder/run` (`src/bin/`; kept out of the shipped `altodisc` binary).
 //!
 //! ```text
 //!   test ──▶ Peer::start(PeerKind::Nsd, &[Zone::file(origin, path)])
