@@ -105,7 +105,7 @@ fn stream_zone_file_tapped(
     path: &Path,
     origin: &DomainName,
     warnings: &mut Vec<String>,
-    tap: &mut dyn FnMut(ZoneRecord),
+    tap: &mut dyn FnMut(&ZoneRecord),
     done: &mut dyn FnMut(&StreamSummary),
 ) -> Result<ZoneData, ResponderError> {
     let mut builder = ZoneBuilder::new(origin)?;
@@ -116,7 +116,7 @@ fn stream_zone_file_tapped(
         {
             first_error = Some(e);
         }
-        tap(rec);
+        tap(&rec);
     })
     .map_err(|e| ResponderError::Io {
         path: path.to_path_buf(),
@@ -576,25 +576,12 @@ fn build_prepared_zones(
     Ok(zones)
 }
 
-/// What the loader hands the checker thread of [`build_and_check_zones`].
-enum ToChecker {
-    /// A zone file starts; the expected number of records.
-    Begin(usize),
-    Records(Vec<ZoneRecord>),
-    /// The file ended: the reader's origin and diagnostics.
-    End(DomainName, Vec<altodisc_zone::Diagnostic>),
-}
-
-/// Records per message to the checker thread (a bounded channel of a few batches keeps memory
-/// flat).
-const CHECK_BATCH: usize = 4096;
-
 /// Indexes the zones and runs the checker gate over the same records, parsing each zone file
-/// once: this thread reads and indexes, and passes every record on to a checker thread (which
-/// runs the per-record rules, then the cross-record rules at the end). On one CPU this saves the
-/// second parse of every file that [`check_sources`] costs; on two, both stages still overlap.
-/// The findings are those of [`check_sources`] (`Checker::feed_zone` is tested to agree with
-/// `Checker::load_file`).
+/// once: every record goes to the index, then by reference to the checker (which copies what it
+/// keeps into its arenas and runs the per-record rules), and is freed right here. Handing records
+/// to a checker thread instead cost more than the checker itself: each record was then freed by
+/// another thread than the one that allocated it. The findings are those of [`check_sources`]
+/// (`Checker::feed_zone` is tested to agree with `Checker::load_file`).
 fn build_and_check_zones(
     generated: &[Zone],
     files: &[(PathBuf, DomainName)],
@@ -603,84 +590,42 @@ fn build_and_check_zones(
     Result<Vec<ZoneData>, ResponderError>,
     Result<(), ResponderError>,
 ) {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<ToChecker>(4);
-    std::thread::scope(|scope| {
-        let checker = scope.spawn(move || {
-            let mut checker = Checker::new(CheckOptions::default());
-            for zone in generated {
-                checker.load_zone(zone);
+    let mut checker = Checker::new(CheckOptions::default());
+    for zone in generated {
+        checker.load_zone(zone);
+    }
+    let built = (|| {
+        let mut zones = generated
+            .iter()
+            .map(ZoneData::build)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (path, origin) in files {
+            // About one record per 64 octets of zone file (NAPTR lines are ~80).
+            let hint = std::fs::metadata(path)
+                .map_or(0, |m| usize::try_from(m.len() / 64).unwrap_or(usize::MAX));
+            let mut feed = checker.feed_zone(hint);
+            let mut end = None;
+            let zone = stream_zone_file_tapped(
+                path,
+                origin,
+                warnings,
+                &mut |rec| feed.add_ref(rec),
+                &mut |summary| end = Some((summary.origin.clone(), summary.diagnostics.clone())),
+            );
+            // Without a summary the loader stopped on an error, which it reports itself.
+            if let Some((origin, diagnostics)) = end {
+                feed.finish(origin, diagnostics);
             }
-            while let Ok(ToChecker::Begin(hint)) = rx.recv() {
-                let mut feed = checker.feed_zone(hint);
-                loop {
-                    match rx.recv() {
-                        Ok(ToChecker::Records(batch)) => {
-                            batch.into_iter().for_each(|r| feed.add(r));
-                        }
-                        Ok(ToChecker::End(origin, diagnostics)) => {
-                            feed.finish(origin, diagnostics);
-                            break;
-                        }
-                        // The loader stopped (an error it reports itself).
-                        Ok(ToChecker::Begin(_)) | Err(_) => break,
-                    }
-                }
-            }
-            let verdict = checker_verdict(&mut checker);
-            // Freeing millions of compact records takes a noticeable share of a start at 1M
-            // names and decides nothing: do it off the path to serving. If no thread can be
-            // started, the closure (and the checker with it) is dropped right here instead.
-            let _ = std::thread::Builder::new()
-                .name("checker-drop".into())
-                .spawn(move || drop(checker));
-            verdict
-        });
-        let built = (|| {
-            let mut zones = generated
-                .iter()
-                .map(ZoneData::build)
-                .collect::<Result<Vec<_>, _>>()?;
-            for (path, origin) in files {
-                // About one record per 64 octets of zone file (NAPTR lines are ~80).
-                let hint = std::fs::metadata(path)
-                    .map_or(0, |m| usize::try_from(m.len() / 64).unwrap_or(usize::MAX));
-                let _ = tx.send(ToChecker::Begin(hint));
-                let mut batch = Vec::with_capacity(CHECK_BATCH);
-                let mut end = None;
-                let zone = stream_zone_file_tapped(
-                    path,
-                    origin,
-                    warnings,
-                    &mut |rec| {
-                        batch.push(rec);
-                        if batch.len() == CHECK_BATCH {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
-                            let _ = tx.send(ToChecker::Records(full));
-                        }
-                    },
-                    &mut |summary| {
-                        end = Some(ToChecker::End(
-                            summary.origin.clone(),
-                            summary.diagnostics.clone(),
-                        ));
-                    },
-                );
-                let _ = tx.send(ToChecker::Records(batch));
-                if let Some(end) = end {
-                    let _ = tx.send(end);
-                }
-                zones.push(zone?);
-            }
-            Ok(zones)
-        })();
-        drop(tx);
-        let checked = match checker.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (built, checked)
-    })
+            zones.push(zone?);
+        }
+        Ok(zones)
+    })();
+    let verdict = checker_verdict(&mut checker);
+    // The checker's few large arenas are freed off the path to serving all the same.
+    let _ = std::thread::Builder::new()
+        .name("checker-drop".into())
+        .spawn(move || drop(checker));
+    (built, verdict)
 }
 
 /// Runs the altodisc-zone checker (rules Z1–Z24) over the same sources.

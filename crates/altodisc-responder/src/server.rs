@@ -3,7 +3,7 @@
 //!
 //! * UDP: a few receive loops per socket (one per CPU) answer inline, without a task and a
 //!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query); on
-//!   Linux each loop reads and sends batches of datagrams with one system call each ([`udp`]);
+//!   Linux each loop reads and sends batches of datagrams with one system call each (`server/udp.rs`);
 //! * TCP (RFC 7766): our accept loop bounds the number of connections (hickory 0.26 has no limit)
 //!   and closes idle connections (RFC 7766 §6.2.3); zone transfers (AXFR/IXFR) are answered
 //!   here, with several messages per query (see [`crate::xfr`]);
