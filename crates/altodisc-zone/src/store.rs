@@ -14,6 +14,17 @@
 //!               clean  = [tag|slot, …] → clean_ids / clean_facts  (bounded, clean NAPTR only)
 //! ```
 
+/// Entry `id` of an arena whose entries lie back to back in `bytes`, `ends[id]` being the end of
+/// entry `id` (empty for an unknown id).
+fn entry<'a>(bytes: &'a [u8], ends: &[usize], id: u32) -> &'a [u8] {
+    let i = id as usize;
+    let Some(&end) = ends.get(i) else {
+        return &[];
+    };
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    bytes.get(start..end).unwrap_or_default()
+}
+
 /// Multiplier of the word hash (the 64-bit golden-ratio constant, as in FxHash / foldhash).
 const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -179,12 +190,7 @@ impl NameTable {
 
     /// The wire form of name `id` (empty for an unknown id).
     pub(crate) fn name(&self, id: u32) -> &[u8] {
-        let i = id as usize;
-        let Some(&end) = self.ends.get(i) else {
-            return &[];
-        };
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..end]
+        entry(&self.bytes, &self.ends, id)
     }
 
     /// The id of `wire` (any case).
@@ -259,12 +265,7 @@ impl RdataStore {
 
     /// The RDATA of `id` (empty for [`NO_RDATA`]).
     pub(crate) fn get(&self, id: u32) -> &[u8] {
-        let i = id as usize;
-        let Some(&end) = self.ends.get(i) else {
-            return &[];
-        };
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.bytes[start..end]
+        entry(&self.bytes, &self.ends, id)
     }
 
     /// The id and facts of a clean RDATA equal to `rdata` (`hash` from [`hash_bytes`], exact).
