@@ -416,8 +416,9 @@ impl Sources {
         let signed_at = SystemTime::now();
         // Serials published for signed zones by this load (merged into the state below).
         let mut signed_serials = SerialState::default();
-        // The checker reads the same sources on its own thread while the index is built, so a
-        // checked start takes about as long as the slower of the two, not their sum.
+        // Unsigned zones: each record is parsed once and goes to the index and then to the
+        // checker on this thread (`build_and_check_zones`). Signed zones are built from prepared
+        // records, so the checker reads the sources itself on a second thread meanwhile.
         let (built, checked) = if run_check && !dnssec.active() {
             let (built, checked) = build_and_check_zones(generated_zones, &files, &mut warnings);
             (built, Some(checked))
