@@ -189,6 +189,10 @@ pub struct ServeSection {
     pub watch_interval: Option<u64>,
     /// Response rate limiting on UDP (off unless this table is present).
     pub rate_limit: Option<RateLimitConfig>,
+    /// Longest busy poll of an empty UDP socket in microseconds, used while queries arrive at
+    /// least ten times per that interval (0 turns polling off; default
+    /// [`crate::DEFAULT_UDP_BUSY_POLL`]). See [`ServeOptions::udp_busy_poll`].
+    pub udp_busy_poll_us: Option<u64>,
     /// Run the zone checker as the gate of every load (default true). Turning it off saves the
     /// second pass over very large zone files; loads stay all or nothing either way.
     pub check: Option<bool>,
@@ -250,6 +254,9 @@ impl ServeSection {
         }
         if let Some(m) = self.max_tcp_connections {
             options.max_tcp_connections = m;
+        }
+        if let Some(us) = self.udp_busy_poll_us {
+            options.udp_busy_poll = Duration::from_micros(us);
         }
         Ok(())
     }
@@ -823,6 +830,26 @@ mod tests {
         std::fs::write(dir.join("other.example.zone"), "").unwrap();
         assert_ne!(sources.fingerprint(), fp, "a new zone file is a change");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn udp_busy_poll_is_set_in_microseconds_and_zero_turns_it_off() {
+        let mut options = ServeOptions::default();
+        assert_eq!(options.udp_busy_poll, crate::DEFAULT_UDP_BUSY_POLL);
+        let cfg: PublishConfig = "[serve]\nudp_busy_poll_us = 250\n".parse().unwrap();
+        let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
+        serve.apply(&mut options).unwrap();
+        assert_eq!(options.udp_busy_poll, Duration::from_micros(250));
+        let cfg: PublishConfig = "[serve]\nudp_busy_poll_us = 0\n".parse().unwrap();
+        let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
+        serve.apply(&mut options).unwrap();
+        assert!(options.udp_busy_poll.is_zero());
+        // Absent: the default stays.
+        let mut options = ServeOptions::default();
+        let cfg: PublishConfig = "[serve]\nlisten = []\n".parse().unwrap();
+        let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
+        serve.apply(&mut options).unwrap();
+        assert_eq!(options.udp_busy_poll, crate::DEFAULT_UDP_BUSY_POLL);
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub struct Metrics {
     rrl_slipped: AtomicU64,
     rrl_dropped: AtomicU64,
     tcp_connections: AtomicU64,
+    busy_polls_datagram: AtomicU64,
+    busy_polls_expired: AtomicU64,
     loaded: AtomicBool,
 }
 
@@ -120,6 +122,8 @@ impl Default for Metrics {
             rrl_slipped: AtomicU64::new(0),
             rrl_dropped: AtomicU64::new(0),
             tcp_connections: AtomicU64::new(0),
+            busy_polls_datagram: AtomicU64::new(0),
+            busy_polls_expired: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
         }
     }
@@ -200,6 +204,17 @@ impl Metrics {
         } else {
             self.tcp_connections.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts one busy poll of an empty UDP socket: it ended with a datagram (`true`), or the
+    /// budget ran out and the loop went to sleep (`false`). Many expired polls mean polling costs
+    /// CPU without saving wake-ups (lower `udp_busy_poll_us`, or 0).
+    pub fn busy_poll(&self, got_datagram: bool) {
+        inc(if got_datagram {
+            &self.busy_polls_datagram
+        } else {
+            &self.busy_polls_expired
+        });
     }
 
     /// Marks the zones as loaded (for `/healthz`).
@@ -347,6 +362,16 @@ impl Metrics {
              altodisc_rrl_total{{action=\"drop\"}} {}",
             get(&self.rrl_slipped),
             get(&self.rrl_dropped)
+        );
+        let _ = writeln!(
+            block,
+            "# HELP altodisc_udp_busy_polls_total Busy polls of an empty UDP socket by how they \
+             ended: a datagram arrived, or the budget expired and the receive loop slept.\n\
+             # TYPE altodisc_udp_busy_polls_total counter\n\
+             altodisc_udp_busy_polls_total{{result=\"datagram\"}} {}\n\
+             altodisc_udp_busy_polls_total{{result=\"expired\"}} {}",
+            get(&self.busy_polls_datagram),
+            get(&self.busy_polls_expired)
         );
         let _ = writeln!(
             block,

@@ -17,7 +17,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hickory_server::net::xfer::Protocol;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
@@ -26,9 +26,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tracing::debug;
 
+use super::busy_poll::{BusyPoll, PollGuard, PollToken};
 use super::{Ctx, MAX_UDP_QUERY, answer, formerr};
 use crate::fastpath::FastPath;
-use crate::metrics::RrlAction;
+use crate::metrics::{Metrics, RrlAction};
 use crate::rrl::slip_response;
 
 /// Datagrams per system call. At full load (`bench/responder`: dnsperf with 400 queries in
@@ -71,10 +72,12 @@ pub(super) struct Batch {
     queued: usize,
     /// 0 for an IPv4 socket, 1 for IPv6 (see [`RECV_HEADERS`]).
     family: usize,
+    /// Whether to poll the socket when it is empty.
+    poll: BusyPoll,
 }
 
 impl Batch {
-    pub(super) fn new(socket: &UdpSocket) -> Self {
+    pub(super) fn new(socket: &UdpSocket, busy_poll: Duration) -> Self {
         Self {
             buffers: vec![0; BATCH * MAX_UDP_QUERY].into_boxed_slice(),
             received: [Received {
@@ -89,22 +92,53 @@ impl Batch {
             dests: [None; BATCH],
             queued: 0,
             family: usize::from(socket.local_addr().is_ok_and(|a| a.is_ipv6())),
+            poll: BusyPoll::new(busy_poll, Instant::now()),
         }
     }
 
     /// Waits until datagrams are queued and reads up to [`BATCH`] of them. A failed receive
     /// (e.g. an ICMP error from an earlier send, reported on this socket) gives an empty batch.
     ///
-    /// Cancel-safe: the only `.await` is before any datagram is taken from the socket.
+    /// When the socket is empty and queries have been arriving fast enough (see
+    /// [`super::busy_poll`]), the loop polls it for up to the budget, one non-blocking
+    /// `recvmmsg` per round and a yield to the runtime between rounds (its other tasks and
+    /// timers run), before it sleeps.
+    ///
+    /// Cancel-safe: the only `.await`s are before any datagram is taken from the socket, and the
+    /// right to poll is released when the future is dropped.
     ///
     /// # Errors
     /// Only when the socket can no longer be polled (the runtime is shutting down).
-    pub(super) async fn fill(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+    pub(super) async fn fill(
+        &mut self,
+        socket: &UdpSocket,
+        token: &PollToken,
+        metrics: &Metrics,
+    ) -> io::Result<usize> {
         let fd = socket.as_raw_fd();
+        let budget = self.poll.budget();
+        // Poll at most once per call: after an expired poll the loop sleeps until a datagram.
+        let mut may_poll = !budget.is_zero();
+        let mut polling: Option<(Instant, PollGuard<'_>)> = None;
         loop {
-            socket.readable().await?;
-            match socket.try_io(Interest::READABLE, || self.receive(fd)) {
-                Ok(n) => return Ok(n),
+            // Sleeping, or just woken: through the runtime, which knows the socket's readiness
+            // (an unready socket costs no system call). Polling: straight to the kernel, because
+            // the runtime's I/O driver may be asleep in another worker thread, which would see the
+            // datagram only after its own wake-up, the very latency polling is there to save.
+            // (Readiness the runtime records meanwhile is cleared by the next try_io's WouldBlock.)
+            let received = if polling.is_some() {
+                self.receive(fd)
+            } else {
+                socket.try_io(Interest::READABLE, || self.receive(fd))
+            };
+            match received {
+                Ok(n) => {
+                    if polling.is_some() {
+                        metrics.busy_poll(true);
+                    }
+                    self.poll.received(n, Instant::now());
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => {
                     debug!(%error, "UDP receive failed");
@@ -112,6 +146,21 @@ impl Batch {
                     return Ok(0);
                 }
             }
+            if may_poll {
+                if polling.is_none() {
+                    polling = token.try_take().map(|guard| (Instant::now(), guard));
+                }
+                if let Some((since, _)) = &polling {
+                    if since.elapsed() < budget {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    metrics.busy_poll(false);
+                    polling = None;
+                    may_poll = false;
+                }
+            }
+            socket.readable().await?;
         }
     }
 
@@ -299,17 +348,22 @@ fn socket_addr(raw: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 /// The receive loop of one socket with batched I/O (see the module documentation).
+///
+/// `token` is shared by the loops of one socket (at most one of them polls it at a time),
+/// `busy_poll` is the longest poll of an empty socket (zero: never poll).
 pub(super) async fn udp_batch_loop(
     socket: Arc<UdpSocket>,
     ctx: Arc<Ctx>,
     mut shutdown: watch::Receiver<bool>,
+    token: PollToken,
+    busy_poll: Duration,
 ) {
-    let mut batch = Batch::new(&socket);
+    let mut batch = Batch::new(&socket, busy_poll);
     // Common queries are answered by the allocation-free fast path; the rest by hickory.
     let mut fast = FastPath::new();
     loop {
         let received = tokio::select! {
-            r = batch.fill(&socket) => r,
+            r = batch.fill(&socket, &token, &ctx.metrics) => r,
             _ = shutdown.changed() => return,
         };
         match received {
@@ -339,7 +393,6 @@ mod tests {
     use super::*;
     use crate::handler::ZoneRequestHandler;
     use crate::index::ZoneIndex;
-    use crate::metrics::Metrics;
     use crate::server::{Responder, ServeOptions};
     use crate::xfr::TransferAcl;
 
@@ -415,8 +468,11 @@ mod tests {
             client.send_to(q, to).unwrap();
         }
         std::thread::sleep(Duration::from_millis(100));
-        let mut batch = Batch::new(server);
-        let n = batch.fill(server).await.unwrap();
+        let mut batch = Batch::new(server, Duration::ZERO);
+        let n = batch
+            .fill(server, &PollToken::default(), &Metrics::default())
+            .await
+            .unwrap();
         assert_eq!(n, queries.len(), "all queued datagrams in one receive");
         batch
     }
@@ -526,7 +582,7 @@ mod tests {
         let to = SockaddrStorage::from(client.local_addr().unwrap());
         // An IPv6 destination on an IPv4 socket: the kernel refuses that one (EAFNOSUPPORT).
         let bad = SockaddrStorage::from(SocketAddr::from_str("[::1]:53").unwrap());
-        let mut batch = Batch::new(&server);
+        let mut batch = Batch::new(&server, Duration::ZERO);
         for (i, dest) in [to, bad, to, to].into_iter().enumerate() {
             batch.replies[i] = vec![u8::try_from(i).unwrap(); 12];
             batch.dests[i] = Some(dest);
@@ -538,6 +594,212 @@ mod tests {
         for want in [0, 2, 3] {
             assert_eq!(recv(&client), [want; 12]);
         }
+    }
+
+    /// A batch whose loop has seen 100,000 datagrams per second: polling is on.
+    fn polling_batch(server: &UdpSocket, budget: Duration) -> Batch {
+        let mut batch = Batch::new(server, budget);
+        // One datagram per receive, 10 µs apart, for a bit more than a window.
+        let start = Instant::now();
+        for i in 1..=1100 {
+            batch
+                .poll
+                .received(1, start + Duration::from_micros(10) * i);
+        }
+        assert_eq!(batch.poll.budget(), budget, "polling is on");
+        batch
+    }
+
+    /// Waits (up to 10 s) until `token` is `taken`; whether it was.
+    fn wait_for_token(token: &PollToken, taken: bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while token.is_taken() != taken {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    fn busy_polls(metrics: &Metrics) -> (u64, u64) {
+        let text = metrics.render(&bundled_index());
+        let polls = |result| {
+            metric(
+                &text,
+                &format!("altodisc_udp_busy_polls_total{{result=\"{result}\"}}"),
+            )
+        };
+        (polls("datagram"), polls("expired"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_poll_takes_the_datagram_that_arrives_while_it_polls() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = server.local_addr().unwrap();
+        // A budget far longer than the test: the datagram can only end the poll.
+        let mut batch = polling_batch(&server, Duration::from_secs(60));
+        let token = PollToken::default();
+        let observer = token.clone();
+        let sender = std::thread::spawn(move || {
+            // Send only once the loop polls (holds the socket's token).
+            let polled = wait_for_token(&observer, true);
+            let client = client("127.0.0.1:0").unwrap();
+            client
+                .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
+                .unwrap();
+            polled
+        });
+        let metrics = Metrics::default();
+        let n = batch.fill(&server, &token, &metrics).await.unwrap();
+        assert!(sender.join().unwrap(), "the loop never polled");
+        assert_eq!(n, 1);
+        assert!(!token.is_taken(), "the token is released after the poll");
+        assert_eq!(busy_polls(&metrics), (1, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expired_poll_releases_the_socket_and_sleeps_until_a_datagram() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = server.local_addr().unwrap();
+        let mut batch = polling_batch(&server, Duration::from_millis(20));
+        let token = PollToken::default();
+        let observer = token.clone();
+        let sender = std::thread::spawn(move || {
+            // The poll starts, runs out, the loop sleeps; then the datagram comes.
+            let polled = wait_for_token(&observer, true);
+            let released = wait_for_token(&observer, false);
+            std::thread::sleep(Duration::from_millis(50));
+            let client = client("127.0.0.1:0").unwrap();
+            client
+                .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
+                .unwrap();
+            (polled, released)
+        });
+        let metrics = Metrics::default();
+        let n = batch.fill(&server, &token, &metrics).await.unwrap();
+        assert_eq!(
+            sender.join().unwrap(),
+            (true, true),
+            "polled, then released"
+        );
+        assert_eq!(n, 1);
+        assert_eq!(
+            busy_polls(&metrics),
+            (0, 1),
+            "one poll, expired; no second one"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_loop_that_cannot_take_the_token_sleeps() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = server.local_addr().unwrap();
+        let mut batch = polling_batch(&server, Duration::from_secs(60));
+        // Another loop of the socket polls.
+        let token = PollToken::default();
+        let other_loop = token.try_take();
+        assert!(other_loop.is_some());
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let client = client("127.0.0.1:0").unwrap();
+            client
+                .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
+                .unwrap();
+        });
+        let metrics = Metrics::default();
+        let n = batch.fill(&server, &token, &metrics).await.unwrap();
+        sender.join().unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(busy_polls(&metrics), (0, 0), "this loop did not poll");
+    }
+
+    /// The whole server with polling on (the default) under a flood: every reply is the one the
+    /// one-datagram path gives, polls happen and end in datagrams, TCP is answered while the UDP
+    /// loops poll, and shutdown ends the polling loops.
+    #[test]
+    fn a_polling_server_answers_udp_and_tcp_and_shuts_down() {
+        use std::io::{Read, Write};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let options = ServeOptions {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            udp_batch: true,
+            udp_workers: 2,
+            ..ServeOptions::default()
+        };
+        assert!(!options.udp_busy_poll.is_zero(), "polling is on by default");
+        let responder = runtime
+            .block_on(Responder::start(bundled_index(), &options))
+            .unwrap();
+        let to = responder.local_addrs()[0];
+        let client = client("127.0.0.1:0").unwrap();
+        let peer = client.local_addr().unwrap();
+        let queries: Vec<Vec<u8>> = (0..8u16)
+            .map(|i| {
+                query(
+                    i,
+                    &format!("{}.2.0.192.in-addr.arpa.", i + 10),
+                    RecordType::NAPTR,
+                    Some(1232),
+                )
+            })
+            .collect();
+        let want: Vec<Vec<u8>> = queries
+            .iter()
+            .map(|q| runtime.block_on(single(q, peer)).unwrap())
+            .collect();
+        // One query every 30 µs (33k per second: over the polling threshold, and one datagram
+        // per receive), replies checked as they come, until a poll has ended in a datagram (or
+        // 20 s have passed). Loopback may drop a datagram when this machine stalls the server:
+        // replies are checked, not counted.
+        client.set_nonblocking(true).unwrap();
+        let mut buf = vec![0u8; 65535];
+        let mut check_replies = |answered: &mut usize| {
+            while let Ok(n) = client.recv(&mut buf) {
+                let id = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+                assert_eq!(buf.get(..n), want.get(id).map(Vec::as_slice), "reply {id}");
+                *answered += 1;
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut sent, mut answered) = (0, 0);
+        let mut next = Instant::now();
+        while busy_polls(&responder.ctx.metrics).0 == 0 && Instant::now() < deadline {
+            for _ in 0..1000 {
+                client.send_to(&queries[sent % queries.len()], to).unwrap();
+                sent += 1;
+                // After a stall of this thread, go on from now instead of sending a burst.
+                next = next.max(Instant::now()) + Duration::from_micros(30);
+                while Instant::now() < next {
+                    check_replies(&mut answered);
+                }
+            }
+        }
+        assert!(
+            busy_polls(&responder.ctx.metrics).0 > 0,
+            "no poll ended in a datagram after {sent} queries"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        check_replies(&mut answered);
+        assert!(answered > 0, "{sent} queries, no reply");
+        // TCP while the UDP loops may be polling.
+        let mut tcp = std::net::TcpStream::connect(to).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let q = &queries[0];
+        let len = u16::try_from(q.len()).unwrap().to_be_bytes();
+        tcp.write_all(&[&len[..], q].concat()).unwrap();
+        let mut len = [0u8; 2];
+        tcp.read_exact(&mut len).unwrap();
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        tcp.read_exact(&mut reply).unwrap();
+        let reply = Message::from_vec(&reply).unwrap();
+        assert_eq!(reply.metadata.id, 0);
+        assert!(!reply.answers.is_empty());
+        runtime.block_on(responder.shutdown()).unwrap();
     }
 
     /// The whole server: the batched loop and the one-datagram loop answer the same octets.
