@@ -49,10 +49,10 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     no_check: bool,
     /// Longest busy poll of an empty UDP socket, in microseconds (default 1000): while queries
-    /// arrive at least ten times per this interval (10,000/s for the default), the server keeps
-    /// polling for the next one instead of sleeping, which saves the wake-up latency and costs
-    /// CPU time (one CPU per socket at most; at lower rates it sleeps as usual). 0 turns it off
-    /// (overrides `serve.udp_busy_poll_us`).
+    /// arrive at least ten times per this interval (10,000/s for the default) and the server
+    /// keeps up with them (they do not queue), it polls for the next one instead of sleeping,
+    /// which saves the wake-up latency and costs CPU time (one CPU per socket at most; otherwise
+    /// it sleeps as usual). 0 turns it off (overrides `serve.udp_busy_poll_us`).
     #[arg(long, value_name = "MICROSECONDS")]
     udp_busy_poll_us: Option<u64>,
 }

@@ -190,7 +190,7 @@ pub struct ServeSection {
     /// Response rate limiting on UDP (off unless this table is present).
     pub rate_limit: Option<RateLimitConfig>,
     /// Longest busy poll of an empty UDP socket in microseconds, used while queries arrive at
-    /// least ten times per that interval (0 turns polling off; default
+    /// least ten times per that interval and do not queue (0 turns polling off; default
     /// [`crate::DEFAULT_UDP_BUSY_POLL`]). See [`ServeOptions::udp_busy_poll`].
     pub udp_busy_poll_us: Option<u64>,
     /// Run the zone checker as the gate of every load (default true). Turning it off saves the

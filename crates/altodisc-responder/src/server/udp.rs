@@ -622,6 +622,14 @@ mod tests {
         true
     }
 
+    /// Sends one NAPTR query to `to` from a fresh socket.
+    fn send_one_query(to: SocketAddr) {
+        let client = client("127.0.0.1:0").unwrap();
+        client
+            .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
+            .unwrap();
+    }
+
     fn busy_polls(metrics: &Metrics) -> (u64, u64) {
         let text = metrics.render(&bundled_index());
         let polls = |result| {
@@ -644,10 +652,7 @@ mod tests {
         let sender = std::thread::spawn(move || {
             // Send only once the loop polls (holds the socket's token).
             let polled = wait_for_token(&observer, true);
-            let client = client("127.0.0.1:0").unwrap();
-            client
-                .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
-                .unwrap();
+            send_one_query(to);
             polled
         });
         let metrics = Metrics::default();
@@ -670,10 +675,7 @@ mod tests {
             let polled = wait_for_token(&observer, true);
             let released = wait_for_token(&observer, false);
             std::thread::sleep(Duration::from_millis(50));
-            let client = client("127.0.0.1:0").unwrap();
-            client
-                .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
-                .unwrap();
+            send_one_query(to);
             (polled, released)
         });
         let metrics = Metrics::default();
@@ -702,10 +704,7 @@ mod tests {
         assert!(other_loop.is_some());
         let sender = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
-            let client = client("127.0.0.1:0").unwrap();
-            client
-                .send_to(&query(1, "example.org.", RecordType::NAPTR, None), to)
-                .unwrap();
+            send_one_query(to);
         });
         let metrics = Metrics::default();
         let n = batch.fill(&server, &token, &metrics).await.unwrap();
