@@ -52,8 +52,10 @@ pub(crate) struct ServeArgs {
     /// arrive at least ten times per this interval (10,000/s for the default) and the server
     /// keeps up with them (they do not queue), it polls for the next one instead of sleeping,
     /// which saves the wake-up latency and costs CPU time (one CPU per socket at most; otherwise
-    /// it sleeps as usual). 0 turns it off (overrides `serve.udp_busy_poll_us`).
-    #[arg(long, value_name = "MICROSECONDS")]
+    /// it sleeps as usual). 0 turns it off, 1000000 (one second) is the most (overrides
+    /// `serve.udp_busy_poll_us`).
+    #[arg(long, value_name = "MICROSECONDS",
+          value_parser = clap::value_parser!(u64).range(..=altodisc_responder::MAX_UDP_BUSY_POLL_US))]
     udp_busy_poll_us: Option<u64>,
 }
 

@@ -231,6 +231,27 @@ fn broken_zone_file_means_no_start_with_file_and_line() {
 }
 
 #[test]
+fn busy_poll_budget_over_a_second_is_refused_before_serving() {
+    let out = crate::altodisc(&[
+        "serve",
+        "--zones",
+        zones().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--udp-busy-poll-us",
+        "2000000",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--udp-busy-poll-us"), "{err}");
+    assert!(err.contains("1000000"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "nothing served"
+    );
+}
+
+#[test]
 fn unknown_config_key_is_rejected() {
     let dir = std::env::temp_dir().join(format!("altodisc-serve-key-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -190,8 +190,9 @@ pub struct ServeSection {
     /// Response rate limiting on UDP (off unless this table is present).
     pub rate_limit: Option<RateLimitConfig>,
     /// Longest busy poll of an empty UDP socket in microseconds, used while queries arrive at
-    /// least ten times per that interval and do not queue (0 turns polling off; default
-    /// [`crate::DEFAULT_UDP_BUSY_POLL`]). See [`ServeOptions::udp_busy_poll`].
+    /// least ten times per that interval and do not queue (0 turns polling off, at most
+    /// [`crate::MAX_UDP_BUSY_POLL_US`]; default [`crate::DEFAULT_UDP_BUSY_POLL`]). See
+    /// [`ServeOptions::udp_busy_poll`].
     pub udp_busy_poll_us: Option<u64>,
     /// Run the zone checker as the gate of every load (default true). Turning it off saves the
     /// second pass over very large zone files; loads stay all or nothing either way.
@@ -238,7 +239,8 @@ impl ServeSection {
     /// Applies the transport settings to `options` (listen addresses are added).
     ///
     /// # Errors
-    /// [`ResponderError::Config`] for a bad `allow_transfer` entry.
+    /// [`ResponderError::Config`] for a bad `allow_transfer` entry or a `udp_busy_poll_us` over
+    /// [`crate::MAX_UDP_BUSY_POLL_US`].
     pub fn apply(&self, options: &mut ServeOptions) -> Result<(), ResponderError> {
         options.transfer_acl = TransferAcl::parse(&self.allow_transfer)
             .map_err(|e| ResponderError::Config(format!("[serve] allow_transfer: {e}")))?;
@@ -256,6 +258,13 @@ impl ServeSection {
             options.max_tcp_connections = m;
         }
         if let Some(us) = self.udp_busy_poll_us {
+            if us > crate::MAX_UDP_BUSY_POLL_US {
+                return Err(ResponderError::Config(format!(
+                    "[serve] udp_busy_poll_us = {us}: at most {} (one second); 1000 is the \
+                     default, 0 turns busy polling off",
+                    crate::MAX_UDP_BUSY_POLL_US
+                )));
+            }
             options.udp_busy_poll = Duration::from_micros(us);
         }
         Ok(())
@@ -849,6 +858,15 @@ mod tests {
         let cfg: PublishConfig = "[serve]\nlisten = []\n".parse().unwrap();
         let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
         serve.apply(&mut options).unwrap();
+        assert_eq!(options.udp_busy_poll, crate::DEFAULT_UDP_BUSY_POLL);
+        // Over a second: refused, saying the bound.
+        let cfg: PublishConfig = "[serve]\nudp_busy_poll_us = 1000001\n".parse().unwrap();
+        let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
+        let err = serve.apply(&mut options).unwrap_err().to_string();
+        assert!(
+            err.contains("udp_busy_poll_us = 1000001: at most 1000000"),
+            "{err}"
+        );
         assert_eq!(options.udp_busy_poll, crate::DEFAULT_UDP_BUSY_POLL);
     }
 

@@ -84,6 +84,10 @@ pub struct ServeOptions {
 /// second on a socket; below that rate the server sleeps between queries.
 pub const DEFAULT_UDP_BUSY_POLL: Duration = Duration::from_millis(1);
 
+/// Largest accepted [`ServeOptions::udp_busy_poll`] from a config or the command line, in
+/// microseconds (one second): polling longer than that between queries only burns CPU.
+pub const MAX_UDP_BUSY_POLL_US: u64 = 1_000_000;
+
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
