@@ -67,7 +67,7 @@ impl Resolver {
         })
     }
 
-    /// DNS with DNSSEC validation as `dnssec` says (issue 9): the CLI's `--dnssec` and
+    /// DNS with DNSSEC validation as `dnssec` says: the CLI's `--dnssec` and
     /// `--trust-anchor`. Must be called inside a tokio runtime.
     ///
     /// # Errors

@@ -7,8 +7,8 @@
 //! * EDNS0 with a 1232-octet payload; CNAME chains are followed by hickory (depth 8) and kept in the
 //!   answer (`preserve_intermediates`) so the chain can be shown (RFC 8686 §5.2.2, RFC 2317).
 //! * The hosts file is never consulted; the search list never applies (names are FQDNs).
-//! * Outcomes are classified as NXDOMAIN / NODATA / temporary (SPEC.md §9.1 step 2).
-//! * DNSSEC ([`DnsSource::with_dnssec`], issue 9): hickory validates (DO bit, chain of trust from
+//! * Outcomes are classified as NXDOMAIN / NODATA / temporary (docs/decisions.md, resolver step 2).
+//! * DNSSEC ([`DnsSource::with_dnssec`]): hickory validates (DO bit, chain of trust from
 //!   the root KSKs plus `--trust-anchor`); every positive answer carries its
 //!   [`DnssecState`]; a bogus answer, positive or negative, becomes
 //!   [`TemporaryReason::DnssecBogus`]; with `require`, a positive answer that is not secure
@@ -608,7 +608,7 @@ impl DnsSource {
                     // hickory reports NODATA as an error (NoRecordsFound); a successful lookup
                     // without NAPTR records happens when it stopped following a CNAME chain
                     // (a loop, or more than 8 hops; observed with NSD, Knot and BIND): temporary
-                    // for this name (SPEC.md §10).
+                    // for this name (RFC 1034 §3.6.2).
                     Err(LookupFailure::Temporary(TemporaryReason::CnameChain))
                 } else {
                     Ok(NaptrAnswer {
@@ -650,7 +650,7 @@ impl DnsSource {
                 // hickory reports a CNAME loop (or a chain over 8 hops) as NODATA without an SOA.
                 // An authoritative or recursive NODATA carries the SOA (RFC 2308 §3), so only in
                 // that ambiguous case ask for the CNAME at the name: if there is one, the chain
-                // did not end in a NAPTR RRset, a temporary failure for this name (SPEC.md §10).
+                // did not end in a NAPTR RRset, a temporary failure for this name (RFC 1034 §3.6.2).
                 let no_soa =
                     matches!(&e, NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.soa.is_none());
                 if no_soa && matches!(failure, LookupFailure::NoData { negative_ttl: None }) {

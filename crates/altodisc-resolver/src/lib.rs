@@ -21,7 +21,7 @@
 //! * Results: [`unaptr::UnaptrOutcome`] (`candidates` with `uri`, `order`, `preference`, `owner`,
 //!   `chain`, `ttl`, `dnssec`; per-name `visits` with skip reasons; `queries` for `--trace`),
 //!   [`xdom::XdomOutcome`]; both have `to_json` producing the CLI's JSON.
-//! * DNSSEC (issue 9): [`dnssec::DnssecConfig`] (`off` | `report` | `require`, extra trust anchors);
+//! * DNSSEC (RFC 8686 §6.1): [`dnssec::DnssecConfig`] (`off` | `report` | `require`, extra trust anchors);
 //!   every candidate carries a [`unaptr::DnssecState`]; bogus answers never become candidates.
 //! * Batch mode: [`batch::run_batch`] with the shared answer cache [`cache::CachedSource`].
 //!
@@ -30,18 +30,18 @@
 
 pub mod dhcp;
 
-// U-NAPTR and RFC 8686 xdom over DNS (issue 3).
+// U-NAPTR and RFC 8686 xdom over DNS.
 pub mod batch;
 pub mod cache;
 pub mod dns;
-// DNSSEC validation settings and trust anchors (issue 9).
+// DNSSEC validation settings and trust anchors.
 pub mod dnssec;
 pub mod memory;
 pub mod source;
 pub mod unaptr;
 pub mod xdom;
 
-// IRD verification over HTTPS, RFC 7285 §9.2 (issue 10).
+// IRD verification over HTTPS, RFC 7285 §9.2.
 pub mod verify;
 
 mod api;

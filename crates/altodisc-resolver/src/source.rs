@@ -18,7 +18,7 @@ use crate::unaptr::DnssecState;
 /// xdom queries all ladder names at once and batch mode shares one source between many inputs.
 #[async_trait::async_trait]
 pub trait NaptrSource: Send + Sync {
-    /// Queries `name` IN NAPTR, following CNAMEs, and classifies the outcome (SPEC.md §9.1 step 2).
+    /// Queries `name` IN NAPTR, following CNAMEs, and classifies the outcome (docs/decisions.md, resolver step 2).
     async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup;
 }
 
@@ -65,7 +65,7 @@ pub struct NaptrAnswer {
     pub dnssec: DnssecState,
 }
 
-/// Why a lookup gave no RRset (SPEC.md §9.1 step 2).
+/// Why a lookup gave no RRset (docs/decisions.md, resolver step 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LookupFailure {
@@ -122,7 +122,7 @@ pub enum TemporaryReason {
     /// Another error RCODE (FORMERR, NOTIMP, NOTAUTH, ...).
     #[error("RCODE {0}")]
     OtherRcode(String),
-    /// The CNAME chain is too long or loops (SPEC.md §10).
+    /// The CNAME chain is too long or loops (RFC 1034 §3.6.2 asks resolvers to detect loops).
     #[error("CNAME chain too long or looping")]
     CnameChain,
     /// The response could not be decoded (malformed message from the server).
@@ -135,7 +135,7 @@ pub enum TemporaryReason {
     #[error("{0}")]
     Network(String),
     /// The answer failed DNSSEC validation (RFC 4035 §4.3 "bogus"): discarded, and treated as a
-    /// temporary failure for control flow (SPEC.md §9.1 step 2).
+    /// temporary failure for control flow (docs/decisions.md, resolver step 2).
     #[error("DNSSEC validation failed (bogus answer discarded)")]
     DnssecBogus,
     /// `--dnssec require` and the answer is not secure.

@@ -1,4 +1,4 @@
-//! U-NAPTR resolution over a [`NaptrSource`] (RFC 4848; SPEC.md §9.1 "U-NAPTR core").
+//! U-NAPTR resolution over a [`NaptrSource`] (RFC 4848; docs/decisions.md, resolver steps).
 //!
 //! ```text
 //!   altodisc_proto::walk::UnaptrWalk ── Query(name) ──▶ NaptrSource::lookup_naptr(name).await
@@ -14,7 +14,7 @@
 //! responder (ARCHITECTURE.md principle 2). This module adds the I/O, the query trace and the
 //! resolver's output types. Several protocols (e.g. `https`, then `http` with `--allow-http`) are
 //! resolved one after the other, never mixed within one chain; the first protocol that yields a
-//! candidate wins (RFC 3958 §2.2.5, SPEC.md §9.1 "discover_local" step 4).
+//! candidate wins (RFC 3958 §2.2.5, RFC 7286 §3.2).
 
 use altodisc_proto::name::DomainName;
 use altodisc_proto::select::SelectionOptions;
@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use crate::source::{LookupFailure, NaptrAnswer, NaptrSource, QueryTrace, TemporaryReason};
 
 /// Default cap on non-terminal chasing depth. No RFC sets one; RFC 3958 §3.2 says "shallower is
-/// better" (SPEC.md §9.1 step 1 `[interp]`).
+/// better" (docs/decisions.md, resolver step 1).
 pub const DEFAULT_MAX_DEPTH: usize = altodisc_proto::walk::DEFAULT_MAX_DEPTH;
 
 /// Default cap on NAPTR lookups in one U-NAPTR resolution (all protocols together). It bounds the
@@ -45,7 +45,7 @@ pub struct UnaptrOptions {
     pub max_lookups: usize,
     /// Passed to [`altodisc_proto::select::select`].
     pub selection: SelectionOptions,
-    /// Keep only the first ORDER group at each name (strict RFC 3403 §4.1; SPEC.md §8 A6). Off by
+    /// Keep only the first ORDER group at each name (strict RFC 3403 §4.1; docs/decisions.md, A6). Off by
     /// default: every candidate is returned, tagged with its ORDER, for the caller to backtrack.
     pub first_order_only: bool,
 }
@@ -171,7 +171,7 @@ impl Candidate {
     }
 }
 
-/// What one name (or one whole resolution) came to (SPEC.md §9.1 step 8): the shared walk's
+/// What one name (or one whole resolution) came to (docs/decisions.md, resolver step 8): the shared walk's
 /// [`WalkStatus`] with the resolver's [`TemporaryReason`]. `as_str` gives the JSON strings
 /// (`found`, `nxdomain`, `nodata`, `no_match`, `temporary`, `loop`, `depth_exceeded`,
 /// `work_limit`), `is_temporary` says whether a retry may help, `Display` the human detail.
@@ -236,7 +236,7 @@ pub struct UnaptrOutcome {
     pub start: DomainName,
     /// Usable candidates, in the order to try them; all for one protocol.
     pub candidates: Vec<Candidate>,
-    /// [`NameStatus::Found`], or the worst status seen (SPEC.md §9.1 step 8).
+    /// [`NameStatus::Found`], or the worst status seen (docs/decisions.md, resolver step 8).
     pub status: NameStatus,
     /// The protocols tried, in order (the last one tried is the one that matched, if any).
     pub protocols_tried: Vec<String>,
@@ -441,7 +441,7 @@ mod tests {
 
     #[tokio::test]
     async fn tv_z1_sorted_and_http_does_not_match() {
-        // Inserted in reverse wire order, as BIND returned them (SPEC.md TV-Z1).
+        // Inserted in reverse wire order, as BIND returned them (the RFC 7286 §3.2 example).
         let src = MemorySource::new()
             .uri(
                 "example.net.",

@@ -1,4 +1,4 @@
-//! RFC 8686 cross-domain discovery, XDOMDISC(X, SP) (SPEC.md §9.1 "xdomdisc").
+//! RFC 8686 cross-domain discovery, XDOMDISC(X, SP) (RFC 8686 §3).
 //!
 //! ```text
 //!   X ──altodisc_proto::ladder──▶ R32, R24, R16, R8   (or R128, R64 … R32; Table 1)
@@ -6,7 +6,7 @@
 //!        ▼
 //!   U-NAPTR per name ──▶ answer = the FIRST name IN LADDER ORDER with a usable URI
 //!                        (a faster answer for a shorter prefix never wins over a longer one)
-//!   temporary failure at a more specific name ──▶ `degraded` (SPEC.md §8 A14)
+//!   temporary failure at a more specific name ──▶ `degraded` (docs/decisions.md, A14)
 //!   nothing found but temporary failures ──▶ those names retried once, after the rest (§3.5)
 //! ```
 //!
@@ -134,7 +134,7 @@ impl LadderResult {
 pub struct XdomOutcome {
     /// The input as given.
     pub input: String,
-    /// The parsed input (IPv4-mapped addresses already converted, SPEC.md §8 A10).
+    /// The parsed input (IPv4-mapped addresses already converted, docs/decisions.md, A10).
     pub prefix: IpPrefix,
     /// Found, not found, or only temporary failures.
     pub status: XdomStatus,
@@ -143,7 +143,7 @@ pub struct XdomOutcome {
     /// Index into `ladder` of the name that matched.
     pub matched: Option<usize>,
     /// A more specific name failed temporarily, so the answer may be less precise than it could
-    /// be (SPEC.md §8 A14); a later retry may give a better one.
+    /// be (docs/decisions.md, A14); a later retry may give a better one.
     pub degraded: bool,
     /// Every ladder name, in ladder order.
     pub ladder: Vec<LadderResult>,

@@ -1,4 +1,4 @@
-//! DNSSEC peers (issue 9): Knot with automatic signing, and unbound as a validating recursive
+//! DNSSEC peers: Knot with automatic signing, and unbound as a validating recursive
 //! resolver.
 //!
 //! ```text

@@ -60,9 +60,9 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-// HTTPS peer for IRD verification tests (issue 10).
+// HTTPS peer for IRD verification tests.
 pub mod nginx;
-// DNSSEC peers (issue 9): Knot with automatic signing, unbound validating.
+// DNSSEC peers: Knot with automatic signing, unbound validating.
 pub mod dnssec;
 // Network-namespace lab for DHCP tests (dnsmasq, Kea, NSD inside test namespaces).
 pub mod netns;

@@ -1,4 +1,4 @@
-//! altodisc-proto against the test vectors of SPEC.md §11 (TV-R, TV-W, TV-P), plus property tests.
+//! altodisc-proto against vectors taken from the RFCs (reverse names, wire encodings, parsers and validators), plus property tests.
 //! One test binary; one module per vector family.
 
 // Tests may unwrap: a panic is a failed test.

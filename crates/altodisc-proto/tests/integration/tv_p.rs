@@ -1,4 +1,4 @@
-//! TV-P: parser and validator vectors (SPEC.md §11): service fields, the U-NAPTR regexp, the RFC 3402
+//! Parser and validator vectors: service fields, the U-NAPTR regexp, the RFC 3402
 //! validator, zone-file escaping as it arrives on the wire, and flags. Negative vectors assert the
 //! exact error variant.
 
@@ -35,7 +35,7 @@ fn service_accepted_forms() {
 
     let bare: ServiceParameter = "ALTO".parse().unwrap();
     assert_eq!(bare.service(), Some("ALTO"));
-    assert!(bare.protocols().is_empty(), "service only (SPEC.md A8)");
+    assert!(bare.protocols().is_empty(), "service only (docs/decisions.md, A8)");
     assert!(!bare.matches("ALTO", "https"));
 }
 
@@ -186,7 +186,7 @@ fn doubled_backslashes_arrive_single_on_the_wire() {
 
 #[test]
 fn escaped_delimiter_in_the_uri() {
-    // Master file "!.*!https://x.example/a\\!b!" → wire `!.*!https://x.example/a\!b!` (SPEC.md A3).
+    // Master file "!.*!https://x.example/a\\!b!" → wire `!.*!https://x.example/a\!b!` (docs/decisions.md, A3).
     let wire = br"!.*!https://x.example/a\!b!";
     assert!(
         validate_substitution(wire).is_ok(),
@@ -295,7 +295,7 @@ fn skip_reasons_for_bad_records() {
             scheme: "http".into(),
             protocol: "https".into()
         }),
-        "http:// under ALTO:https (SPEC.md A2)"
+        "http:// under ALTO:https (docs/decisions.md, A2)"
     );
     assert_eq!(
         skip(record("u", "LIS:HELD", "!.*!https://lis.example/!", ".")),

@@ -1,4 +1,4 @@
-//! TV-R: reverse names (SPEC.md §11), from the RFCs and the derived Table 1 cases.
+//! Reverse names, from the RFCs (RFC 8686 §3.2–3.3, Table 1) and the derived Table 1 cases.
 
 use altodisc_proto::ladder::{AddressFamily, LadderError, LadderWarning, ReverseLadder};
 
@@ -138,7 +138,7 @@ fn derived_table_ipv6() {
 
 #[test]
 fn ipv4_mapped_is_treated_as_ipv4() {
-    // SPEC.md §8 A10 [interp]: the recommended behaviour, not the literal (useless) ip6.arpa names.
+    // docs/decisions.md, A10 [interp]: the recommended behaviour, not the literal (useless) ip6.arpa names.
     let ladder = ReverseLadder::parse("::ffff:192.0.2.34").unwrap();
     assert_eq!(
         ladder

@@ -1,4 +1,4 @@
-//! TV-W: wire encodings (SPEC.md §11): NAPTR RDATA, names, DHCP options 213 / 57 / 15, the split
+//! Wire encodings: NAPTR RDATA, names, DHCP options 213 / 57 / 15, the split
 //! 213 (RFC 3396), the DHCPv6 Reply fragment, and the negative DHCP vectors.
 
 use altodisc_proto::access_domain::{

@@ -1,4 +1,4 @@
-//! DNSSEC validation against real peers (issue 9): Knot signs the fixture zones itself
+//! DNSSEC validation against real peers: Knot signs the fixture zones itself
 //! (automatic signing, ECDSA P-256, NSEC); the trust anchor is Knot's KSK exported with keymgr.
 //!
 //! * secure: RFC 7286 NAPTR at the access domain, RFC 8686 NAPTR at R24 of a signed reverse zone

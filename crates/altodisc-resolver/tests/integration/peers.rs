@@ -303,7 +303,7 @@ async fn run_cases(resolver: &Resolver, kind: PeerKind) -> BTreeMap<&'static str
             describe_xdom(&o),
         );
 
-        // A /22 starts at R16 (SPEC.md A12): nothing there, not found, nothing temporary.
+        // A /22 starts at R16 (docs/decisions.md, A12): nothing there, not found, nothing temporary.
         let o = resolver.xdom("198.51.100.0/22", &https).await.unwrap();
         assert_eq!(o.status.as_str(), "not_found", "{kind} {mode}: {o:?}");
         assert!(!o.degraded);

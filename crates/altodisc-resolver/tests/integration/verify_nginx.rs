@@ -1,4 +1,4 @@
-//! IRD verification (RFC 7285 §9.2, SPEC TV-I) against a real nginx serving over TLS with a test
+//! IRD verification (RFC 7285 §9.2) against a real nginx serving over TLS with a test
 //! CA: the RFC 7285 §9.2.3 IRD, the RFC's copy with its trailing comma, wrong media type, missing
 //! default network map, an alto-error+json 400, redirects and loops, 50 MB bodies, TLS failures,
 //! plain http, nested IRDs, and backtracking over a candidate list.
