@@ -456,7 +456,9 @@ impl PublishConfig {
                         // `!` is the regexp delimiter and U-NAPTR has no escape (docs/decisions.md, A3).
                         return Err(PublishConfigError::invalid(
                             entry,
-                            format!("uri {uri:?}: contains '!', the regexp delimiter (docs/decisions.md, A3)"),
+                            format!(
+                                "uri {uri:?}: contains '!', the regexp delimiter (docs/decisions.md, A3)"
+                            ),
                         ));
                     }
                     IntendedTarget::Uri(uri.clone())

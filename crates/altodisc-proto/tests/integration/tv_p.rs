@@ -35,7 +35,10 @@ fn service_accepted_forms() {
 
     let bare: ServiceParameter = "ALTO".parse().unwrap();
     assert_eq!(bare.service(), Some("ALTO"));
-    assert!(bare.protocols().is_empty(), "service only (docs/decisions.md, A8)");
+    assert!(
+        bare.protocols().is_empty(),
+        "service only (docs/decisions.md, A8)"
+    );
     assert!(!bare.matches("ALTO", "https"));
 }
 
