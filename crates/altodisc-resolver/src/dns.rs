@@ -115,6 +115,80 @@ pub struct DnsSource {
     /// When validating: the fallback for names no chain of trust can reach (see
     /// [`DnsSource::with_dnssec`]).
     fallback: Option<Fallback>,
+    /// For explicit `--server`s: whether they refuse connections (see [`Reachability`]).
+    reachability: Option<Reachability>,
+}
+
+/// How long a "connection refused" verdict on the servers is trusted before they are probed
+/// again: long enough that a batch does not probe for every address, short enough that a
+/// long-lived client notices a server that came up.
+const REFUSAL_RECHECK: Duration = Duration::from_secs(5);
+
+/// Tells quickly whether explicit servers refuse connections.
+///
+/// hickory's UDP client uses unconnected sockets, so the ICMP "port unreachable" a host sends
+/// back when nothing listens on the port is never seen, and a lookup to a dead server waits for
+/// every timeout and attempt (6 s with the defaults) before saying "timeout", where `dig` says
+/// "connection refused" at once. A connected UDP socket does see it (as `ECONNREFUSED`), so one
+/// probe query per server runs beside the first lookup, and again after [`REFUSAL_RECHECK`]
+/// while the servers refuse.
+#[derive(Debug, Clone)]
+struct Reachability {
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    /// The last verdict: when it was made, and the servers if every one refused.
+    verdict: Arc<tokio::sync::Mutex<Option<(Instant, Option<String>)>>>,
+}
+
+impl Reachability {
+    /// `Some(servers)` when every server refused the probe (an old verdict is reused).
+    async fn refused(&self) -> Option<String> {
+        let mut verdict = self.verdict.lock().await;
+        if let Some((at, refused)) = verdict.as_ref()
+            && (refused.is_none() || at.elapsed() < REFUSAL_RECHECK)
+        {
+            return refused.clone();
+        }
+        let probes = self
+            .servers
+            .iter()
+            .map(|&server| probe_refuses(server, self.timeout));
+        let all_refused = futures_util::future::join_all(probes)
+            .await
+            .into_iter()
+            .all(|refused| refused);
+        let refused = all_refused.then(|| join_addrs(&self.servers));
+        *verdict = Some((Instant::now(), refused.clone()));
+        refused
+    }
+}
+
+/// Sends one root SOA query to `server` on a connected UDP socket: `true` when the answer is a
+/// refused connection, `false` on any answer, silence until `timeout`, or a local error.
+async fn probe_refuses(server: SocketAddr, timeout: Duration) -> bool {
+    use hickory_resolver::proto::op::{Message, MessageType, OpCode, Query};
+
+    let mut msg = Message::new(rand::random::<u16>(), MessageType::Query, OpCode::Query);
+    msg.add_query(Query::query(Name::root(), RecordType::SOA));
+    let Ok(bytes) = msg.to_vec() else {
+        return false;
+    };
+    let local: SocketAddr = if server.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let attempt = async {
+        let socket = tokio::net::UdpSocket::bind(local).await?;
+        socket.connect(server).await?;
+        socket.send(&bytes).await?;
+        let mut buf = [0_u8; 512];
+        socket.recv(&mut buf).await.map(|_| ())
+    };
+    matches!(
+        tokio::time::timeout(timeout, attempt).await,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
 }
 
 /// What a validating source needs to tell "bogus" from "no chain can be built here".
@@ -253,11 +327,17 @@ impl DnsSource {
         let resolver = builder
             .build()
             .map_err(|e| DnsSetupError::Build(e.to_string()))?;
+        let reachability = (!config.servers.is_empty()).then(|| Reachability {
+            servers: config.servers.clone(),
+            timeout: config.timeout,
+            verdict: Arc::new(tokio::sync::Mutex::new(None)),
+        });
         Ok(Self {
             resolver,
             description,
             mode,
             fallback: None,
+            reachability,
         })
     }
 
@@ -469,6 +549,30 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
 #[async_trait::async_trait]
 impl NaptrSource for DnsSource {
     async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
+        let Some(reachability) = &self.reachability else {
+            return self.lookup_validated_or_not(name).await;
+        };
+        let lookup = self.lookup_validated_or_not(name);
+        tokio::pin!(lookup);
+        tokio::select! {
+            biased;
+            done = &mut lookup => done,
+            refused = reachability.refused() => match refused {
+                Some(servers) => NaptrLookup {
+                    result: Err(LookupFailure::Temporary(TemporaryReason::ConnectionRefused(
+                        servers,
+                    ))),
+                    queries: Vec::new(),
+                },
+                None => lookup.await,
+            },
+        }
+    }
+}
+
+impl DnsSource {
+    /// The lookup proper: validating, or through the fallback (see `with_dnssec`).
+    async fn lookup_validated_or_not(&self, name: &DomainName) -> NaptrLookup {
         // No chain from the root through these servers, and no file anchor above the name:
         // validation cannot say secure or insecure (see `with_dnssec`).
         if let Some(fb) = &self.fallback

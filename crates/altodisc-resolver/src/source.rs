@@ -134,6 +134,10 @@ pub enum TemporaryReason {
     /// Network or other client error.
     #[error("{0}")]
     Network(String),
+    /// Every server answered the query with an ICMP "port unreachable" (seen as a refused
+    /// connection): nothing listens there, so waiting for a timeout would only delay the answer.
+    #[error("connection refused by {0}: no DNS server listens there")]
+    ConnectionRefused(String),
     /// The answer failed DNSSEC validation (RFC 4035 §4.3 "bogus"): discarded, and treated as a
     /// temporary failure for control flow (docs/decisions.md, resolver step 2).
     #[error("DNSSEC validation failed (bogus answer discarded)")]

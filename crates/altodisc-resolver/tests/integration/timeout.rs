@@ -138,3 +138,41 @@ async fn bind_servfail_at_r32_gives_degraded_r24() {
         "BIND forwarded R32"
     );
 }
+
+/// A port nobody listens on: the host answers with ICMP "port unreachable". The lookup must say
+/// "connection refused" at once, as `dig` does, instead of waiting out every timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connection_fails_fast_with_its_own_reason() {
+    let closed = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    let timeout = Duration::from_secs(5);
+    let r = Resolver::with_servers(&DnsConfig {
+        servers: vec![closed],
+        timeout,
+        attempts: 2,
+        recursion_desired: false,
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let o = r
+        .xdom("198.51.100.3", &[WantedService::alto_https()])
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < timeout,
+        "took {:?}: the refusal must not wait for the {timeout:?} timeout",
+        started.elapsed()
+    );
+    assert_eq!(o.status, XdomStatus::TemporaryFailure);
+    for l in &o.ladder {
+        assert_eq!(
+            l.status(),
+            Some(&NameStatus::Temporary(TemporaryReason::ConnectionRefused(
+                closed.to_string()
+            ))),
+            "{l:?}"
+        );
+    }
+}
