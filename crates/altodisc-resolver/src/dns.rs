@@ -136,9 +136,12 @@ const REFUSAL_RECHECK: Duration = Duration::from_secs(5);
 struct Reachability {
     servers: Vec<SocketAddr>,
     timeout: Duration,
-    /// The last verdict: when it was made, and the servers if every one refused.
-    verdict: Arc<tokio::sync::Mutex<Option<(Instant, Option<String>)>>>,
+    /// The last verdict, shared by the clones of the source.
+    verdict: Arc<tokio::sync::Mutex<Option<RefusalVerdict>>>,
 }
+
+/// When the servers were probed, and their addresses if every one refused.
+type RefusalVerdict = (Instant, Option<String>);
 
 impl Reachability {
     /// `Some(servers)` when every server refused the probe (an old verdict is reused).
