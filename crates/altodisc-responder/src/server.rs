@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
-use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -544,20 +543,9 @@ async fn serve_tcp_connection(
 }
 
 /// FORMERR for a message whose header is readable (RFC 1035 §4.1.1); nothing otherwise, and
-/// nothing for a message that is itself a response.
+/// nothing for a message that is itself a response. See [`crate::handler::formerr`].
 fn formerr(message: &[u8]) -> Option<Vec<u8>> {
-    let id = message.get(..2)?;
-    let flags = *message.get(2)?;
-    if flags & 0x80 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(12);
-    out.extend_from_slice(id);
-    // QR=1, the query's opcode and RD; RCODE 1 (FORMERR).
-    out.push(0x80 | (flags & 0x79));
-    out.push(1);
-    out.extend_from_slice(&[0; 8]);
-    Some(out)
+    crate::handler::formerr(message)
 }
 
 /// Collects the encoded response of one request (the handler answers exactly once): the UDP
@@ -587,9 +575,7 @@ impl ResponseHandler for CollectResponse {
     ) -> Result<ResponseInfo, NetError> {
         // The handler has already made the response fit the UDP limit (see `handler`), so no
         // size cap here: hickory's own cap would cut RRsets in half instead of setting TC.
-        let mut buf = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut buf);
-        let info = response.destructive_emit(&mut encoder)?;
+        let (info, buf) = crate::handler::encode_response(response)?;
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some(buf);
         }
