@@ -227,7 +227,11 @@ fn two_questions_get_formerr_without_a_question_section() {
     for (via, reply) in exchanges(ours.addr, &two_edns) {
         assert_eq!(counts(&reply), (1, [0, 0, 0, 1]), "{via}");
         let m = Message::from_vec(&reply).unwrap();
-        assert_eq!(m.edns.as_ref().map(|e| e.version()), Some(0), "{via}");
+        assert_eq!(
+            m.edns.as_ref().map(hickory_proto::op::Edns::version),
+            Some(0),
+            "{via}"
+        );
     }
 }
 
@@ -350,5 +354,160 @@ fn names_compress_against_the_question_like_nsd() {
             (12..first_rr - 4).contains(&usize::from(pointer & 0x3FFF)),
             "{case}"
         );
+    }
+}
+
+/// A zone whose wildcard is a CNAME to a name with an A record only.
+const WILD_CNAME: &str = "\
+$ORIGIN wild.example.
+$TTL 300
+@         SOA  ns hostmaster 1 3600 600 86400 60
+@         NS   ns
+ns        A    192.0.2.1
+*.w       CNAME target
+target    A    192.0.2.7
+";
+
+/// (owner, type) of each record of a section, sorted, lowercase.
+fn owners_and_types(rs: &[hickory_proto::rr::Record]) -> Vec<(String, RecordType)> {
+    let mut v: Vec<_> = rs
+        .iter()
+        .map(|r| (r.name.to_ascii().to_ascii_lowercase(), r.record_type()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn wildcard_cname_to_a_missing_type_carries_both_nsec_proofs_like_nsd_and_knot() {
+    // DO=1, y.w TXT: the wildcard synthesizes `y.w CNAME target`, and target has no TXT. RFC
+    // 4035 §3.1.3.3 wants the NSEC proving y.w does not exist, §3.1.3.1 the NSEC at `target`
+    // proving TXT is absent there. NSD and Knot serve the same signed zone text.
+    use altodisc_responder::dnssec::{SigningPolicy, ZoneKeys, render_zone, sign_zone};
+    let dir = ZoneDir::new("wild.example.", WILD_CNAME);
+    let loaded = load_zone_dir(&dir.0).unwrap();
+    let signed = sign_zone(
+        &loaded.zones[0],
+        &ZoneKeys::generate().unwrap(),
+        &SigningPolicy::default(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let signed_text = render_zone(&signed).unwrap();
+    let ours = Running::with_index(
+        ZoneIndex::build(std::slice::from_ref(&signed)).unwrap(),
+        ServeOptions::default(),
+    );
+    let zones = [Zone::text("wild.example.", signed_text)];
+    let ask = |addr: SocketAddr, name: &str, t: RecordType, via_tcp: bool| {
+        let mut q = query(name, t, Some(1232));
+        q.edns.as_mut().unwrap().set_dnssec_ok(true);
+        let m = if via_tcp {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            crate::common::tcp_exchange(&mut s, &q)
+        } else {
+            crate::common::udp_exchange(addr, &q).0
+        };
+        // The authority section's proofs and SOA: NSD also adds the apex NS RRset to positive
+        // answers, which no RFC asks for, so NS and RRSIGs are left out of the comparison.
+        let mut authority = owners_and_types(&m.authorities);
+        authority.retain(|(_, t)| matches!(t, RecordType::NSEC | RecordType::SOA));
+        (
+            m.metadata.response_code,
+            m.metadata.authoritative,
+            owners_and_types(&m.answers),
+            authority,
+        )
+    };
+    // Ours first, against the RFC, whether or not a peer is installed.
+    let (rcode, aa, answer, authority) =
+        ask(ours.addr, "y.w.wild.example.", RecordType::TXT, false);
+    assert_eq!((rcode, aa), (ResponseCode::NoError, true));
+    assert_eq!(
+        answer,
+        [
+            ("y.w.wild.example.".to_owned(), RecordType::CNAME),
+            ("y.w.wild.example.".to_owned(), RecordType::RRSIG),
+        ]
+    );
+    let nsec_owners: Vec<&str> = authority
+        .iter()
+        .filter(|(_, t)| *t == RecordType::NSEC)
+        .map(|(o, _)| o.as_str())
+        .collect();
+    assert_eq!(nsec_owners, ["*.w.wild.example.", "target.wild.example."]);
+    for kind in [PeerKind::Nsd, PeerKind::Knot] {
+        let Some(peer) = start_peer(kind, &zones) else {
+            continue;
+        };
+        for (name, t) in [
+            ("y.w.wild.example.", RecordType::TXT),
+            ("y.w.wild.example.", RecordType::A),
+            ("target.wild.example.", RecordType::TXT),
+        ] {
+            let theirs = ask(peer.addr(), name, t, false);
+            assert_eq!(
+                ask(ours.addr, name, t, false),
+                theirs,
+                "{name} {t} UDP vs {kind}"
+            );
+            assert_eq!(
+                ask(ours.addr, name, t, true),
+                theirs,
+                "{name} {t} TCP vs {kind}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_choices_of_the_operator_guide_hold() {
+    // docs/operators/protocol.md: where NSD, Knot and BIND differ, what we chose. Both paths.
+    use hickory_proto::op::{OpCode, Query};
+    use hickory_proto::rr::{DNSClass, Name};
+    let ours = Running::bundled();
+    let exchange = |q: &Message, via_tcp: bool| {
+        if via_tcp {
+            let mut s = TcpStream::connect(ours.addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            crate::common::tcp_exchange(&mut s, q)
+        } else {
+            crate::common::udp_exchange(ours.addr, q).0
+        }
+    };
+    for via_tcp in [false, true] {
+        // CHAOS: REFUSED like any data we do not serve, with the OPT record, no version string.
+        let mut q = query("version.bind.", RecordType::TXT, Some(1232));
+        let mut ch = Query::query(Name::from_ascii("version.bind.").unwrap(), RecordType::TXT);
+        ch.set_query_class(DNSClass::CH);
+        q.queries = vec![ch];
+        let m = exchange(&q, via_tcp);
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+        assert!(!m.metadata.authoritative && m.answers.is_empty());
+        assert!(m.edns.is_some());
+        // NOTIFY and UPDATE (and any other OPCODE but QUERY): NOTIMP, AA=0, RD and CD copied,
+        // the question repeated, the OPT record kept.
+        for op in [OpCode::Notify, OpCode::Update, OpCode::Status] {
+            let mut q = query("example.net.", RecordType::SOA, Some(1232));
+            q.metadata.op_code = op;
+            q.metadata.recursion_desired = true;
+            q.metadata.checking_disabled = true;
+            let m = exchange(&q, via_tcp);
+            let case = format!("{op:?} over TCP {via_tcp}");
+            assert_eq!(m.metadata.response_code, ResponseCode::NotImp, "{case}");
+            assert_eq!(m.metadata.op_code, op, "{case}");
+            assert!(!m.metadata.authoritative, "{case}");
+            assert!(m.metadata.recursion_desired, "{case}");
+            assert!(m.metadata.checking_disabled, "{case}");
+            assert_eq!(m.queries.len(), 1, "{case}");
+            assert!(m.edns.is_some(), "{case}");
+        }
+        // Zone transfers to an address not in allow_transfer (none by default): REFUSED.
+        for t in [RecordType::AXFR, RecordType::IXFR] {
+            let m = exchange(&query("example.net.", t, None), via_tcp);
+            assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{t}");
+            assert!(m.answers.is_empty());
+        }
     }
 }
