@@ -283,7 +283,7 @@ const CHECKS: &[Check] = &[
 
 #[test]
 fn rfc8906_compliance_checks_pass() {
-    if !require_tool_or_skip("dig", "bind9-dnsutils") {
+    if !require_tool_or_skip("dig", "dnsutils") {
         return;
     }
     let ours = Running::bundled();
