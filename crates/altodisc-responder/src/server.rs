@@ -325,7 +325,7 @@ async fn answer(
         Ok(request) => respond(ctx, &request, started).await,
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
-            formerr(message)
+            crate::handler::formerr(message)
         }
     }
 }
@@ -355,7 +355,7 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
         Ok(r) => r,
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
-            return formerr(message).into_iter().collect();
+            return crate::handler::formerr(message).into_iter().collect();
         }
     };
     if request.metadata.op_code == OpCode::Query
@@ -543,9 +543,20 @@ async fn serve_tcp_connection(
 }
 
 /// FORMERR for a message whose header is readable (RFC 1035 §4.1.1); nothing otherwise, and
-/// nothing for a message that is itself a response. See [`crate::handler::formerr`].
+/// nothing for a message that is itself a response.
 fn formerr(message: &[u8]) -> Option<Vec<u8>> {
-    crate::handler::formerr(message)
+    let id = message.get(..2)?;
+    let flags = *message.get(2)?;
+    if flags & 0x80 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(12);
+    out.extend_from_slice(id);
+    // QR=1, the query's opcode and RD; RCODE 1 (FORMERR).
+    out.push(0x80 | (flags & 0x79));
+    out.push(1);
+    out.extend_from_slice(&[0; 8]);
+    Some(out)
 }
 
 /// Collects the encoded response of one request (the handler answers exactly once): the UDP
