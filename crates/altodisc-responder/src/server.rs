@@ -364,7 +364,7 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
         && matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
         && q.query_class() == DNSClass::IN
     {
-        let (rcode, out) = transfer(ctx, request.metadata.id, q.original(), peer);
+        let (rcode, out) = transfer(ctx, &request, q.original(), peer);
         ctx.metrics
             .query(Some(q.query_type()), rcode, started.elapsed());
         return out;
@@ -374,12 +374,16 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
 
 /// A zone transfer (RFC 5936): REFUSED unless the client is on the allow-list (§6), NOTAUTH for
 /// a name that is not the apex of a served zone (§2.2.1), else the whole zone.
-fn transfer(ctx: &Ctx, id: u16, query: &Query, peer: SocketAddr) -> (ResponseCode, Vec<Vec<u8>>) {
+fn transfer(
+    ctx: &Ctx,
+    request: &Request,
+    query: &Query,
+    peer: SocketAddr,
+) -> (ResponseCode, Vec<Vec<u8>>) {
+    let id = request.metadata.id;
     let error = |rcode| {
-        (
-            rcode,
-            transfer_error(id, query, rcode).ok().into_iter().collect(),
-        )
+        let refusal = transfer_error(&request.metadata, request.edns.as_ref(), query, rcode);
+        (rcode, refusal.ok().into_iter().collect())
     };
     let zone_name = query.name();
     if !ctx.acl.allows(peer.ip()) {

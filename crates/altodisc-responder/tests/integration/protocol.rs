@@ -503,11 +503,19 @@ fn the_choices_of_the_operator_guide_hold() {
             assert_eq!(m.queries.len(), 1, "{case}");
             assert!(m.edns.is_some(), "{case}");
         }
-        // Zone transfers to an address not in allow_transfer (none by default): REFUSED.
+        // Zone transfers to an address not in allow_transfer (none by default): REFUSED, with
+        // RD copied and the OPT record when the query had one (RFC 6891 §6.1.1).
         for t in [RecordType::AXFR, RecordType::IXFR] {
-            let m = exchange(&query("example.net.", t, None), via_tcp);
-            assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{t}");
-            assert!(m.answers.is_empty());
+            for edns in [None, Some(1232)] {
+                let mut q = query("example.net.", t, edns);
+                q.metadata.recursion_desired = true;
+                let m = exchange(&q, via_tcp);
+                let case = format!("{t} EDNS {edns:?} over TCP {via_tcp}");
+                assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{case}");
+                assert!(m.answers.is_empty(), "{case}");
+                assert_eq!(m.edns.is_some(), edns.is_some(), "{case}");
+                assert!(m.metadata.recursion_desired, "{case}");
+            }
         }
     }
 }
