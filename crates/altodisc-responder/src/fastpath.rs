@@ -6,9 +6,11 @@
 //! The output is meant to be **byte-identical** to what the hickory path sends for the same query:
 //! the header flags follow `Metadata::response_from_request` (RD and CD copied, RA=AD=0) and the
 //! handler (AA from the index, RFC 1034 §4.3.2), the question is the request's octets, names are
-//! compressed the way hickory 0.26's `BinEncoder` does it (first earlier name after the question,
-//! in emission order, whose label sequence equals the remaining labels octet for octet,
-//! case-sensitively, RFC 1035 §4.1.4), and the OPT record is the
+//! compressed the way [`crate::handler::encode_response`] does it (hickory-proto's `Message`
+//! encoder: the first earlier name, the question's included, in emission order, whose label
+//! sequence equals the remaining labels octet for octet, case-sensitively, RFC 1035 §4.1.4; so
+//! the answer's owner and a negative answer's SOA owner point into the question as NSD's do),
+//! and the OPT record is the
 //! handler's (payload 1232, version 0, no options, RFC 6891 §6.1.2). The integration test
 //! `fastpath` compares both paths on the differential query list and on random queries.
 //!
@@ -422,10 +424,10 @@ fn encode(
     for count in [1, ancount, nscount, arcount] {
         out.extend_from_slice(&count.to_be_bytes());
     }
-    // hickory-server copies the question octets from the request (`WireQuery`) without
-    // remembering its labels, so later names never point into the question.
-    out.extend_from_slice(q.qname);
+    // The question is written like any name, so later names can point into it (RFC 1035
+    // §4.1.4); it is the first name, so it is written in full: the request's octets.
     let mut names = Compressor::new();
+    names.name(out, q.qname)?;
     out.extend_from_slice(&q.qtype.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
     if let Some((rtype, ttl, _, rdata)) = positive {

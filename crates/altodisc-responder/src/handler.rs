@@ -1,16 +1,29 @@
 //! The hickory-server [`RequestHandler`] around the [`ZoneIndex`]: header flags, EDNS(0), UDP
 //! size limits and truncation. The index decides what to answer; this decides how it goes out.
+//!
+//! Message-level rules (the UDP fast path in [`crate::fastpath`] declines every one of these
+//! cases, so they hold on both paths):
+//! * QDCOUNT other than 1: FORMERR without a question section (RFC 9619 §4);
+//! * a compression pointer (or a reserved label type) in QNAME: the question is the first name
+//!   of the message, so a pointer can only point into the header or forward, and the name is
+//!   not a name (RFC 1035 §4.1.4): FORMERR without a question section;
+//! * a message hickory cannot decode at all (e.g. a malformed EDNS client-subnet option, RFC 7871
+//!   §6): FORMERR from [`formerr`], with the question when it is readable and an OPT record when
+//!   the query had one (RFC 6891 §6.1.1, §7);
+//! * every response is encoded by [`encode_response`], whose names compress against the
+//!   question too (RFC 1035 §4.1.4), as NSD, Knot and BIND do.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, RecordType};
-use hickory_proto::serialize::binary::BinEncoder;
+use hickory_proto::ProtoError;
+use hickory_proto::op::{Edns, Message, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, BinEncoder};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::{debug, warn};
 
 use crate::index::{Answer, ZoneIndex};
@@ -98,16 +111,16 @@ impl RequestHandler for ZoneRequestHandler {
             .await;
         }
         let queries = request.queries.queries();
+        // RFC 9619 §4: QDCOUNT must be 1; the FORMERR repeats no question. A pointer in QNAME
+        // (RFC 1035 §4.1.4) can only point into the header: not a name, and not to be echoed.
         let [query] = queries else {
-            return send_error(
-                request,
-                &metadata,
-                edns,
-                ResponseCode::FormErr,
-                &mut response_handle,
-            )
-            .await;
+            return send_formerr_without_question(request, &metadata, edns, &mut response_handle)
+                .await;
         };
+        if !question_is_uncompressed(request.queries.as_bytes()) {
+            return send_formerr_without_question(request, &metadata, edns, &mut response_handle)
+                .await;
+        }
         let qtype = query.query_type();
         let refuse = query.query_class() != DNSClass::IN
             || matches!(qtype, RecordType::AXFR | RecordType::IXFR | RecordType::OPT);
@@ -187,12 +200,7 @@ fn fits(
             [],
             answer.additionals.iter().filter(move |_| with_additionals),
         );
-        let mut buf = Vec::with_capacity(limit + 64);
-        let mut encoder = BinEncoder::new(&mut buf);
-        match response.destructive_emit(&mut encoder) {
-            Ok(_) => Some(buf.len()),
-            Err(_) => None,
-        }
+        encode_response(response).ok().map(|(_, wire)| wire.len())
     };
     if encoded_len(true).is_some_and(|n| n <= limit) {
         Fit::All
@@ -214,6 +222,177 @@ fn response_builder<'q>(
     builder
 }
 
+/// FORMERR with an empty question section (and the OPT record if the query had one).
+async fn send_formerr_without_question<R: ResponseHandler>(
+    request: &Request,
+    metadata: &Metadata,
+    edns: Option<&Edns>,
+    response_handle: &mut R,
+) -> ResponseInfo {
+    let mut meta = *metadata;
+    meta.response_code = ResponseCode::FormErr;
+    meta.authoritative = false;
+    let Ok(no_question) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
+        // Reading zero questions from nothing cannot fail; answer with the question if it did.
+        return send_error(
+            request,
+            metadata,
+            edns,
+            ResponseCode::FormErr,
+            response_handle,
+        )
+        .await;
+    };
+    let response = MessageResponseBuilder::new(&no_question, edns).build(meta, [], [], [], []);
+    send(response_handle.clone(), response).await
+}
+
+/// Whether the first QNAME in `question` (the question section as received) is written out
+/// label by label: no compression pointer, no reserved label type (RFC 1035 §4.1.4, RFC 6891
+/// §5), within 255 octets.
+fn question_is_uncompressed(question: &[u8]) -> bool {
+    let mut at = 0usize;
+    while let Some(&len) = question.get(at) {
+        if len & 0xC0 != 0 || at > 255 {
+            return false;
+        }
+        if len == 0 {
+            return true;
+        }
+        at += 1 + usize::from(len);
+    }
+    false
+}
+
+/// Encodes a response like hickory's UDP/TCP encoder, with one difference: names compress
+/// against the question too. hickory-server copies the question octets from the request without
+/// remembering their labels, so every later name (the answer's owner, the SOA's owner in a
+/// negative answer) would be written in full: 15 octets more than NSD for a typical NXDOMAIN,
+/// and more answers truncated. The response is decoded once and re-encoded by hickory-proto's
+/// `Message` encoder, which remembers every name it writes (RFC 1035 §4.1.4); if that fails or
+/// would not be shorter, the first encoding is kept.
+///
+/// # Errors
+/// hickory's encoding error (e.g. a name over 255 octets).
+pub fn encode_response<'a>(
+    response: MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+) -> Result<(ResponseInfo, Vec<u8>), ProtoError> {
+    let mut buf = Vec::with_capacity(512);
+    let mut encoder = BinEncoder::new(&mut buf);
+    let info = response.destructive_emit(&mut encoder)?;
+    let compressed = Message::from_vec(&buf)
+        .ok()
+        .and_then(|m| m.to_vec().ok())
+        .filter(|c| c.len() <= buf.len());
+    Ok((info, compressed.unwrap_or(buf)))
+}
+
+/// FORMERR for a message hickory could not decode (RFC 1035 §4.1.1); `None` when nothing may be
+/// sent: no readable header, or the message is itself a response. The reply keeps the ID, the
+/// OPCODE, RD and CD; it repeats the question when the message has exactly one readable,
+/// uncompressed question (RFC 9619), and carries an OPT record (version 0, our payload size,
+/// DO copied) when the query had one (RFC 6891 §6.1.1: a responder MUST include an OPT record
+/// in responses to requests that had one; a malformed option is no reason to drop it).
+#[must_use]
+pub fn formerr(message: &[u8]) -> Option<Vec<u8>> {
+    let id = message.get(..2)?;
+    let (b2, b3) = (*message.get(2)?, *message.get(3)?);
+    if b2 & 0x80 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(id);
+    // QR=1, the query's OPCODE and RD; CD copied (RFC 4035 §3.1.6); RCODE FORMERR.
+    out.push(0x80 | (b2 & 0x79));
+    out.push((b3 & 0x10) | 1);
+    let question = read_question(message);
+    let opt = question.and_then(|q| find_opt(message, q.len()));
+    let qdcount = u16::from(question.is_some());
+    let arcount = u16::from(opt.is_some());
+    for count in [qdcount, 0, 0, arcount] {
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    if let Some(q) = question {
+        out.extend_from_slice(q);
+    }
+    if let Some(dnssec_ok) = opt {
+        // OPT: root owner, TYPE 41, CLASS = our payload, extended RCODE 0, version 0, DO
+        // copied (RFC 3225 §3), RDLENGTH 0 (RFC 6891 §6.1.2).
+        out.extend_from_slice(&[0, 0, 41]);
+        out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
+        out.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    }
+    Some(out)
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+/// The question section's octets when QDCOUNT is 1 and QNAME is uncompressed and well formed.
+fn read_question(message: &[u8]) -> Option<&[u8]> {
+    if be16(message, 4)? != 1 {
+        return None;
+    }
+    let rest = message.get(HEADER_LEN..)?;
+    let mut at = 0usize;
+    loop {
+        let len = *rest.get(at)?;
+        if len & 0xC0 != 0 || at > 254 {
+            return None;
+        }
+        at += 1 + usize::from(len);
+        if len == 0 {
+            break;
+        }
+    }
+    rest.get(..at.checked_add(4)?)
+}
+
+/// The DO bit of the OPT record in the additional section, if there is one and the sections
+/// before it can be walked (`question_len` octets of question after the header).
+fn find_opt(message: &[u8], question_len: usize) -> Option<bool> {
+    let mut at = HEADER_LEN.checked_add(question_len)?;
+    let records = usize::from(be16(message, 6)?)
+        .checked_add(usize::from(be16(message, 8)?))?
+        .checked_add(usize::from(be16(message, 10)?))?;
+    let additional_from = records.checked_sub(usize::from(be16(message, 10)?))?;
+    for i in 0..records {
+        let owner_at = at;
+        // Owner: labels up to the root, or up to a compression pointer (2 octets).
+        loop {
+            let len = *message.get(at)?;
+            if len & 0xC0 == 0xC0 {
+                at = at.checked_add(2)?;
+                break;
+            }
+            if len & 0xC0 != 0 {
+                return None;
+            }
+            at = at.checked_add(1 + usize::from(len))?;
+            if len == 0 {
+                break;
+            }
+        }
+        let rtype = be16(message, at)?;
+        if i >= additional_from && rtype == 41 && message.get(owner_at) == Some(&0) {
+            let flags = *message.get(at.checked_add(6)?)?;
+            return Some(flags & 0x80 != 0);
+        }
+        let rdlength = usize::from(be16(message, at.checked_add(8)?)?);
+        at = at.checked_add(10)?.checked_add(rdlength)?;
+    }
+    None
+}
+
 async fn send_error<R: ResponseHandler>(
     request: &Request,
     metadata: &Metadata,
@@ -231,13 +410,13 @@ async fn send_error<R: ResponseHandler>(
 
 async fn send<'a, R: ResponseHandler>(
     mut response_handle: R,
-    response: hickory_server::zone_handler::MessageResponse<
+    response: MessageResponse<
         '_,
         'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
-        impl Iterator<Item = &'a hickory_proto::rr::Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
     >,
 ) -> ResponseInfo {
     let header = *response.metadata();
@@ -250,5 +429,72 @@ async fn send<'a, R: ResponseHandler>(
                 counts: hickory_proto::op::HeaderCounts::default(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUESTION: &[u8] = b"\x07example\x03net\x00\x00\x23\x00\x01";
+
+    fn message(qdcount: u16, arcount: u16, body: &[&[u8]]) -> Vec<u8> {
+        let mut m = vec![0xAB, 0xCD, 0x01, 0x10];
+        for c in [qdcount, 0, 0, arcount] {
+            m.extend_from_slice(&c.to_be_bytes());
+        }
+        for part in body {
+            m.extend_from_slice(part);
+        }
+        m
+    }
+
+    #[test]
+    fn formerr_keeps_question_and_opt() {
+        // A malformed client-subnet option (3 octets) after a readable question, with DO=1.
+        let opt = [0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 7, 0, 8, 0, 3, 0, 1, 24];
+        let got = formerr(&message(1, 1, &[QUESTION, &opt])).unwrap();
+        let mut want = vec![0xAB, 0xCD, 0x81, 0x11, 0, 1, 0, 0, 0, 0, 0, 1];
+        want.extend_from_slice(QUESTION);
+        want.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0]);
+        assert_eq!(got, want);
+        let parsed = Message::from_vec(&got).unwrap();
+        assert_eq!(parsed.metadata.response_code, ResponseCode::FormErr);
+        assert!(parsed.edns.unwrap().flags().dnssec_ok);
+    }
+
+    #[test]
+    fn formerr_leaves_out_what_it_cannot_read() {
+        // No EDNS: header and question only.
+        let got = formerr(&message(1, 0, &[QUESTION, b"\xFF"])).unwrap();
+        assert_eq!(got.len(), 12 + QUESTION.len());
+        // A pointer in QNAME, two questions, a truncated name: header only.
+        for body in [
+            message(1, 0, &[b"\x03abc\xC0\x04\x00\x01\x00\x01"]),
+            message(2, 0, &[QUESTION, QUESTION]),
+            message(1, 0, &[b"\x07exam"]),
+        ] {
+            let got = formerr(&body).unwrap();
+            assert_eq!(got, [0xAB, 0xCD, 0x81, 0x11, 0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        // An OPT record whose owner is not the root is not our OPT.
+        let bad_owner = [1, b'x', 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        let got = formerr(&message(1, 1, &[QUESTION, &bad_owner])).unwrap();
+        assert_eq!(&got[10..12], &[0, 0]);
+        // Responses and stubs get nothing.
+        assert_eq!(formerr(&[0xAB]), None);
+        assert_eq!(formerr(&[0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn only_plain_qnames_pass() {
+        assert!(question_is_uncompressed(QUESTION));
+        assert!(question_is_uncompressed(b"\x00\x00\x01\x00\x01"));
+        assert!(!question_is_uncompressed(
+            b"\x03abc\xC0\x04\x00\x01\x00\x01"
+        ));
+        assert!(!question_is_uncompressed(b"\x41abc\x00"));
+        assert!(!question_is_uncompressed(b"\x03ab"));
+        assert!(!question_is_uncompressed(b""));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! hickory-server's in-memory store decides NXDOMAIN vs NODATA by scanning every name of the zone
 //! (6 ms per negative answer at 65k names); RFC 8686 clients ask mostly negative questions (R32
-//! misses first, SPEC.md §9.1), so this index is the store and hickory-server only the protocol
+//! misses first, docs/decisions.md, resolver), so this index is the store and hickory-server only the protocol
 //! engine around it.
 //!
 //! Storage is compact: a zone is a few large arrays (names, nodes, RRsets, one arena of RDATA in
@@ -13,15 +13,16 @@
 //! records only when it is answered. A zone is built record by record ([`ZoneBuilder`]), so a
 //! zone file can be streamed into the index without holding its records twice.
 //!
-//! Answer semantics (SPEC.md §9.2 step 4), per RFC 1034 §4.3.2:
+//! Answer semantics (docs/decisions.md, responder step 4), per RFC 1034 §4.3.2:
 //!
 //! 1. the zone is the most specific loaded origin that is a suffix of QNAME, else REFUSED;
 //! 2. a zone cut (NS below the apex) above or at QNAME gives a referral (AA=0, NS + glue);
-//! 3. an exact match answers the RRset, or a CNAME (followed within the zone, RFC 2317 §4), or
-//!    NODATA; an empty non-terminal is a name that exists without data: NODATA, never NXDOMAIN
+//! 3. an exact match answers the RRset, or a CNAME (followed within the zone, RFC 2317 §4, each
+//!    CNAME once: a loop ends where it closes, as NSD and Knot do), or NODATA; a CNAME whose
+//!    target is below a zone cut ends with that referral's NS and glue (RFC 1034 §4.3.2 step 3b); an empty non-terminal is a name that exists without data: NODATA, never NXDOMAIN
 //!    (RFC 8020 §2);
 //! 4. otherwise the wildcard at the closest encloser answers with QNAME as owner (RFC 4592 §3.3);
-//!    a wildcard never matches a name that exists, including empty non-terminals (SPEC.md §8 A13);
+//!    a wildcard never matches a name that exists, including empty non-terminals (docs/decisions.md, A13);
 //! 5. otherwise NXDOMAIN.
 //!
 //! Negative answers carry the zone SOA in the authority section with TTL
@@ -1085,11 +1086,21 @@ impl ZoneIndex {
         answer.dnssec_ok = dnssec_ok && zone.signed;
         let mut owner_key = key;
         let mut owner_name = qname.clone();
+        // The owners answered so far: a CNAME back to one of them closes a loop, which ends the
+        // chain there with each CNAME once (NSD, Knot and BIND send each once too; RFC 1034
+        // §3.6.2 forbids loops, so repeating them helps nobody).
+        let mut visited: Vec<Vec<u8>> = Vec::new();
         for _ in 0..=MAX_CNAME_CHAIN {
-            match zone.step(&owner_key, &owner_name, qtype, &mut answer) {
+            let step = zone.step(&owner_key, &owner_name, qtype, &mut answer);
+            visited.push(owner_key);
+            match step {
                 Step::Done => return answer,
                 Step::Follow(target) => {
                     let target_key = lower_key(&target);
+                    if visited.contains(&target_key) {
+                        answer.kind = AnswerKind::PartialChain;
+                        return answer;
+                    }
                     // Follow only inside this zone (RFC 1034 §4.3.2 step 3a restarts at the
                     // zone choice; NSD and Knot stop at the zone boundary, and so do we).
                     if self.find_zone(&target_key).map(|z| &*z.origin_key)
@@ -1243,35 +1254,35 @@ impl ZoneData {
             && let Some((cut_key, cut)) = self.cut_above(key, qtype)
         {
             if answer.answers.is_empty() {
-                // A referral only for the original QNAME; a CNAME into a delegated child
-                // stops at the CNAME (the client follows it).
+                // QNAME itself is at or below the cut: a referral (AA=0).
                 answer.authoritative = false;
                 answer.kind = AnswerKind::Referral;
-                if let (Some(ns), Ok(cut_name)) =
-                    (cut.rrset(RecordType::NS), name_from_wire(cut_key))
-                {
-                    answer.size_bound += ns.rdata_len();
-                    for r in ns.records(&cut_name) {
-                        answer.size_bound += cut_name.len() + RR_FIXED;
-                        answer.authorities.push(Cow::Owned(r));
-                    }
-                    self.add_glue(answer);
-                    if answer.dnssec_ok {
-                        // RFC 4035 §3.1.4: the DS RRset and its RRSIG, or the NSEC of the cut
-                        // proving there is no DS (an unsigned delegation).
-                        match cut.rrset(RecordType::DS) {
-                            Some(ds) => self.push_authority_set(cut, ds, &cut_name, answer),
-                            None => self.push_nsec_of(cut_key, answer),
-                        }
+            } else {
+                // A CNAME (authoritative data, so AA stays set) led below a cut: RFC 1034
+                // §4.3.2 step 3b after step 3a's restart, the CNAME chain plus the referral's NS
+                // and glue (as NSD, Knot and BIND answer), so the client need not ask again.
+                answer.kind = AnswerKind::PartialChain;
+            }
+            if let (Some(ns), Ok(cut_name)) = (cut.rrset(RecordType::NS), name_from_wire(cut_key)) {
+                answer.size_bound += ns.rdata_len();
+                for r in ns.records(&cut_name) {
+                    answer.size_bound += cut_name.len() + RR_FIXED;
+                    answer.authorities.push(Cow::Owned(r));
+                }
+                self.add_glue(answer);
+                if answer.dnssec_ok {
+                    // RFC 4035 §3.1.4: the DS RRset and its RRSIG, or the NSEC of the cut
+                    // proving there is no DS (an unsigned delegation).
+                    match cut.rrset(RecordType::DS) {
+                        Some(ds) => self.push_authority_set(cut, ds, &cut_name, answer),
+                        None => self.push_nsec_of(cut_key, answer),
                     }
                 }
-            } else {
-                answer.kind = AnswerKind::PartialChain;
             }
             return Step::Done;
         }
         if let Some(node) = self.node(key) {
-            return self.answer_node(node, qname, qtype, answer);
+            return self.answer_node(node, qname, qtype, answer, false);
         }
         // Closest encloser (RFC 4592 §3.3.1): the longest existing ancestor.
         let mut encloser = parent(key);
@@ -1293,7 +1304,7 @@ impl ZoneData {
                                 self.push_nsec_of(&wkey, answer);
                             }
                         }
-                        return self.answer_node(wild, qname, qtype, answer);
+                        return self.answer_node(wild, qname, qtype, answer, true);
                     }
                 }
                 break;
@@ -1318,13 +1329,16 @@ impl ZoneData {
         Step::Done
     }
 
-    /// Answers from `node` with `owner` as owner name (QNAME for a wildcard, RFC 4592 §3.4.3).
+    /// Answers from `node` with `owner` as owner name (QNAME for a wildcard, RFC 4592 §3.4.3);
+    /// `synthesized`: `node` is the wildcard that matched `owner` in this step (not an earlier
+    /// step of a CNAME chain).
     fn answer_node<'z>(
         &'z self,
         node: NodeRef<'z>,
         owner: &Name,
         qtype: RecordType,
         answer: &mut Answer<'z>,
+        synthesized: bool,
     ) -> Step {
         let push_one = |set: SetRef<'z>, answer: &mut Answer<'z>| {
             answer.size_bound +=
@@ -1383,7 +1397,10 @@ impl ZoneData {
         }
         answer.kind = AnswerKind::NoData;
         self.push_negative_soa(answer);
-        if answer.dnssec_ok && !answer.wildcard {
+        // A wildcard NODATA got the wildcard's NSEC in `step` (RFC 4035 §3.1.3.4). A NODATA at
+        // the target of a CNAME needs the target's own NSEC even when a wildcard synthesized the
+        // CNAME (RFC 4035 §3.1.3.1 with §3.1.3.3: each proof for the name it concerns).
+        if answer.dnssec_ok && !synthesized {
             // RFC 4035 §3.1.3.1: the NSEC at QNAME shows the type is absent; an empty
             // non-terminal has no NSEC, and the NSEC covering it shows nothing is there.
             let key = lower_key(owner);
@@ -1754,7 +1771,7 @@ ns.sub  A     192.0.2.53
     #[test]
     fn wildcard_does_not_match_existing_names() {
         let idx = index();
-        // x.w exists (PTR): NODATA, not the wildcard NAPTR (SPEC.md A13, RFC 4592 §2.2.1).
+        // x.w exists (PTR): NODATA, not the wildcard NAPTR (docs/decisions.md, A13, RFC 4592 §2.2.1).
         let a = idx.lookup(&n("x.w.2.0.192.in-addr.arpa."), RecordType::NAPTR);
         assert_eq!(
             (a.rcode, a.kind, a.wildcard),
@@ -1826,9 +1843,59 @@ ns.sub  A     192.0.2.53
             (a.rcode, a.kind),
             (ResponseCode::NoError, AnswerKind::PartialChain)
         );
-        assert_eq!(a.answers.len(), MAX_CNAME_CHAIN + 1);
+        // Each CNAME of the loop once, in chain order (as NSD, Knot and BIND answer).
+        assert_eq!(
+            owners(&a),
+            [
+                ("13.2.0.192.in-addr.arpa.".to_owned(), RecordType::CNAME),
+                ("14.2.0.192.in-addr.arpa.".to_owned(), RecordType::CNAME),
+            ]
+        );
         let a = idx.lookup(&n("16.2.0.192.in-addr.arpa."), RecordType::NAPTR);
         assert_eq!((a.kind, a.answers.len()), (AnswerKind::PartialChain, 1));
+        // A CNAME to itself, and a longer chain that ends in a loop (17 -> 18 -> 19 -> 18).
+        let text = format!("{REVERSE}self CNAME self\n17 CNAME 18\n18 CNAME 19\n19 CNAME 18\n");
+        let idx = ZoneIndex::build(&[zone_from_text("2.0.192.in-addr.arpa.", &text)]).unwrap();
+        let a = idx.lookup(&n("self.2.0.192.in-addr.arpa."), RecordType::A);
+        assert_eq!((a.kind, a.answers.len()), (AnswerKind::PartialChain, 1));
+        let a = idx.lookup(&n("17.2.0.192.in-addr.arpa."), RecordType::A);
+        let names: Vec<String> = owners(&a).into_iter().map(|(o, _)| o).collect();
+        assert_eq!(
+            names,
+            [
+                "17.2.0.192.in-addr.arpa.",
+                "18.2.0.192.in-addr.arpa.",
+                "19.2.0.192.in-addr.arpa."
+            ]
+        );
+    }
+
+    #[test]
+    fn cname_into_a_delegation_adds_the_referral() {
+        // RFC 1034 §4.3.2 step 3b after a CNAME: the CNAME (AA=1, it is our data), the child's
+        // NS in authority and its glue in additional.
+        let text = format!("{REVERSE}17 CNAME www.sub\n");
+        let idx = ZoneIndex::build(&[zone_from_text("2.0.192.in-addr.arpa.", &text)]).unwrap();
+        let a = idx.lookup(&n("17.2.0.192.in-addr.arpa."), RecordType::A);
+        assert_eq!(
+            (a.rcode, a.authoritative, a.kind),
+            (ResponseCode::NoError, true, AnswerKind::PartialChain)
+        );
+        assert_eq!(
+            owners(&a),
+            [("17.2.0.192.in-addr.arpa.".to_owned(), RecordType::CNAME)]
+        );
+        let auth: Vec<_> = a
+            .authorities
+            .iter()
+            .map(|r| (r.name.to_ascii(), r.record_type()))
+            .collect();
+        assert_eq!(
+            auth,
+            [("sub.2.0.192.in-addr.arpa.".to_owned(), RecordType::NS)]
+        );
+        assert_eq!(a.additionals.len(), 1);
+        assert_eq!(a.additionals[0].name, n("ns.sub.2.0.192.in-addr.arpa."));
     }
 
     #[test]
@@ -2074,6 +2141,46 @@ ns.sub  A     192.0.2.53
             nsecs,
             [o("*.w", RecordType::NSEC), o("x.w", RecordType::NSEC)]
         );
+    }
+
+    #[test]
+    fn signed_wildcard_cname_to_nodata_proves_the_target_lacks_the_type() {
+        // `*.v` is a CNAME to 10 (NAPTR and PTR, no TXT). y.v TXT: the synthesized CNAME, the NSEC
+        // proving y.v does not exist (RFC 4035 §3.1.3.3), and the NSEC at 10 proving TXT is
+        // absent there (RFC 4035 §3.1.3.1); NSD, Knot and BIND send both.
+        use crate::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+        let text = format!("{REVERSE}*.v CNAME 10\n");
+        let zone = zone_from_text("2.0.192.in-addr.arpa.", &text);
+        let keys = ZoneKeys::generate().unwrap();
+        let signed = sign_zone(
+            &zone,
+            &keys,
+            &SigningPolicy::default(),
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+        let idx = ZoneIndex::build(&[signed]).unwrap();
+        let a = idx.lookup_dnssec(&n("y.v.2.0.192.in-addr.arpa."), RecordType::TXT, true);
+        assert_eq!(
+            (a.rcode, a.kind),
+            (ResponseCode::NoError, AnswerKind::NoData)
+        );
+        assert_eq!(
+            ans(&a),
+            [o("y.v", RecordType::CNAME), o("y.v", RecordType::RRSIG)]
+        );
+        let nsecs: Vec<_> = auth(&a)
+            .into_iter()
+            .filter(|(_, t)| *t == RecordType::NSEC)
+            .collect();
+        // 10's own NSEC, and the one covering y.v (the NSEC of `*.v`, which sorts before y.v).
+        assert_eq!(
+            nsecs,
+            [o("*.v", RecordType::NSEC), o("10", RecordType::NSEC)]
+        );
+        // Without the wildcard in between, the same NODATA proof.
+        let a = idx.lookup_dnssec(&n("10.2.0.192.in-addr.arpa."), RecordType::TXT, true);
+        assert!(auth(&a).contains(&o("10", RecordType::NSEC)));
     }
 
     #[test]

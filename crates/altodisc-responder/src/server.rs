@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
-use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -326,7 +325,7 @@ async fn answer(
         Ok(request) => respond(ctx, &request, started).await,
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
-            formerr(message)
+            crate::handler::formerr(message)
         }
     }
 }
@@ -356,7 +355,7 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
         Ok(r) => r,
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
-            return formerr(message).into_iter().collect();
+            return crate::handler::formerr(message).into_iter().collect();
         }
     };
     if request.metadata.op_code == OpCode::Query
@@ -365,7 +364,7 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
         && matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
         && q.query_class() == DNSClass::IN
     {
-        let (rcode, out) = transfer(ctx, request.metadata.id, q.original(), peer);
+        let (rcode, out) = transfer(ctx, &request, q.original(), peer);
         ctx.metrics
             .query(Some(q.query_type()), rcode, started.elapsed());
         return out;
@@ -375,12 +374,16 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
 
 /// A zone transfer (RFC 5936): REFUSED unless the client is on the allow-list (§6), NOTAUTH for
 /// a name that is not the apex of a served zone (§2.2.1), else the whole zone.
-fn transfer(ctx: &Ctx, id: u16, query: &Query, peer: SocketAddr) -> (ResponseCode, Vec<Vec<u8>>) {
+fn transfer(
+    ctx: &Ctx,
+    request: &Request,
+    query: &Query,
+    peer: SocketAddr,
+) -> (ResponseCode, Vec<Vec<u8>>) {
+    let id = request.metadata.id;
     let error = |rcode| {
-        (
-            rcode,
-            transfer_error(id, query, rcode).ok().into_iter().collect(),
-        )
+        let refusal = transfer_error(&request.metadata, request.edns.as_ref(), query, rcode);
+        (rcode, refusal.ok().into_iter().collect())
     };
     let zone_name = query.name();
     if !ctx.acl.allows(peer.ip()) {
@@ -587,9 +590,7 @@ impl ResponseHandler for CollectResponse {
     ) -> Result<ResponseInfo, NetError> {
         // The handler has already made the response fit the UDP limit (see `handler`), so no
         // size cap here: hickory's own cap would cut RRsets in half instead of setting TC.
-        let mut buf = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut buf);
-        let info = response.destructive_emit(&mut encoder)?;
+        let (info, buf) = crate::handler::encode_response(response)?;
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some(buf);
         }

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use tokio::net::UdpSocket;
@@ -164,17 +164,30 @@ fn transfer_message(
     m.to_vec()
 }
 
-/// A header-and-question error response (REFUSED, NOTAUTH, ...) to a transfer query.
+/// A header-and-question error response (REFUSED, NOTAUTH, ...) to a transfer query with
+/// header `request` and OPT record `request_edns`: ID, RD and CD copied (RFC 1035 §4.1.1, RFC
+/// 4035 §3.1.6), and an OPT record (version 0, our payload size, DO copied) when the query had
+/// one (RFC 6891 §6.1.1, RFC 3225 §3).
 ///
 /// # Errors
 /// When hickory cannot encode it.
 pub fn transfer_error(
-    id: u16,
+    request: &Metadata,
+    request_edns: Option<&Edns>,
     query: &Query,
     rcode: ResponseCode,
 ) -> Result<Vec<u8>, hickory_proto::ProtoError> {
-    let mut m = Message::error_msg(id, OpCode::Query, rcode);
+    let mut m = Message::error_msg(request.id, OpCode::Query, rcode);
+    m.metadata.recursion_desired = request.recursion_desired;
+    m.metadata.checking_disabled = request.checking_disabled;
     m.add_query(query.clone());
+    if let Some(theirs) = request_edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(crate::handler::MAX_UDP_PAYLOAD);
+        edns.set_version(0);
+        edns.set_dnssec_ok(theirs.flags().dnssec_ok);
+        m.set_edns(edns);
+    }
     m.to_vec()
 }
 
