@@ -1118,13 +1118,20 @@ impl<'s> Reader<'s> {
                 "the RDATA is one field: quote it when it has several, e.g. \"10 mail$\" for MX",
             ));
         }
-        for t in &mid[..mid.len() - 1] {
+        for (k, t) in mid[..mid.len() - 1].iter().enumerate() {
             let word = text(t);
             let ok = !t.quoted
                 && (word.first().is_some_and(u8::is_ascii_digit) || class_number(word).is_some());
             if !ok {
-                return Err(Problem::at(t, "expected a TTL or class in $GENERATE")
-                    .hint("the RDATA is one field: quote it when it has several, e.g. \"10 mail$\" for MX"));
+                // `MX 10 mail$`: the type came early and the RDATA was split into fields.
+                let (at, msg) = if type_number(word).is_some() {
+                    (&mid[k + 1], "unexpected field after the $GENERATE type")
+                } else {
+                    (t, "expected a TTL or class in $GENERATE")
+                };
+                return Err(Problem::at(at, msg).hint(
+                    "the RDATA is one field: quote it when it has several, e.g. \"10 mail$\" for MX",
+                ));
             }
         }
         let saved_owner = st.last_owner.clone();
@@ -1574,6 +1581,606 @@ fn nibbles(mut value: u32, mut width: usize, upper: bool) -> String {
         if value == 0 && width == 0 {
             return s;
         }
+    }
+}
+
+#[cfg(test)]
+mod directive_tests {
+    //! Tables for the scoping rules across `$INCLUDE`, every `$GENERATE` form, and the bounds of
+    //! [`ReadOptions`].
+
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    /// (what, main file, included file "inc", expected (owner, ttl) in order)
+    type ScopeRow = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [(&'static str, u32)],
+    );
+    /// (what, $GENERATE line, expected (owner, ttl, rdata))
+    type GenRow = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, u32, &'static str)],
+    );
+
+    fn apex() -> DomainName {
+        DomainName::parse("example.net.").unwrap()
+    }
+
+    /// A fresh folder under the system temp dir holding `files` (name, text).
+    fn folder(files: &[(&str, &str)]) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "altodisc-reader-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    fn owners_ttls(o: &ZoneFileOutcome) -> Vec<(String, u32)> {
+        o.zone
+            .records
+            .iter()
+            .map(|r| (r.owner.to_string(), r.ttl))
+            .collect()
+    }
+
+    #[test]
+    fn scoping_across_include_table() {
+        // (what, main file, included file "inc", expected (owner, ttl) in order)
+        let rows: &[ScopeRow] = &[
+            (
+                "$TTL set inside an include stays after it (BIND, NSD)",
+                "$TTL 100\na A 192.0.2.1\n$INCLUDE inc\nc A 192.0.2.3\n",
+                "$TTL 300\nb A 192.0.2.2\n",
+                &[
+                    ("a.example.net.", 100),
+                    ("b.example.net.", 300),
+                    ("c.example.net.", 300),
+                ],
+            ),
+            (
+                "$TTL before the include applies inside it",
+                "$TTL 100\n$INCLUDE inc\n",
+                "b A 192.0.2.2\n",
+                &[("b.example.net.", 100)],
+            ),
+            (
+                "without $TTL the last explicit TTL carries back (BIND)",
+                "a 200 A 192.0.2.1\n$INCLUDE inc\nc A 192.0.2.3\n",
+                "b 50 A 192.0.2.2\n",
+                &[
+                    ("a.example.net.", 200),
+                    ("b.example.net.", 50),
+                    ("c.example.net.", 50),
+                ],
+            ),
+            (
+                "$ORIGIN inside an include reverts after it (RFC 1035 §5.1)",
+                "$TTL 1\n$INCLUDE inc\nc A 192.0.2.3\n",
+                "$ORIGIN sub.example.net.\nb A 192.0.2.2\n",
+                &[("b.sub.example.net.", 1), ("c.example.net.", 1)],
+            ),
+            (
+                "the origin field of $INCLUDE holds inside only",
+                "$TTL 1\n$INCLUDE inc sub\nc A 192.0.2.3\n",
+                "b A 192.0.2.2\n@ TXT x\n",
+                &[
+                    ("b.sub.example.net.", 1),
+                    ("sub.example.net.", 1),
+                    ("c.example.net.", 1),
+                ],
+            ),
+            (
+                "the current owner reverts after the include (RFC 1035 §5.1, BIND, Knot)",
+                "$TTL 1\nx A 192.0.2.1\n$INCLUDE inc\n TXT after\n",
+                "b A 192.0.2.2\n",
+                &[
+                    ("x.example.net.", 1),
+                    ("b.example.net.", 1),
+                    ("x.example.net.", 1),
+                ],
+            ),
+            (
+                "a blank owner first in an include is the includer's owner (BIND, NSD)",
+                "$TTL 1\nx A 192.0.2.1\n$INCLUDE inc\n",
+                " TXT inside\n",
+                &[("x.example.net.", 1), ("x.example.net.", 1)],
+            ),
+            (
+                "$ORIGIN in the includer before the include is the include's origin",
+                "$TTL 1\n$ORIGIN o.example.net.\n$INCLUDE inc\n",
+                "b A 192.0.2.2\n",
+                &[("b.o.example.net.", 1)],
+            ),
+        ];
+        for (what, main, inc, want) in rows {
+            let dir = folder(&[("main.zone", main), ("inc", inc)]);
+            let o = read_zone_file(&dir.join("main.zone"), Some(&apex())).unwrap();
+            assert!(!o.has_errors(), "{what}: {:?}", o.diagnostics);
+            let got = owners_ttls(&o);
+            let want: Vec<(String, u32)> =
+                want.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect();
+            assert_eq!(got, want, "{what}");
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[test]
+    fn include_base_and_not_found_message() {
+        let dir = folder(&[
+            ("zones/main.zone", "$TTL 1\n$INCLUDE part.inc\n"),
+            ("zones/part.inc", "near A 192.0.2.1\n"),
+            ("part.inc", "far A 192.0.2.2\n"),
+        ]);
+        let main = dir.join("zones/main.zone");
+        // Default: next to the including file (Knot).
+        let o = read_zone_file(&main, Some(&apex())).unwrap();
+        assert_eq!(owners_ttls(&o), [("near.example.net.".to_owned(), 1)]);
+        // An include base (BIND's directory, NSD's working directory).
+        let opts = ReadOptions {
+            include_base: IncludeBase::Dir(dir.clone()),
+            ..ReadOptions::default()
+        };
+        let o = read_zone_file_with(&main, Some(&apex()), &opts).unwrap();
+        assert_eq!(owners_ttls(&o), [("far.example.net.".to_owned(), 1)]);
+        // Not found under the base: the message names both candidates.
+        std::fs::remove_file(dir.join("part.inc")).unwrap();
+        let o = read_zone_file_with(&main, Some(&apex()), &opts).unwrap();
+        let d = &o.diagnostics[0];
+        assert_eq!((d.rule, d.severity), (Rule::Z1, Severity::Error));
+        assert_eq!(d.position.as_ref().unwrap().line, 2);
+        let base_path = dir.join("part.inc").display().to_string();
+        let near_path = dir.join("zones/part.inc").display().to_string();
+        assert!(d.message.contains(&base_path), "{}", d.message);
+        assert!(d.message.contains(&near_path), "{}", d.message);
+        assert!(d.message.contains("which exists"), "{}", d.message);
+        assert!(d.hint.is_some());
+        // Not found anywhere.
+        std::fs::remove_file(dir.join("zones/part.inc")).unwrap();
+        let o = read_zone_file(&main, Some(&apex())).unwrap();
+        let m = &o.diagnostics[0].message;
+        assert!(m.contains("does not exist either"), "{m}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn gen_read(text: &str) -> ZoneFileOutcome {
+        read_zone_str(&format!("$TTL 300\n{text}"), "g.zone", Some(&apex()))
+    }
+
+    /// (owner, rdata as text for TXT/A/AAAA/name types: decoded by the test)
+    fn rendered(o: &ZoneFileOutcome) -> Vec<(String, u32, String)> {
+        o.zone
+            .records
+            .iter()
+            .map(|r| {
+                let data = match r.rtype {
+                    rtype::A => {
+                        Ipv4Addr::from(<[u8; 4]>::try_from(&r.rdata[..]).unwrap()).to_string()
+                    }
+                    28 => Ipv6Addr::from(<[u8; 16]>::try_from(&r.rdata[..]).unwrap()).to_string(),
+                    16 => String::from_utf8_lossy(&r.rdata[1..]).into_owned(),
+                    15 => format!(
+                        "{} {}",
+                        u16::from_be_bytes([r.rdata[0], r.rdata[1]]),
+                        DomainName::from_wire(&r.rdata[2..]).unwrap().0
+                    ),
+                    _ => DomainName::from_wire(&r.rdata).unwrap().0.to_string(),
+                };
+                (r.owner.to_string(), r.ttl, data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generate_forms_table() {
+        // (what, $GENERATE line, expected (owner, ttl, rdata))
+        let rows: &[GenRow] = &[
+            (
+                "plain $ in owner and rdata",
+                "$GENERATE 1-3 host$ A 192.0.2.$",
+                &[
+                    ("host1.example.net.", 300, "192.0.2.1"),
+                    ("host2.example.net.", 300, "192.0.2.2"),
+                    ("host3.example.net.", 300, "192.0.2.3"),
+                ],
+            ),
+            (
+                "step",
+                "$GENERATE 0-10/5 h$ A 10.0.0.$",
+                &[
+                    ("h0.example.net.", 300, "10.0.0.0"),
+                    ("h5.example.net.", 300, "10.0.0.5"),
+                    ("h10.example.net.", 300, "10.0.0.10"),
+                ],
+            ),
+            (
+                "step past the end stops at the last value <= stop",
+                "$GENERATE 19-28/2147483645 $ CNAME x",
+                &[("19.example.net.", 300, "x.example.net.")],
+            ),
+            (
+                "offset, width (decimal), negative offset",
+                "$GENERATE 7-7 a${1} TXT ${0,3}/${-10}/${-10,4,d}",
+                &[("a8.example.net.", 300, "007/-3/-003")],
+            ),
+            (
+                "octal and hex bases",
+                "$GENERATE 255-255 b$ TXT ${0,4,o}.${0,4,x}.${0,1,X}",
+                &[("b255.example.net.", 300, "0377.00ff.FF")],
+            ),
+            (
+                "nibbles, lower and upper case, with and without width",
+                "$GENERATE 1024-1024 ${0,3,n} TXT ${0,0,N}|${171,7,N}",
+                &[("0.0.4.example.net.", 300, "0.0.4|B.A.4.0")],
+            ),
+            (
+                "negative value in nibbles is the 32-bit two's complement (BIND)",
+                "$GENERATE 1024-1024 ${-2000,0,n} AAAA 2001:db8::${0,4,x}",
+                &[("0.3.c.f.f.f.f.f.example.net.", 300, "2001:db8::400")],
+            ),
+            (
+                "$$ and \\$ are a literal $",
+                "$GENERATE 1-1 m$ TXT \"a\\$b$$c$\"",
+                &[("m1.example.net.", 300, "a$b$c1")],
+            ),
+            (
+                "TTL and class, either order",
+                "$GENERATE 1-1 t$ 60 IN TXT x\n$GENERATE 2-2 t$ IN 1h TXT x",
+                &[("t1.example.net.", 60, "x"), ("t2.example.net.", 3600, "x")],
+            ),
+            (
+                "quoted RDATA is split into fields after the replacement",
+                "$GENERATE 1-2 m$ MX \"1$ mail$\"",
+                &[
+                    ("m1.example.net.", 300, "11 mail1.example.net."),
+                    ("m2.example.net.", 300, "12 mail2.example.net."),
+                ],
+            ),
+            (
+                "@ owner, absolute rdata",
+                "$GENERATE 1-1 @ PTR SERVER$.EXAMPLE.",
+                &[("example.net.", 300, "SERVER1.EXAMPLE.")],
+            ),
+            (
+                "relative to the current $ORIGIN",
+                "$ORIGIN 2.0.192.in-addr.arpa.\n$GENERATE 1-2 $ PTR host-$.example.net.",
+                &[
+                    ("1.2.0.192.in-addr.arpa.", 300, "host-1.example.net."),
+                    ("2.2.0.192.in-addr.arpa.", 300, "host-2.example.net."),
+                ],
+            ),
+        ];
+        for (what, line, want) in rows {
+            let o = gen_read(&format!("{line}\n"));
+            let errors: Vec<_> = o
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            assert!(errors.is_empty(), "{what}: {errors:?}");
+            let want: Vec<(String, u32, String)> = want
+                .iter()
+                .map(|(n, t, d)| ((*n).to_owned(), *t, (*d).to_owned()))
+                .collect();
+            assert_eq!(rendered(&o), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn generate_positions_and_current_owner() {
+        let o = gen_read("x A 192.0.2.9\n$GENERATE 1-2 h$ A 192.0.2.$\n TXT after\n");
+        let r = &o.zone.records;
+        assert_eq!(r.len(), 4, "{:?}", o.diagnostics);
+        for g in &r[1..3] {
+            let p = g.position.as_ref().unwrap();
+            assert_eq!((p.line, p.column), (3, 15));
+            let rp: Vec<_> = g
+                .rdata_positions
+                .iter()
+                .map(|p| (p.line, p.column))
+                .collect();
+            assert_eq!(rp, [(3, 20)]);
+        }
+        // A $GENERATE does not change the owner a blank first column refers to (BIND).
+        assert_eq!(r[3].owner.to_string(), "x.example.net.");
+    }
+
+    #[test]
+    fn generate_errors_table() {
+        // (line, column of the error, a word of the message)
+        let rows: &[(&str, u32, &str)] = &[
+            (
+                "$GENERATE 9--10 h$ A 192.0.2.$",
+                11,
+                "invalid $GENERATE range",
+            ),
+            (
+                "$GENERATE 1-3/ h$ A 192.0.2.$",
+                11,
+                "invalid $GENERATE range",
+            ),
+            (
+                "$GENERATE 1-3/0 h$ A 192.0.2.$",
+                11,
+                "invalid $GENERATE range",
+            ),
+            (
+                "$GENERATE 5-1 h$ A 192.0.2.$",
+                11,
+                "invalid $GENERATE range",
+            ),
+            (
+                "$GENERATE 0-2147483648 h$ A 192.0.2.$",
+                11,
+                "invalid $GENERATE range",
+            ),
+            (
+                "$GENERATE x-2 h$ A 192.0.2.$",
+                11,
+                "invalid $GENERATE range",
+            ),
+            (
+                "$GENERATE 0-2147483647 h$ A 192.0.2.1",
+                11,
+                "more than the limit",
+            ),
+            ("$GENERATE 0-7 h$ A 1.2.3.${1000", 20, "closing"),
+            ("$GENERATE 0-7 h$ A 1.2.3.${1,0,dgarbage}", 20, "base"),
+            ("$GENERATE 0-7 h$ A 1.2.3.${1,}", 20, "width"),
+            ("$GENERATE 0-7 h$ A 1.2.3.${,2}", 20, "offset"),
+            ("$GENERATE 1-1 h$ TXT foo${2147483647}", 22, "out of range"),
+            ("$GENERATE 1-2 m$ MX 10 mail$", 21, "unexpected field after"),
+            (
+                "$GENERATE 1-2 m$ foo A 1.2.3.4",
+                18,
+                "expected a TTL or class",
+            ),
+            ("$GENERATE 1-2 m$ 1 IN MX 10 mail$", 26, "unexpected field"),
+            ("$GENERATE 1-2 m$ A", 18, "needs a range"),
+            ("$GENERATE 0-7 tkey$ TKEY x", 21, "unknown class or type"),
+            ("$GENERATE 1-2 m$ A 192.0.2.300", 20, "IPv4"),
+        ];
+        for (line, column, word) in rows {
+            let o = gen_read(&format!("{line}\n"));
+            assert!(o.zone.records.is_empty(), "{line}: {:?}", o.zone.records);
+            assert_eq!(o.diagnostics.len(), 1, "{line}: {:?}", o.diagnostics);
+            let d = &o.diagnostics[0];
+            assert_eq!((d.rule, d.severity), (Rule::Z1, Severity::Error), "{line}");
+            let p = d.position.as_ref().unwrap();
+            assert_eq!((p.line, p.column), (2, *column), "{line}: {}", d.message);
+            assert!(d.message.contains(word), "{line}: {}", d.message);
+        }
+    }
+
+    #[test]
+    fn dev_zero_include_is_refused_promptly_or_bounded() {
+        let dir = folder(&[("main.zone", "$TTL 1\na A 192.0.2.1\n$INCLUDE /dev/zero\n")]);
+        let main = dir.join("main.zone");
+        let err = read_zone_file(&main, Some(&apex())).unwrap_err();
+        let ZoneReadError::Limit { file, line, limit } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            (file.as_str(), *line),
+            (main.display().to_string().as_str(), 3)
+        );
+        assert!(matches!(
+            limit,
+            ReadLimit::NotRegular {
+                kind: "character device",
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("/dev/zero"), "{err}");
+        // Allowed: the 1 MiB entry bound stops it (no newline in /dev/zero).
+        let opts = ReadOptions {
+            allow_non_regular: true,
+            ..ReadOptions::default()
+        };
+        let err = read_zone_file_with(&main, Some(&apex()), &opts).unwrap_err();
+        let ZoneReadError::Limit { file, line, limit } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!((file.as_str(), *line), ("/dev/zero", 1));
+        assert_eq!(*limit, ReadLimit::EntryLength(DEFAULT_MAX_ENTRY_LEN));
+        // The top-level file gets the same check.
+        let err = read_zone_file(Path::new("/dev/zero"), Some(&apex())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ZoneReadError::Limit {
+                    line: 0,
+                    limit: ReadLimit::NotRegular { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn fifo_include_returns_promptly() {
+        let dir = folder(&[("main.zone", "$TTL 1\n$INCLUDE pipe\n")]);
+        let pipe = dir.join("pipe");
+        nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let main = dir.join("main.zone");
+        let t = Instant::now();
+        let err = read_zone_file(&main, Some(&apex())).unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(
+            matches!(
+                &err,
+                ZoneReadError::Limit {
+                    line: 2,
+                    limit: ReadLimit::NotRegular { kind: "FIFO", .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = read_zone_file(&pipe, Some(&apex())).unwrap_err();
+        assert!(matches!(err, ZoneReadError::Limit { .. }), "{err}");
+        // Allowed, with a writer that never writes (this test holds the FIFO open read-write):
+        // the idle timeout ends it.
+        let _writer = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&pipe)
+            .unwrap();
+        let opts = ReadOptions {
+            allow_non_regular: true,
+            non_regular_timeout: Duration::from_millis(200),
+            ..ReadOptions::default()
+        };
+        let t = Instant::now();
+        let err = read_zone_file_with(&main, Some(&apex()), &opts).unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        let ZoneReadError::Limit { line, limit, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*line, 1);
+        assert!(matches!(limit, ReadLimit::Timeout { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn hundred_megabyte_line_stops_at_the_entry_bound() {
+        let dir = folder(&[("main.zone", "$TTL 1\na A 192.0.2.1\n$INCLUDE long.inc\n")]);
+        let long = dir.join("long.inc");
+        {
+            use std::io::Write;
+            let mut f = std::io::BufWriter::new(File::create(&long).unwrap());
+            f.write_all(b"b TXT ").unwrap();
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..100 {
+                f.write_all(&chunk).unwrap();
+            }
+            f.write_all(b"\n").unwrap();
+        }
+        let main = dir.join("main.zone");
+        let mut seen = 0usize;
+        let err = stream_zone_file(&main, Some(&apex()), &mut |_| seen += 1).unwrap_err();
+        assert_eq!(seen, 1);
+        let ZoneReadError::Limit { file, line, limit } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            (file.as_str(), *line),
+            (long.display().to_string().as_str(), 1)
+        );
+        assert_eq!(*limit, ReadLimit::EntryLength(DEFAULT_MAX_ENTRY_LEN));
+        assert!(err.to_string().contains("1048576"), "{err}");
+        // As the top-level file too.
+        let err = read_zone_file(&long, Some(&apex())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ZoneReadError::Limit {
+                    line: 1,
+                    limit: ReadLimit::EntryLength(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A smaller bound from the options; a multi-line entry counts all its lines.
+        let opts = ReadOptions {
+            max_entry_len: 40,
+            ..ReadOptions::default()
+        };
+        let o = read_zone_str_with(
+            "$TTL 1\na TXT ( \"0123456789\"\n \"0123456789\"\n \"0123456789\" )\n",
+            "m.zone",
+            Some(&apex()),
+            &opts,
+        );
+        let d = &o.diagnostics[0];
+        assert_eq!(d.position.as_ref().unwrap().line, 4);
+        assert!(d.message.contains("longer than 40 bytes"), "{}", d.message);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn file_and_total_size_bounds() {
+        let dir = folder(&[
+            ("main.zone", "$TTL 1\n$INCLUDE big.inc\n$INCLUDE big.inc\n"),
+            ("big.inc", &"x A 192.0.2.1\n".repeat(100)),
+        ]);
+        let main = dir.join("main.zone");
+        let opts = ReadOptions {
+            max_file_size: 1000,
+            ..ReadOptions::default()
+        };
+        let err = read_zone_file_with(&main, Some(&apex()), &opts).unwrap_err();
+        let ZoneReadError::Limit { line, limit, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*line, 2);
+        assert!(
+            matches!(limit, ReadLimit::FileSize { limit: 1000, .. }),
+            "{err}"
+        );
+        // Each file is small enough, but the same include twice passes the total.
+        let opts = ReadOptions {
+            max_total_size: 2000,
+            ..ReadOptions::default()
+        };
+        let err = read_zone_file_with(&main, Some(&apex()), &opts).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ZoneReadError::Limit {
+                    limit: ReadLimit::TotalSize(2000),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(read_zone_file(&main, Some(&apex())).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn too_deep_include_is_a_limit_error() {
+        let mut files: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("f{i}.inc"), format!("$INCLUDE f{}.inc\n", i + 1)))
+            .collect();
+        files.push(("f20.inc".into(), "x 1 A 192.0.2.1\n".into()));
+        files.push(("main.zone".into(), "$INCLUDE f0.inc\n".into()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let dir = folder(&refs);
+        let err = read_zone_file(&dir.join("main.zone"), Some(&apex())).unwrap_err();
+        let ZoneReadError::Limit { file, line, limit } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*limit, ReadLimit::IncludeDepth(MAX_INCLUDE_DEPTH));
+        assert_eq!(*line, 1);
+        assert!(file.ends_with("f15.inc"), "{err}");
+        // Within the bound it reads.
+        let opts = ReadOptions {
+            max_include_depth: 25,
+            ..ReadOptions::default()
+        };
+        let o = read_zone_file_with(&dir.join("main.zone"), Some(&apex()), &opts).unwrap();
+        assert_eq!(o.zone.records.len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
