@@ -2,14 +2,12 @@
 //!
 //! ```text
 //!   zone file ──lines──▶ tokenizer ──entries──▶ directive / record parser ──▶ ZoneRecord (wire RDATA)
-//!   ($INCLUDE: a nested file, same pipeline)                              └─▶ Diagnostic (Z1, Z2)
+//!   ($INCLUDE: a nested file, same pipeline; $GENERATE: records expanded in place)  └─▶ Diagnostic (Z1, Z2)
 //! ```
 //!
 //! What it reads:
-//! * `$ORIGIN`, `$TTL`, `$INCLUDE file [origin]` (the file is relative to the including file's
-//!   directory — BIND resolves it against its working directory instead; nested; a cycle or a
-//!   depth over 16 is an error). `$GENERATE` is reported as
-//!   unsupported (Z1), never skipped silently.
+//! * `$ORIGIN`, `$TTL`, `$INCLUDE file [origin]` and BIND's `$GENERATE` (see below for how they
+//!   are scoped, and where BIND, Knot and NSD differ).
 //! * Parentheses across lines, `;` comments, quoted and unquoted character-strings, `\X` and `\DDD`
 //!   escapes (RFC 1035 §5.1), owner inheritance (blank first column), TTL and class in either order,
 //!   `@`, relative names, TTL units (`1h30m`, BIND style).
@@ -24,11 +22,55 @@
 //! range, never truncated to 4464), an unterminated quote, a character-string over 255 octets, a
 //! `\DDD` escape over 255, unbalanced parentheses.
 //!
-//! **`""` as NAPTR REPLACEMENT** (SPEC.md A1): the field is a domain name, so `""` is wrong, but it
-//! is what RFC 7286 §3.2 and RFC 8686 §3.4 print and what the author meant is clear: the root. The
-//! reader keeps the record with REPLACEMENT = root (`.`) and reports a **Z2 error** at the
-//! replacement field. A consumer that wants BIND's behaviour (reject) treats any error diagnostic
-//! as fatal; the checker reports it as Z2.
+//! **`""` as NAPTR REPLACEMENT** (docs/decisions.md, A1): the field is a domain name, so `""` is
+//! wrong, but it is what RFC 7286 §3.2 and RFC 8686 §3.4 print and what the author meant is clear:
+//! the root. The reader keeps the record with REPLACEMENT = root (`.`) and reports a **Z2 error**
+//! at the replacement field. A consumer that wants BIND's behaviour (reject) treats any error
+//! diagnostic as fatal; the checker reports it as Z2.
+//!
+//! # Scoping across `$INCLUDE`
+//!
+//! RFC 1035 §5.1 says the included file starts with the origin given on the `$INCLUDE` line (or
+//! the current one), and that "the origin and the current domain revert to the values they had
+//! prior to the $INCLUDE once the file has been read". It says nothing of `$TTL` (RFC 2308 §4
+//! came later). What the three servers do, tried with named-checkzone 9.18 (`-i local`),
+//! kzonecheck 3.2 (`-d off`) and nsd-checkzone 4.6, and what this reader does:
+//!
+//! | after the include returns          | BIND          | Knot          | NSD        | altodisc  |
+//! |------------------------------------|---------------|---------------|------------|-----------|
+//! | `$ORIGIN` set inside               | reverts       | reverts       | reverts    | reverts   |
+//! | current owner (blank first column) | reverts       | reverts       | **leaks**  | reverts   |
+//! | `$TTL` set inside                  | **kept**      | reverts       | **kept**   | kept      |
+//! | last explicit TTL (no `$TTL`)      | kept          | reverts       | kept       | kept      |
+//! | blank owner first in the include   | includer's    | error         | includer's | includer's|
+//! | relative path looked up from       | working dir   | includer's folder | working dir | [`IncludeBase`] (default: includer's folder) |
+//!
+//! So the origin and the owner follow the RFC (NSD is the odd one out), and `$TTL` follows the
+//! two servers that keep it (BIND copies `ttl` and `default_ttl` back to the including context
+//! in `lib/dns/master.c`): a zone written for BIND loads with the same TTLs here. A zone meant
+//! for all three should set `$TTL` again after each `$INCLUDE`.
+//!
+//! # `$GENERATE`
+//!
+//! `$GENERATE start-stop[/step] lhs [ttl] [class] type rhs` is BIND's; Knot ("invalid
+//! directive") and NSD ("Unknown directive") refuse it. It is read as BIND reads it: values
+//! `0 <= start <= stop <= 2^31 - 1`, `step >= 1`; `$` is the value, `$$` and `\$` a literal `$`,
+//! `${offset[,width[,base]]}` with base `d`, `o`, `x`, `X`, `n` or `N` (nibbles, for ip6.arpa);
+//! `rhs` is one field, and a quoted `rhs` is split into fields after the replacement. The TTL is
+//! the `$TTL`, else the last one, as for a record line; the records do not change the current
+//! owner. Every generated record's position is on the `$GENERATE` line (the owner at the `lhs`
+//! field, the RDATA at the `rhs` field). More than [`ReadOptions::max_generate`] records from one
+//! line is refused (BIND allows 2^31, minutes of work and gigabytes of memory).
+//!
+//! # Bounds
+//!
+//! Zone files can come from other people (a `$INCLUDE` of a file a customer uploads), so every
+//! read is bounded ([`ReadOptions`]): an entry (a line, or the lines of a parenthesized record)
+//! of at most 1 MiB, files of at most 4 GiB each and in total, 16 levels of `$INCLUDE`, and only
+//! regular files unless [`ReadOptions::allow_non_regular`] is set (then with an idle timeout).
+//! Files are opened with `O_NONBLOCK` and their type checked on the open descriptor, so a FIFO
+//! cannot block the open. BIND, Knot and NSD all read `$INCLUDE /dev/zero` until they are killed;
+//! here it is a [`ZoneReadError::Limit`] naming the file, the line and the bound.
 //!
 //! Positions: [`ZoneRecord::position`] is the owner field (or the first field when the owner is
 //! inherited); [`ZoneRecord::rdata_positions`] holds one position per RDATA token in presentation
@@ -1427,7 +1469,7 @@ impl Note {
     fn hint(self) -> &'static str {
         match self {
             Self::EmptyQuotedReplacement => {
-                "write '.' (RFC 3403 §4.1); \"\" is how RFC 7286/8686 print it, BIND rejects it and ldns turns it into a relative name (SPEC.md A1)"
+                "write '.' (RFC 3403 §4.1); \"\" is how RFC 7286/8686 print it, BIND rejects it and ldns turns it into a relative name (docs/decisions.md, A1)"
             }
             Self::VanishingBackslash => {
                 "write \\\\ for a backslash that must reach the wire (RFC 3403 §7), or drop it"
