@@ -41,10 +41,12 @@
 //! | `$ORIGIN` set inside               | reverts       | reverts       | reverts    | reverts   |
 //! | current owner (blank first column) | reverts       | reverts       | **leaks**  | reverts   |
 //! | `$TTL` set inside                  | **kept**      | reverts       | **kept**   | kept      |
-//! | last explicit TTL (no `$TTL`)      | kept          | reverts       | kept       | kept      |
+//! | last explicit TTL (no `$TTL`)      | kept          | unused (3600) | unused (3600) | kept   |
 //! | blank owner first in the include   | includer's    | error         | includer's | includer's|
 //! | relative path looked up from       | working dir   | includer's folder | working dir | [`IncludeBase`] (default: includer's folder) |
 //!
+//! Without `$TTL`, RFC 1035 §5.1 gives an omitted TTL "the last explicitly stated" one; BIND
+//! does so across includes too, Knot and NSD give such records 3600 instead.
 //! So the origin and the owner follow the RFC (NSD is the odd one out), and `$TTL` follows the
 //! two servers that keep it (BIND copies `ttl` and `default_ttl` back to the including context
 //! in `lib/dns/master.c`): a zone written for BIND loads with the same TTLs here. A zone meant
