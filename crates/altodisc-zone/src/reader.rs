@@ -1240,7 +1240,10 @@ impl<'s> Reader<'s> {
                 ));
                 break;
             }
-            if let Err(p) = self.record(&line, &toks, false, st) {
+            if let Err(mut p) = self.record(&line, &toks, false, st) {
+                // Which of the generated records failed, for a template that is only wrong
+                // for some values (192.0.2.$ past 255).
+                p.message = format!("$GENERATE value {it}: {}", p.message);
                 result = Err(p);
                 break;
             }
@@ -1940,6 +1943,19 @@ mod directive_tests {
         }
         // A $GENERATE does not change the owner a blank first column refers to (BIND).
         assert_eq!(r[3].owner.to_string(), "x.example.net.");
+        // A template wrong for some values: the records before are kept, the error names the
+        // value and points at the rdata field, and no record after it is made.
+        let o = gen_read("$GENERATE 250-260 m$ A 192.0.2.$\n");
+        assert_eq!(o.zone.records.len(), 6);
+        assert_eq!(o.diagnostics.len(), 1, "{:?}", o.diagnostics);
+        let d = &o.diagnostics[0];
+        assert!(
+            d.message.starts_with("$GENERATE value 256: "),
+            "{}",
+            d.message
+        );
+        let p = d.position.as_ref().unwrap();
+        assert_eq!((p.line, p.column), (2, 24));
     }
 
     #[test]
