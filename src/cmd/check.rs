@@ -1,4 +1,4 @@
-//! `altodisc check`: the zone checker for CI (SPEC.md §9.3).
+//! `altodisc check`: the zone checker for CI (rules: docs/checker-rules.md).
 //!
 //! Zone files and directories in, diagnostics out (text, JSON or SARIF), exit code 0 (clean),
 //! 1 (errors, or warnings with `--deny-warnings`), 2 (usage or unreadable input). The rules, the
@@ -11,7 +11,7 @@ use altodisc_proto::DomainName;
 use altodisc_zone::Rule;
 use altodisc_zone::check::{CheckOptions, Checker};
 use altodisc_zone::output::{SourceCache, Summary, render_human, to_json, to_sarif};
-use altodisc_zone::reader::origin_from_file_name;
+use altodisc_zone::reader::{IncludeBase, ReadOptions, origin_from_file_name};
 use altodisc_zone::replay::{Intent, replay};
 use clap::{Args, ValueEnum};
 
@@ -64,6 +64,11 @@ pub(crate) struct CheckArgs {
     /// Time for RRSIG validity checks (Z20b), Unix seconds; default now.
     #[arg(long, value_name = "SECONDS", hide = true)]
     now: Option<u64>,
+    /// Folder in which relative `$INCLUDE` paths are looked up, at every depth (BIND's
+    /// `directory`, NSD's working directory). Default: the folder of the file that holds the
+    /// `$INCLUDE` (Knot's rule). See docs/operators/zone-files.md.
+    #[arg(long, value_name = "DIR")]
+    include_base: Option<PathBuf>,
     /// Colour: auto (terminal only), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
@@ -163,13 +168,17 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
         options.now_unix = n;
     }
     let mut checker = Checker::new(options);
+    let mut read_options = ReadOptions::default();
+    if let Some(dir) = &args.include_base {
+        read_options.include_base = IncludeBase::Dir(dir.clone());
+    }
     for f in &files {
         // A name-derived origin only for names that look like a domain (`<origin>.zone` with at
         // least one dot in the stem); `$ORIGIN` inside the file takes over for what follows.
         let file_origin = origin
             .clone()
             .or_else(|| origin_from_file_name(f).filter(|o| o.label_count() >= 2));
-        if let Err(e) = checker.load_file(f, file_origin.as_ref()) {
+        if let Err(e) = checker.load_file_with(f, file_origin.as_ref(), &read_options) {
             eprintln!("error: {e}");
             return exit::code(exit::USAGE);
         }
@@ -386,7 +395,7 @@ mod live {
                         let note = if aligned {
                             ""
                         } else {
-                            " (unaligned prefix, SPEC.md A12)"
+                            " (unaligned prefix, docs/decisions.md, A12)"
                         };
                         out.push(mismatch(
                             server,

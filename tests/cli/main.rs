@@ -19,6 +19,7 @@ mod resolve;
 mod serve;
 mod verify;
 mod xdom;
+mod zone_files;
 
 use std::process::{Command, Output};
 

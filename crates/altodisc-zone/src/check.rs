@@ -30,7 +30,9 @@ use altodisc_proto::walk::{NameAnswer, UnaptrWalk, WalkOptions, WalkStatus, Walk
 use altodisc_proto::{DomainName, NaptrRecord};
 
 use crate::diag::{Diagnostic, Severity};
-use crate::reader::{ZoneReadError, stream_zone_file, stream_zone_str, type_name};
+use crate::reader::{
+    ReadOptions, ZoneReadError, stream_zone_file_with, stream_zone_str, type_name,
+};
 use crate::record::{Position, Zone, ZoneRecord, rtype};
 use crate::rules::Rule;
 use crate::store::{NO_RDATA, NameTable, RdataStore, hash_bytes};
@@ -1155,6 +1157,19 @@ impl Checker {
         path: &Path,
         origin: Option<&DomainName>,
     ) -> Result<DomainName, ZoneReadError> {
+        self.load_file_with(path, origin, &ReadOptions::default())
+    }
+
+    /// [`Checker::load_file`] with explicit reader options (include base, bounds).
+    ///
+    /// # Errors
+    /// [`ZoneReadError`] when the file cannot be read at all or a bound is reached.
+    pub fn load_file_with(
+        &mut self,
+        path: &Path,
+        origin: Option<&DomainName>,
+        read_options: &ReadOptions,
+    ) -> Result<DomainName, ZoneReadError> {
         // Size hint: a NAPTR line is about 80 octets.
         if let Ok(meta) = std::fs::metadata(path) {
             let hint = usize::try_from(meta.len() / 80).unwrap_or(0).min(1 << 24);
@@ -1177,7 +1192,7 @@ impl Checker {
                     records: Vec::with_capacity(BATCH),
                 };
                 let mut batch = fresh();
-                let result = stream_zone_file(path, origin, &mut |r| {
+                let result = stream_zone_file_with(path, origin, read_options, &mut |r| {
                     let p = prep.prepare(&r);
                     batch.push(r.owner.as_wire(), p);
                     if batch.records.len() == BATCH {
@@ -1779,6 +1794,7 @@ pub fn sort_diagnostics(d: &mut [Diagnostic]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reader::stream_zone_file;
 
     fn name(s: &str) -> DomainName {
         DomainName::parse(s).unwrap()

@@ -6,5 +6,6 @@
 
 mod agreement;
 mod corpus;
+mod generate;
 mod properties;
 mod replay;

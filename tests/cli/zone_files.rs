@@ -1,0 +1,72 @@
+//! `altodisc check` on master-file directives: `--include-base`, the "not found" message naming
+//! both candidate paths, and a refused `$INCLUDE /dev/zero` (exit 2, file:line and the bound).
+
+use std::path::PathBuf;
+
+use crate::altodisc;
+
+/// A fresh folder with `zones/main.zone` including `part.inc`, which exists only at the top.
+fn layout(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("altodisc-cli-zf-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("zones")).unwrap();
+    std::fs::write(
+        dir.join("zones/main.zone"),
+        "$ORIGIN example.net.\n$TTL 3600\n@ SOA ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300\n@ NS ns1.example.com.\n$INCLUDE part.inc\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("part.inc"),
+        "@ NAPTR 100 10 \"u\" \"ALTO:https\" \"!.*!https://alto1.example.net/ird!\" .\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn include_base_flag_resolves_relative_includes() {
+    let dir = layout("base");
+    let main = dir.join("zones/main.zone").display().to_string();
+    // Default: next to main.zone, where part.inc is not; run from `dir`, where BIND and NSD
+    // would find it: the message names both paths and says which one exists.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_altodisc"))
+        .current_dir(&dir)
+        .args(["check", "--color", "never", &main])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let near = dir.join("zones/part.inc").display().to_string();
+    assert!(
+        out.contains(&format!("included file {near} not found")),
+        "{out}"
+    );
+    assert!(out.contains("it would be part.inc, which exists"), "{out}");
+    assert!(out.contains("--include-base"), "{out}");
+    // With the base, it is found and the zone is clean.
+    let base = dir.display().to_string();
+    let o = altodisc(&["check", "--color", "never", "--include-base", &base, &main]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn include_of_a_device_is_refused_with_file_line_and_bound() {
+    let dir = layout("dev");
+    std::fs::write(
+        dir.join("zones/main.zone"),
+        "$ORIGIN example.net.\n$TTL 1\n$INCLUDE /dev/zero\n",
+    )
+    .unwrap();
+    let main = dir.join("zones/main.zone").display().to_string();
+    let o = altodisc(&["check", &main]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{main}:3:")), "{err}");
+    assert!(
+        err.contains("/dev/zero is a character device, not a regular file"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
