@@ -310,6 +310,32 @@ impl DnssecSettings {
         }
     }
 
+    /// The public keys `origin` is signed with (KSK and ZSK DNSKEY in presentation form),
+    /// created on first use like [`Self::prepare`] does: a reload re-signs a zone whose keys
+    /// changed even when its records did not.
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] when the keys cannot be read or made.
+    pub fn key_material(&self, origin: &DomainName) -> Result<Vec<u8>, ResponderError> {
+        let fail = |e: String| ResponderError::Config(format!("keys of zone {origin}: {e}"));
+        std::fs::create_dir_all(&self.key_dir)
+            .map_err(|e| fail(format!("key directory {}: {e}", self.key_dir.display())))?;
+        let keys =
+            ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?;
+        Ok(format!("{} {}", keys.ksk_dnskey(), keys.zsk_dnskey()).into_bytes())
+    }
+
+    /// When a zone signed at `signed_at` is due for re-signing: `refresh_before` ahead of the
+    /// expiry of its signatures.
+    #[must_use]
+    pub fn refresh_due(&self, signed_at: SystemTime) -> SystemTime {
+        signed_at
+            + self
+                .policy
+                .validity
+                .saturating_sub(self.policy.refresh_before)
+    }
+
     /// When zones signed at `signed_at` must be signed again: `refresh_before` ahead of the
     /// expiry of their signatures (`None` unless mode `sign`).
     #[must_use]
