@@ -11,6 +11,7 @@ mod deploy;
 mod discover;
 mod dnssec;
 mod dnssec_serve;
+mod isolation;
 mod names;
 mod ops;
 mod package;

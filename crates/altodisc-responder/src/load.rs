@@ -525,20 +525,19 @@ impl ZoneFailure {
     #[must_use]
     pub fn summary(&self) -> String {
         let first = self.errors.first().map_or("", String::as_str);
-        let more = self.errors.len().saturating_sub(1);
-        let more = if more > 0 {
-            format!(" (and {more} more)")
+        let reason = if self.check {
+            format!(
+                "the zone checker found {} error(s), first: {first}",
+                self.errors.len()
+            )
         } else {
-            String::new()
+            first.to_owned()
         };
         let served = match self.kept_serial {
             Some(serial) => format!("still serving the previous version (serial {serial})"),
             None => "not served".to_owned(),
         };
-        format!(
-            "zone {} ({}): {first}{more}; {served}",
-            self.zone, self.source
-        )
+        format!("zone {} ({}): {reason}; {served}", self.zone, self.source)
     }
 }
 
