@@ -48,7 +48,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECONDS")]
     watch: Option<u64>,
     /// Do not run the zone checker (rules Z1–Z24) as the gate of the start and of reloads
-    /// (same as `serve.check = false`); loads stay all or nothing.
+    /// (same as `serve.check = false`); a zone that does not load still fails alone.
     #[arg(long)]
     no_check: bool,
     /// All or nothing: refuse to start, and reject a whole reload, when any zone fails to load
@@ -352,7 +352,11 @@ impl FailureLog {
         let mut now = std::collections::BTreeMap::new();
         for f in failed {
             if self.last.get(&f.zone) == Some(&f.errors) {
-                warn!(zone = %f.zone, "zone still fails as before: {}", f.summary());
+                // The reason was logged when the failure began.
+                let served = f
+                    .kept_serial
+                    .map_or_else(|| "not served".to_owned(), |s| format!("serial {s} served"));
+                warn!(zone = %f.zone, "zone still fails as before ({served})");
             } else {
                 error!(zone = %f.zone, source = %f.source, "zone failed: {}", f.summary());
                 for d in f.errors.iter().skip(1) {

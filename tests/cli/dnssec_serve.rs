@@ -1,4 +1,4 @@
-//! `altodisc serve` with `dnssec = "sign"` / `"presigned"` (issue 9, SPEC.md §9.2 step 6):
+//! `altodisc serve` with `dnssec = "sign"` / `"presigned"` (RFC 8686 §6.1; docs/decisions.md, responder):
 //! altodisc's own responder serves signed zones, and real peers judge it: unbound validates
 //! through a stub zone at it (AD on NAPTR and NXDOMAIN), `altodisc xdom`/`resolve` report
 //! `secure` directly against it and through unbound, ldns-verify-zone and kzonecheck accept the
@@ -512,7 +512,7 @@ fn signed_soa(server: SocketAddr) -> (u32, String, String) {
     )
 }
 
-/// The re-sign timer end to end (issue 9): signatures valid 20 s and refreshed 15 s before
+/// The re-sign timer end to end: signatures valid 20 s and refreshed 15 s before
 /// expiry make `serve` re-sign about every 5 s with no SIGHUP and no file polling. Each re-sign
 /// publishes a higher SOA serial with fresh RRSIG times, is NOTIFYed to an NSD secondary (the
 /// `notify` list is re-read by the timer's reload), NSD transfers it, and both altodisc and the

@@ -1,6 +1,11 @@
 //! Loading zone data: zone files from a directory (through the altodisc-zone master-file reader)
-//! and the publishing config, all or nothing: the first error stops the load, nothing is served
-//! half-loaded.
+//! and the publishing config. Two ways:
+//! * zone by zone ([`Sources::load_index_isolated`], what `serve` does by default, as NSD and
+//!   Knot do): a zone that does not read, index or sign, or fails the checker gate, is reported
+//!   in [`LoadedIndex::failed`] and the others load; on a reload the failed zone keeps its served
+//!   version (from [`Served`]). Whatever error a zone's reader returns stays with that zone.
+//! * all or nothing ([`Sources::load_index_checked`], `serve --strict`): the first error stops
+//!   the load, nothing is served half-loaded.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -195,7 +200,7 @@ pub struct ServeSection {
     /// [`ServeOptions::udp_busy_poll`].
     pub udp_busy_poll_us: Option<u64>,
     /// Run the zone checker as the gate of every load (default true). Turning it off saves the
-    /// second pass over very large zone files; loads stay all or nothing either way.
+    /// second pass over very large zone files; a zone that does not load fails either way.
     pub check: Option<bool>,
     /// DNSSEC for every served zone: `"off"` (default), `"sign"` (signed at every load with keys
     /// from `key_dir`) or `"presigned"` (zone files already signed, served unchanged). See

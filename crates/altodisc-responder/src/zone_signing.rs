@@ -7,7 +7,9 @@
 //!                         KSK + ZSK from `key_dir` (created on first start), see crate::dnssec;
 //!                         `resign_at` tells `serve` when to reload again so signatures are
 //!                         refreshed `refresh_before_days` (or `refresh_before = "7d"`) before
-//!                         they expire; every signing publishes a higher SOA serial
+//!                         they expire; every signing publishes a higher SOA serial, and a
+//!                         reload that changes neither a zone nor its keys keeps it signed as
+//!                         it is (same serial, no NOTIFY) until its refresh is due
 //!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC; they are served unchanged
 //!                         (a zone without DNSKEY or RRSIG is a load error)
 //! ```
