@@ -101,7 +101,10 @@ pub(crate) fn block_on_server(task: impl Future<Output = ExitCode>) -> ExitCode 
             return exit::code(exit::USAGE);
         }
     };
-    runtime.block_on(task)
+    let code = runtime.block_on(task);
+    // A load stuck in a read (see `load_or_stop`) must not keep the process from exiting.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 async fn serve(args: &ServeArgs) -> ExitCode {
@@ -120,20 +123,27 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let mut fingerprint = sources.fingerprint();
     // `--strict` on the command line, else `serve.strict` in the config (read again at every
     // reload, so the config can change it).
-    let load = |served: Option<&Served>| -> Result<LoadedIndex, ResponderError> {
-        let strict = args.strict || sources.strict().unwrap_or(false);
-        if strict {
-            let previous = served.map(|s| &s.serials);
-            if args.no_check {
-                sources.load_index(previous)
+    let (strict_flag, check) = (args.strict, !args.no_check);
+    let load = |served: Option<Served>| {
+        let sources = sources.clone();
+        move || -> Result<LoadedIndex, ResponderError> {
+            let strict = strict_flag || sources.strict().unwrap_or(false);
+            if strict {
+                let previous = served.as_ref().map(|s| &s.serials);
+                if check {
+                    sources.load_index_checked(previous)
+                } else {
+                    sources.load_index(previous)
+                }
             } else {
-                sources.load_index_checked(previous)
+                sources.load_index_isolated(served.as_ref(), check)
             }
-        } else {
-            sources.load_index_isolated(served, !args.no_check)
         }
     };
-    let loaded = match load(None) {
+    let Some(loaded) = load_or_stop(&mut signals, load(None)).await else {
+        return exit::code(exit::SUCCESS);
+    };
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
             // Logged once here; with --strict nothing is served half-loaded or with checker
@@ -241,7 +251,10 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         t
     });
     loop {
-        let why = tokio::select! {
+        let why = if std::mem::take(&mut signals.pending_reload) {
+            "SIGHUP"
+        } else {
+            tokio::select! {
             signal = signals.next() => match signal {
                 Signal::Stop(name) => {
                     info!(signal = name, "shutting down");
@@ -262,6 +275,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                 resign_at = Some(SystemTime::now() + Duration::from_secs(60));
                 "signature refresh"
             }
+            }
         };
         // Whatever triggered it, this reload has seen the files as they are now.
         fingerprint = sources.fingerprint();
@@ -269,7 +283,11 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         let started = Instant::now();
         // The zones served now: a reload keeps those whose new version fails.
         served.index = responder.current();
-        match load(Some(&served)) {
+        let Some(loaded) = load_or_stop(&mut signals, load(Some(served.clone()))).await else {
+            crate::notify::stopping();
+            break;
+        };
+        match loaded {
             Ok(l) => {
                 let records = l.index.record_count();
                 let LoadedIndex {
@@ -381,6 +399,36 @@ fn log_diagnostics(e: &ResponderError) {
     }
 }
 
+/// Runs `load` on a blocking thread while signals are still answered: a load that hangs in a
+/// read (a FIFO, a stalled network file system) cannot keep SIGTERM from stopping the server. A
+/// SIGHUP meanwhile is covered by the load under way. `None`: a stop signal came first (the load
+/// thread is abandoned, and `block_on_server` does not wait for it). A load that panics is an
+/// error of that load, and the server keeps serving what it served.
+async fn load_or_stop(
+    signals: &mut Signals,
+    load: impl FnOnce() -> Result<LoadedIndex, ResponderError> + Send + 'static,
+) -> Option<Result<LoadedIndex, ResponderError>> {
+    let mut task = tokio::task::spawn_blocking(load);
+    loop {
+        tokio::select! {
+            done = &mut task => {
+                return Some(done.unwrap_or_else(|e| {
+                    Err(ResponderError::Config(format!("the load stopped unexpectedly: {e}")))
+                }));
+            }
+            signal = signals.next() => match signal {
+                Signal::Stop(name) => {
+                    info!(signal = name, "shutting down during a load");
+                    return None;
+                }
+                // The load under way may have read the files before the change that came with
+                // this SIGHUP: reload once more after it.
+                Signal::Reload => signals.pending_reload = true,
+            },
+        }
+    }
+}
+
 /// Sleeps until `at` (at once if past), or forever for `None`.
 async fn sleep_until(at: Option<SystemTime>) {
     match at {
@@ -414,6 +462,8 @@ struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    /// A SIGHUP came during a load: reload again after it.
+    pending_reload: bool,
 }
 
 #[cfg(unix)]
@@ -424,6 +474,7 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             hup: signal(SignalKind::hangup())?,
+            pending_reload: false,
         })
     }
 
@@ -437,12 +488,16 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+struct Signals {
+    pending_reload: bool,
+}
 
 #[cfg(not(unix))]
 impl Signals {
     fn register() -> std::io::Result<Self> {
-        Ok(Self)
+        Ok(Self {
+            pending_reload: false,
+        })
     }
 
     async fn next(&mut self) -> Signal {

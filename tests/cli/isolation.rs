@@ -178,3 +178,57 @@ fn a_start_where_no_zone_loads_exits_non_zero_naming_every_zone() {
     );
     assert!(out.stdout.is_empty(), "nothing served");
 }
+
+/// A zone that `$INCLUDE`s a FIFO nobody writes to: the reload's read may block (or fail), but
+/// the served zones keep answering and SIGTERM still stops the server at once.
+#[cfg(unix)]
+#[test]
+fn a_load_stuck_on_a_fifo_neither_stops_answers_nor_sigterm() {
+    let dir = temp_dir("isolation-fifo");
+    write(
+        &dir,
+        "a.test.zone",
+        &zone("a.test.", 1, "https://a.test/ird"),
+    );
+    write(
+        &dir,
+        "b.test.zone",
+        &zone("b.test.", 1, "https://b.test/ird"),
+    );
+    let mut served = Served::start(&[
+        "--zones",
+        dir.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--watch",
+        "0",
+    ]);
+    let fifo = dir.join("hang.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    write(
+        &dir,
+        "b.test.zone",
+        &format!(
+            "{}$INCLUDE {}\n",
+            zone("b.test.", 2, "https://b.test/ird"),
+            fifo.display()
+        ),
+    );
+    served.signal("-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let sock = udp_socket("127.0.0.1:0");
+    let m = exchange(&sock, served.addr, "a.test.", RecordType::NAPTR, 1).unwrap();
+    assert!(naptr_uri(&m).contains("https://a.test/ird"));
+    let m = exchange(&sock, served.addr, "b.test.", RecordType::NAPTR, 2).unwrap();
+    assert!(naptr_uri(&m).contains("https://b.test/ird"));
+    served.signal("-TERM");
+    let status = served.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", served.log());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -93,6 +93,20 @@ impl Served {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `GET path` on the metrics endpoint: (status line, body).
     pub(crate) fn http_get(&self, path: &str) -> (String, String) {
         let mut s = TcpStream::connect(self.metrics.unwrap()).unwrap();
