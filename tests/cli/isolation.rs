@@ -154,6 +154,42 @@ fn one_broken_zone_does_not_stop_the_other_two_at_start_or_on_reload() {
 }
 
 #[test]
+fn strict_in_the_config_refuses_a_start_with_one_broken_zone() {
+    let dir = temp_dir("isolation-strict");
+    write(
+        &dir,
+        "a.test.zone",
+        &zone("a.test.", 1, "https://a.test/ird"),
+    );
+    write(
+        &dir,
+        "c.test.zone",
+        &zone("c.test.", 1, "http://c.test/ird"),
+    );
+    write(
+        &dir,
+        "p.toml",
+        "[serve]\nzones_dir = \".\"\nstrict = true\n",
+    );
+    let config = dir.join("p.toml");
+    let out = crate::altodisc(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Z10") && err.contains("zone checker found 1 error"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing served");
+}
+
+#[test]
 fn a_start_where_no_zone_loads_exits_non_zero_naming_every_zone() {
     let dir = temp_dir("isolation-none");
     write(

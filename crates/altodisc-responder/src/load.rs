@@ -1560,6 +1560,27 @@ mod tests {
     }
 
     #[test]
+    fn strict_is_read_from_the_config() {
+        let dir = Scratch::new("strict");
+        let sources = Sources {
+            config: Some(dir.0.join("p.toml")),
+            zones_dir: None,
+        };
+        assert_eq!(sources.strict(), None, "no config file");
+        dir.write("p.toml", "[serve]\nstrict = true\n");
+        assert_eq!(sources.strict(), Some(true));
+        dir.write("p.toml", "[serve]\nstrict = false\n");
+        assert_eq!(sources.strict(), Some(false));
+        dir.write("p.toml", "[serve]\nlisten = []\n");
+        assert_eq!(sources.strict(), None);
+        let without = Sources {
+            config: None,
+            zones_dir: Some(dir.0.clone()),
+        };
+        assert_eq!(without.strict(), None);
+    }
+
+    #[test]
     fn unknown_serve_keys_are_rejected() {
         let cfg: PublishConfig = "[serve]\nlisten = []\nlisten_on = 1\n".parse().unwrap();
         let err = ServeSection::from_config(&cfg, "f.toml").unwrap_err();
