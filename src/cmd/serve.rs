@@ -300,6 +300,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                     failed,
                     signed,
                     signature_expiry,
+                    ..
                 } = l;
                 let old = responder.reload(index);
                 let outcome = if failed.is_empty() {
