@@ -1,22 +1,25 @@
 //! `altodisc serve`: the authoritative responder (RFC 7286 §3.2 and RFC 8686 §3.4 records).
 //!
-//! Reloads are all or nothing and gated by the zone checker: on SIGHUP, and when polling sees a
-//! zone file or the config change, the complete new zone set is loaded, indexed and checked
-//! (rules Z1–Z24); it replaces the served one atomically only without errors. A rejected reload
-//! keeps the old zones, logs every diagnostic and counts `altodisc_reloads_total{result=
-//! "rejected"}`. After an accepted reload, zones whose serial changed are NOTIFYed to
-//! `serve.notify` (RFC 1996).
+//! Zones load one by one, as NSD and Knot load them: a zone that does not load or fails the zone
+//! checker (rules Z1–Z24) is reported (log, `/healthz`, `altodisc_zone_load_failed{zone}`) and
+//! the others are served. At start a failed zone is not served (its names get REFUSED, like any
+//! name outside the served zones); on a reload (SIGHUP, or polling sees a zone file or the config
+//! change) it keeps its previous version. The new set replaces the served one atomically. Only a
+//! start where no zone loads fails. `--strict` (`serve.strict = true`) keeps the all-or-nothing
+//! behaviour: any failure refuses the start or rejects the whole reload. Reloads are counted in
+//! `altodisc_reloads_total{result}`. After a reload, zones whose serial changed are NOTIFYed to
+//! `serve.notify` (RFC 1996); a signed zone whose source and keys did not change keeps its
+//! serial and signatures, so a no-op reload NOTIFYs nobody.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use altodisc_responder::load::{DEFAULT_WATCH_INTERVAL, Sources};
-use altodisc_responder::metrics::RejectReason;
+use altodisc_responder::load::{DEFAULT_WATCH_INTERVAL, LoadedIndex, Served, Sources, ZoneFailure};
+use altodisc_responder::metrics::ReloadOutcome;
 use altodisc_responder::xfr::{changed_zones, spawn_notify};
 use altodisc_responder::{Responder, ResponderError, ServeOptions};
-use altodisc_zone::publish_config::SerialState;
 use clap::Args;
 use tracing::{error, info, warn};
 
@@ -45,9 +48,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECONDS")]
     watch: Option<u64>,
     /// Do not run the zone checker (rules Z1–Z24) as the gate of the start and of reloads
-    /// (same as `serve.check = false`); loads stay all or nothing.
+    /// (same as `serve.check = false`); a zone that does not load still fails alone.
     #[arg(long)]
     no_check: bool,
+    /// All or nothing: refuse to start, and reject a whole reload, when any zone fails to load
+    /// or fails the checker (same as `serve.strict = true`). Without it each zone loads on its
+    /// own and a failed zone is reported while the others are served.
+    #[arg(long)]
+    strict: bool,
     /// Longest busy poll of an empty UDP socket, in microseconds (default 1000): while queries
     /// arrive at least ten times per this interval (10,000/s for the default) and the server
     /// keeps up with them (they do not queue), it polls for the next one instead of sleeping,
@@ -93,7 +101,10 @@ pub(crate) fn block_on_server(task: impl Future<Output = ExitCode>) -> ExitCode 
             return exit::code(exit::USAGE);
         }
     };
-    runtime.block_on(task)
+    let code = runtime.block_on(task);
+    // A load stuck in a read (see `load_or_stop`) must not keep the process from exiting.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 async fn serve(args: &ServeArgs) -> ExitCode {
@@ -110,17 +121,33 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     };
     let started = Instant::now();
     let mut fingerprint = sources.fingerprint();
-    let load = |previous: Option<&SerialState>| {
-        if args.no_check {
-            sources.load_index(previous)
-        } else {
-            sources.load_index_checked(previous)
+    // `--strict` on the command line, else `serve.strict` in the config (read again at every
+    // reload, so the config can change it).
+    let (strict_flag, check) = (args.strict, !args.no_check);
+    let load = |served: Option<Served>| {
+        let sources = sources.clone();
+        move || -> Result<LoadedIndex, ResponderError> {
+            let strict = strict_flag || sources.strict().unwrap_or(false);
+            if strict {
+                let previous = served.as_ref().map(|s| &s.serials);
+                if check {
+                    sources.load_index_checked(previous)
+                } else {
+                    sources.load_index(previous)
+                }
+            } else {
+                sources.load_index_isolated(served.as_ref(), check)
+            }
         }
     };
-    let loaded = match load(None) {
+    let Some(loaded) = load_or_stop(&mut signals, load(None)).await else {
+        return exit::code(exit::SUCCESS);
+    };
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
-            // Logged once here; nothing is served half-loaded or with checker errors.
+            // Logged once here; with --strict nothing is served half-loaded or with checker
+            // errors; without it, not one zone loaded.
             log_diagnostics(&e);
             eprintln!("altodisc: error: {e}");
             return exit::code(exit::USAGE);
@@ -129,6 +156,8 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     for w in &loaded.warnings {
         warn!("{w}");
     }
+    let mut failures = FailureLog::default();
+    failures.log(&loaded.failed);
     let load_time = started.elapsed();
     let zone_count = loaded.zone_count;
     let record_count = loaded.index.record_count();
@@ -155,13 +184,24 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         );
         return exit::code(exit::USAGE);
     }
-    let responder = match Responder::start(loaded.index, &options).await {
+    let LoadedIndex {
+        index,
+        serials,
+        resign_at,
+        failed,
+        signed,
+        signature_expiry,
+        ..
+    } = loaded;
+    let failed_count = failed.len();
+    let responder = match Responder::start(index, &options).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("altodisc: error: {e}");
             return exit::code(exit::USAGE);
         }
     };
+    responder.metrics().loaded(&failed, &signature_expiry);
     for addr in responder.local_addrs() {
         info!(%addr, "listening (UDP and TCP)");
         println!("listening on {addr} (udp, tcp)");
@@ -177,8 +217,13 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         "ready"
     );
     println!(
-        "ready: {zone_count} zones, {record_count} records, loaded in {:.1} ms",
-        load_time.as_secs_f64() * 1000.0
+        "ready: {zone_count} zones, {record_count} records, loaded in {:.1} ms{}",
+        load_time.as_secs_f64() * 1000.0,
+        if failed_count > 0 {
+            format!("; {failed_count} failed zone(s) not served")
+        } else {
+            String::new()
+        }
     );
     // systemd Type=notify (deploy/systemd/altodisc.service): ready only now, with every zone
     // loaded and every socket bound.
@@ -193,16 +238,23 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         responder.metrics(),
     );
 
-    let mut serials = loaded.serials;
+    let mut served = Served {
+        index: responder.current(),
+        serials,
+        signed,
+    };
     // `dnssec = "sign"`: reload (and so re-sign) before the signatures come near expiry.
-    let mut resign_at = loaded.resign_at;
+    let mut resign_at = resign_at;
     let mut poll = (watch_secs > 0).then(|| {
         let mut t = tokio::time::interval(Duration::from_secs(watch_secs));
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
     loop {
-        let why = tokio::select! {
+        let why = if std::mem::take(&mut signals.pending_reload) {
+            "SIGHUP"
+        } else {
+            tokio::select! {
             signal = signals.next() => match signal {
                 Signal::Stop(name) => {
                     info!(signal = name, "shutting down");
@@ -223,26 +275,57 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                 resign_at = Some(SystemTime::now() + Duration::from_secs(60));
                 "signature refresh"
             }
+            }
         };
         // Whatever triggered it, this reload has seen the files as they are now.
         fingerprint = sources.fingerprint();
         // Rebuild everything; swap only if the whole new set loads and checks clean.
         let started = Instant::now();
-        match load(Some(&serials)) {
+        // The zones served now: a reload keeps those whose new version fails.
+        served.index = responder.current();
+        let Some(loaded) = load_or_stop(&mut signals, load(Some(served.clone()))).await else {
+            crate::notify::stopping();
+            break;
+        };
+        match loaded {
             Ok(l) => {
                 let records = l.index.record_count();
-                let old = responder.reload(l.index);
-                responder.metrics().reload_ok();
-                serials = l.serials;
-                resign_at = l.resign_at;
-                notify_targets = l.serve.notify;
-                for w in &l.warnings {
+                let LoadedIndex {
+                    index,
+                    zone_count,
+                    warnings,
+                    serials,
+                    serve,
+                    resign_at: next_resign,
+                    failed,
+                    signed,
+                    signature_expiry,
+                    ..
+                } = l;
+                let old = responder.reload(index);
+                let outcome = if failed.is_empty() {
+                    ReloadOutcome::Success
+                } else {
+                    ReloadOutcome::Partial
+                };
+                responder.metrics().reload(outcome);
+                responder.metrics().loaded(&failed, &signature_expiry);
+                failures.log(&failed);
+                served = Served {
+                    index: responder.current(),
+                    serials,
+                    signed,
+                };
+                resign_at = next_resign;
+                notify_targets = serve.notify;
+                for w in &warnings {
                     warn!("{w}");
                 }
                 let changed = changed_zones(&old, &responder.current());
                 info!(
                     trigger = why,
-                    zones = l.zone_count,
+                    zones = zone_count,
+                    failed = failed.len(),
                     records,
                     changed = changed.len(),
                     load_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -250,18 +333,13 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                 );
                 spawn_notify(&notify_targets, changed, responder.metrics());
                 crate::notify::status(&format!(
-                    "serving {} zones, {records} records (reloaded: {why})",
-                    l.zone_count
+                    "serving {zone_count} zones, {records} records (reloaded: {why}; {} failed)",
+                    failed.len()
                 ));
             }
             Err(e) => {
                 log_diagnostics(&e);
-                let reason = if matches!(e, ResponderError::Check { .. }) {
-                    RejectReason::Check
-                } else {
-                    RejectReason::Load
-                };
-                responder.metrics().reload_rejected(reason);
+                responder.metrics().reload(ReloadOutcome::Rejected);
                 error!(
                     trigger = why,
                     "reload rejected, still serving the previous zones: {e}"
@@ -281,11 +359,73 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     }
 }
 
+/// Logs each failed zone once: in full when it is new or its reason changed, and one short
+/// line per reload while the same failure stays.
+#[derive(Default)]
+struct FailureLog {
+    last: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl FailureLog {
+    fn log(&mut self, failed: &[ZoneFailure]) {
+        let mut now = std::collections::BTreeMap::new();
+        for f in failed {
+            if self.last.get(&f.zone) == Some(&f.errors) {
+                // The reason was logged when the failure began.
+                let served = f
+                    .kept_serial
+                    .map_or_else(|| "not served".to_owned(), |s| format!("serial {s} served"));
+                warn!(zone = %f.zone, "zone still fails as before ({served})");
+            } else {
+                error!(zone = %f.zone, source = %f.source, "zone failed: {}", f.summary());
+                for d in f.errors.iter().skip(1) {
+                    error!(zone = %f.zone, "{d}");
+                }
+            }
+            now.insert(f.zone.clone(), f.errors.clone());
+        }
+        for zone in self.last.keys().filter(|z| !now.contains_key(*z)) {
+            info!(zone = %zone, "zone loads again");
+        }
+        self.last = now;
+    }
+}
+
 /// Every checker diagnostic of a rejected load, one log line each.
 fn log_diagnostics(e: &ResponderError) {
     if let ResponderError::Check { errors } = e {
         for d in errors {
             error!("{d}");
+        }
+    }
+}
+
+/// Runs `load` on a blocking thread while signals are still answered: a load that hangs in a
+/// read (a FIFO, a stalled network file system) cannot keep SIGTERM from stopping the server. A
+/// SIGHUP meanwhile is covered by the load under way. `None`: a stop signal came first (the load
+/// thread is abandoned, and `block_on_server` does not wait for it). A load that panics is an
+/// error of that load, and the server keeps serving what it served.
+async fn load_or_stop(
+    signals: &mut Signals,
+    load: impl FnOnce() -> Result<LoadedIndex, ResponderError> + Send + 'static,
+) -> Option<Result<LoadedIndex, ResponderError>> {
+    let mut task = tokio::task::spawn_blocking(load);
+    loop {
+        tokio::select! {
+            done = &mut task => {
+                return Some(done.unwrap_or_else(|e| {
+                    Err(ResponderError::Config(format!("the load stopped unexpectedly: {e}")))
+                }));
+            }
+            signal = signals.next() => match signal {
+                Signal::Stop(name) => {
+                    info!(signal = name, "shutting down during a load");
+                    return None;
+                }
+                // The load under way may have read the files before the change that came with
+                // this SIGHUP: reload once more after it.
+                Signal::Reload => signals.pending_reload = true,
+            },
         }
     }
 }
@@ -323,6 +463,8 @@ struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    /// A SIGHUP came during a load: reload again after it.
+    pending_reload: bool,
 }
 
 #[cfg(unix)]
@@ -333,6 +475,7 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             hup: signal(SignalKind::hangup())?,
+            pending_reload: false,
         })
     }
 
@@ -346,12 +489,16 @@ impl Signals {
 }
 
 #[cfg(not(unix))]
-struct Signals;
+struct Signals {
+    pending_reload: bool,
+}
 
 #[cfg(not(unix))]
 impl Signals {
     fn register() -> std::io::Result<Self> {
-        Ok(Self)
+        Ok(Self {
+            pending_reload: false,
+        })
     }
 
     async fn next(&mut self) -> Signal {

@@ -1,4 +1,4 @@
-//! `altodisc serve` with `dnssec = "sign"` / `"presigned"` (issue 9, SPEC.md §9.2 step 6):
+//! `altodisc serve` with `dnssec = "sign"` / `"presigned"` (RFC 8686 §6.1; docs/decisions.md, responder):
 //! altodisc's own responder serves signed zones, and real peers judge it: unbound validates
 //! through a stub zone at it (AD on NAPTR and NXDOMAIN), `altodisc xdom`/`resolve` report
 //! `secure` directly against it and through unbound, ldns-verify-zone and kzonecheck accept the
@@ -512,7 +512,7 @@ fn signed_soa(server: SocketAddr) -> (u32, String, String) {
     )
 }
 
-/// The re-sign timer end to end (issue 9): signatures valid 20 s and refreshed 15 s before
+/// The re-sign timer end to end: signatures valid 20 s and refreshed 15 s before
 /// expiry make `serve` re-sign about every 5 s with no SIGHUP and no file polling. Each re-sign
 /// publishes a higher SOA serial with fresh RRSIG times, is NOTIFYed to an NSD secondary (the
 /// `notify` list is re-read by the timer's reload), NSD transfers it, and both altodisc and the
@@ -665,4 +665,94 @@ fn presigned_mode_refuses_an_unsigned_zone() {
         err.contains("presigned") && err.contains("example.net."),
         "{err}"
     );
+}
+
+/// Answers every NOTIFY arriving on `sock` (RFC 1996 §4.7: the response echoes the question)
+/// until `quiet` passes without one; returns the zones notified.
+fn notified(sock: &std::net::UdpSocket, quiet: std::time::Duration) -> Vec<String> {
+    use hickory_proto::op::{Message, MessageType};
+    sock.set_read_timeout(Some(quiet)).unwrap();
+    let mut zones = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok((n, from)) = sock.recv_from(&mut buf) {
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        let zone = m.queries[0].name().to_string();
+        let mut ack = Message::new(m.metadata.id, MessageType::Response, m.metadata.op_code);
+        ack.add_query(m.queries[0].clone());
+        sock.send_to(&ack.to_vec().unwrap(), from).unwrap();
+        zones.push(zone);
+    }
+    zones.sort();
+    zones.dedup();
+    zones
+}
+
+/// A SIGHUP with nothing changed re-signs nothing: every SOA serial stays and no secondary is
+/// NOTIFYed (otherwise each would transfer every zone again). A changed zone still gets a higher
+/// serial and a NOTIFY, and only it.
+#[test]
+fn a_no_op_sighup_keeps_every_serial_and_notifies_nobody() {
+    use hickory_proto::rr::RecordType;
+    let dir = Dir::new("noop");
+    for (origin, text) in [(REVERSE_ORIGIN, REVERSE), (FORWARD_ORIGIN, FORWARD)] {
+        dir.write_zone(origin, text);
+    }
+    let secondary = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let config = dir.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+             notify = [\"{}\"]\n",
+            secondary.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let served = Served::start(&config);
+    let quiet = std::time::Duration::from_secs(2);
+    // A started primary NOTIFYs every zone once (sorted: "2.0..." before "example...").
+    assert_eq!(
+        notified(&secondary, quiet),
+        [REVERSE_ORIGIN.to_owned(), FORWARD_ORIGIN.to_owned()]
+    );
+    let sock = crate::ops::udp_socket("127.0.0.1:0");
+    let serial = |zone: &str, id: u16| {
+        let m = crate::ops::exchange(&sock, served.addr, zone, RecordType::SOA, id).unwrap();
+        match &m.answers[0].data {
+            hickory_proto::rr::RData::SOA(soa) => soa.serial,
+            other => panic!("not an SOA: {other:?}"),
+        }
+    };
+    let before = (serial(REVERSE_ORIGIN, 1), serial(FORWARD_ORIGIN, 2));
+    let reloads = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while served.log().matches("reloaded").count() < n {
+            assert!(std::time::Instant::now() < deadline, "{}", served.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let hup = || {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &served.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    hup();
+    reloads(1);
+    assert!(served.log().contains("changed=0"), "{}", served.log());
+    assert_eq!(
+        (serial(REVERSE_ORIGIN, 3), serial(FORWARD_ORIGIN, 4)),
+        before
+    );
+    assert_eq!(notified(&secondary, quiet), Vec::<String>::new());
+    // The forward zone changes: only it gets a higher serial and a NOTIFY.
+    dir.write_zone(FORWARD_ORIGIN, &FORWARD.replace("192.0.2.53", "192.0.2.54"));
+    hup();
+    reloads(2);
+    assert_eq!(serial(REVERSE_ORIGIN, 5), before.0);
+    assert!(serial(FORWARD_ORIGIN, 6) > before.1);
+    assert_eq!(notified(&secondary, quiet), [FORWARD_ORIGIN.to_owned()]);
 }

@@ -7,10 +7,11 @@ mod check;
 mod completions;
 mod demo;
 mod deploy;
-// DNSSEC validation against Knot and unbound (issue 9).
+// DNSSEC validation against Knot and unbound (RFC 4035).
 mod discover;
 mod dnssec;
 mod dnssec_serve;
+mod isolation;
 mod names;
 mod ops;
 mod package;

@@ -1,5 +1,6 @@
-//! `altodisc serve` operations (issue 6): gated all-or-nothing reload under query load, reload on
-//! file change, the metrics/health endpoint, zone transfer allow-list, response rate limiting.
+//! `altodisc serve` operations: gated reloads under query load (a failed zone keeps its previous
+//! version), reload on file change, the metrics/health endpoint, zone transfer allow-list,
+//! response rate limiting.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -90,6 +91,20 @@ impl Served {
 
     pub(crate) fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `GET path` on the metrics endpoint: (status line, body).
@@ -307,9 +322,10 @@ fn reload_is_gated_and_atomic_under_query_load() {
     // 1. A zone that loads but fails the checker (Z10: http:// URI under ALTO:https).
     write(&zone, &zone_text("http://alto.example.test/ird"));
     served.signal("-HUP");
-    served.wait_metric(
-        "altodisc_reloads_total{result=\"rejected\",reason=\"check\"}",
-        1,
+    served.wait_metric("altodisc_reloads_total{result=\"partial\"}", 1);
+    assert_eq!(
+        served.metric("altodisc_zone_load_failures_total{reason=\"check\"}"),
+        1
     );
     wait_sent(200);
     // 2. A zone that does not even parse.
@@ -318,9 +334,22 @@ fn reload_is_gated_and_atomic_under_query_load() {
         "$TTL 300\n@ SOA ns1 hostmaster 1 2 3 4 5\n@ NAPTR 100 \"u\"\n",
     );
     served.signal("-HUP");
-    served.wait_metric(
-        "altodisc_reloads_total{result=\"rejected\",reason=\"load\"}",
-        1,
+    served.wait_metric("altodisc_reloads_total{result=\"partial\"}", 2);
+    assert_eq!(
+        served.metric("altodisc_zone_load_failures_total{reason=\"load\"}"),
+        1
+    );
+    // The failed zone is named in the metrics and by /healthz, which stays healthy: the previous
+    // version of the zone is served.
+    assert_eq!(
+        served.metric("altodisc_zone_load_failed{zone=\"example.test.\"}"),
+        1
+    );
+    let (status, body) = served.http_get("/healthz");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        body.contains("failed zone example.test.: previous version served, serial 1"),
+        "{body}"
     );
     wait_sent(200);
     stop.store(true, Ordering::Relaxed);
@@ -336,7 +365,10 @@ fn reload_is_gated_and_atomic_under_query_load() {
         bad.len(),
         &bad[..bad.len().min(5)]
     );
-    assert_eq!(served.metric("altodisc_reloads_total{result=\"ok\"}"), 0);
+    assert_eq!(
+        served.metric("altodisc_reloads_total{result=\"success\"}"),
+        0
+    );
     let log = served.log();
     assert!(log.contains("Z10"), "diagnostics logged: {log}");
 
@@ -344,7 +376,8 @@ fn reload_is_gated_and_atomic_under_query_load() {
     write(&zone, &zone_text("https://alto2.example.test/ird"));
     write(&config, &publish_toml("", "https://alto2.example.org/ird"));
     served.signal("-HUP");
-    served.wait_metric("altodisc_reloads_total{result=\"ok\"}", 1);
+    served.wait_metric("altodisc_reloads_total{result=\"success\"}", 1);
+    assert_eq!(served.metric("altodisc_zones_failed"), 0);
     let m = exchange(&sock, addr, "example.test.", RecordType::NAPTR, 3).unwrap();
     assert!(
         summary(&m).contains("alto2.example.test"),
@@ -366,8 +399,16 @@ fn reload_is_gated_and_atomic_under_query_load() {
         )),
         "{text}"
     );
-    assert!(text.contains("altodisc_queries_by_zone_total{zone=\"example.test.\"}"));
-    assert!(text.contains("altodisc_queries_by_rcode_total{rcode=\"NXDOMAIN\"}"));
+    assert!(text.contains("altodisc_zone_queries_total{zone=\"example.test.\"}"));
+    assert!(
+        text.contains(
+            "altodisc_queries_total{transport=\"udp\",qtype=\"NAPTR\",rcode=\"NXDOMAIN\"}"
+        )
+    );
+    assert!(text.contains(&format!(
+        "altodisc_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )));
     assert!(text.contains("altodisc_query_duration_seconds_bucket{le=\"+Inf\"}"));
     assert_eq!(served.http_get("/nope").0, "HTTP/1.1 404 Not Found");
     drop(served);
@@ -385,10 +426,7 @@ fn a_changed_file_is_reloaded_without_a_signal() {
     let sock = udp_socket("127.0.0.1:0");
     // A broken edit is rejected by the poller too, and the old data stays.
     write(&zone, &zone_text("http://alto.example.test/ird"));
-    served.wait_metric(
-        "altodisc_reloads_total{result=\"rejected\",reason=\"check\"}",
-        1,
-    );
+    served.wait_metric("altodisc_reloads_total{result=\"partial\"}", 1);
     let m = exchange(&sock, served.addr, "example.test.", RecordType::NAPTR, 1).unwrap();
     assert!(
         summary(&m).contains("https://alto.example.test/ird"),
@@ -396,7 +434,7 @@ fn a_changed_file_is_reloaded_without_a_signal() {
         summary(&m)
     );
     write(&zone, &zone_text("https://alto3.example.test/ird"));
-    served.wait_metric("altodisc_reloads_total{result=\"ok\"}", 1);
+    served.wait_metric("altodisc_reloads_total{result=\"success\"}", 1);
     let m = exchange(&sock, served.addr, "example.test.", RecordType::NAPTR, 2).unwrap();
     assert!(
         summary(&m).contains("alto3.example.test"),
@@ -559,8 +597,8 @@ fn rate_limiting_limits_one_source_and_not_another() {
     assert!((6..=20).contains(&full), "full answers: {full}");
     assert!(tc >= 30, "slipped (TC=1): {tc}");
     assert!(full + tc < 100, "some were dropped");
-    assert!(served.metric("altodisc_rrl_total{action=\"slip\"}") >= 30);
-    assert!(served.metric("altodisc_rrl_total{action=\"drop\"}") >= 30);
+    assert!(served.metric("altodisc_rrl_responses_total{action=\"slip\"}") >= 30);
+    assert!(served.metric("altodisc_rrl_responses_total{action=\"drop\"}") >= 30);
     drop(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -641,7 +679,7 @@ fn config_edit_reaches_an_nsd_secondary_through_notify() {
             "https://alto2.example.org/ird",
         ),
     );
-    served.wait_metric("altodisc_reloads_total{result=\"ok\"}", 1);
+    served.wait_metric("altodisc_reloads_total{result=\"success\"}", 1);
     let after = serial(served.addr);
     assert!(after > before);
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -319,11 +319,13 @@ fn sighup_reloads_all_or_nothing_and_the_serial_increases() {
         .unwrap()
         .replace("listen = [\"127.0.0.1:5300\"]", "listen = []");
     std::fs::write(&config, &text).unwrap();
+    // All or nothing is `--strict` (by default a failed zone keeps its previous version alone).
     let served = Served::start(&[
         "--config",
         config.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
+        "--strict",
     ]);
     let addr = served.addrs[0];
     let serial_before = soa_serial(addr, "example.org.");

@@ -90,9 +90,11 @@ async fn handle(
             "text/plain; version=0.0.4; charset=utf-8",
             metrics.render(&index.load()),
         ),
-        ("GET" | "HEAD", "/healthz") if metrics.is_loaded() => {
-            ("200 OK", "text/plain; charset=utf-8", "ok\n".to_owned())
-        }
+        ("GET" | "HEAD", "/healthz") if metrics.is_loaded() => (
+            "200 OK",
+            "text/plain; charset=utf-8",
+            metrics.healthz_body(),
+        ),
         ("GET" | "HEAD", "/healthz") => (
             "503 Service Unavailable",
             "text/plain; charset=utf-8",

@@ -1007,16 +1007,20 @@ impl ZoneIndex {
         Self::from_zones(data)
     }
 
-    /// An index of zones already built (e.g. streamed through [`ZoneBuilder`]).
+    /// An index of zones already built (e.g. streamed through [`ZoneBuilder`]), or shared with
+    /// the index served now (a reload keeps a zone whose new version failed).
     ///
     /// # Errors
     /// [`IndexError::DuplicateZone`].
-    pub fn from_zones(zones: Vec<ZoneData>) -> Result<Self, IndexError> {
+    pub fn from_zones<Z: Into<Arc<ZoneData>>>(
+        zones: impl IntoIterator<Item = Z>,
+    ) -> Result<Self, IndexError> {
         let mut map = HashMap::default();
         for data in zones {
+            let data: Arc<ZoneData> = data.into();
             let key = data.origin_key.clone();
             let origin = data.origin.to_string();
-            if map.insert(key, Arc::new(data)).is_some() {
+            if map.insert(key, data).is_some() {
                 return Err(IndexError::DuplicateZone { origin });
             }
         }
@@ -1029,6 +1033,13 @@ impl ZoneIndex {
         self.zones
             .get(lower_key(name).as_slice())
             .map(AsRef::as_ref)
+    }
+
+    /// The zone whose lowercase wire-form apex is `origin_key`, shared: a reload keeps serving
+    /// it when its new version fails or (signed zones) did not change.
+    #[must_use]
+    pub fn zone_shared(&self, origin_key: &[u8]) -> Option<Arc<ZoneData>> {
+        self.zones.get(origin_key).cloned()
     }
 
     /// Keeps the counters of zones that `old` also serves, so metrics survive a reload.

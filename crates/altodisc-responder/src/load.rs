@@ -1,6 +1,11 @@
 //! Loading zone data: zone files from a directory (through the altodisc-zone master-file reader)
-//! and the publishing config, all or nothing: the first error stops the load, nothing is served
-//! half-loaded.
+//! and the publishing config. Two ways:
+//! * zone by zone ([`Sources::load_index_isolated`], what `serve` does by default, as NSD and
+//!   Knot do): a zone that does not read, index or sign, or fails the checker gate, is reported
+//!   in [`LoadedIndex::failed`] and the others load; on a reload the failed zone keeps its served
+//!   version (from [`Served`]). Whatever error a zone's reader returns stays with that zone.
+//! * all or nothing ([`Sources::load_index_checked`], `serve --strict`): the first error stops
+//!   the load, nothing is served half-loaded.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -195,7 +200,7 @@ pub struct ServeSection {
     /// [`ServeOptions::udp_busy_poll`].
     pub udp_busy_poll_us: Option<u64>,
     /// Run the zone checker as the gate of every load (default true). Turning it off saves the
-    /// second pass over very large zone files; loads stay all or nothing either way.
+    /// second pass over very large zone files; a zone that does not load fails either way.
     pub check: Option<bool>,
     /// DNSSEC for every served zone: `"off"` (default), `"sign"` (signed at every load with keys
     /// from `key_dir`) or `"presigned"` (zone files already signed, served unchanged). See
@@ -213,6 +218,10 @@ pub struct ServeSection {
     pub signature_validity: Option<String>,
     /// `refresh_before_days` with a unit, like `signature_validity` (`"7d"`, `"15s"`).
     pub refresh_before: Option<String>,
+    /// All or nothing (`serve --strict`): the start fails and a reload is rejected as a whole
+    /// when any zone fails, and the checker sees all zones together. Default false: each zone
+    /// loads on its own ([`Sources::load_index_isolated`]).
+    pub strict: Option<bool>,
     /// `dnssec` for single zones, overriding the global one: `"<origin>" = "sign"`.
     #[serde(default)]
     pub dnssec_zones: std::collections::BTreeMap<String, DnssecMode>,
@@ -304,6 +313,13 @@ pub struct LoadedIndex {
     pub serve: ServeSection,
     /// With `dnssec = "sign"`: when to reload so signatures are refreshed before they expire.
     pub resign_at: Option<SystemTime>,
+    /// Zones that failed ([`Sources::load_index_isolated`]; empty for all-or-nothing loads).
+    pub failed: Vec<ZoneFailure>,
+    /// The signed zones of this load (pass on in [`Served`]).
+    pub signed: std::collections::BTreeMap<String, SignedVersion>,
+    /// Earliest RRSIG expiration (Unix seconds) of each signed or presigned zone, by lowercase
+    /// origin (isolated loads only).
+    pub signature_expiry: std::collections::BTreeMap<String, u64>,
 }
 
 impl Sources {
@@ -484,11 +500,464 @@ impl Sources {
             serials: generated.serials,
             serve,
             resign_at: dnssec.resign_at(signed_at),
+            failed: Vec::new(),
+            signed: std::collections::BTreeMap::new(),
+            signature_expiry: std::collections::BTreeMap::new(),
+        })
+    }
+}
+
+/// A zone that did not load or failed the checker gate (per-zone isolation, see
+/// [`Sources::load_index_isolated`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ZoneFailure {
+    /// The zone's origin, lowercase with the trailing dot.
+    pub zone: String,
+    /// Where it comes from: the zone file, or the publishing config for generated zones.
+    pub source: String,
+    /// Why: a read, index or signing error, or the checker's error diagnostics (one each).
+    pub errors: Vec<String>,
+    /// Whether the failure is a checker finding (else the zone did not read, index or sign).
+    pub check: bool,
+    /// The SOA serial of the previous version, still served (reloads only); `None`: the zone is
+    /// not served and its names get REFUSED like any name outside the served zones.
+    pub kept_serial: Option<u32>,
+}
+
+impl ZoneFailure {
+    /// One line: zone, source, first reason, and what is served instead.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let first = self.errors.first().map_or("", String::as_str);
+        let reason = if self.check {
+            format!(
+                "the zone checker found {} error(s), first: {first}",
+                self.errors.len()
+            )
+        } else {
+            first.to_owned()
+        };
+        let served = match self.kept_serial {
+            Some(serial) => format!("still serving the previous version (serial {serial})"),
+            None => "not served".to_owned(),
+        };
+        format!("zone {} ({}): {reason}; {served}", self.zone, self.source)
+    }
+}
+
+/// How the served version of a signed zone was made: a reload keeps it while its source and
+/// keys are unchanged and its signatures are not due for refresh, so the SOA serial stays and no
+/// secondary is NOTIFYed for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedVersion {
+    /// Hash of the unsigned records as loaded and of the zone's DNSKEYs.
+    pub content: u64,
+    /// When it was signed.
+    pub signed_at: SystemTime,
+}
+
+/// What the server serves now: a reload keeps from it the zones whose new version fails, and the
+/// signed zones that did not change.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    /// The index served now.
+    pub index: std::sync::Arc<ZoneIndex>,
+    /// The serial state of the last load.
+    pub serials: SerialState,
+    /// The signed zones of the last load, by lowercase origin.
+    pub signed: std::collections::BTreeMap<String, SignedVersion>,
+}
+
+impl Served {
+    /// The state of a server that serves `loaded` (its index, its serials, its signed zones).
+    #[must_use]
+    pub fn from_loaded(loaded: LoadedIndex) -> Self {
+        Self {
+            index: std::sync::Arc::new(loaded.index),
+            serials: loaded.serials,
+            signed: loaded.signed,
+        }
+    }
+}
+
+/// One source of one zone.
+enum Unit<'a> {
+    Generated(&'a Zone),
+    File(&'a Path, &'a DomainName),
+}
+
+impl Unit<'_> {
+    fn origin(&self) -> &DomainName {
+        match self {
+            Self::Generated(z) => &z.origin,
+            Self::File(_, o) => o,
+        }
+    }
+}
+
+/// A unit's outcome: the zone to serve, or its failure (`check`: a checker finding).
+/// A zone ready to index: newly built, or the served one kept as it is.
+type UnitResult = Result<std::sync::Arc<ZoneData>, (Vec<String>, bool)>;
+
+/// The lowercase wire form of `origin`: the index key of its zone (length octets are below 64,
+/// so ASCII lowercasing only touches label characters).
+fn origin_key(origin: &DomainName) -> Vec<u8> {
+    origin.as_wire().to_ascii_lowercase()
+}
+
+/// Earliest RRSIG expiration of `zone` in Unix seconds (RRSIG times are RFC 1982 serial numbers,
+/// RFC 4034 §3.1.5: taken as the instant nearest `now`).
+fn earliest_expiry(zone: &Zone, now: SystemTime) -> Option<u64> {
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now32 = u32::try_from(now & u64::from(u32::MAX)).unwrap_or(u32::MAX);
+    zone.records
+        .iter()
+        .filter(|r| r.rtype == altodisc_zone::record::rtype::RRSIG)
+        .filter_map(|r| {
+            let exp = u32::from_be_bytes(r.rdata.get(8..12)?.try_into().ok()?);
+            // Signed distance from now in serial arithmetic.
+            let delta = exp.wrapping_sub(now32);
+            Some(if delta < (1 << 31) {
+                now.saturating_add(u64::from(delta))
+            } else {
+                now.saturating_sub(u64::from(now32.wrapping_sub(exp)))
+            })
+        })
+        .min()
+}
+
+/// Hash of a zone's records as loaded (before signing) and of extra key material.
+fn content_hash(zone: &Zone, keys: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    zone.origin.as_wire().hash(&mut h);
+    for r in &zone.records {
+        r.owner.as_wire().hash(&mut h);
+        (r.ttl, r.class, r.rtype).hash(&mut h);
+        r.rdata.hash(&mut h);
+    }
+    keys.hash(&mut h);
+    h.finish()
+}
+
+/// The per-zone checker gate: a checker of its own for each zone, so every finding names the
+/// zone that fails. Error diagnostics as the gate's verdict.
+fn check_one(feed: impl FnOnce(&mut Checker)) -> Result<(), Vec<String>> {
+    let mut checker = Checker::new(CheckOptions::default());
+    feed(&mut checker);
+    let errors = checker_errors(&mut checker);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// What loading one unit needs besides the unit.
+struct UnitCtx<'a> {
+    check: bool,
+    dnssec: &'a DnssecSettings,
+    now: SystemTime,
+    history: Option<&'a SerialState>,
+    served: Option<&'a Served>,
+}
+
+/// Loaded state of the signed zones of one load.
+#[derive(Default)]
+struct SignedOut {
+    serials: SerialState,
+    versions: std::collections::BTreeMap<String, SignedVersion>,
+    expiry: std::collections::BTreeMap<String, u64>,
+}
+
+impl UnitCtx<'_> {
+    /// Loads, checks and (if asked) signs one zone; every error stays with this zone.
+    fn load(&self, unit: &Unit<'_>, warnings: &mut Vec<String>, out: &mut SignedOut) -> UnitResult {
+        let load_err = |e: ResponderError| (vec![e.to_string()], false);
+        let origin = unit.origin().clone();
+        let mode = self.dnssec.mode_for(&origin);
+        if mode == DnssecMode::Off {
+            return match unit {
+                Unit::Generated(zone) => {
+                    if self.check {
+                        check_one(|c| c.load_zone(zone)).map_err(|e| (e, true))?;
+                    }
+                    ZoneData::build(zone)
+                        .map(std::sync::Arc::new)
+                        .map_err(|e| load_err(e.into()))
+                }
+                Unit::File(path, origin) => {
+                    let mut checker = self.check.then(|| Checker::new(CheckOptions::default()));
+                    let built = match checker.as_mut() {
+                        None => stream_zone_file_into_index(path, origin, warnings),
+                        Some(checker) => {
+                            let hint = std::fs::metadata(path)
+                                .map_or(0, |m| usize::try_from(m.len() / 64).unwrap_or(usize::MAX));
+                            let mut feed = checker.feed_zone(hint);
+                            let mut end = None;
+                            let zone = stream_zone_file_tapped(
+                                path,
+                                origin,
+                                warnings,
+                                &mut |rec| feed.add_ref(rec),
+                                &mut |s| end = Some((s.origin.clone(), s.diagnostics.clone())),
+                            );
+                            if let Some((origin, diagnostics)) = end {
+                                feed.finish(origin, diagnostics);
+                            }
+                            zone
+                        }
+                    };
+                    let built = built.map_err(load_err)?;
+                    if let Some(mut checker) = checker {
+                        let errors = checker_errors(&mut checker);
+                        if !errors.is_empty() {
+                            return Err((errors, true));
+                        }
+                    }
+                    Ok(std::sync::Arc::new(built))
+                }
+            };
+        }
+        // Signed or presigned: the zone is held in memory once.
+        let zone = match unit {
+            Unit::Generated(zone) => (*zone).clone(),
+            Unit::File(path, origin) => {
+                let outcome = read_zone_file(path, Some(origin)).map_err(|e| {
+                    load_err(ResponderError::Io {
+                        path: path.to_path_buf(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })?;
+                if let Some(first) = outcome
+                    .diagnostics
+                    .iter()
+                    .find(|d| d.severity == Severity::Error)
+                {
+                    return Err((vec![first.to_string()], false));
+                }
+                warnings.extend(outcome.diagnostics.iter().map(ToString::to_string));
+                let mut zone = outcome.zone;
+                zone.origin = (*origin).clone();
+                zone
+            }
+        };
+        if self.check {
+            check_one(|c| c.load_zone(&zone)).map_err(|e| (e, true))?;
+        }
+        let lower = origin.to_lowercase_string();
+        if mode == DnssecMode::Sign {
+            let keys = self.dnssec.key_material(&origin).map_err(load_err)?;
+            let content = content_hash(&zone, &keys);
+            let key = crate::zone_signing::signed_serial_key(&origin);
+            // Unchanged source and keys, signatures not yet due: serve the signed version as it
+            // is, same serial and same signatures (a no-op reload NOTIFYs nobody).
+            if let Some(served) = self.served
+                && let Some(previous) = served.signed.get(&lower)
+                && previous.content == content
+                && self.now < self.dnssec.refresh_due(previous.signed_at)
+                && let Some(kept) = served.index.zone_shared(&origin_key(&origin))
+            {
+                if let Some(entry) = self.history.and_then(|h| h.zones.get(&key)) {
+                    out.serials.zones.insert(key, *entry);
+                }
+                out.versions.insert(lower.clone(), *previous);
+                let expires = previous.signed_at + self.dnssec.policy.validity;
+                out.expiry.insert(
+                    lower,
+                    expires
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs()),
+                );
+                return Ok(kept);
+            }
+            let signed = self
+                .dnssec
+                .prepare(zone, self.now, self.history, &mut out.serials)
+                .map_err(load_err)?;
+            out.versions.insert(
+                lower.clone(),
+                SignedVersion {
+                    content,
+                    signed_at: self.now,
+                },
+            );
+            if let Some(exp) = earliest_expiry(&signed, self.now) {
+                out.expiry.insert(lower, exp);
+            }
+            return ZoneData::build(&signed)
+                .map(std::sync::Arc::new)
+                .map_err(|e| load_err(e.into()));
+        }
+        let prepared = self
+            .dnssec
+            .prepare(zone, self.now, self.history, &mut out.serials)
+            .map_err(load_err)?;
+        if let Some(exp) = earliest_expiry(&prepared, self.now) {
+            out.expiry.insert(lower, exp);
+        }
+        ZoneData::build(&prepared)
+            .map(std::sync::Arc::new)
+            .map_err(|e| load_err(e.into()))
+    }
+}
+
+impl Sources {
+    /// Loads every zone on its own (per-zone isolation, as NSD and Knot do): a zone that does
+    /// not read, index or sign, or that fails the checker gate (`check`, rules Z1–Z24 run over
+    /// each zone alone), is reported in [`LoadedIndex::failed`] and the other zones load. On a
+    /// reload (`served` given), a failed zone keeps its served version; at start it is not
+    /// served, so its names get REFUSED. Signed zones whose source and keys did not change keep
+    /// their served version (same serial, same signatures) until their signatures are due.
+    ///
+    /// Checked zone by zone, a chain from one zone into another (Z12, Z13, Z16) is not
+    /// followed: targets outside the zone are infos. `serve --strict` runs
+    /// [`Self::load_index_checked`], whose checker sees all zones together.
+    ///
+    /// # Errors
+    /// What cannot be pinned on one zone: the config does not load, a zone directory cannot be
+    /// read, the DNSSEC settings are invalid; and [`ResponderError::NoZones`] when not one zone
+    /// loads (its message names the failed ones).
+    pub fn load_index_isolated(
+        &self,
+        served: Option<&Served>,
+        check: bool,
+    ) -> Result<LoadedIndex, ResponderError> {
+        let previous = served.map(|s| &s.serials);
+        let Plan {
+            serve,
+            mut generated,
+            dirs,
+            serial_file,
+            history,
+        } = self.plan(previous)?;
+        let mut warnings = std::mem::take(&mut generated.warnings);
+        let mut files = Vec::new();
+        for dir in &dirs {
+            files.extend(zone_files(dir)?);
+        }
+        let base = self
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| Path::new("."));
+        let dnssec = DnssecSettings::from_serve(&serve, base)?;
+        let now = SystemTime::now();
+        let ctx = UnitCtx {
+            check: check && serve.check.unwrap_or(true),
+            dnssec: &dnssec,
+            now,
+            history: history.as_ref(),
+            served,
+        };
+        let config_name = self
+            .config
+            .as_ref()
+            .map_or_else(|| "config".to_owned(), |p| p.display().to_string());
+        let units = generated
+            .zones
+            .iter()
+            .map(|z| (Unit::Generated(z), config_name.clone()))
+            .chain(
+                files
+                    .iter()
+                    .map(|(p, o)| (Unit::File(p, o), p.display().to_string())),
+            );
+        let mut out = SignedOut::default();
+        let mut zones: Vec<std::sync::Arc<ZoneData>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut failed = Vec::new();
+        for (unit, source) in units {
+            let key = origin_key(unit.origin());
+            let zone = unit.origin().to_lowercase_string();
+            if !seen.insert(key.clone()) {
+                // The first source of the origin is served; this one is reported.
+                failed.push(ZoneFailure {
+                    zone: zone.clone(),
+                    source,
+                    errors: vec![format!(
+                        "zone {zone} is loaded twice; the first source is served"
+                    )],
+                    check: false,
+                    kept_serial: None,
+                });
+                continue;
+            }
+            match ctx.load(&unit, &mut warnings, &mut out) {
+                Ok(built) => zones.push(built),
+                Err((errors, check)) => {
+                    let kept = served.and_then(|s| s.index.zone_shared(&key));
+                    let kept_serial = kept.as_ref().map(|z| z.serial());
+                    if let Some(kept) = kept {
+                        // The kept zone's serial history and signing state stay as they were.
+                        let signed_key = crate::zone_signing::signed_serial_key(unit.origin());
+                        if let Some(entry) = history.as_ref().and_then(|h| h.zones.get(&signed_key))
+                        {
+                            out.serials.zones.insert(signed_key, *entry);
+                        }
+                        if let Some(v) = served.and_then(|s| s.signed.get(&zone)) {
+                            out.versions.insert(zone.clone(), *v);
+                        }
+                        zones.push(kept);
+                    }
+                    failed.push(ZoneFailure {
+                        zone,
+                        source,
+                        errors,
+                        check,
+                        kept_serial,
+                    });
+                }
+            }
+        }
+        if zones.is_empty() {
+            if failed.is_empty() {
+                return Err(no_zones());
+            }
+            let names: Vec<String> = failed.iter().map(ZoneFailure::summary).collect();
+            return Err(ResponderError::NoZones(format!(
+                "every zone failed: {}",
+                names.join("; ")
+            )));
+        }
+        let zone_count = zones.len();
+        let index = ZoneIndex::from_zones(zones)?;
+        generated.serials.zones.extend(out.serials.zones);
+        if let Some(f) = &serial_file
+            && let Err(e) = std::fs::write(f, generated.serials.to_text())
+        {
+            warnings.push(format!("cannot write the serial file {}: {e}", f.display()));
+        }
+        let resign_at = out
+            .versions
+            .values()
+            .map(|v| dnssec.refresh_due(v.signed_at))
+            .min();
+        Ok(LoadedIndex {
+            index,
+            zone_count,
+            warnings,
+            serials: generated.serials,
+            serve,
+            resign_at,
+            failed,
+            signed: out.versions,
+            signature_expiry: out.expiry,
         })
     }
 }
 
 impl Sources {
+    /// `serve.strict` of the config, if the config sets it and reads (a config that does not
+    /// read fails the load itself, with its error).
+    #[must_use]
+    pub fn strict(&self) -> Option<bool> {
+        let path = self.config.as_ref()?;
+        let config = PublishConfig::load(path).ok()?;
+        ServeSection::from_config(&config, "").ok()?.strict
+    }
+
     /// A cheap summary of everything a reload reads: the config file and every `<origin>.zone`
     /// file of the zone directories (path, size, modification time, inode). Polling it every few
     /// seconds detects changes without a file-notification dependency; an editor's
@@ -868,6 +1337,247 @@ mod tests {
             "{err}"
         );
         assert_eq!(options.udp_busy_poll, crate::DEFAULT_UDP_BUSY_POLL);
+    }
+
+    /// A scratch directory removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let p =
+                std::env::temp_dir().join(format!("altodisc-load-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+        fn write(&self, name: &str, text: &str) {
+            std::fs::write(self.0.join(name), text).unwrap();
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn zone_text(serial: u32, naptr_uri: &str) -> String {
+        format!(
+            "$TTL 60\n@ SOA ns.example. h.example. {serial} 2 3 4 5\n@ NS ns.example.\n\
+             @ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!{naptr_uri}!\" .\n"
+        )
+    }
+
+    fn serials(index: &ZoneIndex) -> BTreeMap<String, u32> {
+        index
+            .zones()
+            .map(|z| (z.origin().to_string(), z.serial()))
+            .collect()
+    }
+
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn one_failed_zone_does_not_stop_the_others_and_keeps_its_previous_version() {
+        let dir = Scratch::new("isolate");
+        dir.write("a.example.zone", &zone_text(1, "https://a.example/"));
+        dir.write("b.example.zone", &zone_text(1, "https://b.example/"));
+        // Fails the checker gate (Z10: http:// under ALTO:https).
+        dir.write("c.example.zone", &zone_text(1, "http://c.example/"));
+        let sources = Sources {
+            config: None,
+            zones_dir: Some(dir.0.clone()),
+        };
+        // All or nothing refuses the set.
+        assert!(matches!(
+            sources.load_index_checked(None),
+            Err(ResponderError::Check { .. })
+        ));
+        let first = sources.load_index_isolated(None, true).unwrap();
+        assert_eq!(first.zone_count, 2);
+        assert_eq!(
+            serials(&first.index),
+            BTreeMap::from([("a.example.".into(), 1), ("b.example.".into(), 1)])
+        );
+        let [failed] = first.failed.as_slice() else {
+            panic!("{:?}", first.failed)
+        };
+        assert_eq!(failed.zone, "c.example.");
+        assert!(failed.check && failed.kept_serial.is_none());
+        assert!(failed.errors[0].contains("Z10"), "{:?}", failed.errors);
+        assert!(
+            failed.summary().contains("not served"),
+            "{}",
+            failed.summary()
+        );
+        // Without the gate the zone loads.
+        assert_eq!(
+            sources.load_index_isolated(None, false).unwrap().zone_count,
+            3
+        );
+
+        // Reload: every kind of failure we can produce keeps the served version of its zone,
+        // while the zone that was fixed and the healthy one load anew.
+        let served = Served::from_loaded(first);
+        dir.write(
+            "a.example.zone",
+            "$TTL 60\n@ SOA ns.example. h.example. 2 2 3 4 5\n@ A 300.1.1.1\n",
+        );
+        dir.write("b.example.zone", &zone_text(2, "https://b.example/"));
+        dir.write("c.example.zone", &zone_text(2, "https://c.example/"));
+        let second = sources.load_index_isolated(Some(&served), true).unwrap();
+        assert_eq!(
+            serials(&second.index),
+            BTreeMap::from([
+                ("a.example.".into(), 1),
+                ("b.example.".into(), 2),
+                ("c.example.".into(), 2)
+            ])
+        );
+        let [failed] = second.failed.as_slice() else {
+            panic!("{:?}", second.failed)
+        };
+        assert_eq!(
+            (failed.zone.as_str(), failed.check, failed.kept_serial),
+            ("a.example.", false, Some(1))
+        );
+        assert!(
+            failed.errors[0].contains("a.example.zone:3:"),
+            "{:?}",
+            failed.errors
+        );
+        // A missing $INCLUDE and an unreadable file (a directory named like a zone file: it
+        // opens but cannot be read) fail only their zones.
+        let served = Served::from_loaded(second);
+        dir.write("b.example.zone", "$INCLUDE missing.inc\n");
+        std::fs::create_dir(dir.0.join("d.example.zone")).unwrap();
+        dir.write("e.example.zone", &zone_text(5, "https://e.example/"));
+        let third = sources.load_index_isolated(Some(&served), true).unwrap();
+        // A directory is not a zone file (zone_files skips it): only b fails, e is new.
+        let failed: Vec<_> = third
+            .failed
+            .iter()
+            .map(|f| (f.zone.as_str(), f.kept_serial))
+            .collect();
+        assert_eq!(
+            failed,
+            [("a.example.", Some(1)), ("b.example.", Some(2))],
+            "{:?}",
+            third.failed
+        );
+        assert_eq!(
+            serials(&third.index),
+            BTreeMap::from([
+                ("a.example.".into(), 1),
+                ("b.example.".into(), 2),
+                ("c.example.".into(), 2),
+                ("e.example.".into(), 5)
+            ])
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_zone_file_fails_alone_and_no_zone_at_all_is_an_error() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = Scratch::new("unreadable");
+        dir.write("a.example.zone", &zone_text(1, "https://a.example/"));
+        dir.write("b.example.zone", &zone_text(1, "https://b.example/"));
+        let path = dir.0.join("b.example.zone");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let sources = Sources {
+            config: None,
+            zones_dir: Some(dir.0.clone()),
+        };
+        // Root reads any file: then the permission cannot make it unreadable.
+        if std::fs::read(&path).is_err() {
+            let loaded = sources.load_index_isolated(None, true).unwrap();
+            assert_eq!(loaded.zone_count, 1);
+            assert_eq!(loaded.failed[0].zone, "b.example.");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // Every zone broken: the start fails and names them.
+        dir.write("a.example.zone", "@ SOA broken\n");
+        dir.write("b.example.zone", &zone_text(1, "http://b.example/"));
+        let err = sources.load_index_isolated(None, true).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ResponderError::NoZones(_)), "{text}");
+        assert!(
+            text.contains("zone a.example.") && text.contains("zone b.example."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_no_op_reload_keeps_signed_zones_their_serial_and_signatures() {
+        let dir = Scratch::new("resign");
+        dir.write("a.example.zone", &zone_text(1, "https://a.example/"));
+        dir.write("b.example.zone", &zone_text(1, "https://b.example/"));
+        dir.write("p.toml", "[serve]\nzones_dir = \".\"\ndnssec = \"sign\"\n");
+        let sources = Sources {
+            config: Some(dir.0.join("p.toml")),
+            zones_dir: None,
+        };
+        let first = sources.load_index_isolated(None, true).unwrap();
+        assert!(first.failed.is_empty(), "{:?}", first.failed);
+        assert_eq!(first.signed.len(), 2);
+        assert_eq!(first.signature_expiry.len(), 2);
+        let before = serials(&first.index);
+        let index = std::sync::Arc::new(first.index);
+        let served = Served {
+            index: index.clone(),
+            serials: first.serials.clone(),
+            signed: first.signed.clone(),
+        };
+        // Nothing changed: the very same signed zones are served again.
+        let second = sources.load_index_isolated(Some(&served), true).unwrap();
+        assert_eq!(serials(&second.index), before);
+        for z in index.zones() {
+            let again = second.index.zone_shared(z.origin_key()).unwrap();
+            assert!(
+                std::ptr::eq(z, again.as_ref()),
+                "{} was signed again",
+                z.origin()
+            );
+        }
+        assert_eq!(second.resign_at, first.resign_at);
+        assert_eq!(second.serials, first.serials);
+        // One zone changed: only it gets a new (higher) serial.
+        let served = Served::from_loaded(second);
+        dir.write("b.example.zone", &zone_text(1, "https://b2.example/"));
+        let third = sources.load_index_isolated(Some(&served), true).unwrap();
+        let after = serials(&third.index);
+        assert_eq!(after["a.example."], before["a.example."]);
+        assert!(
+            after["b.example."] > before["b.example."],
+            "{after:?} {before:?}"
+        );
+        // A refresh that is due re-signs even unchanged zones (new serial).
+        let mut due = Served::from_loaded(third);
+        for v in due.signed.values_mut() {
+            v.signed_at -= Duration::from_secs(8 * 86_400);
+        }
+        let fourth = sources.load_index_isolated(Some(&due), true).unwrap();
+        assert!(serials(&fourth.index)["a.example."] > after["a.example."]);
+    }
+
+    #[test]
+    fn strict_is_read_from_the_config() {
+        let dir = Scratch::new("strict");
+        let sources = Sources {
+            config: Some(dir.0.join("p.toml")),
+            zones_dir: None,
+        };
+        assert_eq!(sources.strict(), None, "no config file");
+        dir.write("p.toml", "[serve]\nstrict = true\n");
+        assert_eq!(sources.strict(), Some(true));
+        dir.write("p.toml", "[serve]\nstrict = false\n");
+        assert_eq!(sources.strict(), Some(false));
+        dir.write("p.toml", "[serve]\nlisten = []\n");
+        assert_eq!(sources.strict(), None);
+        let without = Sources {
+            config: None,
+            zones_dir: Some(dir.0.clone()),
+        };
+        assert_eq!(without.strict(), None);
     }
 
     #[test]

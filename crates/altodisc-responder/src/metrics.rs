@@ -1,17 +1,33 @@
-//! Counters for the Prometheus text format (exposition format 0.0.4) and the `/healthz` state.
+//! The server's metrics, exposed in the Prometheus text format (version 0.0.4) by the
+//! `prometheus-client` crate, and the `/healthz` state. Every metric is documented in
+//! `docs/operators/metrics.md`; names follow the Prometheus naming guide (one metric per
+//! quantity, labels for its dimensions, `_total` counters, base units).
 //!
-//! The query path only does relaxed atomic additions into fixed arrays (no lock, no allocation);
-//! the text is built when the endpoint is scraped. Per-zone query counts live in the zone
-//! ([`crate::index::ZoneStats`]) and are carried across reloads.
+//! The query path only does relaxed atomic additions into fixed arrays (no lock, no allocation,
+//! no hashing): `prometheus-client`'s own `Family<Labels, Counter>` looks every label set up in a
+//! hash map behind a read lock on each increment, which the query path cannot afford. At scrape
+//! time a [`Collector`] reads the arrays and the crate encodes them. Per-zone query counts live in
+//! the zone ([`crate::index::ZoneStats`]) and are carried across reloads.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
 use crate::index::ZoneIndex;
+use crate::load::ZoneFailure;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the latency histogram buckets; a last `+Inf` bucket is implied.
 pub const LATENCY_BUCKETS: [f64; 9] = [
@@ -23,20 +39,38 @@ const LATENCY_BUCKETS_NS: [u64; 9] = [
     10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000, 25_000_000,
 ];
 
-/// QTYPEs counted by name; everything else is `other`.
-const QTYPES: [RecordType; 11] = [
-    RecordType::NAPTR,
-    RecordType::SOA,
-    RecordType::NS,
+/// QTYPEs counted by name: the types a DNS server commonly sees, DNSSEC ones included; any other
+/// is `other` (a label per QTYPE value would let clients create 65,536 series).
+const QTYPES: [RecordType; 27] = [
     RecordType::A,
-    RecordType::AAAA,
+    RecordType::NS,
     RecordType::CNAME,
+    RecordType::SOA,
     RecordType::PTR,
+    RecordType::MX,
     RecordType::TXT,
-    RecordType::ANY,
-    RecordType::AXFR,
+    RecordType::AAAA,
+    RecordType::SRV,
+    RecordType::NAPTR,
+    RecordType::DS,
+    RecordType::RRSIG,
+    RecordType::NSEC,
+    RecordType::DNSKEY,
+    RecordType::NSEC3,
+    RecordType::NSEC3PARAM,
+    RecordType::TLSA,
+    RecordType::CDS,
+    RecordType::CDNSKEY,
+    RecordType::SVCB,
+    RecordType::HTTPS,
+    RecordType::CAA,
     RecordType::IXFR,
+    RecordType::AXFR,
+    RecordType::ANY,
+    RecordType::HINFO,
+    RecordType::SSHFP,
 ];
+const QTYPE_SLOTS: usize = QTYPES.len() + 1;
 
 /// RFC 6895 §2.3 mnemonics of RCODEs 0–15.
 const RCODE_NAMES: [&str; 16] = [
@@ -61,14 +95,29 @@ const RCODE_NAMES: [&str; 16] = [
 /// RCODEs 0–15 fit the header (RFC 1035 §4.1.1); extended ones (BADVERS) are counted as 16.
 const RCODE_SLOTS: usize = 17;
 
-/// Why a reload was not swapped in.
+/// The transport a query came over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RejectReason {
-    /// The new data does not load or index (syntax, I/O, duplicate zone, ...).
-    Load,
-    /// The altodisc-zone checker reported an error.
-    Check,
+pub enum Transport {
+    /// UDP (RFC 1035 §4.2.1).
+    Udp,
+    /// TCP (RFC 7766).
+    Tcp,
+}
+
+const TRANSPORTS: [(Transport, &str); 2] = [(Transport::Udp, "udp"), (Transport::Tcp, "tcp")];
+
+/// How a reload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReloadOutcome {
+    /// Every zone loaded and was swapped in.
+    Success,
+    /// Some zones failed and kept their previous version (or are not served); the others were
+    /// swapped in.
+    Partial,
+    /// Nothing was swapped in (the config did not load, or `strict` and any zone failed).
+    Rejected,
 }
 
 /// What rate limiting did to a response (see [`crate::rrl`]).
@@ -83,16 +132,38 @@ pub enum RrlAction {
     Drop,
 }
 
+/// A zone that failed its last load, as `/healthz` and the metrics report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedZone {
+    /// Origin, lowercase with the trailing dot.
+    pub zone: String,
+    /// The SOA serial of the previous version still served, or `None` (not served).
+    pub kept_serial: Option<u32>,
+    /// The first reason.
+    pub reason: String,
+}
+
+/// State of the last load, written at start and at every reload (not on the query path).
+#[derive(Debug, Default)]
+struct LoadState {
+    failed: Vec<FailedZone>,
+    /// Earliest RRSIG expiration of each signed zone, Unix seconds.
+    signature_expiry: BTreeMap<String, u64>,
+}
+
 /// All counters of one server.
 #[derive(Debug)]
 pub struct Metrics {
-    rcodes: [AtomicU64; RCODE_SLOTS],
-    qtypes: [AtomicU64; QTYPES.len() + 1],
+    /// Indexed by [`query_slot`].
+    queries: Box<[AtomicU64]>,
     latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     latency_sum_ns: AtomicU64,
-    reloads_ok: AtomicU64,
-    reloads_rejected_load: AtomicU64,
-    reloads_rejected_check: AtomicU64,
+    reloads: [AtomicU64; 3],
+    zone_failures_load: AtomicU64,
+    zone_failures_check: AtomicU64,
+    last_reload_success: AtomicU64,
+    last_reload_ok: AtomicBool,
     transfers_ok: AtomicU64,
     transfers_refused: AtomicU64,
     notify_acked: AtomicU64,
@@ -103,18 +174,22 @@ pub struct Metrics {
     busy_polls_datagram: AtomicU64,
     busy_polls_expired: AtomicU64,
     loaded: AtomicBool,
+    state: Mutex<LoadState>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Self {
-            rcodes: std::array::from_fn(|_| AtomicU64::new(0)),
-            qtypes: std::array::from_fn(|_| AtomicU64::new(0)),
+            queries: (0..TRANSPORTS.len() * QTYPE_SLOTS * RCODE_SLOTS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_sum_ns: AtomicU64::new(0),
-            reloads_ok: AtomicU64::new(0),
-            reloads_rejected_load: AtomicU64::new(0),
-            reloads_rejected_check: AtomicU64::new(0),
+            reloads: std::array::from_fn(|_| AtomicU64::new(0)),
+            zone_failures_load: AtomicU64::new(0),
+            zone_failures_check: AtomicU64::new(0),
+            last_reload_success: AtomicU64::new(0),
+            last_reload_ok: AtomicBool::new(true),
             transfers_ok: AtomicU64::new(0),
             transfers_refused: AtomicU64::new(0),
             notify_acked: AtomicU64::new(0),
@@ -125,6 +200,7 @@ impl Default for Metrics {
             busy_polls_datagram: AtomicU64::new(0),
             busy_polls_expired: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
+            state: Mutex::new(LoadState::default()),
         }
     }
 }
@@ -133,17 +209,36 @@ fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// The slot of a (transport, QTYPE slot, RCODE slot) triple in `Metrics::queries`.
+fn query_slot(t: usize, q: usize, r: usize) -> usize {
+    (t * QTYPE_SLOTS + q) * RCODE_SLOTS + r
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Metrics {
     /// Counts one answered query.
-    pub fn query(&self, qtype: Option<RecordType>, rcode: ResponseCode, elapsed: Duration) {
+    pub fn query(
+        &self,
+        transport: Transport,
+        qtype: Option<RecordType>,
+        rcode: ResponseCode,
+        elapsed: Duration,
+    ) {
         let r = usize::from(u16::from(rcode)).min(RCODE_SLOTS - 1);
-        if let Some(c) = self.rcodes.get(r) {
-            inc(c);
-        }
         let q = qtype
             .and_then(|t| QTYPES.iter().position(|&k| k == t))
             .unwrap_or(QTYPES.len());
-        if let Some(c) = self.qtypes.get(q) {
+        let t = usize::from(transport == Transport::Tcp);
+        if let Some(c) = self.queries.get(query_slot(t, q, r)) {
             inc(c);
         }
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -157,17 +252,75 @@ impl Metrics {
         self.latency_sum_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
-    /// Counts an accepted reload; the server is (still) loaded.
-    pub fn reload_ok(&self) {
-        inc(&self.reloads_ok);
+    /// Counts a reload by how it ended; a success or partial one also sets the last-success
+    /// time.
+    pub fn reload(&self, outcome: ReloadOutcome) {
+        let i = match outcome {
+            ReloadOutcome::Success => 0,
+            ReloadOutcome::Partial => 1,
+            ReloadOutcome::Rejected => 2,
+        };
+        if let Some(c) = self.reloads.get(i) {
+            inc(c);
+        }
+        let swapped = outcome != ReloadOutcome::Rejected;
+        self.last_reload_ok.store(swapped, Ordering::Relaxed);
+        if swapped {
+            self.last_reload_success
+                .store(unix_now(), Ordering::Relaxed);
+        }
     }
 
-    /// Counts a rejected reload.
-    pub fn reload_rejected(&self, why: RejectReason) {
-        match why {
-            RejectReason::Load => inc(&self.reloads_rejected_load),
-            RejectReason::Check => inc(&self.reloads_rejected_check),
+    /// Records the outcome of a load that was swapped in (at start or by a reload): the zones
+    /// that failed (each counted once in `altodisc_zone_load_failures_total`) and the signature
+    /// expiry of each signed zone. At start it also sets the last-success time.
+    pub fn loaded(&self, failed: &[ZoneFailure], signature_expiry: &BTreeMap<String, u64>) {
+        for f in failed {
+            inc(if f.check {
+                &self.zone_failures_check
+            } else {
+                &self.zone_failures_load
+            });
         }
+        if get(&self.last_reload_success) == 0 {
+            self.last_reload_success
+                .store(unix_now(), Ordering::Relaxed);
+        }
+        let failed = failed
+            .iter()
+            .map(|f| FailedZone {
+                zone: f.zone.clone(),
+                kept_serial: f.kept_serial,
+                reason: f.errors.first().cloned().unwrap_or_default(),
+            })
+            .collect();
+        if let Ok(mut state) = self.state.lock() {
+            state.failed = failed;
+            state.signature_expiry.clone_from(signature_expiry);
+        }
+    }
+
+    /// The zones that failed their last load (empty when all loaded). `/healthz` names them.
+    #[must_use]
+    pub fn failed_zones(&self) -> Vec<FailedZone> {
+        self.state
+            .lock()
+            .map(|s| s.failed.clone())
+            .unwrap_or_default()
+    }
+
+    /// The body of a healthy `/healthz` answer: `ok`, then one line per failed zone.
+    #[must_use]
+    pub fn healthz_body(&self) -> String {
+        let mut body = "ok\n".to_owned();
+        for f in self.failed_zones() {
+            let served = match f.kept_serial {
+                Some(s) => format!("previous version served, serial {s}"),
+                None => "not served".to_owned(),
+            };
+            body.push_str(&format!("failed zone {}: {served}: {}\n", f.zone, f.reason));
+        }
+        body
     }
 
     /// Counts a zone transfer served (`true`) or refused (`false`).
@@ -228,163 +381,355 @@ impl Metrics {
         self.loaded.load(Ordering::Relaxed)
     }
 
-    /// Reloads accepted and rejected so far (load errors and checker errors together).
+    /// Reloads that swapped zones in (fully or partly) and reloads rejected so far.
     #[must_use]
     pub fn reload_counts(&self) -> (u64, u64) {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        (
-            get(&self.reloads_ok),
-            get(&self.reloads_rejected_load) + get(&self.reloads_rejected_check),
-        )
+        let [ok, partial, rejected] = &self.reloads;
+        (get(ok) + get(partial), get(rejected))
     }
 
-    /// The Prometheus text exposition of every counter, with per-zone serials and query counts
-    /// from `index`.
+    /// The Prometheus text exposition (version 0.0.4) of every metric, with per-zone serials
+    /// and query counts from `index`.
     #[must_use]
     pub fn render(&self, index: &ZoneIndex) -> String {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut block = String::with_capacity(4096);
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_queries_by_rcode_total Answered queries by response code.\n\
-             # TYPE altodisc_queries_by_rcode_total counter"
-        );
-        for (i, c) in self.rcodes.iter().enumerate() {
-            let n = get(c);
-            if n == 0 {
-                continue;
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self.snapshot(index)));
+        let mut text = String::with_capacity(8192);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);
+        text
+    }
+
+    /// Copies every value for one scrape.
+    fn snapshot(&self, index: &ZoneIndex) -> Snapshot {
+        let mut queries = Vec::new();
+        for (t, (_, transport)) in TRANSPORTS.iter().enumerate() {
+            for q in 0..QTYPE_SLOTS {
+                for r in 0..RCODE_SLOTS {
+                    let n = self.queries.get(query_slot(t, q, r)).map_or(0, get);
+                    if n == 0 {
+                        continue;
+                    }
+                    let qtype = QTYPES
+                        .get(q)
+                        .map_or_else(|| "other".to_owned(), ToString::to_string);
+                    let rcode = RCODE_NAMES.get(r).copied().unwrap_or("EXTENDED");
+                    queries.push(([*transport, rcode], qtype, n));
+                }
             }
-            let label = RCODE_NAMES.get(i).copied().unwrap_or("EXTENDED");
-            let _ = writeln!(
-                block,
-                "altodisc_queries_by_rcode_total{{rcode=\"{label}\"}} {n}"
-            );
         }
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_queries_by_qtype_total Answered queries by QTYPE.\n\
-             # TYPE altodisc_queries_by_qtype_total counter"
-        );
-        for (i, c) in self.qtypes.iter().enumerate() {
-            let label = QTYPES
-                .get(i)
-                .map_or_else(|| "other".to_owned(), ToString::to_string);
-            let _ = writeln!(
-                block,
-                "altodisc_queries_by_qtype_total{{qtype=\"{label}\"}} {}",
-                get(c)
-            );
-        }
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_queries_by_zone_total Queries answered from each zone.\n\
-             # TYPE altodisc_queries_by_zone_total counter"
-        );
-        let mut zones: Vec<_> = index.zones().collect();
-        zones.sort_by_key(|z| z.origin().to_string());
-        for z in &zones {
-            let _ = writeln!(
-                block,
-                "altodisc_queries_by_zone_total{{zone=\"{}\"}} {}",
-                z.origin(),
-                get(&z.stats().queries)
-            );
-        }
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_zone_serial SOA serial of each served zone.\n\
-             # TYPE altodisc_zone_serial gauge"
-        );
-        for z in &zones {
-            let _ = writeln!(
-                block,
-                "altodisc_zone_serial{{zone=\"{}\"}} {}",
-                z.origin(),
-                z.serial()
-            );
-        }
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_query_duration_seconds Time from a parsed query to its encoded response.\n\
-             # TYPE altodisc_query_duration_seconds histogram"
-        );
-        let mut cumulative = 0u64;
-        for (i, c) in self.latency.iter().enumerate() {
-            cumulative += get(c);
-            let le = LATENCY_BUCKETS
-                .get(i)
-                .map_or_else(|| "+Inf".to_owned(), |b| format!("{b}"));
-            let _ = writeln!(
-                block,
-                "altodisc_query_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
+        let mut zones: Vec<(String, u64, u32)> = index
+            .zones()
+            .map(|z| {
+                (
+                    z.origin().to_string().to_ascii_lowercase(),
+                    get(&z.stats().queries),
+                    z.serial(),
+                )
+            })
+            .collect();
+        zones.sort();
+        // Per-bucket counts: the encoder makes them cumulative.
+        let buckets: Vec<(f64, u64)> = self
+            .latency
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let le = LATENCY_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY);
+                (le, get(c))
+            })
+            .collect();
+        let cumulative = buckets.iter().map(|b| b.1).fold(0u64, u64::saturating_add);
+        let (failed, signature_expiry) = self
+            .state
+            .lock()
+            .map(|s| (s.failed.clone(), s.signature_expiry.clone()))
+            .unwrap_or_default();
         #[expect(clippy::cast_precision_loss, reason = "seconds for display")]
-        let sum = get(&self.latency_sum_ns) as f64 / 1e9;
-        let _ = writeln!(
-            block,
-            "altodisc_query_duration_seconds_sum {sum}\naltodisc_query_duration_seconds_count {cumulative}"
-        );
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_reloads_total Reloads by result (rejected ones keep the old zones).\n\
-             # TYPE altodisc_reloads_total counter\n\
-             altodisc_reloads_total{{result=\"ok\"}} {}\n\
-             altodisc_reloads_total{{result=\"rejected\",reason=\"load\"}} {}\n\
-             altodisc_reloads_total{{result=\"rejected\",reason=\"check\"}} {}",
-            get(&self.reloads_ok),
-            get(&self.reloads_rejected_load),
-            get(&self.reloads_rejected_check)
-        );
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_transfers_total Zone transfers (AXFR, IXFR answered as AXFR) by result.\n\
-             # TYPE altodisc_transfers_total counter\n\
-             altodisc_transfers_total{{result=\"served\"}} {}\n\
-             altodisc_transfers_total{{result=\"refused\"}} {}",
-            get(&self.transfers_ok),
-            get(&self.transfers_refused)
-        );
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_notify_total NOTIFY messages by result (failed = no answer after retries).\n\
-             # TYPE altodisc_notify_total counter\n\
-             altodisc_notify_total{{result=\"acked\"}} {}\n\
-             altodisc_notify_total{{result=\"failed\"}} {}",
-            get(&self.notify_acked),
-            get(&self.notify_failed)
-        );
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_rrl_total Responses changed by response rate limiting.\n\
-             # TYPE altodisc_rrl_total counter\n\
-             altodisc_rrl_total{{action=\"slip\"}} {}\n\
-             altodisc_rrl_total{{action=\"drop\"}} {}",
-            get(&self.rrl_slipped),
-            get(&self.rrl_dropped)
-        );
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_udp_busy_polls_total Busy polls of an empty UDP socket by how they \
-             ended: a datagram arrived, or the budget expired and the receive loop slept.\n\
-             # TYPE altodisc_udp_busy_polls_total counter\n\
-             altodisc_udp_busy_polls_total{{result=\"datagram\"}} {}\n\
-             altodisc_udp_busy_polls_total{{result=\"expired\"}} {}",
-            get(&self.busy_polls_datagram),
-            get(&self.busy_polls_expired)
-        );
-        let _ = writeln!(
-            block,
-            "# HELP altodisc_tcp_connections Open TCP connections.\n\
-             # TYPE altodisc_tcp_connections gauge\n\
-             altodisc_tcp_connections {}\n\
-             # HELP altodisc_zones_loaded Whether zones are loaded (1) or not (0).\n\
-             # TYPE altodisc_zones_loaded gauge\n\
-             altodisc_zones_loaded {}",
-            get(&self.tcp_connections),
-            u8::from(self.is_loaded())
-        );
-        block
+        let latency_sum = get(&self.latency_sum_ns) as f64 / 1e9;
+        let [ok, partial, rejected] = &self.reloads;
+        Snapshot {
+            queries,
+            zones,
+            zone_count: index.zone_count(),
+            buckets,
+            latency_count: cumulative,
+            latency_sum,
+            reloads: [get(ok), get(partial), get(rejected)],
+            zone_failures: [
+                get(&self.zone_failures_load),
+                get(&self.zone_failures_check),
+            ],
+            last_reload_success: get(&self.last_reload_success),
+            last_reload_ok: self.last_reload_ok.load(Ordering::Relaxed),
+            failed,
+            signature_expiry,
+            transfers: [get(&self.transfers_ok), get(&self.transfers_refused)],
+            notify: [get(&self.notify_acked), get(&self.notify_failed)],
+            rrl: [get(&self.rrl_slipped), get(&self.rrl_dropped)],
+            busy_polls: [
+                get(&self.busy_polls_datagram),
+                get(&self.busy_polls_expired),
+            ],
+            tcp_connections: get(&self.tcp_connections),
+        }
+    }
+}
+
+/// The sum of the integer samples of metric `name` in the text exposition `text` whose labels
+/// include every `labels` pair (e.g. every `altodisc_queries_total` with `qtype="NAPTR"`, over
+/// all transports and response codes): for tests and scripts that read `/metrics`.
+#[must_use]
+pub fn sample_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> u64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, set) = match series.split_once('{') {
+                Some((m, rest)) => (m, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            let all = labels
+                .iter()
+                .all(|(k, v)| set.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
+            (metric == name && all).then(|| value.parse::<u64>().ok())?
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Every value of one scrape, encoded by `prometheus-client`.
+#[derive(Debug)]
+struct Snapshot {
+    /// ([transport, rcode], qtype, count), nonzero only.
+    queries: Vec<([&'static str; 2], String, u64)>,
+    /// (origin, queries, serial), sorted.
+    zones: Vec<(String, u64, u32)>,
+    zone_count: usize,
+    buckets: Vec<(f64, u64)>,
+    latency_count: u64,
+    latency_sum: f64,
+    reloads: [u64; 3],
+    zone_failures: [u64; 2],
+    last_reload_success: u64,
+    last_reload_ok: bool,
+    failed: Vec<FailedZone>,
+    signature_expiry: BTreeMap<String, u64>,
+    transfers: [u64; 2],
+    notify: [u64; 2],
+    rrl: [u64; 2],
+    busy_polls: [u64; 2],
+    tcp_connections: u64,
+}
+
+/// A counter with one label whose values are given.
+fn counter_by(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &[(&str, u64)],
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (value, n) in values {
+        let labels = [(label, *value)];
+        ConstCounter::new(*n).encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// A gauge without labels.
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), std::fmt::Error> {
+    let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(value).encode(metric)
+}
+
+/// A gauge with a `zone` label.
+fn gauge_by_zone<'a>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    values: impl Iterator<Item = (&'a str, i64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (zone, v) in values {
+        let labels = [("zone", zone)];
+        ConstGauge::new(v).encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let e = &mut encoder;
+        {
+            let mut metric = e.encode_descriptor(
+                "altodisc_build_info",
+                "Version of the running altodisc (always 1).",
+                None,
+                MetricType::Gauge,
+            )?;
+            let labels = [("version", env!("CARGO_PKG_VERSION"))];
+            ConstGauge::new(1i64).encode(metric.encode_family(&labels)?)?;
+        }
+        {
+            let mut metric = e.encode_descriptor(
+                "altodisc_queries",
+                "Answered queries by transport, QTYPE and response code.",
+                None,
+                MetricType::Counter,
+            )?;
+            for ([transport, rcode], qtype, n) in &self.queries {
+                let labels = [
+                    ("transport", *transport),
+                    ("qtype", qtype.as_str()),
+                    ("rcode", *rcode),
+                ];
+                ConstCounter::new(*n).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut metric = e.encode_descriptor(
+                "altodisc_zone_queries",
+                "Queries answered from each served zone.",
+                None,
+                MetricType::Counter,
+            )?;
+            for (zone, n, _) in &self.zones {
+                let labels = [("zone", zone.as_str())];
+                ConstCounter::new(*n).encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        gauge_by_zone(
+            e,
+            "altodisc_zone_serial",
+            "SOA serial of each served zone.",
+            self.zones
+                .iter()
+                .map(|(z, _, serial)| (z.as_str(), i64::from(*serial))),
+        )?;
+        {
+            let metric = e.encode_descriptor(
+                "altodisc_query_duration_seconds",
+                "Time from a parsed query to its encoded response.",
+                None,
+                MetricType::Histogram,
+            )?;
+            let mut metric = metric;
+            metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                self.latency_sum,
+                self.latency_count,
+                &self.buckets,
+                None,
+            )?;
+        }
+        let [ok, partial, rejected] = self.reloads;
+        counter_by(
+            e,
+            "altodisc_reloads",
+            "Reloads by result: success, partial (some zones failed and kept their previous \
+             version), rejected (nothing swapped in).",
+            "result",
+            &[
+                ("success", ok),
+                ("partial", partial),
+                ("rejected", rejected),
+            ],
+        )?;
+        gauge(
+            e,
+            "altodisc_last_reload_successful",
+            "Whether the last reload swapped zones in (1) or was rejected (0).",
+            i64::from(self.last_reload_ok),
+        )?;
+        gauge(
+            e,
+            "altodisc_last_reload_success_timestamp_seconds",
+            "Unix time of the last load that swapped zones in (the start counts).",
+            int(self.last_reload_success),
+        )?;
+        let [load, check] = self.zone_failures;
+        counter_by(
+            e,
+            "altodisc_zone_load_failures",
+            "Zones that failed a load, by reason: load (read, index or sign) or check (the \
+             checker gate).",
+            "reason",
+            &[("load", load), ("check", check)],
+        )?;
+        gauge_by_zone(
+            e,
+            "altodisc_zone_load_failed",
+            "1 for each zone whose last load failed (it keeps its previous version, if any).",
+            self.failed.iter().map(|f| (f.zone.as_str(), 1)),
+        )?;
+        gauge(
+            e,
+            "altodisc_zones_failed",
+            "Number of zones whose last load failed.",
+            int(u64::try_from(self.failed.len()).unwrap_or(u64::MAX)),
+        )?;
+        gauge(
+            e,
+            "altodisc_zones_served",
+            "Number of zones served.",
+            int(u64::try_from(self.zone_count).unwrap_or(u64::MAX)),
+        )?;
+        gauge_by_zone(
+            e,
+            "altodisc_signature_expiry_timestamp_seconds",
+            "Unix time at which the earliest RRSIG of each signed zone expires.",
+            self.signature_expiry
+                .iter()
+                .map(|(z, t)| (z.as_str(), int(*t))),
+        )?;
+        let [served, refused] = self.transfers;
+        counter_by(
+            e,
+            "altodisc_transfers",
+            "Zone transfers (AXFR, IXFR answered as AXFR) by result.",
+            "result",
+            &[("served", served), ("refused", refused)],
+        )?;
+        let [acked, failed] = self.notify;
+        counter_by(
+            e,
+            "altodisc_notify",
+            "NOTIFY messages by result (failed = no answer after retries).",
+            "result",
+            &[("acked", acked), ("failed", failed)],
+        )?;
+        let [slip, drop] = self.rrl;
+        counter_by(
+            e,
+            "altodisc_rrl_responses",
+            "UDP responses changed by response rate limiting, by action.",
+            "action",
+            &[("slip", slip), ("drop", drop)],
+        )?;
+        let [datagram, expired] = self.busy_polls;
+        counter_by(
+            e,
+            "altodisc_udp_busy_polls",
+            "Busy polls of an empty UDP socket by how they ended: a datagram arrived, or the \
+             budget expired and the receive loop slept.",
+            "result",
+            &[("datagram", datagram), ("expired", expired)],
+        )?;
+        gauge(
+            e,
+            "altodisc_tcp_connections",
+            "Open TCP connections.",
+            int(self.tcp_connections),
+        )
     }
 }
 
@@ -396,29 +741,81 @@ mod tests {
     fn histogram_is_cumulative_and_counts_match() {
         let m = Metrics::default();
         m.query(
+            Transport::Udp,
             Some(RecordType::NAPTR),
             ResponseCode::NoError,
             Duration::from_micros(5),
         );
         m.query(
-            Some(RecordType::MX),
+            Transport::Tcp,
+            Some(RecordType::DNSKEY),
             ResponseCode::NXDomain,
             Duration::from_millis(2),
         );
-        m.query(None, ResponseCode::FormErr, Duration::from_secs(1));
-        m.reload_rejected(RejectReason::Check);
-        let text = m.render(&ZoneIndex::default());
-        assert!(text.contains("altodisc_query_duration_seconds_bucket{le=\"0.00001\"} 1\n"));
-        assert!(text.contains("altodisc_query_duration_seconds_bucket{le=\"0.005\"} 2\n"));
-        assert!(text.contains("altodisc_query_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
-        assert!(text.contains("altodisc_query_duration_seconds_count 3\n"));
-        assert!(
-            text.contains("altodisc_queries_by_rcode_total{rcode=\"NXDOMAIN\"} 1\n"),
-            "{text}"
+        m.query(
+            Transport::Udp,
+            None,
+            ResponseCode::FormErr,
+            Duration::from_secs(1),
         );
-        assert!(text.contains("altodisc_queries_by_qtype_total{qtype=\"NAPTR\"} 1\n"));
-        assert!(text.contains("altodisc_queries_by_qtype_total{qtype=\"other\"} 2\n"));
-        assert!(text.contains("altodisc_reloads_total{result=\"rejected\",reason=\"check\"} 1\n"));
-        assert_eq!(m.reload_counts(), (0, 1));
+        m.reload(ReloadOutcome::Rejected);
+        m.reload(ReloadOutcome::Partial);
+        let text = m.render(&ZoneIndex::default());
+        for line in [
+            "altodisc_query_duration_seconds_bucket{le=\"1e-05\"} 1\n",
+            "altodisc_query_duration_seconds_bucket{le=\"0.005\"} 2\n",
+            "altodisc_query_duration_seconds_bucket{le=\"+Inf\"} 3\n",
+            "altodisc_query_duration_seconds_count 3\n",
+            "altodisc_queries_total{transport=\"tcp\",qtype=\"DNSKEY\",rcode=\"NXDOMAIN\"} 1\n",
+            "altodisc_queries_total{transport=\"udp\",qtype=\"NAPTR\",rcode=\"NOERROR\"} 1\n",
+            "altodisc_queries_total{transport=\"udp\",qtype=\"other\",rcode=\"FORMERR\"} 1\n",
+            "altodisc_reloads_total{result=\"rejected\"} 1\n",
+            "altodisc_reloads_total{result=\"partial\"} 1\n",
+            "altodisc_reloads_total{result=\"success\"} 0\n",
+            "altodisc_last_reload_successful 1\n",
+            "# TYPE altodisc_queries_total counter\n",
+            "# TYPE altodisc_query_duration_seconds histogram\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        assert!(text.contains(&format!(
+            "altodisc_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+        assert_eq!(m.reload_counts(), (1, 1));
+    }
+
+    #[test]
+    fn failed_zones_and_signature_expiry_are_exposed_and_replaced_by_the_next_load() {
+        let m = Metrics::default();
+        let failed = ZoneFailure {
+            zone: "bad.example.".to_owned(),
+            source: "zones/bad.example.zone".to_owned(),
+            errors: vec!["bad.example.zone:3:1: Z10 ...".to_owned()],
+            check: true,
+            kept_serial: Some(7),
+        };
+        let expiry = BTreeMap::from([("good.example.".to_owned(), 1_800_000_000u64)]);
+        m.loaded(std::slice::from_ref(&failed), &expiry);
+        let text = m.render(&ZoneIndex::default());
+        for line in [
+            "altodisc_zone_load_failed{zone=\"bad.example.\"} 1\n",
+            "altodisc_zones_failed 1\n",
+            "altodisc_zone_load_failures_total{reason=\"check\"} 1\n",
+            "altodisc_signature_expiry_timestamp_seconds{zone=\"good.example.\"} 1800000000\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        assert!(!text.contains("altodisc_last_reload_success_timestamp_seconds 0\n"));
+        let body = m.healthz_body();
+        assert!(
+            body.starts_with("ok\nfailed zone bad.example.: previous version served, serial 7"),
+            "{body}"
+        );
+        m.loaded(&[], &BTreeMap::new());
+        let text = m.render(&ZoneIndex::default());
+        assert!(!text.contains("altodisc_zone_load_failed{"), "{text}");
+        assert!(text.contains("altodisc_zones_failed 0\n"));
+        assert_eq!(m.healthz_body(), "ok\n");
     }
 }

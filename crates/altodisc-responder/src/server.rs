@@ -32,7 +32,7 @@ use crate::error::ResponderError;
 use crate::fastpath::FastPath;
 use crate::handler::ZoneRequestHandler;
 use crate::index::ZoneIndex;
-use crate::metrics::{Metrics, RrlAction};
+use crate::metrics::{Metrics, RrlAction, Transport};
 use crate::rrl::{RateLimitConfig, RateLimiter, slip_response};
 use crate::xfr::{TransferAcl, transfer_error, transfer_messages};
 
@@ -342,8 +342,13 @@ async fn respond(ctx: &Ctx, request: &Request, started: Instant) -> Option<Vec<u
         .queries()
         .first()
         .map(hickory_proto::op::LowerQuery::query_type);
+    let transport = if request.protocol() == Protocol::Tcp {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
     ctx.metrics
-        .query(qtype, info.response_code, started.elapsed());
+        .query(transport, qtype, info.response_code, started.elapsed());
     slot.take()
 }
 
@@ -365,8 +370,12 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
         && q.query_class() == DNSClass::IN
     {
         let (rcode, out) = transfer(ctx, &request, q.original(), peer);
-        ctx.metrics
-            .query(Some(q.query_type()), rcode, started.elapsed());
+        ctx.metrics.query(
+            Transport::Tcp,
+            Some(q.query_type()),
+            rcode,
+            started.elapsed(),
+        );
         return out;
     }
     respond(ctx, &request, started).await.into_iter().collect()
@@ -438,8 +447,12 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Re
             .then(|| fast.answer(ctx.handler.index(), message, &mut reply))
             .flatten();
         if let Some(done) = done {
-            ctx.metrics
-                .query(Some(done.qtype), done.rcode, started.elapsed());
+            ctx.metrics.query(
+                Transport::Udp,
+                Some(done.qtype),
+                done.rcode,
+                started.elapsed(),
+            );
         } else {
             let Some(slow) = answer(&ctx, message, peer, Protocol::Udp).await else {
                 continue;

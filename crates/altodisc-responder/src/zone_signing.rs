@@ -7,7 +7,9 @@
 //!                         KSK + ZSK from `key_dir` (created on first start), see crate::dnssec;
 //!                         `resign_at` tells `serve` when to reload again so signatures are
 //!                         refreshed `refresh_before_days` (or `refresh_before = "7d"`) before
-//!                         they expire; every signing publishes a higher SOA serial
+//!                         they expire; every signing publishes a higher SOA serial, and a
+//!                         reload that changes neither a zone nor its keys keeps it signed as
+//!                         it is (same serial, no NOTIFY) until its refresh is due
 //!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC; they are served unchanged
 //!                         (a zone without DNSKEY or RRSIG is a load error)
 //! ```
@@ -308,6 +310,32 @@ impl DnssecSettings {
                 Ok(signed)
             }
         }
+    }
+
+    /// The public keys `origin` is signed with (KSK and ZSK DNSKEY in presentation form),
+    /// created on first use like [`Self::prepare`] does: a reload re-signs a zone whose keys
+    /// changed even when its records did not.
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] when the keys cannot be read or made.
+    pub fn key_material(&self, origin: &DomainName) -> Result<Vec<u8>, ResponderError> {
+        let fail = |e: String| ResponderError::Config(format!("keys of zone {origin}: {e}"));
+        std::fs::create_dir_all(&self.key_dir)
+            .map_err(|e| fail(format!("key directory {}: {e}", self.key_dir.display())))?;
+        let keys =
+            ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?;
+        Ok(format!("{} {}", keys.ksk_dnskey(), keys.zsk_dnskey()).into_bytes())
+    }
+
+    /// When a zone signed at `signed_at` is due for re-signing: `refresh_before` ahead of the
+    /// expiry of its signatures.
+    #[must_use]
+    pub fn refresh_due(&self, signed_at: SystemTime) -> SystemTime {
+        signed_at
+            + self
+                .policy
+                .validity
+                .saturating_sub(self.policy.refresh_before)
     }
 
     /// When zones signed at `signed_at` must be signed again: `refresh_before` ahead of the
