@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run` function.
 
 pub(crate) mod check;
+pub(crate) mod check_config;
 pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod discover;

@@ -33,12 +33,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     zones: Option<PathBuf>,
     /// Address to answer on, UDP and TCP (repeatable; IPv4 or IPv6, e.g. `[::1]:5300`; port 0
-    /// picks a free port). Adds to the config's `serve.listen`.
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// picks a free port). Replaces the config's `serve.listen`, as every option here overrides
+    /// its config key.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
     /// HTTP endpoint for `/metrics` (Prometheus) and `/healthz`, e.g. `127.0.0.1:9153`
-    /// (overrides the config's `serve.metrics_listen`).
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// (replaces the config's `serve.metrics_listen`).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
     metrics: Option<SocketAddr>,
     /// Seconds between polls for changed zone files or config (0 = only SIGHUP reloads;
     /// overrides `serve.watch_interval`; default 2).
@@ -57,18 +58,66 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "MICROSECONDS",
           value_parser = clap::value_parser!(u64).range(..=altodisc_responder::MAX_UDP_BUSY_POLL_US))]
     udp_busy_poll_us: Option<u64>,
+    /// Check the config (and zones) as this start would, print the result and exit without
+    /// serving; the same as `altodisc check-config`.
+    #[arg(long, requires = "config")]
+    check_config: bool,
+}
+
+/// An `ADDR:PORT` argument; a bare address gets a hint with the port to add.
+pub(crate) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let hint = match text.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => format!("a port is missing: write {a}:53 (or {a}:5300)"),
+        Ok(std::net::IpAddr::V6(a)) => {
+            format!("a port is missing: write [{a}]:53 (IPv6 addresses go in brackets)")
+        }
+        Err(_) => "write ADDR:PORT, e.g. 127.0.0.1:53 or [::1]:53".to_owned(),
+    };
+    Err(format!("{text:?} is not ADDR:PORT: {hint}"))
+}
+
+/// The hint for a listen socket that cannot be bound.
+fn bind_hint(e: &ResponderError) -> Option<String> {
+    let ResponderError::Bind { addr, source } = e else {
+        return None;
+    };
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied if addr.port() < 1024 => Some(format!(
+            "port {} is privileged: run as root, give the binary the capability              (setcap cap_net_bind_service=+ep /usr/bin/altodisc), or run it from              altodisc.service, which grants CAP_NET_BIND_SERVICE (AmbientCapabilities);              for a test, listen on a port above 1023",
+            addr.port()
+        )),
+        std::io::ErrorKind::AddrInUse => Some(format!(
+            "another server already uses {addr} (see `ss -lunp 'sport = :{}'`); stop it or              listen elsewhere",
+            addr.port()
+        )),
+        std::io::ErrorKind::AddrNotAvailable => Some(format!(
+            "{} is not an address of this host; use one of `ip -brief address`, or [::] /              0.0.0.0 for all",
+            addr.ip()
+        )),
+        _ => None,
+    }
 }
 
 /// Sets up `tracing` output on stderr; `RUST_LOG` overrides the default level `info`.
+///
+/// Under systemd (`$JOURNAL_STREAM` set) the timestamp is left out: journald stamps every line
+/// itself, and a second one only makes the journal harder to read.
 pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colour only on a terminal: logs piped to a file or journald stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub(crate) fn run(args: &ServeArgs) -> ExitCode {
@@ -76,6 +125,26 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     if args.config.is_none() && args.zones.is_none() {
         eprintln!("altodisc: error: give --config FILE and/or --zones DIR");
         return exit::code(exit::USAGE);
+    }
+    if let Some(config) = &args.config {
+        let request = super::check_config::Request {
+            config,
+            zones: args.zones.as_deref(),
+            extra_listen: !args.listen.is_empty(),
+            gate: !args.no_check,
+        };
+        if args.check_config {
+            return super::check_config::print_report(&super::check_config::check(request), false);
+        }
+        // What the config alone gets wrong is reported with file:line:col before anything
+        // is loaded (the load below would name the key but not its place).
+        let report = super::check_config::static_problems(request);
+        if !report.problems.is_empty() {
+            for p in &report.problems {
+                eprintln!("altodisc: {p}");
+            }
+            return exit::code(exit::USAGE);
+        }
     }
     block_on_server(serve(args))
 }
@@ -137,7 +206,9 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         eprintln!("altodisc: error: {e}");
         return exit::code(exit::USAGE);
     }
-    options.listen.extend(args.listen.iter().copied());
+    if !args.listen.is_empty() {
+        options.listen.clone_from(&args.listen);
+    }
     if args.metrics.is_some() {
         options.metrics_listen = args.metrics;
     }
@@ -159,23 +230,20 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("altodisc: error: {e}");
+            if let Some(hint) = bind_hint(&e) {
+                eprintln!("  hint: {hint}");
+            }
             return exit::code(exit::USAGE);
         }
     };
+    // The start-up lines go to stdout once (scripts read the bound addresses there); the log on
+    // stderr carries what happens later. Both end up in one journal, so nothing is said twice.
     for addr in responder.local_addrs() {
-        info!(%addr, "listening (UDP and TCP)");
         println!("listening on {addr} (udp, tcp)");
     }
     if let Some(addr) = responder.metrics_addr() {
-        info!(%addr, "metrics endpoint");
         println!("metrics on http://{addr}/metrics");
     }
-    info!(
-        zones = zone_count,
-        records = record_count,
-        load_ms = load_time.as_secs_f64() * 1000.0,
-        "ready"
-    );
     println!(
         "ready: {zone_count} zones, {record_count} records, loaded in {:.1} ms",
         load_time.as_secs_f64() * 1000.0

@@ -127,6 +127,9 @@ fn systemd_unit_is_notify_reloadable_and_hardened() {
     let lines: BTreeSet<&str> = unit.lines().map(str::trim).collect();
     for required in [
         "Type=notify",
+        // The whole config is checked before every start and reload.
+        "ExecStartPre=/usr/bin/altodisc check-config --quiet /etc/altodisc/altodisc.toml",
+        "ExecReload=/usr/bin/altodisc check-config --quiet /etc/altodisc/altodisc.toml",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "DynamicUser=yes",
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
@@ -190,8 +193,16 @@ fn systemd_example_config_loads() {
         .map(|z| z.origin.to_string())
         .collect();
     assert_eq!(origins, ["example.org.", "51.198.in-addr.arpa."]);
+    // DNSSEC keys, like the serials, go to the StateDirectory.
+    assert_eq!(
+        loaded.serve.key_dir.as_deref(),
+        Some(Path::new("/var/lib/altodisc/keys"))
+    );
     // And the checker finds no error in it (exit 0; the unsigned-zone warning is expected).
     let out = crate::altodisc(&["check", "--intent", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Nor does the whole-config check the unit runs before every start and reload.
+    let out = crate::altodisc(&["check-config", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
 }
 

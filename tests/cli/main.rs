@@ -3,7 +3,9 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod behaviour;
 mod check;
+mod check_config;
 mod completions;
 mod demo;
 mod deploy;
