@@ -87,7 +87,7 @@ fn main() -> ExitCode {
         Command::Resolve(args) => cmd::resolve::run(&args),
         Command::Xdom(args) => cmd::xdom::run(&args),
         Command::Discover(args) => cmd::discover::run(&args),
-        Command::Completions(args) => cmd::completions::run(&args, Cli::command()),
+        Command::Completions(args) => cmd::completions::run(&args, &Cli::command()),
         Command::Man(args) => cmd::completions::run_man(&args, Cli::command()),
     }
 }

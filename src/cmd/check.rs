@@ -49,8 +49,10 @@ pub(crate) struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     deny_warnings: bool,
-    /// Print the rationale of one rule (with its RFC section) and exit.
-    #[arg(long, value_name = "RULE")]
+    /// Print the rationale of one rule (with its RFC section) and exit. The rule IDs are the
+    /// possible values (case-insensitive), so shells complete them.
+    #[arg(long, value_name = "RULE", ignore_case = true, hide_possible_values = true,
+          value_parser = clap::builder::PossibleValuesParser::new(Rule::ALL.map(Rule::id)))]
     explain: Option<String>,
     /// Expectations (domain / address / prefix → URIs) or a publishing config, replayed with the
     /// client algorithm against the zones (Z24, Z21).

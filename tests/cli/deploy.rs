@@ -82,6 +82,14 @@ fn text(out: &Output) -> String {
 fn man_pages(dir: &Path) {
     let out = crate::altodisc(&["man", "--out", dir.join("man1").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
+    // Section 5 (altodisc.toml) belongs in man5.
+    std::fs::create_dir_all(dir.join("man5")).unwrap();
+    for entry in std::fs::read_dir(dir.join("man1")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "5") {
+            std::fs::rename(&path, dir.join("man5").join(path.file_name().unwrap())).unwrap();
+        }
+    }
 }
 
 // ----- systemd -----------------------------------------------------------------------------------
