@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -268,10 +269,24 @@ pub(crate) fn check(request: Request<'_>) -> Report {
     let loaded = match sources.load(None) {
         Ok(l) => l,
         Err(e) => {
-            let message = e.to_string();
+            let mut message = e.to_string();
+            let at = source.locate(&message);
+            let mut hint = hint_for(&message);
+            if let Some(other) = conflicting_entry(&config, &message) {
+                let _ = write!(
+                    message,
+                    "; the other is {other} at {}",
+                    source.locate(&other)
+                );
+                hint = Some(
+                    "give one of the two records another order or preference, or remove the \
+                     duplicate"
+                        .to_owned(),
+                );
+            }
             report.problems.push(Problem {
-                at: Some(source.locate(&message)),
-                hint: hint_for(&message),
+                at: Some(at),
+                hint,
                 message,
             });
             return report;
@@ -543,6 +558,36 @@ fn writable(dir: &Path) -> bool {
 #[cfg(not(unix))]
 fn writable(dir: &Path) -> bool {
     std::fs::metadata(dir).is_ok_and(|m| !m.permissions().readonly())
+}
+
+/// For "owner X already has a record with order O preference P": the entry that published it
+/// first (the config's error names only the second), found by replaying the same bookkeeping
+/// over the config's intents.
+fn conflicting_entry(config: &PublishConfig, message: &str) -> Option<String> {
+    if !message.contains("already has a record with order") {
+        return None;
+    }
+    let mut seen: BTreeMap<(String, String, u16, u16), String> = BTreeMap::new();
+    for intent in config.intents().ok()? {
+        for owner in &intent.owners {
+            for (service, order, preference, _) in &intent.records {
+                let key = (
+                    owner.to_lowercase_string(),
+                    service.to_ascii_lowercase(),
+                    *order,
+                    *preference,
+                );
+                if let Some(first) = seen.get(&key) {
+                    if message.starts_with(&format!("{}: ", intent.entry)) {
+                        return Some(first.clone());
+                    }
+                } else {
+                    seen.insert(key, intent.entry.clone());
+                }
+            }
+        }
+    }
+    None
 }
 
 /// `kind[N]` in `message` (as `altodisc_zone::publish_config` names entries).

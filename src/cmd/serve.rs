@@ -191,7 +191,25 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Err(e) => {
             // Logged once here; nothing is served half-loaded or with checker errors.
             log_diagnostics(&e);
-            eprintln!("altodisc: error: {e}");
+            // A config entry at fault (`prefix[4] ...`) is shown where it is in the file.
+            let located = match (&e, &args.config) {
+                (ResponderError::Config(_), Some(config)) => {
+                    super::check_config::check(super::check_config::Request {
+                        config,
+                        zones: args.zones.as_deref(),
+                        extra_listen: true,
+                        gate: false,
+                    })
+                    .problems
+                }
+                _ => Vec::new(),
+            };
+            if located.is_empty() {
+                eprintln!("altodisc: error: {e}");
+            }
+            for p in &located {
+                eprintln!("altodisc: {p}");
+            }
             return exit::code(exit::USAGE);
         }
     };

@@ -322,3 +322,46 @@ fn default_key_dir_on_a_read_only_config_directory_is_an_error_with_the_fix() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!Path::new(&etc.join("keys")).exists());
 }
+
+/// Two entries with the same record at one owner: the error names both, each with its place,
+/// in check-config and in serve.
+#[test]
+fn a_conflict_names_the_other_entry_and_where_it_is() {
+    let dir = TempDir::new("cc-conflict");
+    let record = |uri: &str| {
+        format!(
+            "[[prefix]]\nprefix = \"198.51.100.0/24\"\n\
+             records = [{{ order = 100, preference = 10, uri = \"{uri}\" }}]\n"
+        )
+    };
+    let text = format!(
+        "[serve]\nlisten = [\"127.0.0.1:5300\"]\n{ZONE}\n[[zone]]\norigin = \"198.in-addr.arpa.\"\n\n{}\n{}",
+        record("https://alto.example.org/ird"),
+        record("https://alto2.example.org/ird"),
+    );
+    let headers: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[prefix]]")
+        .map(|(i, _)| i + 1)
+        .collect();
+    let (path, out) = check(&dir, &text);
+    assert_eq!(out.status.code(), Some(1));
+    let p = path.display();
+    let expected = format!(
+        "{p}:{}:1: error: prefix[1] 198.51.100.0/24: owner 100.51.198.in-addr.arpa. already has a \
+         record with order 100 preference 10 for this service; the other is prefix[0] \
+         198.51.100.0/24 at {p}:{}:1",
+        headers[1], headers[0]
+    );
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+    let out = altodisc(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+}
