@@ -1,4 +1,4 @@
-//! `altodisc check`: the zone checker for CI (SPEC.md §9.3).
+//! `altodisc check`: the zone checker for CI (rules in docs/checker-rules.md).
 //!
 //! Zone files and directories in, diagnostics out (text, JSON or SARIF), exit code 0 (clean),
 //! 1 (errors, or warnings with `--deny-warnings`), 2 (usage or unreadable input). The rules, the
@@ -411,7 +411,7 @@ mod live {
                         let note = if aligned {
                             ""
                         } else {
-                            " (unaligned prefix, SPEC.md A12)"
+                            " (unaligned prefix, docs/decisions.md, A12)"
                         };
                         out.push(mismatch(
                             server,

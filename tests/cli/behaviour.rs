@@ -212,3 +212,57 @@ fn privileged_port_without_permission_names_the_capability() {
     assert!(err.contains("CAP_NET_BIND_SERVICE"), "{err}");
     assert!(err.contains("setcap cap_net_bind_service=+ep"), "{err}");
 }
+
+/// Under systemd (`$JOURNAL_STREAM`), stdout and stderr both go to the journal: the start-up
+/// lines are on stdout once, the log on stderr does not repeat them, and log lines carry no
+/// timestamp of their own (journald stamps every line).
+#[test]
+fn serve_says_each_thing_once_and_leaves_timestamps_to_journald() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_altodisc"))
+        .args([
+            "serve",
+            "--watch",
+            "0",
+            "--listen",
+            "127.0.0.1:0",
+            "--zones",
+        ])
+        .arg(repo().join("zones"))
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout_lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let ready = line.starts_with("ready: ");
+        stdout_lines.push(line);
+        if ready {
+            break;
+        }
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout_lines.iter().any(|l| l.starts_with("listening on ")),
+        "{stdout_lines:?}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
+    for line in log.lines() {
+        assert!(
+            !line.contains("listening") && !line.contains("ready"),
+            "said twice: {line}"
+        );
+        // `INFO altodisc::...: shutting down`, not `2026-...T...Z  INFO ...`.
+        let first = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&first),
+            "timestamped or unknown line: {line}"
+        );
+    }
+}

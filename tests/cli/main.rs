@@ -9,8 +9,8 @@ mod check_config;
 mod completions;
 mod demo;
 mod deploy;
-// DNSSEC validation against Knot and unbound (issue 9).
 mod discover;
+// DNSSEC validation against Knot and unbound.
 mod dnssec;
 mod dnssec_serve;
 mod names;
