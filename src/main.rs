@@ -48,8 +48,9 @@ enum Command {
     /// Serve ALTO discovery records authoritatively (DNS over UDP and TCP) from zone files and a
     /// publishing config; SIGHUP reloads, SIGTERM/SIGINT stop.
     Serve(cmd::serve::ServeArgs),
-    /// Start the responder on a free loopback port with the bundled zones and run RFC 7286 and
-    /// RFC 8686 discovery against it, printing every query (needs nothing installed).
+    /// Start the responder on a free loopback port with example zones built into the binary and
+    /// run RFC 7286 and RFC 8686 discovery against it, printing every query (needs nothing
+    /// installed; --zones DIR serves your own).
     Demo(cmd::demo::DemoArgs),
     /// Write the publishing config's zones as master files for BIND/NSD/Knot/PowerDNS, and DHCP
     /// snippets (Kea, dnsmasq, ISC dhcpd) announcing each access domain (option 213 / 57).

@@ -49,7 +49,8 @@ pub(crate) struct CheckConfigArgs {
     /// A zone directory `serve --zones DIR` would add.
     #[arg(long, value_name = "DIR")]
     zones: Option<PathBuf>,
-    /// Addresses `serve --listen` would add (then an empty `serve.listen` is not an error).
+    /// Addresses `serve --listen` would listen on instead of `serve.listen` (then an empty
+    /// `serve.listen` is not an error).
     #[arg(long, value_name = "ADDR:PORT", value_parser = super::serve::parse_listen)]
     listen: Vec<SocketAddr>,
     /// Do not run the zone checker over the zones (as `serve --no-check`).
