@@ -51,7 +51,7 @@ pub(crate) struct CheckConfigArgs {
     zones: Option<PathBuf>,
     /// Addresses `serve --listen` would listen on instead of `serve.listen` (then an empty
     /// `serve.listen` is not an error).
-    #[arg(long, value_name = "ADDR:PORT", value_parser = super::serve::parse_listen)]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = super::hints::parse_listen)]
     listen: Vec<SocketAddr>,
     /// Do not run the zone checker over the zones (as `serve --no-check`).
     #[arg(long)]

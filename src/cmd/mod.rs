@@ -5,6 +5,7 @@ pub(crate) mod check_config;
 pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod discover;
+pub(crate) mod hints;
 pub(crate) mod man_pages;
 pub(crate) mod names;
 pub(crate) mod render;

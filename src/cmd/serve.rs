@@ -32,14 +32,18 @@ pub(crate) struct ServeArgs {
     /// Directory of zone files: every `DIR/<origin>.zone` is one zone; other files are ignored.
     #[arg(long, value_name = "DIR")]
     zones: Option<PathBuf>,
+    /// Check the config (and zones) as this start would, print the result and exit without
+    /// serving; the same as `altodisc check-config`.
+    #[arg(long, requires = "config")]
+    check_config: bool,
     /// Address to answer on, UDP and TCP (repeatable; IPv4 or IPv6, e.g. `[::1]:5300`; port 0
     /// picks a free port). Replaces the config's `serve.listen`, as every option here overrides
     /// its config key.
-    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = super::hints::parse_listen)]
     listen: Vec<SocketAddr>,
     /// HTTP endpoint for `/metrics` (Prometheus) and `/healthz`, e.g. `127.0.0.1:9153`
     /// (replaces the config's `serve.metrics_listen`).
-    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = super::hints::parse_listen)]
     metrics: Option<SocketAddr>,
     /// Seconds between polls for changed zone files or config (0 = only SIGHUP reloads;
     /// overrides `serve.watch_interval`; default 2).
@@ -58,47 +62,6 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "MICROSECONDS",
           value_parser = clap::value_parser!(u64).range(..=altodisc_responder::MAX_UDP_BUSY_POLL_US))]
     udp_busy_poll_us: Option<u64>,
-    /// Check the config (and zones) as this start would, print the result and exit without
-    /// serving; the same as `altodisc check-config`.
-    #[arg(long, requires = "config")]
-    check_config: bool,
-}
-
-/// An `ADDR:PORT` argument; a bare address gets a hint with the port to add.
-pub(crate) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = text.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    let hint = match text.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => format!("a port is missing: write {a}:53 (or {a}:5300)"),
-        Ok(std::net::IpAddr::V6(a)) => {
-            format!("a port is missing: write [{a}]:53 (IPv6 addresses go in brackets)")
-        }
-        Err(_) => "write ADDR:PORT, e.g. 127.0.0.1:53 or [::1]:53".to_owned(),
-    };
-    Err(format!("{text:?} is not ADDR:PORT: {hint}"))
-}
-
-/// The hint for a listen socket that cannot be bound.
-fn bind_hint(e: &ResponderError) -> Option<String> {
-    let ResponderError::Bind { addr, source } = e else {
-        return None;
-    };
-    match source.kind() {
-        std::io::ErrorKind::PermissionDenied if addr.port() < 1024 => Some(format!(
-            "port {} is privileged: run as root, give the binary the capability              (setcap cap_net_bind_service=+ep /usr/bin/altodisc), or run it from              altodisc.service, which grants CAP_NET_BIND_SERVICE (AmbientCapabilities);              for a test, listen on a port above 1023",
-            addr.port()
-        )),
-        std::io::ErrorKind::AddrInUse => Some(format!(
-            "another server already uses {addr} (see `ss -lunp 'sport = :{}'`); stop it or              listen elsewhere",
-            addr.port()
-        )),
-        std::io::ErrorKind::AddrNotAvailable => Some(format!(
-            "{} is not an address of this host; use one of `ip -brief address`, or [::] /              0.0.0.0 for all",
-            addr.ip()
-        )),
-        _ => None,
-    }
 }
 
 /// Sets up `tracing` output on stderr; `RUST_LOG` overrides the default level `info`.
@@ -248,7 +211,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("altodisc: error: {e}");
-            if let Some(hint) = bind_hint(&e) {
+            if let Some(hint) = super::hints::bind_hint(&e) {
                 eprintln!("  hint: {hint}");
             }
             return exit::code(exit::USAGE);
