@@ -631,6 +631,13 @@ fn hint_for(message: &str) -> Option<String> {
                 .to_owned(),
         );
     }
+    if message.starts_with("no zones to serve") {
+        return Some(
+            "add `zones_dir = \"zones\"` to [serve] (a directory of <origin>.zone files) or \
+             [[zone]] entries for generated records, or give --zones DIR"
+                .to_owned(),
+        );
+    }
     if message.contains("socket address") {
         return Some(
             "give an address and a port: \"[::]:53\", \"0.0.0.0:53\" or \"127.0.0.1:5300\" \

@@ -1,8 +1,8 @@
 //! `altodisc demo`: the whole story on one machine with nothing installed. Starts the responder on
 //! a free loopback port with the example zones built into the binary (a copy of the source
-//! tree's `zones/`, so the packaged binary needs no file of its own), then runs RFC 7286 discovery for the example
-//! access domains and RFC 8686 XDOMDISC for example addresses against it through the resolver
-//! crate, printing every query.
+//! tree's `zones/`, so the packaged binary needs no file of its own), then runs RFC 7286
+//! discovery for the example access domains and RFC 8686 XDOMDISC for example addresses against
+//! it through the resolver crate, printing every query.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;

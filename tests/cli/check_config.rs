@@ -175,6 +175,11 @@ fn missing_directories_listeners_and_zones_are_errors() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("hint: add `zones_dir = \"zones\"` to [serve]"),
+        "{}",
+        stderr(&out)
+    );
     // An unreadable file is a usage error (2), not a finding.
     let out = altodisc(&["check-config", "/nonexistent/altodisc.toml"]);
     assert_eq!(out.status.code(), Some(2));
