@@ -219,7 +219,17 @@ fn debian_package_in_a_clean_root_runs_demo_and_check_config() {
     let listed = ok(Command::new("dpkg")
         .arg(format!("--root={}", r.display()))
         .args(["-L", PACKAGE]));
-    assert!(listed.lines().any(|l| l == "/usr/bin/altodisc"), "{listed}");
+    for expected in [
+        "/usr/bin/altodisc",
+        "/usr/share/man/man5/altodisc.toml.5.gz",
+        "/usr/share/man/man1/altodisc-check-config.1.gz",
+        "/etc/altodisc/altodisc.toml",
+    ] {
+        assert!(
+            listed.lines().any(|l| l == expected),
+            "{expected}: {listed}"
+        );
+    }
     for lib in shared_libraries(&r.join("usr/bin/altodisc")) {
         copy_in(&lib);
     }
