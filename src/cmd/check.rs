@@ -1,4 +1,4 @@
-//! `altodisc check`: the zone checker for CI (rules: docs/checker-rules.md).
+//! `altodisc check`: the zone checker for CI (rules in docs/checker-rules.md).
 //!
 //! Zone files and directories in, diagnostics out (text, JSON or SARIF), exit code 0 (clean),
 //! 1 (errors, or warnings with `--deny-warnings`), 2 (usage or unreadable input). The rules, the
@@ -49,8 +49,15 @@ pub(crate) struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     deny_warnings: bool,
-    /// Print the rationale of one rule (with its RFC section) and exit.
-    #[arg(long, value_name = "RULE")]
+    /// Also write the findings as SARIF 2.1.0 to FILE, from the same run (the text or JSON
+    /// report still goes to stdout). Written only when the check ran: after a usage error or
+    /// unreadable input (exit 2) no file is left, never an empty one.
+    #[arg(long, value_name = "FILE")]
+    sarif_file: Option<PathBuf>,
+    /// Print the rationale of one rule (with its RFC section) and exit. The rule IDs are the
+    /// possible values (case-insensitive), so shells complete them.
+    #[arg(long, value_name = "RULE", ignore_case = true, hide_possible_values = true,
+          value_parser = clap::builder::PossibleValuesParser::new(Rule::ALL.map(Rule::id)))]
     explain: Option<String>,
     /// Expectations (domain / address / prefix → URIs) or a publishing config, replayed with the
     /// client algorithm against the zones (Z24, Z21).
@@ -254,12 +261,30 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
     {
         eprintln!("error: writing output: {e}");
     }
+    if let Some(path) = &args.sarif_file
+        && let Err(e) = write_atomically(path, &format!("{:#}\n", to_sarif(&diagnostics)))
+    {
+        eprintln!("error: --sarif-file {}: {e}", path.display());
+        return exit::code(exit::USAGE);
+    }
     let s = Summary::of(&diagnostics);
     let failed = s.errors > 0 || (args.deny_warnings && s.warnings > 0);
     exit::code(if failed {
         exit::NOT_FOUND
     } else {
         exit::SUCCESS
+    })
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader (the
+/// SARIF upload) sees the old file or the whole new one, never a partial one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
     })
 }
 

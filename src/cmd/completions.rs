@@ -36,8 +36,11 @@ pub(crate) struct ManArgs {
     out: PathBuf,
 }
 
-/// Prints the completion script of `args.shell` for `cmd` (the whole CLI) on stdout.
-pub(crate) fn run(args: &CompletionsArgs, mut cmd: clap::Command) -> ExitCode {
+/// Prints the completion script of `args.shell` for `cmd` (the whole CLI) on stdout. Hidden
+/// subcommands (`man`) are left out; enum values (`--format`, `SHELL`) and rule IDs
+/// (`check --explain`) complete from their possible values.
+pub(crate) fn run(args: &CompletionsArgs, cmd: &clap::Command) -> ExitCode {
+    let mut cmd = without_hidden_subcommands(cmd);
     let name = cmd.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, name, &mut script);
@@ -50,6 +53,24 @@ pub(crate) fn run(args: &CompletionsArgs, mut cmd: clap::Command) -> ExitCode {
             exit::code(exit::USAGE)
         }
     }
+}
+
+/// `cmd` with only its visible subcommands: clap_complete offers hidden ones too.
+fn without_hidden_subcommands(cmd: &clap::Command) -> clap::Command {
+    let visible: Vec<clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    // clap names are `&'static str` (no "string" feature); this binary's are known statically.
+    let mut root = clap::Command::new(env!("CARGO_PKG_NAME"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(visible);
+    if let Some(about) = cmd.get_about() {
+        root = root.about(about.clone());
+    }
+    root
 }
 
 /// Writes the man pages of `cmd` and of every visible subcommand into `args.out`, printing each
@@ -72,8 +93,9 @@ pub(crate) fn run_man(args: &ManArgs, cmd: clap::Command) -> ExitCode {
     }
 }
 
-/// One page per command: `altodisc.1`, `altodisc-check.1`, ... Hidden subcommands (`man`
-/// itself) get none.
+/// One page per command: `altodisc.1`, `altodisc-check.1`, ... with the sections clap cannot
+/// know (EXIT STATUS, FILES, SIGNALS, EXAMPLES, SEE ALSO; `super::man_pages`), and
+/// `altodisc.toml.5` for the config. Hidden subcommands (`man` itself) get none.
 fn write_man_pages(cmd: clap::Command, out: &Path) -> io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)?;
     // `build` names the subcommands `altodisc-check` etc. (their display names), which is what
@@ -86,14 +108,54 @@ fn write_man_pages(cmd: clap::Command, out: &Path) -> io::Result<Vec<PathBuf>> {
         cmd.get_name(),
         cmd.get_version().unwrap_or_default()
     );
+    let root = cmd.get_name().to_owned();
     let mut pages = vec![cmd.clone()];
     pages.extend(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
     for page in pages {
+        let sub = page
+            .get_display_name()
+            .unwrap_or(page.get_name())
+            .strip_prefix(&root)
+            .unwrap_or_default()
+            .trim_start_matches('-')
+            .to_owned();
+        // The conditions of `Man::render`, whose section renderers panic on absent parts.
+        let has_args = page.get_arguments().any(|a| !a.is_hide_set());
+        let has_subs = page.get_subcommands().any(|c| !c.is_hide_set());
+        let has_extra = page.get_after_long_help().is_some() || page.get_after_help().is_some();
+        let has_version = page.get_version().or(page.get_long_version()).is_some();
+        let has_author = page.get_author().is_some();
         let man = clap_mangen::Man::new(page)
             .source(source.clone())
-            .manual(format!("{} manual", cmd.get_name()));
-        written.push(man.generate_to(out)?);
+            .manual(format!("{root} manual"));
+        let mut text = Vec::new();
+        man.render_title(&mut text)?;
+        man.render_name_section(&mut text)?;
+        man.render_synopsis_section(&mut text)?;
+        man.render_description_section(&mut text)?;
+        if has_args {
+            man.render_options_section(&mut text)?;
+        }
+        if has_subs {
+            man.render_subcommands_section(&mut text)?;
+        }
+        if has_extra {
+            man.render_extra_section(&mut text)?;
+        }
+        text.extend_from_slice(super::man_pages::extra_sections(&sub).as_bytes());
+        if has_version {
+            man.render_version_section(&mut text)?;
+        }
+        if has_author {
+            man.render_authors_section(&mut text)?;
+        }
+        let file = out.join(man.get_filename());
+        std::fs::write(&file, text)?;
+        written.push(file);
     }
+    let config = out.join(format!("{root}.toml.5"));
+    std::fs::write(&config, super::man_pages::CONFIG_PAGE)?;
+    written.push(config);
     Ok(written)
 }
 
@@ -116,10 +178,11 @@ mod tests {
             .iter()
             .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["tool.1", "tool-alpha.1"]);
+        assert_eq!(names, ["tool.1", "tool-alpha.1", "tool.toml.5"]);
         let page = std::fs::read_to_string(dir.join("tool-alpha.1")).unwrap();
         assert!(page.contains(".TH tool-alpha 1"), "{page}");
         assert!(page.contains("tool 1.2.3"), "{page}");
+        assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

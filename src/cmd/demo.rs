@@ -1,11 +1,12 @@
 //! `altodisc demo`: the whole story on one machine with nothing installed. Starts the responder on
-//! a free loopback port with the bundled `zones/`, then runs RFC 7286 discovery for the example
-//! access domains and RFC 8686 XDOMDISC for example addresses against it through the resolver
-//! crate, printing every query.
+//! a free loopback port with the example zones built into the binary (a copy of the source
+//! tree's `zones/`, so the packaged binary needs no file of its own), then runs RFC 7286
+//! discovery for the example access domains and RFC 8686 XDOMDISC for example addresses against
+//! it through the resolver crate, printing every query.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -23,8 +24,8 @@ use crate::exit;
 /// Arguments of `altodisc demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Zone directory to serve (default: the bundled `zones/`); its `publish.toml`, if any, is
-    /// loaded too.
+    /// Zone directory to serve instead of the example zones built into the binary; its
+    /// `publish.toml`, if any, is loaded too.
     #[arg(long, value_name = "DIR")]
     zones: Option<PathBuf>,
 }
@@ -40,7 +41,7 @@ const ADDRESSES: [(&str, &str); 10] = [
     ("203.0.113.5", "wildcard at R32 (RFC 4592)"),
     (
         "203.0.113.1",
-        "wildcard exception: the name exists, so NODATA, then R24 (SPEC.md A13)",
+        "wildcard exception: the name exists, so NODATA, then R24 (docs/decisions.md, A13)",
     ),
     ("198.51.100.7", "generated from publish.toml: R32"),
     (
@@ -55,13 +56,52 @@ const ADDRESSES: [(&str, &str); 10] = [
     ("2001:db8:5::1", "IPv6 R32 (the zone apex)"),
 ];
 
-/// The bundled `zones/`: next to the sources this binary was built from, else `./zones`.
-fn default_zones() -> PathBuf {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    if built.is_dir() {
-        built
-    } else {
-        PathBuf::from("zones")
+/// The example zones, built into the binary: `(file name, contents)`. A test keeps this list equal
+/// to the source tree's `zones/`.
+const BUNDLED: [(&str, &str); 5] = [
+    (
+        "113.0.203.in-addr.arpa.zone",
+        include_str!("../../zones/113.0.203.in-addr.arpa.zone"),
+    ),
+    (
+        "2.0.192.in-addr.arpa.zone",
+        include_str!("../../zones/2.0.192.in-addr.arpa.zone"),
+    ),
+    (
+        "8.b.d.0.1.0.0.2.ip6.arpa.zone",
+        include_str!("../../zones/8.b.d.0.1.0.0.2.ip6.arpa.zone"),
+    ),
+    (
+        "example.net.zone",
+        include_str!("../../zones/example.net.zone"),
+    ),
+    ("publish.toml", include_str!("../../zones/publish.toml")),
+];
+
+/// A private directory holding the bundled zones while they load (the loader reads files);
+/// removed on drop.
+struct Unpacked(PathBuf);
+
+impl Unpacked {
+    fn new() -> std::io::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("altodisc-demo-{}-{nanos}", std::process::id()));
+        // `create_dir`, not `create_dir_all`: a directory that exists already is not ours.
+        std::fs::create_dir(&dir)?;
+        let unpacked = Self(dir);
+        for (name, text) in BUNDLED {
+            std::fs::write(unpacked.0.join(name), text)?;
+        }
+        Ok(unpacked)
+    }
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -70,14 +110,35 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
 }
 
 async fn demo(args: &DemoArgs) -> ExitCode {
-    let dir = args.zones.clone().unwrap_or_else(default_zones);
+    let unpacked = match &args.zones {
+        Some(_) => None,
+        None => match Unpacked::new() {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot unpack the example zones into {}: {e}",
+                    std::env::temp_dir().display()
+                );
+                eprintln!("  hint: set TMPDIR to a writable directory, or give --zones DIR");
+                return exit::code(exit::USAGE);
+            }
+        },
+    };
+    let (dir, shown) = match (&args.zones, &unpacked) {
+        (Some(d), _) => (d.clone(), d.display().to_string()),
+        (None, Some(u)) => (u.0.clone(), "the example zones built in".to_owned()),
+        (None, None) => return exit::code(exit::USAGE),
+    };
     let config = dir.join("publish.toml");
     let sources = Sources {
         config: config.is_file().then_some(config),
         zones_dir: Some(dir.clone()),
     };
     let started = Instant::now();
-    let loaded = match sources.load_index(None) {
+    let loaded = sources.load_index(None);
+    // Everything is in memory now.
+    drop(unpacked);
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
@@ -103,9 +164,8 @@ async fn demo(args: &DemoArgs) -> ExitCode {
     };
     println!("== altodisc demo: responder and resolver on one machine");
     println!(
-        "responder: {zones} zones, {records} records from {} (loaded in {load_ms:.1} ms), \
-         answering on {addr} (UDP and TCP)",
-        dir.display()
+        "responder: {zones} zones, {records} records from {shown} (loaded in {load_ms:.1} ms), \
+         answering on {addr} (UDP and TCP)"
     );
     for w in &loaded.warnings {
         println!("  note: {w}");
@@ -170,7 +230,8 @@ async fn demo(args: &DemoArgs) -> ExitCode {
     println!();
     if all_found {
         println!(
-            "every lookup found an ALTO server; try: altodisc serve --config zones/publish.toml"
+            "every lookup found an ALTO server; next: altodisc check-config your.toml, then \
+             altodisc serve --config your.toml (see altodisc.toml(5))"
         );
         exit::code(exit::SUCCESS)
     } else {
@@ -200,4 +261,39 @@ fn render_unaptr(input: &str, o: &UnaptrOutcome) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The built-in copy is the source tree's `zones/`, file for file and byte for byte.
+    #[test]
+    fn bundled_zones_are_the_zones_directory() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut bundled: Vec<String> = BUNDLED.iter().map(|(n, _)| (*n).to_owned()).collect();
+        bundled.sort();
+        assert_eq!(bundled, on_disk, "add new files of zones/ to BUNDLED");
+        for (name, text) in BUNDLED {
+            assert_eq!(
+                std::fs::read_to_string(dir.join(name)).unwrap(),
+                text,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn unpacked_zones_are_removed_after_use() {
+        let u = Unpacked::new().unwrap();
+        let dir = u.0.clone();
+        assert!(dir.join("publish.toml").is_file());
+        drop(u);
+        assert!(!dir.exists());
+    }
 }

@@ -18,7 +18,9 @@ Examples:
   altodisc names --json 192.0.2.34
 
 An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is treated as the IPv4 address. Link-local addresses
-and zone IDs are rejected. Exit code 2 if any input is invalid (the others are still printed).")]
+and zone IDs are rejected. Exit code 2 if any input is invalid (the others are still printed).
+A prefix whose publish-side expansion exceeds --max-owners (e.g. an IPv6 /100, 2^28 /128 names)
+still gets its query names: it is reported as not publishable, with the reason, and exits 0.")]
 pub(crate) struct NamesArgs {
     /// Addresses or CIDR prefixes (IPv4 or IPv6), e.g. 192.0.2.34 or 2001:db8::/48.
     #[arg(required = true, value_name = "ADDR|PREFIX")]
@@ -44,7 +46,14 @@ struct NamesReport<'a> {
     prefix: String,
     query_names: Vec<QueryName<'a>>,
     publish_names: &'a [String],
-    publish_prefix_len: u8,
+    /// Absent when not publishable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_prefix_len: Option<u8>,
+    /// Whether an operator can publish at this prefix within `--max-owners`.
+    publishable: bool,
+    /// Why not, when `publishable` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_error: Option<String>,
     warnings: Vec<String>,
 }
 
@@ -80,37 +89,29 @@ pub(crate) fn run(args: &NamesArgs) -> ExitCode {
     exit::code(if failed { exit::USAGE } else { exit::SUCCESS })
 }
 
-enum NamesError {
-    Ladder(LadderError),
-    Publish(PublishError),
-}
-
-impl std::fmt::Display for NamesError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Ladder(e) => e.fmt(f),
-            Self::Publish(e) => e.fmt(f),
-        }
-    }
-}
-
+/// The query side (always defined for a valid input) and the publish side, which may be refused
+/// on its own: the publish cap bounds what an operator generates, never what a client asks
+/// (RFC 8686 §3.4 defines the ladder for every prefix length).
 fn names_for(
     input: &str,
     policy: &ExpansionPolicy,
-) -> Result<(ReverseLadder, PublishPlan), NamesError> {
-    let prefix = IpPrefix::parse(input).map_err(NamesError::Ladder)?;
-    let plan = publish_owners(&prefix, policy).map_err(NamesError::Publish)?;
-    let ladder = ReverseLadder::new(prefix).map_err(NamesError::Ladder)?;
+) -> Result<(ReverseLadder, Result<PublishPlan, PublishError>), LadderError> {
+    let prefix = IpPrefix::parse(input)?;
+    let plan = publish_owners(&prefix, policy);
+    let ladder = ReverseLadder::new(prefix)?;
     Ok((ladder, plan))
 }
 
-fn warnings(ladder: &ReverseLadder, plan: &PublishPlan) -> Vec<String> {
+fn warnings(ladder: &ReverseLadder, plan: Option<&PublishPlan>) -> Vec<String> {
     ladder
         .input
         .warnings
         .iter()
         .map(ToString::to_string)
-        .chain(plan.warnings.iter().map(ToString::to_string))
+        .chain(
+            plan.into_iter()
+                .flat_map(|p| p.warnings.iter().map(ToString::to_string)),
+        )
         .collect()
 }
 
@@ -118,8 +119,9 @@ fn write_json(
     out: &mut impl Write,
     input: &str,
     ladder: &ReverseLadder,
-    plan: &PublishPlan,
+    plan: &Result<PublishPlan, PublishError>,
 ) -> io::Result<()> {
+    let ok = plan.as_ref().ok();
     let report = NamesReport {
         input,
         family: ladder.input.family().to_string(),
@@ -132,9 +134,11 @@ fn write_json(
                 prefix_len: s.prefix_len,
             })
             .collect(),
-        publish_names: &plan.owners,
-        publish_prefix_len: plan.owner_len,
-        warnings: warnings(ladder, plan),
+        publish_names: ok.map_or(&[], |p| p.owners.as_slice()),
+        publish_prefix_len: ok.map(|p| p.owner_len),
+        publishable: ok.is_some(),
+        publish_error: plan.as_ref().err().map(ToString::to_string),
+        warnings: warnings(ladder, ok),
     };
     serde_json::to_writer(&mut *out, &report).map_err(io::Error::other)?;
     writeln!(out)
@@ -144,24 +148,29 @@ fn write_human(
     out: &mut impl Write,
     input: &str,
     ladder: &ReverseLadder,
-    plan: &PublishPlan,
+    plan: &Result<PublishPlan, PublishError>,
 ) -> io::Result<()> {
     writeln!(out, "{input} ({} {})", ladder.input.family(), ladder.input)?;
     writeln!(out, "  query names, in order (RFC 8686 §3.4):")?;
     for step in &ladder.steps {
         writeln!(out, "    {:<5} {}", step.label(), step.name)?;
     }
-    let count = plan.owners.len();
-    writeln!(
-        out,
-        "  publish at ({count} owner name{} of /{}):",
-        if count == 1 { "" } else { "s" },
-        plan.owner_len
-    )?;
-    for owner in &plan.owners {
-        writeln!(out, "    {owner}")?;
+    match plan {
+        Ok(plan) => {
+            let count = plan.owners.len();
+            writeln!(
+                out,
+                "  publish at ({count} owner name{} of /{}):",
+                if count == 1 { "" } else { "s" },
+                plan.owner_len
+            )?;
+            for owner in &plan.owners {
+                writeln!(out, "    {owner}")?;
+            }
+        }
+        Err(e) => writeln!(out, "  not publishable: {e}")?,
     }
-    for w in warnings(ladder, plan) {
+    for w in warnings(ladder, plan.as_ref().ok()) {
         writeln!(out, "  warning: {w}")?;
     }
     Ok(())

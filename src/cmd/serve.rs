@@ -35,13 +35,18 @@ pub(crate) struct ServeArgs {
     /// Directory of zone files: every `DIR/<origin>.zone` is one zone; other files are ignored.
     #[arg(long, value_name = "DIR")]
     zones: Option<PathBuf>,
+    /// Check the config (and zones) as this start would, print the result and exit without
+    /// serving; the same as `altodisc check-config`.
+    #[arg(long, requires = "config")]
+    check_config: bool,
     /// Address to answer on, UDP and TCP (repeatable; IPv4 or IPv6, e.g. `[::1]:5300`; port 0
-    /// picks a free port). Adds to the config's `serve.listen`.
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// picks a free port). Replaces the config's `serve.listen`, as every option here overrides
+    /// its config key.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = super::hints::parse_listen)]
     listen: Vec<SocketAddr>,
     /// HTTP endpoint for `/metrics` (Prometheus) and `/healthz`, e.g. `127.0.0.1:9153`
-    /// (overrides the config's `serve.metrics_listen`).
-    #[arg(long, value_name = "ADDR:PORT")]
+    /// (replaces the config's `serve.metrics_listen`).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = super::hints::parse_listen)]
     metrics: Option<SocketAddr>,
     /// Seconds between polls for changed zone files or config (0 = only SIGHUP reloads;
     /// overrides `serve.watch_interval`; default 2).
@@ -68,15 +73,22 @@ pub(crate) struct ServeArgs {
 }
 
 /// Sets up `tracing` output on stderr; `RUST_LOG` overrides the default level `info`.
+///
+/// Under systemd (`$JOURNAL_STREAM` set) the timestamp is left out: journald stamps every line
+/// itself, and a second one only makes the journal harder to read.
 pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colour only on a terminal: logs piped to a file or journald stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub(crate) fn run(args: &ServeArgs) -> ExitCode {
@@ -84,6 +96,26 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     if args.config.is_none() && args.zones.is_none() {
         eprintln!("altodisc: error: give --config FILE and/or --zones DIR");
         return exit::code(exit::USAGE);
+    }
+    if let Some(config) = &args.config {
+        let request = super::check_config::Request {
+            config,
+            zones: args.zones.as_deref(),
+            extra_listen: !args.listen.is_empty(),
+            gate: !args.no_check,
+        };
+        if args.check_config {
+            return super::check_config::print_report(&super::check_config::check(request), false);
+        }
+        // What the config alone gets wrong is reported with file:line:col before anything
+        // is loaded (the load below would name the key but not its place).
+        let report = super::check_config::static_problems(request);
+        if !report.problems.is_empty() {
+            for p in &report.problems {
+                eprintln!("altodisc: {p}");
+            }
+            return exit::code(exit::USAGE);
+        }
     }
     block_on_server(serve(args))
 }
@@ -149,7 +181,25 @@ async fn serve(args: &ServeArgs) -> ExitCode {
             // Logged once here; with --strict nothing is served half-loaded or with checker
             // errors; without it, not one zone loaded.
             log_diagnostics(&e);
-            eprintln!("altodisc: error: {e}");
+            // A config entry at fault (`prefix[4] ...`) is shown where it is in the file.
+            let located = match (&e, &args.config) {
+                (ResponderError::Config(_), Some(config)) => {
+                    super::check_config::check(super::check_config::Request {
+                        config,
+                        zones: args.zones.as_deref(),
+                        extra_listen: true,
+                        gate: false,
+                    })
+                    .problems
+                }
+                _ => Vec::new(),
+            };
+            if located.is_empty() {
+                eprintln!("altodisc: error: {e}");
+            }
+            for p in &located {
+                eprintln!("altodisc: {p}");
+            }
             return exit::code(exit::USAGE);
         }
     };
@@ -166,7 +216,9 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         eprintln!("altodisc: error: {e}");
         return exit::code(exit::USAGE);
     }
-    options.listen.extend(args.listen.iter().copied());
+    if !args.listen.is_empty() {
+        options.listen.clone_from(&args.listen);
+    }
     if args.metrics.is_some() {
         options.metrics_listen = args.metrics;
     }
@@ -198,24 +250,21 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("altodisc: error: {e}");
+            if let Some(hint) = super::hints::bind_hint(&e) {
+                eprintln!("  hint: {hint}");
+            }
             return exit::code(exit::USAGE);
         }
     };
     responder.metrics().loaded(&failed, &signature_expiry);
+    // The start-up lines go to stdout once (scripts read the bound addresses there); the log on
+    // stderr carries what happens later. Both end up in one journal, so nothing is said twice.
     for addr in responder.local_addrs() {
-        info!(%addr, "listening (UDP and TCP)");
         println!("listening on {addr} (udp, tcp)");
     }
     if let Some(addr) = responder.metrics_addr() {
-        info!(%addr, "metrics endpoint");
         println!("metrics on http://{addr}/metrics");
     }
-    info!(
-        zones = zone_count,
-        records = record_count,
-        load_ms = load_time.as_secs_f64() * 1000.0,
-        "ready"
-    );
     println!(
         "ready: {zone_count} zones, {record_count} records, loaded in {:.1} ms{}",
         load_time.as_secs_f64() * 1000.0,

@@ -61,11 +61,11 @@ pub(crate) struct VerifyFlags {
     /// Deepest level of nested IRDs followed with --follow-nested.
     #[arg(long, value_name = "N", default_value_t = verify::DEFAULT_MAX_NESTED_DEPTH)]
     max_nested_depth: usize,
-    /// TCP + TLS connect timeout, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    /// TCP + TLS connect timeout: seconds (`5`, `1.5`) or a duration with units (`500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = parse_secs)]
     connect_timeout: Duration,
-    /// Timeout for a whole request (headers and body), in seconds.
-    #[arg(long = "http-timeout", value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    /// Timeout for a whole request (headers and body): seconds or a duration with units (`1m`).
+    #[arg(long = "http-timeout", value_name = "DURATION", default_value = "15", value_parser = parse_secs)]
     http_timeout: Duration,
     /// Redirects followed before giving up (loops are refused, and https→http unless http is
     /// allowed).
@@ -249,15 +249,25 @@ pub(crate) fn write_tried(
     Ok(())
 }
 
+/// A timeout: a bare number is seconds (`15`, `1.5`), as before; anything else is a duration
+/// with units through humantime (`500ms`, `1m30s`).
 fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    // `secs > 0.0` is false for NaN too, which must be rejected as well.
-    if secs.is_nan() || secs <= 0.0 {
+    let duration = match s.trim().parse::<f64>() {
+        Ok(secs) => {
+            // `secs > 0.0` is false for NaN too, which must be rejected as well.
+            if secs.is_nan() || secs <= 0.0 {
+                return Err("must be more than 0 seconds".to_owned());
+            }
+            Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())?
+        }
+        Err(_) => humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("{s:?} is not a duration ({e}): give seconds (15, 1.5) or units (500ms, 1m)")
+        })?,
+    };
+    if duration.is_zero() {
         return Err("must be more than 0 seconds".to_owned());
     }
-    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+    Ok(duration)
 }
 
 /// Runs `altodisc verify`.
@@ -399,6 +409,10 @@ mod tests {
     #[test]
     fn seconds_parser() {
         assert_eq!(parse_secs("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_secs("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_secs("1m 30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_secs("0s").is_err());
+        assert!(parse_secs("soon").unwrap_err().contains("500ms"));
         assert!(parse_secs("0").is_err());
         assert!(parse_secs("-1").is_err());
         assert!(parse_secs("NaN").is_err());

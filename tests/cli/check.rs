@@ -405,7 +405,10 @@ print(json.dumps({"run": steps["check"]["run"], "env": steps["check"]["env"]}))
         "the step itself succeeds; the last step fails the job"
     );
     assert!(stdout(&o).contains("error[Z9]"), "{}", stdout(&o));
-    assert_eq!(std::fs::read_to_string(&output).unwrap(), "exit-code=1\n");
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "exit-code=1\nsarif-valid=true\n"
+    );
     let log: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     let results = log["runs"][0]["results"].as_array().unwrap();
     assert!(

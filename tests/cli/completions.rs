@@ -132,7 +132,7 @@ fn every_subcommand_gets_a_man_page() {
     let tmp = TempDir::new("man");
     let out = crate::altodisc(&["man", "--out", tmp.0.to_str().unwrap()]);
     assert!(out.status.success());
-    let mut expected = vec!["altodisc.1".to_owned()];
+    let mut expected = vec!["altodisc.1".to_owned(), "altodisc.toml.5".to_owned()];
     expected.extend(subcommands().iter().map(|s| format!("altodisc-{s}.1")));
     expected.sort();
     let mut written: Vec<String> = std::fs::read_dir(&tmp.0)
@@ -145,9 +145,18 @@ fn every_subcommand_gets_a_man_page() {
     let man = require("man", "man page rendering");
     for page in &written {
         let roff = std::fs::read_to_string(tmp.0.join(page)).unwrap();
-        let title = page.trim_end_matches(".1");
-        assert!(roff.contains(&format!(".TH {title} 1")), "{page}");
+        let (title, section) = page.rsplit_once('.').unwrap();
+        assert!(roff.contains(&format!(".TH {title} {section}")), "{page}");
         assert!(roff.contains(".SH NAME"), "{page}");
+        assert!(roff.contains(".SH \"SEE ALSO\""), "{page}");
+        if section == "1" {
+            assert!(roff.contains(".SH \"EXIT STATUS\""), "{page}");
+        }
+        if ["altodisc", "altodisc-serve"].contains(&title) {
+            for s in [".SH FILES", ".SH SIGNALS", ".SH EXAMPLES"] {
+                assert!(roff.contains(s), "{page}: {s}");
+            }
+        }
         if let Some(man) = &man {
             // groff's warnings (bad requests, unknown escapes) go to stderr.
             let out = Command::new(man)
@@ -182,4 +191,101 @@ fn plain(rendered: &str) -> String {
         }
     }
     out.into_iter().collect()
+}
+
+#[test]
+fn hidden_commands_are_not_completed_but_rule_ids_and_enum_values_are() {
+    let bash = completion("bash");
+    assert!(!bash.contains("altodisc__man"), "hidden `man` completed");
+    for shell in ["bash", "zsh", "fish"] {
+        let script = completion(shell);
+        // check --explain RULE: every rule ID, Z20b included; check --format: its values.
+        for word in ["Z1", "Z24", "Z20b", "sarif"] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+    }
+    let script = format!(
+        "{}
+complete --do-complete 'altodisc check --explain Z2'
+         complete --do-complete 'altodisc '
+",
+        completion("fish")
+    );
+    if let Some((ok, out)) = load_in("fish", &["--no-config"], &script) {
+        assert!(ok, "{out}");
+        assert!(out.lines().any(|l| l.starts_with("Z20b")), "{out}");
+        assert!(!out.lines().any(|l| l.starts_with("man")), "{out}");
+    }
+}
+
+/// The keys a table of the config accepts, from its parser's own "unknown field" message.
+fn accepted_keys(toml_text: &str) -> Vec<String> {
+    use altodisc_zone::publish_config::PublishConfig;
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Serve {
+        serve: altodisc_responder::load::ServeSection,
+    }
+    let message = match toml::from_str::<Serve>(toml_text) {
+        Err(e) if toml_text.starts_with("[serve") => e.message().to_owned(),
+        _ => PublishConfig::from_toml(toml_text, "t")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+    };
+    let expected = message
+        .split("expected one of")
+        .nth(1)
+        .or_else(|| message.split("expected").nth(1))
+        .unwrap_or_else(|| panic!("{message}"));
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// altodisc.toml(5) documents every key the parsers accept (a new key without a man page entry
+/// fails here).
+#[test]
+fn config_man_page_documents_every_key() {
+    let tmp = TempDir::new("man5");
+    let out = crate::altodisc(&["man", "--out", tmp.0.to_str().unwrap()]);
+    assert!(out.status.success());
+    let page = std::fs::read_to_string(tmp.0.join("altodisc.toml.5")).unwrap();
+    let record = "records = [{ order = 1, preference = 1, uri = \"https://a.example/\", zz = 1 }]";
+    for (table, probe) in [
+        ("[serve]", "[serve]\nzz = 1\n".to_owned()),
+        (
+            "[serve.rate_limit]",
+            "[serve]\nrate_limit = { responses_per_second = 1, zz = 1 }\n".to_owned(),
+        ),
+        ("top level", "zz = 1\n".to_owned()),
+        ("[defaults]", "[defaults]\nzz = 1\n".to_owned()),
+        ("[[zone]]", "[[zone]]\norigin = \"a.\"\nzz = 1\n".to_owned()),
+        (
+            "[[access_domain]]",
+            "[[access_domain]]\ndomain = \"a.\"\nrecords = []\nzz = 1\n".to_owned(),
+        ),
+        (
+            "[[prefix]]",
+            "[[prefix]]\nprefix = \"192.0.2.0/24\"\nrecords = []\nzz = 1\n".to_owned(),
+        ),
+        (
+            "records",
+            format!("[[prefix]]\nprefix = \"192.0.2.0/24\"\n{record}\n"),
+        ),
+    ] {
+        let keys = accepted_keys(&probe);
+        assert!(keys.len() >= 2, "{table}: {keys:?}");
+        for key in keys {
+            // Keys are set in bold (`\fBkey\fR`), tables as section names.
+            let documented = page.contains(&format!("\\fB{key}\\fR"))
+                || page.contains(&format!("\\fB[serve.{key}]\\fR"))
+                || page.contains(&format!(".SH \"[{key}]\""))
+                || page.contains(&format!(".SH \"[[{key}]]\""));
+            assert!(documented, "{table} key `{key}` is not in altodisc.toml(5)");
+        }
+    }
 }

@@ -35,3 +35,36 @@ fn demo_with_a_missing_zone_dir_fails_cleanly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/altodisc-zones"));
 }
+
+/// The zones are built into the binary: the demo runs from any directory, and says so; `--zones`
+/// serves another directory instead.
+#[test]
+fn demo_uses_its_built_in_zones_anywhere_and_zones_overrides_them() {
+    let empty = crate::deploy::TempDir::new("demo-cwd");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_altodisc"))
+        .arg("demo")
+        .current_dir(&empty.0)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("from the example zones built in"), "{text}");
+
+    // An override with one zone: its record is served, the example ones are not.
+    let dir = crate::deploy::TempDir::new("demo-zones");
+    std::fs::write(
+        dir.0.join("example.net.zone"),
+        "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n\
+         @ NAPTR 100 10 \"u\" \"ALTO:https\" \"!.*!https://alto.override.example/ird!\" .\n",
+    )
+    .unwrap();
+    let out = crate::altodisc(&["demo", "--zones", dir.0.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("https://alto.override.example/ird"), "{text}");
+    assert!(
+        text.contains(&format!("from {}", dir.0.display())),
+        "{text}"
+    );
+    // Only example.net. is there: the other lookups find nothing (exit 1).
+    assert_eq!(out.status.code(), Some(1), "{text}");
+}

@@ -82,6 +82,14 @@ fn text(out: &Output) -> String {
 fn man_pages(dir: &Path) {
     let out = crate::altodisc(&["man", "--out", dir.join("man1").to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
+    // Section 5 (altodisc.toml) belongs in man5.
+    std::fs::create_dir_all(dir.join("man5")).unwrap();
+    for entry in std::fs::read_dir(dir.join("man1")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "5") {
+            std::fs::rename(&path, dir.join("man5").join(path.file_name().unwrap())).unwrap();
+        }
+    }
 }
 
 // ----- systemd -----------------------------------------------------------------------------------
@@ -127,6 +135,9 @@ fn systemd_unit_is_notify_reloadable_and_hardened() {
     let lines: BTreeSet<&str> = unit.lines().map(str::trim).collect();
     for required in [
         "Type=notify",
+        // The whole config is checked before every start and reload.
+        "ExecStartPre=/usr/bin/altodisc check-config --quiet /etc/altodisc/altodisc.toml",
+        "ExecReload=/usr/bin/altodisc check-config --quiet /etc/altodisc/altodisc.toml",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "DynamicUser=yes",
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
@@ -190,9 +201,143 @@ fn systemd_example_config_loads() {
         .map(|z| z.origin.to_string())
         .collect();
     assert_eq!(origins, ["example.org.", "51.198.in-addr.arpa."]);
+    // DNSSEC keys, like the serials, go to the StateDirectory.
+    assert_eq!(
+        loaded.serve.key_dir.as_deref(),
+        Some(Path::new("/var/lib/altodisc/keys"))
+    );
     // And the checker finds no error in it (exit 0; the unsigned-zone warning is expected).
     let out = crate::altodisc(&["check", "--intent", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
+    // Nor does the whole-config check the unit runs before every start and reload.
+    let out = crate::altodisc(&["check-config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+// ----- GitHub action -----------------------------------------------------------------------------
+
+/// The steps of deploy/ci/action.yml.
+fn action_steps() -> Vec<Yaml> {
+    let docs = YamlLoader::load_from_str(&read("deploy/ci/action.yml")).unwrap();
+    let runs = &docs[0]["runs"];
+    assert_eq!(runs["using"].as_str(), Some("composite"));
+    runs["steps"].as_vec().unwrap().clone()
+}
+
+fn step<'a>(steps: &'a [Yaml], name: &str) -> &'a Yaml {
+    steps
+        .iter()
+        .find(|s| s["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no step {name:?}"))
+}
+
+/// One check run writes both reports; SARIF is uploaded only when valid and not from a fork's
+/// pull request; the binary comes from a cache (or a prebuilt URL), not a build every run.
+#[test]
+fn ci_action_checks_once_uploads_only_valid_sarif_and_caches_the_binary() {
+    let steps = action_steps();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    let checks: usize = runs
+        .iter()
+        .map(|r| {
+            r.lines()
+                .filter(|l| l.trim_start().starts_with("altodisc check"))
+                .count()
+        })
+        .sum();
+    assert_eq!(checks, 1, "{runs:?}");
+    assert!(
+        step(&steps, "Check zones")["run"]
+            .as_str()
+            .unwrap()
+            .contains("--sarif-file")
+    );
+
+    let upload = step(&steps, "Upload SARIF");
+    let condition = upload["if"].as_str().unwrap();
+    for needed in [
+        "steps.check.outputs.sarif-valid == 'true'",
+        "github.event.pull_request.head.repo.full_name == github.repository",
+        "inputs.upload-sarif == 'true'",
+    ] {
+        assert!(condition.contains(needed), "{condition}");
+    }
+
+    let cache = step(&steps, "Restore altodisc from the cache");
+    assert!(
+        cache["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("actions/cache@")
+    );
+    let install = step(&steps, "Install altodisc")["run"].as_str().unwrap();
+    let build = install
+        .lines()
+        .position(|l| l.contains("cargo install"))
+        .unwrap();
+    let guard = install
+        .lines()
+        .position(|l| l.contains("\"$CACHE_HIT\" != \"true\""))
+        .unwrap();
+    assert!(guard < build, "cargo install must run only on a cache miss");
+    assert!(
+        install.contains("$ALTODISC_URL"),
+        "a prebuilt binary can be used"
+    );
+}
+
+/// The check step run with bash: after a usage error (a path that does not exist) there is no
+/// SARIF file and `sarif-valid=false`, so nothing is uploaded; a clean run writes a valid one.
+#[test]
+fn ci_action_check_step_leaves_no_sarif_after_a_usage_error() {
+    let steps = action_steps();
+    let run_script = step(&steps, "Check zones")["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_altodisc")).parent().unwrap();
+    let tmp = TempDir::new("action-usage");
+    let run_step = |paths: &str| {
+        let output = tmp.0.join("github_output");
+        let _ = std::fs::remove_file(&output);
+        let sarif = tmp.0.join("out.sarif");
+        let out = run(Command::new("bash")
+            .args(["-c", &run_script])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin_dir.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("GITHUB_OUTPUT", &output)
+            .env("ALTODISC_PATHS", paths)
+            .env("ALTODISC_ORIGIN", "")
+            .env("ALTODISC_INTENT", "")
+            .env("ALTODISC_DENY_WARNINGS", "false")
+            .env("ALTODISC_SARIF", &sarif));
+        (
+            out,
+            std::fs::read_to_string(&output).unwrap_or_default(),
+            sarif,
+        )
+    };
+    // A stale report from an earlier run must not be uploaded either.
+    std::fs::write(tmp.0.join("out.sarif"), "").unwrap();
+    let (out, outputs, sarif) = run_step("/nonexistent/zones");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(outputs, "exit-code=2\nsarif-valid=false\n");
+    assert!(!sarif.exists());
+
+    let (out, outputs, sarif) = run_step(repo().join("zones").to_str().unwrap());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(outputs, "exit-code=0\nsarif-valid=true\n");
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    // Findings in the job log come from the same run.
+    assert!(!out.stdout.is_empty(), "{}", text(&out));
 }
 
 // ----- Kubernetes --------------------------------------------------------------------------------

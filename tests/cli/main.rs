@@ -3,12 +3,14 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod behaviour;
 mod check;
+mod check_config;
 mod completions;
 mod demo;
 mod deploy;
-// DNSSEC validation against Knot and unbound (RFC 4035).
 mod discover;
+// DNSSEC validation against Knot and unbound.
 mod dnssec;
 mod dnssec_serve;
 mod isolation;
