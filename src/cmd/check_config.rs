@@ -56,6 +56,11 @@ pub(crate) struct CheckConfigArgs {
     /// Do not run the zone checker over the zones (as `serve --no-check`).
     #[arg(long)]
     no_check: bool,
+    /// Check the configuration file only (syntax, `[serve]`, the publishing entries), not the
+    /// zones. What the systemd unit runs before a start or a reload: `serve` serves the zones
+    /// that load and reports the others (unless `strict`), so one broken zone must not stop it.
+    #[arg(long, conflicts_with = "no_check")]
+    config_only: bool,
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
@@ -72,6 +77,8 @@ pub(crate) struct Request<'a> {
     pub(crate) extra_listen: bool,
     /// Run the zone checker gate (unless the config turns it off).
     pub(crate) gate: bool,
+    /// Stop after the configuration file: no zone is read.
+    pub(crate) config_only: bool,
 }
 
 /// One thing `serve` would refuse.
@@ -118,6 +125,7 @@ pub(crate) fn run(args: &CheckConfigArgs) -> ExitCode {
         zones: args.zones.as_deref(),
         extra_listen: !args.listen.is_empty(),
         gate: !args.no_check,
+        config_only: args.config_only,
     });
     print_report(&report, args.quiet)
 }
@@ -259,6 +267,13 @@ pub(crate) fn check(request: Request<'_>) -> Report {
         return report;
     };
     if !report.problems.is_empty() {
+        return report;
+    }
+    if request.config_only {
+        report.summary = Some(format!(
+            "{}: OK (configuration only; zones not read)",
+            source.file
+        ));
         return report;
     }
     let sources = Sources {

@@ -103,6 +103,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
             zones: args.zones.as_deref(),
             extra_listen: !args.listen.is_empty(),
             gate: !args.no_check,
+            config_only: false,
         };
         if args.check_config {
             return super::check_config::print_report(&super::check_config::check(request), false);
@@ -189,6 +190,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                         zones: args.zones.as_deref(),
                         extra_listen: true,
                         gate: false,
+                        config_only: false,
                     })
                     .problems
                 }

@@ -370,3 +370,43 @@ fn a_conflict_names_the_other_entry_and_where_it_is() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
 }
+
+/// What the systemd unit runs before a start or a reload: the configuration file alone. A broken
+/// zone beside it does not fail it (`serve` serves the other zones), the full check does, and a
+/// config error still fails it with its position.
+#[test]
+fn config_only_checks_the_file_and_leaves_broken_zones_to_serve() {
+    let dir = TempDir::new("cc-config-only");
+    std::fs::write(
+        dir.0.join("broken.example.zone"),
+        "$ORIGIN broken.example.\n@ 300 IN SOA ns1 host 1 3600 900 604800 60\n@ 300 IN NS ns1\n\
+         ns1 300 IN A 192.0.2.1\nbad 300 IN NAPTR 70000 10 \"u\" \"ALTO:https\" \"!.*!https://a/!\" .\n",
+    )
+    .unwrap();
+    let text = format!("[serve]\nlisten = [\"127.0.0.1:5300\"]\nzones_dir = \".\"\n{ZONE}");
+    let path = dir.0.join("altodisc.toml");
+    std::fs::write(&path, &text).unwrap();
+    let full = altodisc(&["check-config", path.to_str().unwrap()]);
+    assert_eq!(full.status.code(), Some(1), "{}", stderr(&full));
+    assert!(
+        stderr(&full).contains("broken.example"),
+        "{}",
+        stderr(&full)
+    );
+    let only = altodisc(&["check-config", "--config-only", path.to_str().unwrap()]);
+    assert_eq!(only.status.code(), Some(0), "{}", stderr(&only));
+    assert!(
+        stdout(&only).contains("configuration only"),
+        "{}",
+        stdout(&only)
+    );
+
+    std::fs::write(&path, text.replace("zones_dir", "zone_dir")).unwrap();
+    let typo = altodisc(&["check-config", "--config-only", path.to_str().unwrap()]);
+    assert_eq!(typo.status.code(), Some(1), "{}", stderr(&typo));
+    assert!(
+        stderr(&typo).contains(&format!("{}:3:1: error:", path.display())),
+        "{}",
+        stderr(&typo)
+    );
+}

@@ -136,8 +136,8 @@ fn systemd_unit_is_notify_reloadable_and_hardened() {
     for required in [
         "Type=notify",
         // The whole config is checked before every start and reload.
-        "ExecStartPre=/usr/bin/altodisc check-config --quiet /etc/altodisc/altodisc.toml",
-        "ExecReload=/usr/bin/altodisc check-config --quiet /etc/altodisc/altodisc.toml",
+        "ExecStartPre=/usr/bin/altodisc check-config --config-only --quiet /etc/altodisc/altodisc.toml",
+        "ExecReload=/usr/bin/altodisc check-config --config-only --quiet /etc/altodisc/altodisc.toml",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "DynamicUser=yes",
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
