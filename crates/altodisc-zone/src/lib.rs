@@ -16,6 +16,7 @@ pub mod diag;
 pub mod master;
 pub mod output;
 pub mod publish_config;
+pub mod rdata;
 pub mod reader;
 pub mod record;
 pub mod replay;
