@@ -192,7 +192,12 @@ const TYPES: &[TypeInfo] = &[
     t("AAAA", rtype::AAAA, Some(&[F::Ipv6]), true),
     t("LOC", 29, Some(&[F::Loc]), true),
     t("NXT", 30, Some(&[F::Name, F::NxtBitmap]), false),
-    t("SRV", rtype::SRV, Some(&[F::U16, F::U16, F::U16, F::Name]), true),
+    t(
+        "SRV",
+        rtype::SRV,
+        Some(&[F::U16, F::U16, F::U16, F::Name]),
+        true,
+    ),
     t(
         "NAPTR",
         rtype::NAPTR,
@@ -443,7 +448,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize, what: &str) -> WResult<&'a [u8]> {
-        match self.at.checked_add(n).and_then(|e| self.data.get(self.at..e)) {
+        match self
+            .at
+            .checked_add(n)
+            .and_then(|e| self.data.get(self.at..e))
+        {
             Some(s) => {
                 self.at += n;
                 Ok(s)
@@ -701,7 +710,11 @@ fn decode_field(f: Field, c: &mut Cursor<'_>) -> WResult<String> {
                 1 => decode_field(F::Ipv4, c)?,
                 2 => decode_field(F::Ipv6, c)?,
                 3 => c.name()?.to_string(),
-                _ => return c.err(format!("IPSECKEY gateway type {gw_type} is not 0-3 (RFC 4025 §2.3)")),
+                _ => {
+                    return c.err(format!(
+                        "IPSECKEY gateway type {gw_type} is not 0-3 (RFC 4025 §2.3)"
+                    ));
+                }
             };
             let key = c.rest();
             let mut s = format!("{gw_type} {alg} {gw}");
@@ -756,7 +769,10 @@ pub(crate) fn check_semantics(rrtype: u16, rdata: &[u8]) -> Result<(), (usize, S
             Some(1) => Some((48, 6)),
             Some(2) => Some((64, 6)),
             Some(_) if rdata.len() < 6 + 12 => {
-                return Err((6, "ZONEMD digest shorter than 12 octets (RFC 8976 §2.2.4)".into()));
+                return Err((
+                    6,
+                    "ZONEMD digest shorter than 12 octets (RFC 8976 §2.2.4)".into(),
+                ));
             }
             _ => None,
         }
@@ -960,10 +976,16 @@ fn decode_type_bitmap(b: &[u8]) -> Result<Vec<u16>, (usize, String)> {
             return Err((i, "type bitmap window without a length".into()));
         };
         if last_window.is_some_and(|w| window <= w) {
-            return Err((i, "type bitmap windows out of order (RFC 4034 §4.1.2)".into()));
+            return Err((
+                i,
+                "type bitmap windows out of order (RFC 4034 §4.1.2)".into(),
+            ));
         }
         if len == 0 || len > 32 {
-            return Err((i + 1, format!("type bitmap window length {len} is not 1-32")));
+            return Err((
+                i + 1,
+                format!("type bitmap window length {len} is not 1-32"),
+            ));
         }
         let Some(bits) = b.get(i + 2..i + 2 + usize::from(len)) else {
             return Err((i + 1, "type bitmap window is cut short".into()));
@@ -1036,7 +1058,11 @@ fn decode_apl(c: &mut Cursor<'_>) -> WResult<String> {
         let max = match afi {
             1 => 4,
             2 => 16,
-            _ => return c.err(format!("APL address family {afi} is not 1 or 2 (RFC 3123 §4)")),
+            _ => {
+                return c.err(format!(
+                    "APL address family {afi} is not 1 or 2 (RFC 3123 §4)"
+                ));
+            }
         };
         if len > max || usize::from(prefix) > max * 8 {
             return c.err("APL prefix or address longer than the family allows");
@@ -1052,7 +1078,10 @@ fn decode_apl(c: &mut Cursor<'_>) -> WResult<String> {
         } else {
             Ipv6Addr::from(full).to_string()
         };
-        items.push(format!("{}{afi}:{addr}/{prefix}", if neg { "!" } else { "" }));
+        items.push(format!(
+            "{}{afi}:{addr}/{prefix}",
+            if neg { "!" } else { "" }
+        ));
     }
     Ok(items.join(" "))
 }
@@ -1244,7 +1273,9 @@ fn loc_coord_text(v: u32, pos: char, neg: char) -> String {
 fn decode_loc(c: &mut Cursor<'_>) -> WResult<String> {
     let version = c.u8("LOC version")?;
     if version != 0 {
-        return c.err(format!("LOC version {version}; only 0 is defined (RFC 1876 §2)"));
+        return c.err(format!(
+            "LOC version {version}; only 0 is defined (RFC 1876 §2)"
+        ));
     }
     let size = c.u8("LOC size")?;
     let hp = c.u8("LOC horizontal precision")?;
@@ -1323,7 +1354,9 @@ mod tests {
         assert!(validate_wire(rtype::A, &[1, 2, 3, 4]).is_ok());
         assert_eq!(validate_wire(rtype::A, &[1, 2, 3]).unwrap_err().offset, 0);
         assert_eq!(
-            validate_wire(rtype::A, &[1, 2, 3, 4, 5]).unwrap_err().offset,
+            validate_wire(rtype::A, &[1, 2, 3, 4, 5])
+                .unwrap_err()
+                .offset,
             4
         );
         // MX: preference then a name whose label runs past the end.

@@ -52,8 +52,8 @@ use crate::rules::Rule;
 
 mod rdata_text;
 
-use rdata_text::{Fields, parse_rdata};
 pub use crate::rdata::type_name;
+use rdata_text::{Fields, parse_rdata};
 
 /// Deepest `$INCLUDE` nesting accepted.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
@@ -1256,6 +1256,9 @@ mod tests {
             &o.zone.records[3].rdata[15..],
             [0, 6, 0x40, 0, 0, 0, 0x10, 0x02]
         );
-        assert_eq!(rdata_text::parse_sig_time(b"20300101000000"), Some(1_893_456_000));
+        assert_eq!(
+            rdata_text::parse_sig_time(b"20300101000000"),
+            Some(1_893_456_000)
+        );
     }
 }

@@ -159,7 +159,6 @@ impl Fields<'_> {
     }
 }
 
-
 fn push_string(out: &mut Vec<u8>, s: &[u8]) {
     // Callers have enforced ≤ 255.
     out.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
@@ -240,7 +239,11 @@ pub(super) fn parse_rdata(
 }
 
 /// RFC 3403 §4.1 / §4.3, with the two findings the reader reports on accepted NAPTR records.
-fn naptr(f: &mut Fields<'_>, notes: &mut Vec<(usize, Note)>, out: &mut Vec<u8>) -> Result<(), Problem> {
+fn naptr(
+    f: &mut Fields<'_>,
+    notes: &mut Vec<(usize, Note)>,
+    out: &mut Vec<u8>,
+) -> Result<(), Problem> {
     out.extend_from_slice(&f.u16("NAPTR ORDER")?.to_be_bytes());
     out.extend_from_slice(&f.u16("NAPTR PREFERENCE")?.to_be_bytes());
     push_string(out, &f.string("NAPTR FLAGS")?);
@@ -281,7 +284,10 @@ where
         return lookup(f.text(&t)).map(u32::from).ok_or_else(|| {
             Problem::at(
                 &t,
-                format!("{what} {:?} is not a number or a known mnemonic", word_str(f, &t)),
+                format!(
+                    "{what} {:?} is not a number or a known mnemonic",
+                    word_str(f, &t)
+                ),
             )
             .hint("write the number (IANA DNSSEC registries)")
         });
@@ -362,8 +368,11 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
         Field::Covered => {
             let t = f.take("type covered")?;
             let n = type_number(f.text(&t)).ok_or_else(|| {
-                Problem::at(&t, format!("unknown type {} in TYPE COVERED", word_str(f, &t)))
-                    .hint("use a type mnemonic or TYPEnnn")
+                Problem::at(
+                    &t,
+                    format!("unknown type {} in TYPE COVERED", word_str(f, &t)),
+                )
+                .hint("use a type mnemonic or TYPEnnn")
             })?;
             out.extend_from_slice(&n.to_be_bytes());
         }
@@ -387,7 +396,9 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             } else {
                 decode_hex(f.text(&t))
                     .filter(|v| !v.is_empty())
-                    .ok_or_else(|| Problem::at(&t, "NSEC3 SALT is not hex or '-' (RFC 5155 §3.3)"))?
+                    .ok_or_else(|| {
+                        Problem::at(&t, "NSEC3 SALT is not hex or '-' (RFC 5155 §3.3)")
+                    })?
             };
             if salt.len() > 255 {
                 return Err(Problem::at(&t, "NSEC3 SALT longer than 255 octets"));
@@ -399,7 +410,10 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             let next = decode_base32hex(f.text(&t))
                 .filter(|v| !v.is_empty() && v.len() <= 255)
                 .ok_or_else(|| {
-                    Problem::at(&t, "NSEC3 NEXT HASHED OWNER is not base32hex (RFC 5155 §3.3)")
+                    Problem::at(
+                        &t,
+                        "NSEC3 NEXT HASHED OWNER is not base32hex (RFC 5155 §3.3)",
+                    )
                 })?;
             push_string(out, &next);
         }
@@ -423,7 +437,12 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
         Field::L64 => {
             let t = f.take("64-bit locator")?;
             let groups: Vec<&[u8]> = f.text(&t).split(|&b| b == b':').collect();
-            let bad = || Problem::at(&t, "not a 64-bit locator xxxx:xxxx:xxxx:xxxx (RFC 6742 §2.1)");
+            let bad = || {
+                Problem::at(
+                    &t,
+                    "not a 64-bit locator xxxx:xxxx:xxxx:xxxx (RFC 6742 §2.1)",
+                )
+            };
             if groups.len() != 4 {
                 return Err(bad());
             }
@@ -445,7 +464,9 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
                 .or_else(|| raw.strip_prefix(b"0X"))
                 .ok_or_else(bad)?;
             let digits: Vec<u8> = hex.iter().copied().filter(|&b| b != b'.').collect();
-            let v = decode_hex(&digits).filter(|v| !v.is_empty()).ok_or_else(bad)?;
+            let v = decode_hex(&digits)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(bad)?;
             out.extend_from_slice(&v);
         }
         Field::Apl => {
@@ -467,7 +488,12 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             let gw = f.take("IPSECKEY gateway")?;
             match gw_type {
                 0 if f.text(&gw) == b"." => {}
-                0 => return Err(Problem::at(&gw, "gateway type 0 needs the gateway '.' (RFC 4025 §2.5)")),
+                0 => {
+                    return Err(Problem::at(
+                        &gw,
+                        "gateway type 0 needs the gateway '.' (RFC 4025 §2.5)",
+                    ));
+                }
                 1 => {
                     f.next -= 1;
                     parse_field(Field::Ipv4, f, out)?;
@@ -493,7 +519,9 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             let ht = f.take("HIP HIT")?;
             let hit = decode_hex(f.text(&ht))
                 .filter(|v| !v.is_empty() && v.len() <= 255)
-                .ok_or_else(|| Problem::at(&ht, "HIP HIT is not 1-255 octets of hex (RFC 8005 §5)"))?;
+                .ok_or_else(|| {
+                    Problem::at(&ht, "HIP HIT is not 1-255 octets of hex (RFC 8005 §5)")
+                })?;
             let pt = f.take("HIP public key")?;
             let pk = decode_base64(f.text(&pt))
                 .filter(|v| !v.is_empty() && v.len() <= usize::from(u16::MAX))
@@ -526,8 +554,11 @@ fn type_list(f: &mut Fields<'_>, max: u16) -> Result<Vec<u16>, Problem> {
         let n = type_number(f.text(&t))
             .filter(|&n| n <= max)
             .ok_or_else(|| {
-                Problem::at(&t, format!("unknown type {} in the type list", word_str(f, &t)))
-                    .hint("use a type mnemonic or TYPEnnn")
+                Problem::at(
+                    &t,
+                    format!("unknown type {} in the type list", word_str(f, &t)),
+                )
+                .hint("use a type mnemonic or TYPEnnn")
             })?;
         types.push(n);
     }
@@ -589,7 +620,8 @@ fn svc_params(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
     while let Some(t) = f.toks.get(f.next).copied() {
         f.next += 1;
         let raw = f.text(&t).to_vec();
-        let (key_text, value): (&[u8], Option<Vec<u8>>) = match raw.iter().position(|&b| b == b'=') {
+        let (key_text, value): (&[u8], Option<Vec<u8>>) = match raw.iter().position(|&b| b == b'=')
+        {
             None => (&raw[..], None),
             Some(eq) => {
                 let (k, v) = (&raw[..eq], &raw[eq + 1..]);
@@ -689,10 +721,14 @@ fn svc_value(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, String> {
             for a in v.split(|&b| b == b',') {
                 let s = std::str::from_utf8(a).map_err(|_| "invalid address")?;
                 if key == 4 {
-                    let ip: Ipv4Addr = s.parse().map_err(|_| format!("invalid IPv4 address {s:?}"))?;
+                    let ip: Ipv4Addr = s
+                        .parse()
+                        .map_err(|_| format!("invalid IPv4 address {s:?}"))?;
                     out.extend_from_slice(&ip.octets());
                 } else {
-                    let ip: Ipv6Addr = s.parse().map_err(|_| format!("invalid IPv6 address {s:?}"))?;
+                    let ip: Ipv6Addr = s
+                        .parse()
+                        .map_err(|_| format!("invalid IPv6 address {s:?}"))?;
                     out.extend_from_slice(&ip.octets());
                 }
             }
@@ -734,7 +770,10 @@ fn wks(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
     let mut bits: Vec<u8> = Vec::new();
     while let Some(t) = f.toks.get(f.next).copied() {
         let word = f.text(&t);
-        let port = match SERVICES.iter().find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes())) {
+        let port = match SERVICES
+            .iter()
+            .find(|(n, _)| word.eq_ignore_ascii_case(n.as_bytes()))
+        {
             Some((_, p)) => {
                 f.next += 1;
                 *p
@@ -760,9 +799,13 @@ fn loc(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
         .filter(|&cm| (-10_000_000..=4_284_967_295).contains(&cm))
         .ok_or_else(|| Problem::at(&at, "LOC altitude is not -100000.00 to 42849672.95 m"))?;
     let mut prec = [100i64, 1_000_000, 1_000];
-    for (i, what) in ["LOC size", "LOC horizontal precision", "LOC vertical precision"]
-        .into_iter()
-        .enumerate()
+    for (i, what) in [
+        "LOC size",
+        "LOC horizontal precision",
+        "LOC vertical precision",
+    ]
+    .into_iter()
+    .enumerate()
     {
         if !f.more() {
             break;
@@ -786,12 +829,20 @@ fn loc(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
 }
 
 fn loc_coord(f: &mut Fields<'_>, max_deg: i64, hemis: (u8, u8)) -> Result<u32, Problem> {
-    let what = if max_deg == 90 { "LOC latitude" } else { "LOC longitude" };
+    let what = if max_deg == 90 {
+        "LOC latitude"
+    } else {
+        "LOC longitude"
+    };
     let first = f.take(what)?;
     let bad = |t: &Token| {
         Problem::at(
             t,
-            format!("{what}: expected degrees [minutes [seconds]] then {}/{}", char::from(hemis.0), char::from(hemis.1)),
+            format!(
+                "{what}: expected degrees [minutes [seconds]] then {}/{}",
+                char::from(hemis.0),
+                char::from(hemis.1)
+            ),
         )
     };
     let mut parts: Vec<i64> = Vec::with_capacity(3);
@@ -821,7 +872,10 @@ fn loc_coord(f: &mut Fields<'_>, max_deg: i64, hemis: (u8, u8)) -> Result<u32, P
             // Seconds, up to three decimals, as milliseconds.
             meters_like(&word, 3)
         } else {
-            std::str::from_utf8(&word).ok().filter(|s| s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() && s.len() <= 3).and_then(|s| s.parse().ok())
+            std::str::from_utf8(&word)
+                .ok()
+                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() && s.len() <= 3)
+                .and_then(|s| s.parse().ok())
         };
         match v {
             Some(v) if parts.len() < 3 => parts.push(v),
@@ -844,7 +898,11 @@ fn meters_like(raw: &[u8], places: u32) -> Option<i64> {
         return None;
     }
     let i: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let mut f: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut f: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in frac.len()..usize::try_from(places).ok()? {
         f *= 10;
     }

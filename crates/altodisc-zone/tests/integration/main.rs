@@ -8,3 +8,4 @@ mod agreement;
 mod corpus;
 mod properties;
 mod replay;
+mod roundtrip;
