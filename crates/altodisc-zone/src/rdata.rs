@@ -407,7 +407,7 @@ pub(crate) fn svc_key_number(word: &[u8]) -> Option<u16> {
     None
 }
 
-fn svc_key_name(key: u16) -> String {
+pub(crate) fn svc_key_name(key: u16) -> String {
     SVC_KEYS
         .iter()
         .find(|(_, n)| *n == key)
