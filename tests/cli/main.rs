@@ -17,6 +17,7 @@ mod package;
 mod render;
 mod resolve;
 mod serve;
+mod sign_text;
 mod verify;
 mod xdom;
 

@@ -98,6 +98,16 @@ pub(crate) enum Field {
     IpsecKey,
     /// Whole HIP RDATA (RFC 8005 §5).
     Hip,
+    /// DOA data: base64, `-` for none (draft-durand-doa-over-dns §3).
+    DoaData,
+    /// AMTRELAY discovery-optional bit, type and relay (RFC 8777 §4).
+    AmtRelay,
+    /// ATMA format and address: `+E.164` digits or NSAP hex (ATM Forum af-dans-0152.000).
+    Atma,
+    /// A6 prefix length, address suffix and prefix name (RFC 2874 §3.1).
+    A6,
+    /// DSYNC scheme: number or `NOTIFY` (RFC 9859 §2).
+    DsyncScheme,
 }
 
 use Field as F;
@@ -192,6 +202,8 @@ const TYPES: &[TypeInfo] = &[
     t("AAAA", rtype::AAAA, Some(&[F::Ipv6]), true),
     t("LOC", 29, Some(&[F::Loc]), true),
     t("NXT", 30, Some(&[F::Name, F::NxtBitmap]), false),
+    t("EID", 31, Some(&[F::Hex]), false),
+    t("NIMLOC", 32, Some(&[F::Hex]), false),
     t(
         "SRV",
         rtype::SRV,
@@ -204,6 +216,7 @@ const TYPES: &[TypeInfo] = &[
         Some(&[F::U16, F::U16, F::Str, F::Str, F::Str, F::Name]),
         true,
     ),
+    t("ATMA", 34, Some(&[F::Atma]), false),
     t("KX", 36, Some(PREF_NAME), true),
     t(
         "CERT",
@@ -211,8 +224,11 @@ const TYPES: &[TypeInfo] = &[
         Some(&[F::CertType, F::U16, F::Alg, F::Base64]),
         true,
     ),
-    t("A6", 38, None, false),
+    t("A6", 38, Some(&[F::A6]), false),
     t("DNAME", rtype::DNAME, Some(NAME), true),
+    // SINK: BIND reads `meaning coding subcoding data`, NSD `coding subcoding data`; with no
+    // common text form it is read in the generic form only.
+    t("SINK", 40, None, false),
     t("APL", 42, Some(&[F::Apl]), true),
     t("DS", rtype::DS, Some(DS), true),
     t("SSHFP", 44, Some(&[F::U8, F::U8, F::Hex]), true),
@@ -246,7 +262,19 @@ const TYPES: &[TypeInfo] = &[
     t("ZONEMD", 63, Some(&[F::U32, F::U8, F::U8, F::Hex]), true),
     t("SVCB", rtype::SVCB, Some(SVCB), true),
     t("HTTPS", rtype::HTTPS, Some(SVCB), true),
+    t(
+        "DSYNC",
+        66,
+        Some(&[F::Covered, F::DsyncScheme, F::U16, F::Name]),
+        false,
+    ),
+    t("HHIT", 67, Some(&[F::Base64]), false),
+    t("BRID", 68, Some(&[F::Base64]), false),
     t("SPF", 99, Some(STRS), true),
+    t("UINFO", 100, Some(&[F::Str]), false),
+    t("UID", 101, Some(&[F::U32]), false),
+    t("GID", 102, Some(&[F::U32]), false),
+    t("UNSPEC", 103, None, false),
     t("NID", 104, Some(L64), true),
     t("L32", 105, Some(&[F::U16, F::Ipv4]), true),
     t("L64", 106, Some(L64), true),
@@ -256,6 +284,15 @@ const TYPES: &[TypeInfo] = &[
     t("URI", 256, Some(&[F::U16, F::U16, F::Rest]), true),
     t("CAA", rtype::CAA, Some(&[F::U8, F::CaaTag, F::Rest]), true),
     t("AVC", 258, Some(STRS), false),
+    t(
+        "DOA",
+        259,
+        Some(&[F::U32, F::U32, F::U8, F::Str, F::DoaData]),
+        false,
+    ),
+    t("AMTRELAY", 260, Some(&[F::U8, F::AmtRelay]), false),
+    t("RESINFO", 261, Some(STRS), false),
+    t("WALLET", 262, Some(STRS), false),
     t("TA", 32768, Some(DS), false),
     t("DLV", 32769, Some(DS), false),
 ];
@@ -560,7 +597,7 @@ fn decode(rrtype: u16, fields: &[Field], rdata: &[u8]) -> WResult<String> {
 
 fn decode_field(f: Field, c: &mut Cursor<'_>) -> WResult<String> {
     Ok(match f {
-        F::U8 | F::Alg | F::Digest => c.u8("8-bit field")?.to_string(),
+        F::U8 | F::Alg | F::Digest | F::DsyncScheme => c.u8("8-bit field")?.to_string(),
         F::U16 | F::CertType => c.u16("16-bit field")?.to_string(),
         F::U32 | F::Period => c.u32("32-bit field")?.to_string(),
         F::Covered => written_type_name(c.u16("type covered")?),
@@ -721,6 +758,55 @@ fn decode_field(f: Field, c: &mut Cursor<'_>) -> WResult<String> {
             if !key.is_empty() {
                 s.push(' ');
                 s.push_str(&encode_base64(key));
+            }
+            s
+        }
+        F::DoaData => {
+            let b = c.rest();
+            if b.is_empty() {
+                "-".to_owned()
+            } else {
+                encode_base64(b)
+            }
+        }
+        F::AmtRelay => {
+            let dt = c.u8("AMTRELAY type")?;
+            let (d, ty) = (dt >> 7, dt & 0x7F);
+            let relay = match ty {
+                0 => ".".to_owned(),
+                1 => decode_field(F::Ipv4, c)?,
+                2 => decode_field(F::Ipv6, c)?,
+                3 => c.name()?.to_string(),
+                _ => return c.err(format!("AMTRELAY type {ty} is not 0-3 (RFC 8777 §4.2.3)")),
+            };
+            format!("{d} {ty} {relay}")
+        }
+        F::Atma => {
+            let format = c.u8("ATMA format")?;
+            let addr = c.rest();
+            match format {
+                0 if !addr.is_empty() => encode_hex(addr),
+                1 if !addr.is_empty() && addr.iter().all(u8::is_ascii_digit) => {
+                    format!("+{}", String::from_utf8_lossy(addr))
+                }
+                _ => {
+                    return c.err("ATMA address is not NSAP (format 0) or E.164 digits (format 1)");
+                }
+            }
+        }
+        F::A6 => {
+            let plen = c.u8("A6 prefix length")?;
+            if plen > 128 {
+                return c.err("A6 prefix length over 128 (RFC 2874 §3.1)");
+            }
+            let n = 16 - usize::from(plen) / 8;
+            let suffix = c.take(n, "A6 address suffix")?;
+            let mut full = [0u8; 16];
+            full[16 - n..].copy_from_slice(suffix);
+            let mut s = format!("{plen} {}", Ipv6Addr::from(full));
+            if plen > 0 {
+                s.push(' ');
+                s.push_str(&c.name()?.to_string());
             }
             s
         }

@@ -355,6 +355,7 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
         }
         Field::Bitmap => out.extend_from_slice(&encode_type_bitmap(type_list(f, u16::MAX)?)),
         Field::NxtBitmap => {
+            // BIND reads NXT types as mnemonics or bare numbers (RFC 2535 §5.2 lists numbers).
             let types = type_list(f, 127)?;
             let mut bits = [0u8; 16];
             let mut len = 0usize;
@@ -514,6 +515,87 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
                 out.extend_from_slice(&base64_rest(f)?);
             }
         }
+        Field::DsyncScheme => {
+            let v = number_or(f, "DSYNC scheme", 255, |w: &[u8]| {
+                w.eq_ignore_ascii_case(b"NOTIFY").then_some(1u8)
+            })?;
+            out.push(u8::try_from(v).unwrap_or(u8::MAX));
+        }
+        Field::DoaData => {
+            let t = f.take("DOA data")?;
+            if f.text(&t) != b"-" {
+                f.next -= 1;
+                out.extend_from_slice(&base64_rest(f)?);
+            }
+        }
+        Field::AmtRelay => {
+            let d = f.u8("AMTRELAY discovery-optional bit")?;
+            let dt = f.toks.get(f.next).copied().unwrap_or(f.after);
+            let ty = f.u8("AMTRELAY type")?;
+            if d > 1 || ty > 3 {
+                return Err(Problem::at(
+                    &dt,
+                    "AMTRELAY D is 0 or 1 and type 0-3 (RFC 8777 §4.2)",
+                ));
+            }
+            out.push((d << 7) | ty);
+            let relay = f.take("AMTRELAY relay")?;
+            match ty {
+                0 if f.text(&relay) == b"." => {}
+                0 => {
+                    return Err(Problem::at(
+                        &relay,
+                        "relay type 0 needs the relay '.' (RFC 8777 §4.2.3)",
+                    ));
+                }
+                1 => {
+                    f.next -= 1;
+                    parse_field(Field::Ipv4, f, out)?;
+                }
+                2 => {
+                    f.next -= 1;
+                    parse_field(Field::Ipv6, f, out)?;
+                }
+                _ => out.extend_from_slice(parse_name(f.buf, &relay, f.origin)?.as_wire()),
+            }
+        }
+        Field::Atma => {
+            let t = f.take("ATMA address")?;
+            let raw: Vec<u8> = f.text(&t).iter().copied().filter(|&b| b != b'.').collect();
+            if let Some(digits) = raw.strip_prefix(b"+") {
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return Err(Problem::at(&t, "ATMA E.164 address is '+' and digits"));
+                }
+                out.push(1);
+                out.extend_from_slice(digits);
+            } else {
+                let v = decode_hex(&raw)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Problem::at(&t, "ATMA address is not +E.164 or NSAP hex"))?;
+                out.push(0);
+                out.extend_from_slice(&v);
+            }
+        }
+        Field::A6 => {
+            let pt = f.toks.get(f.next).copied().unwrap_or(f.after);
+            let plen = f.u8("A6 prefix length")?;
+            if plen > 128 {
+                return Err(Problem::at(
+                    &pt,
+                    "A6 prefix length over 128 (RFC 2874 §3.1)",
+                ));
+            }
+            out.push(plen);
+            let at = f.take("A6 address suffix")?;
+            let a: Ipv6Addr = word_str(f, &at)
+                .parse()
+                .map_err(|_| Problem::at(&at, "invalid IPv6 address"))?;
+            let n = 16 - usize::from(plen) / 8;
+            out.extend_from_slice(&a.octets()[16 - n..]);
+            if plen > 0 {
+                out.extend_from_slice(f.name("A6 prefix name")?.as_wire());
+            }
+        }
         Field::Hip => {
             let alg = f.u8("HIP PK algorithm")?;
             let ht = f.take("HIP HIT")?;
@@ -551,7 +633,16 @@ fn type_list(f: &mut Fields<'_>, max: u16) -> Result<Vec<u16>, Problem> {
     let mut types = Vec::new();
     while let Some(t) = f.toks.get(f.next).copied() {
         f.next += 1;
-        let n = type_number(f.text(&t))
+        let word = f.text(&t);
+        let bare = (max <= 127).then(|| {
+            std::str::from_utf8(word)
+                .ok()
+                .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|w| w.parse::<u16>().ok())
+        });
+        let n = bare
+            .flatten()
+            .or_else(|| type_number(word))
             .filter(|&n| n <= max)
             .ok_or_else(|| {
                 Problem::at(
@@ -1090,6 +1181,32 @@ mod tests {
         ),
         ("NSEC3PARAM 1 0 10 -", "0100000a00"),
         ("TYPE65280 \\# 2 abcd", "abcd"),
+        ("EID 3141 5926 5358 9793", "3141592653589793"),
+        ("ATMA +358.400.1234567", "0133353834303031323334353637"),
+        (
+            "ATMA 39.246f.00.0e7c9c.0312.0001.0001.000012345678.00",
+            "0039246f000e7c9c0312000100010000123456780 0",
+        ),
+        ("A6 0 ::1", "0000000000000000000000000000000001"),
+        ("A6 64 ::1 pfx.", "400000000000000001037066780 0"),
+        (
+            "DSYNC CDS NOTIFY 5360 scanner.",
+            "003b0114f0077363616e6e657200",
+        ),
+        ("DOA 0 1 2 \"\" bWFpbA==", "0000000000000001020 06d61696c"),
+        (
+            "DOA 0 100000 200 example/nothing -",
+            "00000000000186a0c80f6578616d706c652f6e6f7468696e67",
+        ),
+        ("AMTRELAY 10 0 1 203.0.113.15", "0a01cb00710f"),
+        (
+            "AMTRELAY 128 1 3 amtrelays.example.com.",
+            "808309616d7472656c61797307 6578616d706c6503636f6d00",
+        ),
+        ("WALLET BCH 1Pd", "0342434803315064"),
+        ("NXT . ( 127 )", "0000000000000000000000000000000001"),
+        ("HHIT AQID", "010203"),
+        ("UID 5", "00000005"),
     ];
 
     #[test]
