@@ -9,7 +9,7 @@
 //!   wire RDATA ──presentation──▶ text that BIND, NSD, Knot and ldns read back to the same octets
 //! ```
 //!
-//! Each type's RDATA is described once, as a list of [`Field`]s; the text parser, the wire
+//! Each type's RDATA is described once, as a list of `Field`s; the text parser, the wire
 //! validator and the writer all walk that list, so the three cannot drift apart.
 //!
 //! Why not hickory-proto's `RData` for this: its decoders accept and refuse different things than
@@ -1203,7 +1203,7 @@ pub(crate) fn split_value_list(v: &[u8]) -> Vec<Vec<u8>> {
 pub(crate) fn check_svc_value(key: u16, v: &[u8]) -> Result<(), String> {
     let ok = match key {
         0 => {
-            if v.is_empty() || v.len() % 2 != 0 {
+            if v.is_empty() || !v.len().is_multiple_of(2) {
                 false
             } else {
                 let keys: Vec<u16> = v
@@ -1225,8 +1225,8 @@ pub(crate) fn check_svc_value(key: u16, v: &[u8]) -> Result<(), String> {
         }
         2 | 8 => v.is_empty(),
         3 => v.len() == 2,
-        4 => !v.is_empty() && v.len() % 4 == 0,
-        6 => !v.is_empty() && v.len() % 16 == 0,
+        4 => !v.is_empty() && v.len().is_multiple_of(4),
+        6 => !v.is_empty() && v.len().is_multiple_of(16),
         _ => true,
     };
     if ok {
@@ -1340,7 +1340,7 @@ fn loc_prec_cm(b: u8) -> Option<u64> {
 
 fn loc_size_text(b: u8) -> String {
     let cm = loc_prec_cm(b).unwrap_or(0);
-    if cm % 100 == 0 {
+    if cm.is_multiple_of(100) {
         format!("{}m", cm / 100)
     } else {
         format!("{}.{:02}m", cm / 100, cm % 100)
