@@ -177,9 +177,19 @@ pub(super) fn parse_rdata(
     f: &mut Fields<'_>,
     notes: &mut Vec<(usize, Note)>,
 ) -> Result<Vec<u8>, Problem> {
+    // In TXT, `\#` not followed by a length is the string "#" (BIND reads it so; RFC 3597 §5
+    // only defines `\# <length>`).
+    let txt_string = |f: &Fields<'_>| {
+        rrtype == rtype::TXT
+            && !f
+                .toks
+                .get(1)
+                .is_some_and(|t| !t.quoted && f.text(t).iter().all(u8::is_ascii_digit))
+    };
     if let Some(first) = f.toks.first()
         && !first.quoted
         && f.text(first) == b"\\#"
+        && !txt_string(f)
     {
         let at = f.toks.get(2).copied().unwrap_or(*first);
         let data = f.generic()?;
@@ -355,7 +365,6 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
         }
         Field::Bitmap => out.extend_from_slice(&encode_type_bitmap(type_list(f, u16::MAX)?)),
         Field::NxtBitmap => {
-            // BIND reads NXT types as mnemonics or bare numbers (RFC 2535 §5.2 lists numbers).
             let types = type_list(f, 127)?;
             let mut bits = [0u8; 16];
             let mut len = 0usize;
@@ -634,14 +643,12 @@ fn type_list(f: &mut Fields<'_>, max: u16) -> Result<Vec<u16>, Problem> {
     while let Some(t) = f.toks.get(f.next).copied() {
         f.next += 1;
         let word = f.text(&t);
-        let bare = (max <= 127).then(|| {
-            std::str::from_utf8(word)
-                .ok()
-                .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|w| w.parse::<u16>().ok())
-        });
+        // BIND reads bare type numbers in type lists too (`NSEC . ( 127 )`).
+        let bare = std::str::from_utf8(word)
+            .ok()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|w| w.parse::<u16>().ok());
         let n = bare
-            .flatten()
             .or_else(|| type_number(word))
             .filter(|&n| n <= max)
             .ok_or_else(|| {
@@ -850,6 +857,11 @@ fn wks(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
     };
     out.push(proto);
     const SERVICES: &[(&str, u16)] = &[
+        ("tcpmux", 1),
+        ("echo", 7),
+        ("discard", 9),
+        ("daytime", 13),
+        ("ftp-data", 20),
         ("ftp", 21),
         ("ssh", 22),
         ("telnet", 23),
@@ -1205,6 +1217,9 @@ mod tests {
         ),
         ("WALLET BCH 1Pd", "0342434803315064"),
         ("NXT . ( 127 )", "0000000000000000000000000000000001"),
+        ("NSEC . ( 127 A )", "00001040000000000000000000000000000001"),
+        ("TXT \\# text", "01230474657874"),
+        ("WKS 10.0.0.1 tcp 0 tcpmux 2 ftp", "0a00000106e00004"),
         ("HHIT AQID", "010203"),
         ("UID 5", "00000005"),
     ];
