@@ -559,7 +559,11 @@ pub fn native_text(rrtype: u16, rdata: &[u8]) -> Option<String> {
 /// 3597 §5 generic form `\# <len> <hex>`, which all of them accept for any type.
 #[must_use]
 pub fn presentation(rrtype: u16, rdata: &[u8]) -> (String, String) {
+    // A KEY without key material (flags, protocol, algorithm only): BIND reads the text form
+    // but NSD and Knot refuse it, while all three read the generic form.
+    let keyless_key = rrtype == 25 && rdata.len() == 4;
     if info(rrtype).is_some_and(|i| i.native_out)
+        && !keyless_key
         && let Some(text) = native_text(rrtype, rdata)
     {
         return (written_type_name(rrtype), text);
@@ -1474,5 +1478,9 @@ mod tests {
         // A type Knot does not read natively: generic.
         let (ty, _) = presentation(11, &[192, 0, 2, 1, 6, 0x40]);
         assert_eq!(ty, "TYPE11");
+        // KEY without key material: generic (NSD and Knot refuse the short text form).
+        let (ty, text) = presentation(25, &[0xC0, 0, 3, 5]);
+        assert_eq!((ty.as_str(), text.as_str()), ("TYPE25", "\\# 4 c0000305"));
+        assert_eq!(presentation(25, &[1, 0, 3, 5, 1]).0, "KEY");
     }
 }
