@@ -1256,8 +1256,25 @@ fn list_item(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// RFC 9460 §8: every key listed in `mandatory` must be present.
+pub(crate) fn check_mandatory_present(mandatory: &[u8], keys: &[u16]) -> Result<(), String> {
+    for p in mandatory.chunks_exact(2) {
+        let k = u16::from_be_bytes([p[0], p[1]]);
+        if !keys.contains(&k) {
+            return Err(format!(
+                "mandatory lists {} but the record has no such SvcParam (RFC 9460 §8)",
+                svc_key_name(k)
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn decode_svc_params(c: &mut Cursor<'_>) -> WResult<String> {
+    let start = c.at;
     let mut parts = Vec::new();
+    let mut keys = Vec::new();
+    let mut mandatory: &[u8] = &[];
     let mut last: Option<u16> = None;
     while c.left() > 0 {
         let key = c.u16("SvcParamKey")?;
@@ -1275,6 +1292,10 @@ fn decode_svc_params(c: &mut Cursor<'_>) -> WResult<String> {
             offset: at,
             message: m,
         })?;
+        keys.push(key);
+        if key == 0 {
+            mandatory = v;
+        }
         let name = svc_key_name(key);
         let text = match key {
             0 => v
@@ -1326,6 +1347,10 @@ fn decode_svc_params(c: &mut Cursor<'_>) -> WResult<String> {
             parts.push(format!("{name}={text}"));
         }
     }
+    check_mandatory_present(mandatory, &keys).map_err(|m| WireError {
+        offset: start,
+        message: m,
+    })?;
     Ok(parts.join(" "))
 }
 

@@ -756,6 +756,10 @@ fn svc_params(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
         params.push((key, wire, t));
     }
     params.sort_by_key(|(k, _, _)| *k);
+    if let Some((_, m, t)) = params.iter().find(|(k, _, _)| *k == 0) {
+        let keys: Vec<u16> = params.iter().map(|(k, _, _)| *k).collect();
+        rdata::check_mandatory_present(m, &keys).map_err(|msg| Problem::at(t, msg))?;
+    }
     for (key, v, t) in params {
         let len = u16::try_from(v.len())
             .map_err(|_| Problem::at(&t, "SvcParamValue longer than 65535 octets"))?;
@@ -1271,6 +1275,8 @@ mod tests {
         ("SVCB 1 . alpn", 15, "alpn"),
         ("SVCB 1 . port=1 port=2", 22, "twice"),
         ("SVCB 1 . foo=1", 15, "unknown SvcParamKey"),
+        ("SVCB 0 . mandatory=alpn", 15, "mandatory lists alpn"),
+        ("SVCB \\# 9 0000000000000200 01", 16, "mandatory lists alpn"),
         ("LOC 91 0 0 N 0 E 0m", 10, "latitude"),
         ("DS 1 13 2 0a0b", 16, "digest of 2 octets"),
         ("DS 1 13 SHA-999 0a0b", 14, "digest type"),
