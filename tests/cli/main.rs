@@ -7,7 +7,7 @@ mod check;
 mod completions;
 mod demo;
 mod deploy;
-// DNSSEC validation against Knot and unbound (issue 9).
+// DNSSEC validation against Knot and unbound.
 mod discover;
 mod dnssec;
 mod dnssec_serve;

@@ -23,7 +23,7 @@
 //! range, never truncated to 4464), an unterminated quote, a character-string over 255 octets, a
 //! `\DDD` escape over 255, unbalanced parentheses.
 //!
-//! **`""` as NAPTR REPLACEMENT** (SPEC.md A1): the field is a domain name, so `""` is wrong, but it
+//! **`""` as NAPTR REPLACEMENT** (docs/decisions.md, A1): the field is a domain name, so `""` is wrong, but it
 //! is what RFC 7286 §3.2 and RFC 8686 §3.4 print and what the author meant is clear: the root. The
 //! reader keeps the record with REPLACEMENT = root (`.`) and reports a **Z2 error** at the
 //! replacement field. A consumer that wants BIND's behaviour (reject) treats any error diagnostic
@@ -761,7 +761,7 @@ impl Note {
     fn hint(self) -> &'static str {
         match self {
             Self::EmptyQuotedReplacement => {
-                "write '.' (RFC 3403 §4.1); \"\" is how RFC 7286/8686 print it, BIND rejects it and ldns turns it into a relative name (SPEC.md A1)"
+                "write '.' (RFC 3403 §4.1); \"\" is how RFC 7286/8686 print it, BIND rejects it and ldns turns it into a relative name (docs/decisions.md, A1)"
             }
             Self::VanishingBackslash => {
                 "write \\\\ for a backslash that must reach the wire (RFC 3403 §7), or drop it"
