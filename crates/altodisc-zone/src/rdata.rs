@@ -470,6 +470,10 @@ type WResult<T> = Result<T, WireError>;
 struct Cursor<'a> {
     data: &'a [u8],
     at: usize,
+    /// Cleared when the data is valid but its text form would read back to other octets (a LOC
+    /// precision `0e1` reads back as `0e0`, a WKS bitmap with trailing zero octets loses them):
+    /// the writer then uses the generic form.
+    exact: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -551,7 +555,9 @@ pub fn validate_wire(rrtype: u16, rdata: &[u8]) -> Result<(), WireError> {
 /// native form or the data does not decode (callers then write the generic form).
 #[must_use]
 pub fn native_text(rrtype: u16, rdata: &[u8]) -> Option<String> {
-    decode(rrtype, fields_of(rrtype)?, rdata).ok()
+    decode(rrtype, fields_of(rrtype)?, rdata)
+        .ok()
+        .and_then(|(text, exact)| exact.then_some(text))
 }
 
 /// `(type as written, RDATA text)` for one record: the mnemonic and native form where the type
@@ -583,8 +589,13 @@ pub fn generic_text(rdata: &[u8]) -> String {
 }
 
 /// Walks `fields` over `rdata`, checking each and writing the presentation text.
-fn decode(rrtype: u16, fields: &[Field], rdata: &[u8]) -> WResult<String> {
-    let mut c = Cursor { data: rdata, at: 0 };
+/// Returns the text and whether it reads back to exactly `rdata`.
+fn decode(rrtype: u16, fields: &[Field], rdata: &[u8]) -> WResult<(String, bool)> {
+    let mut c = Cursor {
+        data: rdata,
+        at: 0,
+        exact: true,
+    };
     let mut parts: Vec<String> = Vec::with_capacity(fields.len());
     for &f in fields {
         let part = decode_field(f, &mut c)?;
@@ -596,7 +607,7 @@ fn decode(rrtype: u16, fields: &[Field], rdata: &[u8]) -> WResult<String> {
         return c.err(format!("{} octets left over after the RDATA", c.left()));
     }
     check_semantics(rrtype, rdata).map_err(|(offset, message)| WireError { offset, message })?;
-    Ok(parts.join(" "))
+    Ok((parts.join(" "), c.exact))
 }
 
 fn decode_field(f: Field, c: &mut Cursor<'_>) -> WResult<String> {
@@ -729,6 +740,9 @@ fn decode_field(f: Field, c: &mut Cursor<'_>) -> WResult<String> {
         F::Wks => {
             let proto = c.u8("WKS protocol")?;
             let bits = c.rest();
+            if bits.last() == Some(&0) {
+                c.exact = false;
+            }
             let mut v = vec![proto.to_string()];
             for (i, &byte) in bits.iter().enumerate() {
                 for bit in 0..8usize {
@@ -1231,6 +1245,8 @@ pub(crate) fn check_svc_value(key: u16, v: &[u8]) -> Result<(), String> {
         3 => v.len() == 2,
         4 => !v.is_empty() && v.len().is_multiple_of(4),
         6 => !v.is_empty() && v.len().is_multiple_of(16),
+        // ech: an ECHConfigList, never empty (RFC 9460 §14.3.2 / RFC 9848).
+        5 => !v.is_empty(),
         _ => true,
     };
     if ok {
@@ -1399,6 +1415,9 @@ fn decode_loc(c: &mut Cursor<'_>) -> WResult<String> {
         if loc_prec_cm(b).is_none() {
             return c.err("LOC size/precision digit over 9 (RFC 1876 §2)");
         }
+        if loc_prec_cm(b).and_then(loc_encode_prec) != Some(b) {
+            c.exact = false;
+        }
     }
     let lat = c.u32("LOC latitude")?;
     let lon = c.u32("LOC longitude")?;
@@ -1503,6 +1522,15 @@ mod tests {
         // A type Knot does not read natively: generic.
         let (ty, _) = presentation(11, &[192, 0, 2, 1, 6, 0x40]);
         assert_eq!(ty, "TYPE11");
+        // Valid data whose text would read back differently: generic.
+        let loc = [
+            0, 0x01, 0x16, 0x13, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0, 0x98, 0x96, 0x80,
+        ];
+        assert_eq!(validate_wire(29, &loc), Ok(()));
+        assert_eq!(presentation(29, &loc).0, "TYPE29");
+        let wks = [192, 0, 2, 1, 6, 0x40, 0];
+        assert_eq!(validate_wire(11, &wks), Ok(()));
+        assert_eq!(native_text(11, &wks), None);
         // KEY without key material: generic (NSD and Knot refuse the short text form).
         let (ty, text) = presentation(25, &[0xC0, 0, 3, 5]);
         assert_eq!((ty.as_str(), text.as_str()), ("TYPE25", "\\# 4 c0000305"));

@@ -1276,6 +1276,7 @@ mod tests {
         ("SVCB 1 . port=1 port=2", 22, "twice"),
         ("SVCB 1 . foo=1", 15, "unknown SvcParamKey"),
         ("SVCB 0 . mandatory=alpn", 15, "mandatory lists alpn"),
+        ("SVCB \\# 7 0001 00 0005 0000", 16, "not valid SVCB"),
         ("SVCB \\# 9 0000000000000200 01", 16, "mandatory lists alpn"),
         ("LOC 91 0 0 N 0 E 0m", 10, "latitude"),
         ("DS 1 13 2 0a0b", 16, "digest of 2 octets"),
