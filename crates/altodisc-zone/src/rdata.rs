@@ -5,20 +5,20 @@
 //!
 //! ```text
 //!   zone text ──reader (reader/rdata_text.rs, per-field positions)──▶ wire RDATA
-//!   wire RDATA ──validate_wire──▶ Ok / WireError (offset)      (checker, generic `\#` data)
+//!   wire RDATA ──validate_wire──▶ Ok / WireError (offset)      (generic `\#` data, checkers)
 //!   wire RDATA ──presentation──▶ text that BIND, NSD, Knot and ldns read back to the same octets
 //! ```
 //!
 //! Each type's RDATA is described once, as a list of `Field`s; the text parser, the wire
 //! validator and the writer all walk that list, so the three cannot drift apart.
 //!
-//! Why not hickory-proto's `RData` for this: its decoders accept and refuse different things than
-//! BIND, NSD and Knot (CAA values are parsed into issuer/key-value structures and refused when they
-//! do not fit, an unknown SVCB key or an odd TXT is rewritten), and its `Display` writes label
-//! octets in octal (`\377`, which BIND refuses and NSD reads as another name) and TXT without
-//! quotes (`apex text` re-reads as two strings). The peers, not hickory, define what a zone file
-//! means, so the formats here follow their readers (BIND 9 `lib/dns/rdata/`, Knot's zscanner, NSD's
-//! `zonec`), citing the RFC that defines each type.
+//! Why not hickory-proto's `RData` for this: its text output is what peers misread — `Display`
+//! writes label octets in octal (`\377`, which BIND refuses and NSD reads as another name) and TXT
+//! without quotes (`apex text` re-reads as two strings), both seen in `altodisc sign` output
+//! before it used this writer; its text parser gives no per-field file:line:col; what its decoders
+//! accept is hickory's choice, while what a zone file means is what BIND, NSD and Knot read. So
+//! the formats here follow the peers' readers (BIND 9 `lib/dns/rdata/`, Knot's zscanner, NSD's
+//! `zonec`), each citing the RFC that defines the type, and the tests compare with the peers.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
