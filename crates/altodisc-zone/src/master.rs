@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use crate::rdata::presentation;
+use crate::rdata::{generic_text, presentation};
 use crate::record::{CLASS_IN, Zone, ZoneRecord, rtype};
 
 /// The zone as master-file text: a header comment, `$ORIGIN`, the SOA first, then the other
@@ -43,7 +43,13 @@ pub fn record_line(r: &ZoneRecord) -> String {
     } else {
         format!("CLASS{}", r.class)
     };
-    let (type_name, rdata) = presentation(r.rtype, &r.rdata);
+    // The native forms are those of class IN; elsewhere a type may mean something else (CHAOS A
+    // is a name and a 16-bit address), so other classes get the generic form.
+    let (type_name, rdata) = if r.class == CLASS_IN {
+        presentation(r.rtype, &r.rdata)
+    } else {
+        (format!("TYPE{}", r.rtype), generic_text(&r.rdata))
+    };
     format!("{} {} {class} {type_name} {rdata}", r.owner, r.ttl)
 }
 

@@ -617,7 +617,7 @@ impl<'s> Reader<'s> {
             origin: st.origin.as_ref(),
         };
         let mut notes = Vec::new();
-        let rdata = parse_rdata(rrtype, &mut fields, &mut notes)?;
+        let rdata = parse_rdata(rrtype, class, &mut fields, &mut notes)?;
         fields.end()?;
         if rdata.len() > usize::from(u16::MAX) {
             return Err(Problem::at(

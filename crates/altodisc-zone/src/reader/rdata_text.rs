@@ -174,6 +174,7 @@ fn word_str<'b>(f: &'b Fields<'_>, t: &Token) -> &'b str {
 /// RDATA (§5: "the RDATA MUST be a valid" encoding; BIND, NSD and Knot all refuse otherwise).
 pub(super) fn parse_rdata(
     rrtype: u16,
+    class: u16,
     f: &mut Fields<'_>,
     notes: &mut Vec<(usize, Note)>,
 ) -> Result<Vec<u8>, Problem> {
@@ -193,6 +194,11 @@ pub(super) fn parse_rdata(
     {
         let at = f.toks.get(2).copied().unwrap_or(*first);
         let data = f.generic()?;
+        // The layouts are those of class IN; some types mean other things in other classes
+        // (CHAOS A is a name and a 16-bit address), so other classes take any octets.
+        if class != crate::record::CLASS_IN {
+            return Ok(data);
+        }
         if let Err(e) = rdata::validate_wire(rrtype, &data) {
             return Err(Problem::at(
                 &at,
@@ -1268,6 +1274,20 @@ mod tests {
         }
     }
 
+    /// Outside class IN the layouts do not apply (CHAOS A is a name and a 16-bit address): any
+    /// generic data is kept, and the writer keeps it generic.
+    #[test]
+    fn other_classes_take_any_generic_data() {
+        let origin = DomainName::parse("example.net.").unwrap();
+        let o = read_zone_str("@ 60 CH A \\# 5 0161000001\n", "t.zone", Some(&origin));
+        assert!(!o.has_errors(), "{:?}", o.diagnostics);
+        let line = crate::master::record_line(&o.zone.records[0]);
+        assert_eq!(line, "example.net. 60 CLASS3 TYPE1 \\# 5 0161000001");
+        let o = read_zone_str("@ 60 CH A \\# 4 01020304\n", "t.zone", Some(&origin));
+        let line = crate::master::record_line(&o.zone.records[0]);
+        assert_eq!(line, "example.net. 60 CLASS3 TYPE1 \\# 4 01020304");
+    }
+
     /// (record, column of the error, part of the message).
     const INVALID: &[(&str, u32, &str)] = &[
         ("EUI48 00-00-5e-00-53", 12, "EUI-48"),
@@ -1303,6 +1323,7 @@ mod tests {
         ("TXT \\# 0", 10, "not valid TXT"),
         ("SVCB \\# 7 0001000003000a", 16, "not valid SVCB"),
         ("CAA \\# 3 000100", 15, "not valid CAA"),
+        ("IN A \\# 2 0102", 16, "not valid A"),
     ];
 
     #[test]
