@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use altodisc_proto::DomainName;
-use altodisc_responder::dnssec::{SigningPolicy, ZoneKeys, render_zone, sign_zone};
+use altodisc_responder::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+use altodisc_zone::master::zone_to_master;
 use clap::Args;
 
 use crate::exit;
@@ -91,10 +92,17 @@ pub(crate) fn run(args: &SignArgs) -> ExitCode {
         Ok(z) => z,
         Err(e) => return fail(&e.to_string()),
     };
-    let (text, ds) = match (render_zone(&signed), keys.ds_text(&origin)) {
-        (Ok(t), Ok(d)) => (t, d),
-        (Err(e), _) | (_, Err(e)) => return fail(&e.to_string()),
+    let ds = match keys.ds_text(&origin) {
+        Ok(d) => d,
+        Err(e) => return fail(&e.to_string()),
     };
+    // The zone's one presentation writer (altodisc_zone::rdata), not hickory's Display: that
+    // writes TXT without quotes (`apex text` re-reads as two strings) and label octets in octal
+    // (`\377`), which BIND refuses and NSD reads as another name.
+    let text = zone_to_master(
+        &signed,
+        &format!("{origin} signed by altodisc sign (NSEC, ECDSAP256SHA256)"),
+    );
     let written = match &args.out {
         Some(p) => std::fs::write(p, &text).map_err(|e| format!("{}: {e}", p.display())),
         None => std::io::stdout()

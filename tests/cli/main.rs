@@ -20,6 +20,7 @@ mod package;
 mod render;
 mod resolve;
 mod serve;
+mod sign_text;
 mod verify;
 mod xdom;
 mod zone_files;

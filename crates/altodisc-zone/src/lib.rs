@@ -8,7 +8,9 @@
 //! ```
 //!
 //! * [`reader`]: RFC 1035 §5 / RFC 3597 master-file reader keeping file:line:col of every field.
-//! * [`rules`]: the stable rule catalogue of SPEC.md §9.3 (`Z1` … `Z24`).
+//! * [`rdata`]: every RR type's RDATA: type mnemonics, wire validation ([`rdata::validate_wire`])
+//!   and the one presentation writer ([`rdata::presentation`], used by [`master`]).
+//! * [`rules`]: the stable rule catalogue of docs/checker-rules.md (`Z1` … `Z24`).
 //! * [`diag`]: [`Diagnostic`] and [`Severity`].
 
 pub mod check;
@@ -16,6 +18,7 @@ pub mod diag;
 pub mod master;
 pub mod output;
 pub mod publish_config;
+pub mod rdata;
 pub mod reader;
 pub mod record;
 pub mod replay;

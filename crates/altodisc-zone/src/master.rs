@@ -2,17 +2,15 @@
 //! (`altodisc render`).
 //!
 //! Every name is written absolute (with the final dot), every record with its TTL and class, so
-//! the file means the same whatever `$ORIGIN`/`$TTL` a server assumes. NAPTR RDATA goes through
-//! [`NaptrRecord`]'s presentation form (quoted character-strings, replacement `.` for the root,
-//! never `""`, SPEC.md A1); SOA, NS, CNAME, PTR, A and AAAA in their usual form; any other type
-//! in the RFC 3597 §5 generic form `\# <len> <hex>`, which all four servers accept.
+//! the file means the same whatever `$ORIGIN`/`$TTL` a server assumes. RDATA goes through
+//! [`crate::rdata::presentation`]: every type BIND, NSD and Knot all read natively in its own form
+//! (character-strings always quoted, octets outside printable ASCII as decimal `\DDD`, NAPTR
+//! replacement `.` for the root, never `""`, see docs/decisions.md, A1; RRSIG times as
+//! `YYYYMMDDHHmmSS`), anything else in the RFC 3597 §5 generic form `TYPEnnn \# <len> <hex>`.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
-use altodisc_proto::DomainName;
-use altodisc_proto::naptr::NaptrRecord;
-
+use crate::rdata::{generic_text, presentation};
 use crate::record::{CLASS_IN, Zone, ZoneRecord, rtype};
 
 /// The zone as master-file text: a header comment, `$ORIGIN`, the SOA first, then the other
@@ -36,7 +34,8 @@ pub fn zone_to_master(zone: &Zone, header: &str) -> String {
     out
 }
 
-/// One record as a master-file line: `owner TTL CLASS TYPE RDATA`.
+/// One record as a master-file line: `owner TTL CLASS TYPE RDATA`, in the form of
+/// [`crate::rdata::presentation`] (the one writer for every type).
 #[must_use]
 pub fn record_line(r: &ZoneRecord) -> String {
     let class = if r.class == CLASS_IN {
@@ -44,79 +43,21 @@ pub fn record_line(r: &ZoneRecord) -> String {
     } else {
         format!("CLASS{}", r.class)
     };
-    let (type_name, rdata) = match presentation(r.rtype, &r.rdata) {
-        Some((name, text)) => (name.to_owned(), text),
-        None => (format!("TYPE{}", r.rtype), generic(&r.rdata)),
+    // The native forms are those of class IN; elsewhere a type may mean something else (CHAOS A
+    // is a name and a 16-bit address), so other classes get the generic form.
+    let (type_name, rdata) = if r.class == CLASS_IN {
+        presentation(r.rtype, &r.rdata)
+    } else {
+        (format!("TYPE{}", r.rtype), generic_text(&r.rdata))
     };
     format!("{} {} {class} {type_name} {rdata}", r.owner, r.ttl)
-}
-
-/// RFC 3597 §5: `\# <length> <hex>`.
-fn generic(rdata: &[u8]) -> String {
-    let mut s = format!("\\# {}", rdata.len());
-    if !rdata.is_empty() {
-        s.push(' ');
-        for b in rdata {
-            let _ = write!(s, "{b:02x}");
-        }
-    }
-    s
-}
-
-/// Type mnemonic and RDATA text for the types written natively; `None` for the generic form
-/// (including RDATA that does not decode as its type).
-fn presentation(t: u16, rdata: &[u8]) -> Option<(&'static str, String)> {
-    let name_only = |n: &'static str| {
-        let (name, used) = DomainName::from_wire(rdata).ok()?;
-        (used == rdata.len()).then(|| (n, name.to_string()))
-    };
-    match t {
-        rtype::NAPTR => NaptrRecord::from_rdata(rdata)
-            .ok()
-            .map(|n| ("NAPTR", n.to_string())),
-        rtype::NS => name_only("NS"),
-        rtype::CNAME => name_only("CNAME"),
-        rtype::PTR => name_only("PTR"),
-        rtype::SOA => {
-            let (mname, a) = DomainName::from_wire(rdata).ok()?;
-            let (rname, b) = DomainName::from_wire(rdata.get(a..)?).ok()?;
-            let nums = rdata.get(a + b..)?;
-            if nums.len() != 20 {
-                return None;
-            }
-            let n = |i: usize| -> Option<u32> {
-                Some(u32::from_be_bytes(
-                    nums.get(i * 4..i * 4 + 4)?.try_into().ok()?,
-                ))
-            };
-            Some((
-                "SOA",
-                format!(
-                    "{mname} {rname} {} {} {} {} {}",
-                    n(0)?,
-                    n(1)?,
-                    n(2)?,
-                    n(3)?,
-                    n(4)?
-                ),
-            ))
-        }
-        rtype::A => {
-            let b: [u8; 4] = rdata.try_into().ok()?;
-            Some(("A", Ipv4Addr::from(b).to_string()))
-        }
-        rtype::AAAA => {
-            let b: [u8; 16] = rdata.try_into().ok()?;
-            Some(("AAAA", Ipv6Addr::from(b).to_string()))
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::reader::read_zone_str;
+    use altodisc_proto::DomainName;
 
     #[test]
     fn written_zone_reads_back_identically() {

@@ -11,11 +11,10 @@
 //! * Parentheses across lines, `;` comments, quoted and unquoted character-strings, `\X` and `\DDD`
 //!   escapes (RFC 1035 §5.1), owner inheritance (blank first column), TTL and class in either order,
 //!   `@`, relative names, TTL units (`1h30m`, BIND style).
-//! * RDATA to uncompressed wire form for A, AAAA, NS, CNAME, DNAME, PTR, SOA, MX, TXT, HINFO, SRV,
-//!   NAPTR, CAA, DS, CDS, DNSKEY, CDNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, and the generic
-//!   `\# len hex` form (RFC 3597 §5) for any type, including `TYPEnnn` mnemonics. A known type
-//!   without a presentation parser here must be written in the generic form; otherwise the record
-//!   is reported (Z1).
+//! * RDATA to uncompressed wire form for every type in [`crate::rdata`]'s table (the RFC 1035
+//!   types, DNSSEC with RFC 4034 A.1 mnemonics, SVCB/HTTPS, LOC, APL, TLSA, …; parsing in the
+//!   `rdata_text` child module), and the generic `\# len hex` form (RFC 3597 §5) for any type,
+//!   including `TYPEnnn` mnemonics; generic data for a known type must be valid RDATA of that type.
 //!
 //! **Nothing is dropped silently**: a line that does not parse yields a Z1 diagnostic at the
 //! offending field and the record is left out. Notable traps it reports: NAPTR ORDER 70000 (out of
@@ -85,7 +84,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,8 +92,14 @@ use std::time::Duration;
 use altodisc_proto::DomainName;
 
 use crate::diag::{Diagnostic, Severity};
+use crate::rdata::type_number;
 use crate::record::{CLASS_IN, Position, Zone, ZoneRecord, rtype};
 use crate::rules::Rule;
+
+mod rdata_text;
+
+pub use crate::rdata::type_name;
+use rdata_text::{Fields, parse_rdata};
 
 /// Deepest `$INCLUDE` nesting accepted by default ([`ReadOptions::max_include_depth`]).
 pub const MAX_INCLUDE_DEPTH: usize = 16;
@@ -1323,14 +1327,7 @@ impl<'s> Reader<'s> {
             origin: st.origin.as_ref(),
         };
         let mut notes = Vec::new();
-        let rdata = if rdata_toks
-            .first()
-            .is_some_and(|t| !t.quoted && &buf[t.start..t.end] == b"\\#")
-        {
-            fields.generic()?
-        } else {
-            parse_rdata(rrtype, &mut fields, &mut notes)?
-        };
+        let rdata = parse_rdata(rrtype, class, &mut fields, &mut notes)?;
         fields.end()?;
         if rdata.len() > usize::from(u16::MAX) {
             return Err(Problem::at(
@@ -1637,6 +1634,7 @@ mod directive_tests {
     //! [`ReadOptions`].
 
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
@@ -2609,536 +2607,6 @@ fn parse_u16_digits(d: &[u8]) -> Option<u16> {
     u16::try_from(v).ok()
 }
 
-/// Known type mnemonics (IANA RR TYPEs) that may appear in a zone.
-const TYPES: &[(&str, u16)] = &[
-    ("A", rtype::A),
-    ("NS", rtype::NS),
-    ("CNAME", rtype::CNAME),
-    ("SOA", rtype::SOA),
-    ("PTR", rtype::PTR),
-    ("HINFO", 13),
-    ("MX", rtype::MX),
-    ("TXT", rtype::TXT),
-    ("RP", 17),
-    ("AFSDB", 18),
-    ("LOC", 29),
-    ("AAAA", rtype::AAAA),
-    ("SRV", rtype::SRV),
-    ("NAPTR", rtype::NAPTR),
-    ("KX", 36),
-    ("CERT", 37),
-    ("DNAME", rtype::DNAME),
-    ("DS", rtype::DS),
-    ("SSHFP", 44),
-    ("IPSECKEY", 45),
-    ("RRSIG", rtype::RRSIG),
-    ("NSEC", rtype::NSEC),
-    ("DNSKEY", rtype::DNSKEY),
-    ("DHCID", 49),
-    ("NSEC3", rtype::NSEC3),
-    ("NSEC3PARAM", rtype::NSEC3PARAM),
-    ("TLSA", 52),
-    ("SMIMEA", 53),
-    ("HIP", 55),
-    ("CDS", 59),
-    ("CDNSKEY", 60),
-    ("OPENPGPKEY", 61),
-    ("CSYNC", 62),
-    ("ZONEMD", 63),
-    ("SVCB", 64),
-    ("HTTPS", 65),
-    ("SPF", 99),
-    ("URI", 256),
-    ("CAA", rtype::CAA),
-];
-
-fn type_number(word: &[u8]) -> Option<u16> {
-    if let Some((_, n)) = TYPES
-        .iter()
-        .find(|(m, _)| word.eq_ignore_ascii_case(m.as_bytes()))
-    {
-        return Some(*n);
-    }
-    if word.len() > 4 && word[..4].eq_ignore_ascii_case(b"TYPE") {
-        return parse_u16_digits(&word[4..]);
-    }
-    None
-}
-
-/// The mnemonic of a type number, or `TYPEnnn` (RFC 3597 §5).
-#[must_use]
-pub fn type_name(rrtype: u16) -> String {
-    TYPES
-        .iter()
-        .find(|(_, n)| *n == rrtype)
-        .map_or_else(|| format!("TYPE{rrtype}"), |(m, _)| (*m).to_owned())
-}
-
-/// Cursor over the RDATA tokens of one record.
-struct Fields<'a> {
-    buf: &'a [u8],
-    toks: &'a [Token],
-    next: usize,
-    /// The token before the RDATA (the type), for "missing field" positions.
-    after: Token,
-    origin: Option<&'a DomainName>,
-}
-
-impl Fields<'_> {
-    fn take(&mut self, what: &str) -> Result<Token, Problem> {
-        match self.toks.get(self.next) {
-            Some(t) => {
-                self.next += 1;
-                Ok(*t)
-            }
-            None => {
-                let last = self.toks.last().unwrap_or(&self.after);
-                Err(Problem::at(last, format!("missing {what}")))
-            }
-        }
-    }
-
-    fn more(&self) -> bool {
-        self.next < self.toks.len()
-    }
-
-    fn end(&self) -> Result<(), Problem> {
-        match self.toks.get(self.next) {
-            None => Ok(()),
-            Some(t) => Err(Problem::at(
-                t,
-                format!(
-                    "unexpected field {:?} after the RDATA",
-                    String::from_utf8_lossy(&self.buf[t.start..t.end])
-                ),
-            )
-            .hint("quote strings that contain spaces; check the field count of the type")),
-        }
-    }
-
-    fn text(&self, t: &Token) -> &[u8] {
-        &self.buf[t.start..t.end]
-    }
-
-    fn number(&mut self, what: &str, max: u32) -> Result<u32, Problem> {
-        let t = self.take(what)?;
-        let raw = self.text(&t);
-        if t.quoted || raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
-            return Err(Problem::at(
-                &t,
-                format!(
-                    "{what} {:?} is not a decimal number",
-                    String::from_utf8_lossy(raw)
-                ),
-            ));
-        }
-        let mut v: u64 = 0;
-        for d in raw {
-            v = v * 10 + u64::from(d - b'0');
-            if v > u64::from(u32::MAX) {
-                break;
-            }
-        }
-        if v > u64::from(max) {
-            return Err(Problem::at(
-                &t,
-                format!(
-                    "{what} {} is out of range 0-{max}",
-                    String::from_utf8_lossy(raw)
-                ),
-            )
-            .hint("the value is never truncated; use a value in range"));
-        }
-        // Checked: v ≤ max ≤ u32::MAX.
-        Ok(u32::try_from(v).unwrap_or(u32::MAX))
-    }
-
-    fn u8(&mut self, what: &str) -> Result<u8, Problem> {
-        self.number(what, u32::from(u8::MAX))
-            .map(|v| u8::try_from(v).unwrap_or(u8::MAX))
-    }
-
-    fn u16(&mut self, what: &str) -> Result<u16, Problem> {
-        self.number(what, u32::from(u16::MAX))
-            .map(|v| u16::try_from(v).unwrap_or(u16::MAX))
-    }
-
-    fn ttl(&mut self, what: &str) -> Result<u32, Problem> {
-        let t = self.take(what)?;
-        parse_ttl(self.buf, &t)
-    }
-
-    fn name(&mut self, what: &str) -> Result<DomainName, Problem> {
-        let t = self.take(what)?;
-        parse_name(self.buf, &t, self.origin)
-    }
-
-    fn string(&mut self, what: &str) -> Result<Vec<u8>, Problem> {
-        let t = self.take(what)?;
-        decode_string(self.buf, &t, 255)
-    }
-
-    /// The remaining tokens concatenated (for hex / base64 fields that may contain spaces).
-    fn rest(&mut self, what: &str) -> Result<(Token, Vec<u8>), Problem> {
-        let first = self.take(what)?;
-        let mut out = self.text(&first).to_vec();
-        while let Some(t) = self.toks.get(self.next) {
-            out.extend_from_slice(self.text(t));
-            self.next += 1;
-        }
-        Ok((first, out))
-    }
-
-    fn hex_rest(&mut self, what: &str) -> Result<Vec<u8>, Problem> {
-        let (t, text) = self.rest(what)?;
-        decode_hex(&text).ok_or_else(|| Problem::at(&t, format!("{what} is not valid hex")))
-    }
-
-    fn base64_rest(&mut self, what: &str) -> Result<Vec<u8>, Problem> {
-        let (t, text) = self.rest(what)?;
-        decode_base64(&text).ok_or_else(|| Problem::at(&t, format!("{what} is not valid base64")))
-    }
-
-    fn type_bitmap_rest(&mut self) -> Result<Vec<u8>, Problem> {
-        let mut types = Vec::new();
-        while let Some(t) = self.toks.get(self.next).copied() {
-            self.next += 1;
-            let n = type_number(self.text(&t)).ok_or_else(|| {
-                Problem::at(
-                    &t,
-                    format!("unknown type {}", String::from_utf8_lossy(self.text(&t))),
-                )
-            })?;
-            types.push(n);
-        }
-        Ok(encode_type_bitmap(types))
-    }
-
-    /// RFC 3597 §5: `\# <length> <hex>...`.
-    fn generic(&mut self) -> Result<Vec<u8>, Problem> {
-        self.take("\\#")?;
-        let len_tok = *self
-            .toks
-            .get(self.next)
-            .ok_or_else(|| Problem::at(&self.after, "missing RDATA length after \\#"))?;
-        let len = self.u16("generic RDATA length")?;
-        let data = if self.more() {
-            let (t, text) = self.rest("hex RDATA")?;
-            decode_hex(&text)
-                .ok_or_else(|| Problem::at(&t, "generic RDATA is not valid hex (RFC 3597 §5)"))?
-        } else {
-            Vec::new()
-        };
-        if data.len() != usize::from(len) {
-            return Err(Problem::at(
-                &len_tok,
-                format!(
-                    "\\# length {len} but {} octets of hex follow (RFC 3597 §5)",
-                    data.len()
-                ),
-            ));
-        }
-        Ok(data)
-    }
-}
-
-fn push_string(out: &mut Vec<u8>, s: &[u8]) {
-    // Callers have enforced ≤ 255.
-    out.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
-    out.extend_from_slice(s);
-}
-
-fn parse_rdata(
-    rrtype: u16,
-    f: &mut Fields<'_>,
-    notes: &mut Vec<(usize, Note)>,
-) -> Result<Vec<u8>, Problem> {
-    let mut out = Vec::with_capacity(64);
-    match rrtype {
-        rtype::A => {
-            let t = f.take("IPv4 address")?;
-            let a: Ipv4Addr = std::str::from_utf8(f.text(&t))
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Problem::at(&t, "invalid IPv4 address"))?;
-            out.extend_from_slice(&a.octets());
-        }
-        rtype::AAAA => {
-            let t = f.take("IPv6 address")?;
-            let a: Ipv6Addr = std::str::from_utf8(f.text(&t))
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| Problem::at(&t, "invalid IPv6 address"))?;
-            out.extend_from_slice(&a.octets());
-        }
-        rtype::NS | rtype::CNAME | rtype::DNAME | rtype::PTR => {
-            out.extend_from_slice(f.name("target name")?.as_wire());
-        }
-        rtype::SOA => {
-            out.extend_from_slice(f.name("SOA MNAME")?.as_wire());
-            out.extend_from_slice(f.name("SOA RNAME")?.as_wire());
-            out.extend_from_slice(&f.number("SOA SERIAL", u32::MAX)?.to_be_bytes());
-            for what in ["SOA REFRESH", "SOA RETRY", "SOA EXPIRE", "SOA MINIMUM"] {
-                out.extend_from_slice(&f.ttl(what)?.to_be_bytes());
-            }
-        }
-        rtype::MX => {
-            out.extend_from_slice(&f.u16("MX PREFERENCE")?.to_be_bytes());
-            out.extend_from_slice(f.name("MX EXCHANGE")?.as_wire());
-        }
-        rtype::TXT | 99 => {
-            push_string(&mut out, &f.string("TXT string")?);
-            while f.more() {
-                push_string(&mut out, &f.string("TXT string")?);
-            }
-        }
-        13 => {
-            push_string(&mut out, &f.string("HINFO CPU")?);
-            push_string(&mut out, &f.string("HINFO OS")?);
-        }
-        rtype::SRV => {
-            for what in ["SRV PRIORITY", "SRV WEIGHT", "SRV PORT"] {
-                out.extend_from_slice(&f.u16(what)?.to_be_bytes());
-            }
-            out.extend_from_slice(f.name("SRV TARGET")?.as_wire());
-        }
-        rtype::NAPTR => {
-            // RFC 3403 §4.1 / §4.3.
-            out.extend_from_slice(&f.u16("NAPTR ORDER")?.to_be_bytes());
-            out.extend_from_slice(&f.u16("NAPTR PREFERENCE")?.to_be_bytes());
-            push_string(&mut out, &f.string("NAPTR FLAGS")?);
-            push_string(&mut out, &f.string("NAPTR SERVICES")?);
-            let regexp_index = f.next;
-            push_string(&mut out, &f.string("NAPTR REGEXP")?);
-            if let Some(t) = f.toks.get(regexp_index)
-                && lone_backslash(f.text(t))
-            {
-                notes.push((regexp_index, Note::VanishingBackslash));
-            }
-            let index = f.next;
-            let t = f.take("NAPTR REPLACEMENT")?;
-            if t.quoted && t.start == t.end {
-                notes.push((index, Note::EmptyQuotedReplacement));
-                out.push(0);
-            } else {
-                out.extend_from_slice(parse_name(f.buf, &t, f.origin)?.as_wire());
-            }
-        }
-        rtype::CAA => {
-            out.push(f.u8("CAA FLAGS")?);
-            let t = f.take("CAA TAG")?;
-            let tag = f.text(&t);
-            if tag.is_empty() || tag.len() > 255 || !tag.iter().all(u8::is_ascii_alphanumeric) {
-                return Err(Problem::at(
-                    &t,
-                    "CAA tag must be 1-255 letters and digits (RFC 8659 §4.1)",
-                ));
-            }
-            push_string(&mut out, tag);
-            let vt = f.take("CAA VALUE")?;
-            out.extend_from_slice(&decode_string(f.buf, &vt, usize::from(u16::MAX))?);
-        }
-        rtype::DS | 59 => {
-            out.extend_from_slice(&f.u16("DS KEY TAG")?.to_be_bytes());
-            out.push(f.u8("DS ALGORITHM")?);
-            out.push(f.u8("DS DIGEST TYPE")?);
-            out.extend_from_slice(&f.hex_rest("DS DIGEST")?);
-        }
-        rtype::DNSKEY | 60 => {
-            out.extend_from_slice(&f.u16("DNSKEY FLAGS")?.to_be_bytes());
-            out.push(f.u8("DNSKEY PROTOCOL")?);
-            out.push(f.u8("DNSKEY ALGORITHM")?);
-            out.extend_from_slice(&f.base64_rest("DNSKEY PUBLIC KEY")?);
-        }
-        rtype::RRSIG => {
-            let t = f.take("RRSIG TYPE COVERED")?;
-            let covered = type_number(f.text(&t))
-                .ok_or_else(|| Problem::at(&t, "unknown type in RRSIG TYPE COVERED"))?;
-            out.extend_from_slice(&covered.to_be_bytes());
-            out.push(f.u8("RRSIG ALGORITHM")?);
-            out.push(f.u8("RRSIG LABELS")?);
-            out.extend_from_slice(&f.ttl("RRSIG ORIGINAL TTL")?.to_be_bytes());
-            for what in ["RRSIG EXPIRATION", "RRSIG INCEPTION"] {
-                let t = f.take(what)?;
-                let v = parse_sig_time(f.text(&t)).ok_or_else(|| {
-                    Problem::at(
-                        &t,
-                        format!("{what} is not YYYYMMDDHHmmSS or seconds (RFC 4034 §3.2)"),
-                    )
-                })?;
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-            out.extend_from_slice(&f.u16("RRSIG KEY TAG")?.to_be_bytes());
-            out.extend_from_slice(f.name("RRSIG SIGNER")?.as_wire());
-            out.extend_from_slice(&f.base64_rest("RRSIG SIGNATURE")?);
-        }
-        rtype::NSEC => {
-            out.extend_from_slice(f.name("NSEC NEXT")?.as_wire());
-            out.extend_from_slice(&f.type_bitmap_rest()?);
-        }
-        rtype::NSEC3 | rtype::NSEC3PARAM => {
-            out.push(f.u8("NSEC3 HASH ALGORITHM")?);
-            out.push(f.u8("NSEC3 FLAGS")?);
-            out.extend_from_slice(&f.u16("NSEC3 ITERATIONS")?.to_be_bytes());
-            let t = f.take("NSEC3 SALT")?;
-            let salt = if f.text(&t) == b"-" {
-                Vec::new()
-            } else {
-                decode_hex(f.text(&t)).ok_or_else(|| Problem::at(&t, "NSEC3 SALT is not hex"))?
-            };
-            if salt.len() > 255 {
-                return Err(Problem::at(&t, "NSEC3 SALT longer than 255 octets"));
-            }
-            push_string(&mut out, &salt);
-            if rrtype == rtype::NSEC3 {
-                let t = f.take("NSEC3 NEXT HASHED OWNER")?;
-                let next = decode_base32hex(f.text(&t))
-                    .filter(|v| !v.is_empty() && v.len() <= 255)
-                    .ok_or_else(|| {
-                        Problem::at(
-                            &t,
-                            "NSEC3 NEXT HASHED OWNER is not base32hex (RFC 5155 §3.3)",
-                        )
-                    })?;
-                push_string(&mut out, &next);
-                out.extend_from_slice(&f.type_bitmap_rest()?);
-            }
-        }
-        other => {
-            let t = f.toks.first().copied().unwrap_or(f.after);
-            return Err(Problem::at(
-                &t,
-                format!(
-                    "type {} has no presentation parser here; the record is not read",
-                    type_name(other)
-                ),
-            )
-            .hint("write the RDATA in the RFC 3597 generic form: \\# <length> <hex>"));
-        }
-    }
-    Ok(out)
-}
-
-fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let val = |c: u8| -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    };
-    text.chunks_exact(2)
-        .map(|p| Some(val(p[0])? << 4 | val(p[1])?))
-        .collect()
-}
-
-fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    };
-    let trimmed_len = text.iter().rposition(|&c| c != b'=').map_or(0, |p| p + 1);
-    let (data, pad) = text.split_at(trimmed_len);
-    if pad.len() > 2 || (data.len() + pad.len()) % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for &c in data {
-        acc = (acc << 6) | val(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xFF).unwrap_or(0));
-        }
-    }
-    Some(out)
-}
-
-fn decode_base32hex(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 5 / 8);
-    let mut acc = 0u64;
-    let mut bits = 0u32;
-    for &c in text {
-        let v = match c.to_ascii_uppercase() {
-            c @ b'0'..=b'9' => c - b'0',
-            c @ b'A'..=b'V' => c - b'A' + 10,
-            _ => return None,
-        };
-        acc = (acc << 5) | u64::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xFF).unwrap_or(0));
-        }
-    }
-    Some(out)
-}
-
-/// RFC 4034 §4.1.2 type bitmap.
-fn encode_type_bitmap(mut types: Vec<u16>) -> Vec<u8> {
-    types.sort_unstable();
-    types.dedup();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < types.len() {
-        let window = types[i] >> 8;
-        let mut bitmap = [0u8; 32];
-        let mut max = 0usize;
-        while i < types.len() && types[i] >> 8 == window {
-            let low = usize::from(types[i] & 0xFF);
-            bitmap[low / 8] |= 0x80 >> (low % 8);
-            max = max.max(low / 8);
-            i += 1;
-        }
-        out.push(u8::try_from(window).unwrap_or(u8::MAX));
-        out.push(u8::try_from(max + 1).unwrap_or(32));
-        out.extend_from_slice(&bitmap[..=max]);
-    }
-    out
-}
-
-/// RRSIG times: `YYYYMMDDHHmmSS` (UTC) or plain seconds (RFC 4034 §3.2), as serial-number seconds.
-fn parse_sig_time(raw: &[u8]) -> Option<u32> {
-    if !raw.iter().all(u8::is_ascii_digit) || raw.is_empty() {
-        return None;
-    }
-    let num = |s: &[u8]| s.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0'));
-    if raw.len() == 14 {
-        let (y, mo, d) = (num(&raw[0..4]), num(&raw[4..6]), num(&raw[6..8]));
-        let (h, mi, s) = (num(&raw[8..10]), num(&raw[10..12]), num(&raw[12..14]));
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-            return None;
-        }
-        let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s;
-        // Serial-number arithmetic (RFC 1982): the value is taken modulo 2^32.
-        return u32::try_from(secs.rem_euclid(1 << 32)).ok();
-    }
-    u32::try_from(num(raw)).ok().filter(|_| raw.len() <= 10)
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -3231,10 +2699,10 @@ mod tests {
     #[test]
     fn generic_form_and_errors() {
         let o = read(
-            "@ 60 TYPE35 \\# 3 000A00\n@ 60 A \\# 4 c0000201\n@ 60 A \\# 5 c0000201\n@ 60 FOO 1\n@ 60 NAPTR 1 2 \"u\"\n",
+            "@ 60 TYPE65280 \\# 3 000A00\n@ 60 A \\# 4 c0000201\n@ 60 A \\# 5 c0000201\n@ 60 FOO 1\n@ 60 NAPTR 1 2 \"u\"\n",
         );
         assert_eq!(o.zone.records.len(), 2);
-        assert_eq!(o.zone.records[0].rtype, 35);
+        assert_eq!(o.zone.records[0].rtype, 65280);
         assert_eq!(o.zone.records[1].rdata, [192, 0, 2, 1]);
         assert_eq!(o.diagnostics.len(), 3, "{:?}", o.diagnostics);
         let o = read("@ 60 TXT \\300\n@ 60 TXT \"x\" y\n@ 60 A 1.2.3.4 extra\n");
@@ -3257,7 +2725,7 @@ mod tests {
     #[test]
     fn dnssec_types_parse() {
         let o = read(
-            "@ 60 DNSKEY 257 3 13 AQID\n@ 60 DS 1 13 2 0a0B\n@ 60 RRSIG NAPTR 13 3 60 20300101000000 20200101000000 1234 example.net. AQID\n@ 60 NSEC a.example.net. A NAPTR RRSIG\n@ 60 NSEC3 1 0 0 - 0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM A RRSIG\n@ 60 NSEC3PARAM 1 0 0 ab\n@ 60 CAA 0 issue \"ca.example\"\n@ 60 SOA ns hostmaster 1 1h 15m 1w 5m\n@ 60 SRV 1 2 3 t\n@ 60 MX 10 m\n",
+            "@ 60 DNSKEY 257 3 13 AQID\n@ 60 DS 1 13 2 0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B0a0B\n@ 60 RRSIG NAPTR 13 3 60 20300101000000 20200101000000 1234 example.net. AQID\n@ 60 NSEC a.example.net. A NAPTR RRSIG\n@ 60 NSEC3 1 0 0 - 0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM A RRSIG\n@ 60 NSEC3PARAM 1 0 0 ab\n@ 60 CAA 0 issue \"ca.example\"\n@ 60 SOA ns hostmaster 1 1h 15m 1w 5m\n@ 60 SRV 1 2 3 t\n@ 60 MX 10 m\n",
         );
         assert!(o.diagnostics.is_empty(), "{:?}", o.diagnostics);
         assert_eq!(o.zone.records.len(), 10);
@@ -3267,6 +2735,9 @@ mod tests {
             &o.zone.records[3].rdata[15..],
             [0, 6, 0x40, 0, 0, 0, 0x10, 0x02]
         );
-        assert_eq!(parse_sig_time(b"20300101000000"), Some(1_893_456_000));
+        assert_eq!(
+            rdata_text::parse_sig_time(b"20300101000000"),
+            Some(1_893_456_000)
+        );
     }
 }

@@ -45,6 +45,14 @@ pub mod rtype {
     pub const NSEC3: u16 = 50;
     /// NSEC3 parameters (RFC 5155).
     pub const NSEC3PARAM: u16 = 51;
+    /// Child DS (RFC 7344).
+    pub const CDS: u16 = 59;
+    /// Child DNSKEY (RFC 7344).
+    pub const CDNSKEY: u16 = 60;
+    /// Service binding (RFC 9460).
+    pub const SVCB: u16 = 64;
+    /// HTTPS service binding (RFC 9460).
+    pub const HTTPS: u16 = 65;
     /// Certification authority authorization (RFC 8659).
     pub const CAA: u16 = 257;
 }

@@ -9,3 +9,4 @@ mod corpus;
 mod generate;
 mod properties;
 mod replay;
+mod roundtrip;
