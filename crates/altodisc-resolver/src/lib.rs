@@ -47,6 +47,6 @@ pub mod verify;
 mod api;
 pub use api::Resolver;
 pub use dns::{DnsConfig, DnsSetupError, parse_server};
-pub use source::{LookupFailure, NaptrSource, TemporaryReason};
+pub use source::{FailureReason, LookupFailure, NaptrSource};
 pub use unaptr::{Candidate, DnssecState, NameStatus, UnaptrOptions, UnaptrOutcome};
 pub use xdom::{XdomError, XdomOptions, XdomOutcome, XdomStatus};
