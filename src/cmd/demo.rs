@@ -185,7 +185,9 @@ async fn demo(args: &DemoArgs) -> ExitCode {
         let Ok(domain) = DomainName::parse(d) else {
             continue;
         };
-        let outcome = resolver.resolve_domain(&domain, false).await;
+        let outcome = resolver
+            .resolve_domain(&domain, altodisc_resolver::Protocols::HttpsOnly)
+            .await;
         all_found &= outcome.found();
         print!("{}", render_unaptr(d, &outcome));
     }

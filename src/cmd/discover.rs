@@ -346,8 +346,13 @@ fn write_human(
                     crate::cmd::verify::write_tried(out, t, u.candidates.len(), "  ")?;
                 }
             } else {
-                writeln!(out, "  no ALTO server found for {}: {}", u.start, u.status)?;
-                if u.status.is_temporary() {
+                writeln!(
+                    out,
+                    "  no ALTO server found for {}: {}",
+                    u.start,
+                    altodisc_resolver::unaptr::status_detail(&u.status)
+                )?;
+                if u.is_temporary() {
                     writeln!(out, "  (temporary failure: a retry later may help)")?;
                 }
             }

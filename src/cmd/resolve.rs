@@ -186,8 +186,9 @@ JSON: {\"domain\", \"status\": \"found\"|\"not_found\"|\"error\", \"result\", \"
 \"dnssec\" is secure, insecure or indeterminate (unchecked with --dnssec off); bogus answers are
 never candidates (they count as temporary failures).
 
-Exit codes: 0 found, 1 not found, 2 invalid input or usage, 3 only temporary failures
-(timeout, SERVFAIL, REFUSED: a retry later may help).")]
+Exit codes: 0 found, 1 not found (including a server that answers REFUSED: asking again gives
+the same answer), 2 invalid input or usage, 3 only temporary failures (timeout, SERVFAIL: a retry
+later may help).")]
 pub(crate) struct ResolveArgs {
     /// The access domain (e.g. from DHCP option 213/57, or configured), e.g. example.net.
     #[arg(value_name = "DOMAIN")]
@@ -291,7 +292,7 @@ pub(crate) fn run(args: &ResolveArgs) -> ExitCode {
 fn outcome_code(o: &UnaptrOutcome) -> u8 {
     if o.found() {
         exit::SUCCESS
-    } else if o.status.is_temporary() {
+    } else if o.is_temporary() {
         exit::TEMPORARY
     } else {
         exit::NOT_FOUND
@@ -336,7 +337,7 @@ pub(crate) fn write_visits(
             "{indent}{pad}{} [{}]: {}{}{}",
             v.name,
             v.protocol,
-            v.status,
+            altodisc_resolver::unaptr::status_detail(&v.status),
             if v.records > 0 {
                 format!(", {} NAPTR record(s)", v.records)
             } else {
@@ -379,8 +380,13 @@ fn write_human(out: &mut impl Write, o: &UnaptrOutcome, trace: bool) -> io::Resu
     if o.found() {
         write_candidates(out, &o.candidates, "")?;
     } else {
-        writeln!(out, "no ALTO server found for {}: {}", o.start, o.status)?;
-        if o.status.is_temporary() {
+        writeln!(
+            out,
+            "no ALTO server found for {}: {}",
+            o.start,
+            altodisc_resolver::unaptr::status_detail(&o.status)
+        )?;
+        if o.is_temporary() {
             writeln!(out, "(temporary failure: a retry later may help)")?;
         }
     }

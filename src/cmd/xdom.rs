@@ -37,8 +37,9 @@ JSON (one object per input and line): {\"input\", \"prefix\", \"status\": \"foun
 A summary (addresses, queries sent, queries per address, elapsed, addresses/s) goes to stderr.
 
 Exit codes: 0 every input found; 1 some input not found (or, with --batch, an invalid line);
-2 invalid input or usage; 3 nothing missing except through temporary failures (timeout, SERVFAIL,
-REFUSED: a retry later may help).")]
+2 invalid input or usage; 3 nothing missing except through temporary failures (timeout, SERVFAIL:
+a retry later may help; a server that answers REFUSED gives the same answer again, so it counts as
+not found).")]
 pub(crate) struct XdomArgs {
     /// IPv4/IPv6 addresses or CIDR prefixes, e.g. 198.51.100.3 or 2001:db8::/48.
     #[arg(
@@ -264,9 +265,20 @@ fn write_human(out: &mut impl Write, o: &XdomOutcome, trace: bool) -> io::Result
                 let retried = r
                     .first_attempt
                     .as_ref()
-                    .map(|f| format!(" (retried after: {f})"))
+                    .map(|f| {
+                        format!(
+                            " (retried after: {})",
+                            altodisc_resolver::unaptr::status_detail(f)
+                        )
+                    })
                     .unwrap_or_default();
-                writeln!(out, "    {} {}: {}{retried}", r.label(), r.name, u.status)?;
+                writeln!(
+                    out,
+                    "    {} {}: {}{retried}",
+                    r.label(),
+                    r.name,
+                    altodisc_resolver::unaptr::status_detail(&u.status)
+                )?;
                 // The top-level visit is the line above; show its skipped records, then any
                 // non-terminal hops in full.
                 for v in u.visits.iter().filter(|v| v.depth == 0) {

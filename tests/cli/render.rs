@@ -175,6 +175,87 @@ fn rendered_dhcp_snippets_pass_the_servers_checks() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A forward zone whose name server is inside it: `records` supplies the address that
+/// named-checkzone and kzonecheck require, and without it `render` refuses the config, as
+/// those tools refuse the zone.
+#[test]
+fn an_in_zone_name_server_gets_its_address_from_records() {
+    let dir = temp_dir("render-glue");
+    let config = dir.join("publish.toml");
+    let body = "[defaults]\nns = [\"ns1.isp.example.\"]\nrname = \"hostmaster.isp.example.\"\n\
+                [[zone]]\norigin = \"isp.example.\"\n\
+                records = [\"ns1 3600 IN A 192.0.2.53\", \"ns1 3600 IN AAAA 2001:db8::53\"]\n\
+                [[access_domain]]\ndomain = \"isp.example.\"\n\
+                records = [{ order = 100, preference = 10, uri = \"https://alto.isp.example/ird\" }]\n";
+    std::fs::write(&config, body).unwrap();
+    let out = dir.join("out");
+    let render = |out: &Path| {
+        crate::altodisc(&[
+            "render",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = render(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let zone = out.join("zones/isp.example.zone");
+    let p = zone.to_str().unwrap();
+    let text = std::fs::read_to_string(&zone).unwrap();
+    assert!(
+        text.contains("192.0.2.53") && text.contains("2001:db8::53"),
+        "{text}"
+    );
+    // The same zone without the address lines: what the config without `records` would give.
+    let bare = dir.join("bare.zone");
+    std::fs::write(
+        &bare,
+        text.lines()
+            .filter(|l| !l.contains(" IN A ") && !l.contains(" IN AAAA "))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let b = bare.to_str().unwrap();
+    if require_tool_or_skip("named-checkzone", "bind9-utils") {
+        run_ok(
+            "named-checkzone",
+            &["-k", "fail", "-i", "full", "isp.example.", p],
+            &[],
+        );
+        let rejected = Command::new(find_binary("named-checkzone").unwrap())
+            .args(["-k", "fail", "-i", "full", "isp.example.", b])
+            .output()
+            .unwrap();
+        assert!(!rejected.status.success(), "named-checkzone accepted {b}");
+    }
+    if require_tool_or_skip("kzonecheck", "knot-dnssecutils") {
+        run_ok("kzonecheck", &["-o", "isp.example.", p], &[]);
+        let rejected = Command::new(find_binary("kzonecheck").unwrap())
+            .args(["-o", "isp.example.", b])
+            .output()
+            .unwrap();
+        assert!(!rejected.status.success(), "kzonecheck accepted {b}");
+    }
+    // altodisc refuses the config without `records`, saying what to add.
+    let without: String = body
+        .lines()
+        .filter(|l| !l.starts_with("records = [\"ns1"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&config, without).unwrap();
+    let out2 = dir.join("out2");
+    let o = render(&out2);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("name server ns1.isp.example.") && err.contains("records = [\"ns1 3600 IN A"),
+        "{err}"
+    );
+}
+
 #[test]
 fn render_refuses_a_config_with_checker_errors() {
     let dir = temp_dir("render-bad");

@@ -144,6 +144,28 @@ fn resolve_temporary_failure_exits_3() {
 }
 
 #[test]
+fn resolve_refused_is_not_found_not_temporary() {
+    // NSD answers REFUSED for a name in no zone it serves: that answer does not change when
+    // asked again, so it is "not found" (exit 1), never "retry later" (docs/decisions.md, A16).
+    let Some(peer) = fixture_peer() else { return };
+    let server = peer.addr().to_string();
+    let base = ["resolve", "--server", &server, "--no-recursion"];
+    let out = altodisc(&[&base[..], &["--json", "alto.not-served.example."]].concat());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["status"], "not_found");
+    assert_eq!(v["result"], "refused");
+    assert_eq!(v["temporary"], false);
+    assert_eq!(v["names"][0]["status"], "refused");
+
+    let out = altodisc(&[&base[..], &["alto.not-served.example."]].concat());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("refused the query (REFUSED)"), "{text}");
+    assert!(!text.contains("retry later may help"), "{text}");
+}
+
+#[test]
 fn resolve_invalid_input_exits_2_with_one_line() {
     // 5 x 63-octet labels: over the 255-octet limit of RFC 1035 §3.1.
     let oversize = vec!["a".repeat(63); 5].join(".");

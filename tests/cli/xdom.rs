@@ -112,6 +112,31 @@ fn xdom_invalid_input_exits_2_naming_it() {
 }
 
 #[test]
+fn xdom_refused_everywhere_exits_1_not_3() {
+    // The fixtures serve no reverse zone for 203.0.113.0/24 nor 203/8: NSD answers REFUSED for
+    // every ladder name. Not temporary, not retried (docs/decisions.md, A16).
+    let Some(peer) = fixture_peer() else { return };
+    let server = peer.addr().to_string();
+    let out = altodisc(&[
+        "xdom",
+        "--server",
+        &server,
+        "--no-recursion",
+        "--json",
+        "203.0.113.7",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = &lines(&out.stdout)[0];
+    assert_eq!(v["status"], "not_found");
+    assert_eq!(v["temporary"], false);
+    assert_eq!(v["degraded"], false);
+    for n in v["names"].as_array().unwrap() {
+        assert_eq!(n["status"], "refused", "{n}");
+        assert_eq!(n["retried"], false, "{n}");
+    }
+}
+
+#[test]
 fn xdom_only_temporary_failures_exit_3() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let server = silent.local_addr().unwrap().to_string();

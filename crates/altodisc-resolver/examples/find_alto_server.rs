@@ -18,12 +18,10 @@
 //!
 //! Exit status 0 when every target found a server, 1 otherwise, 2 for bad arguments.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use altodisc_proto::DomainName;
-use altodisc_proto::service::WantedService;
-use altodisc_resolver::{Candidate, Resolver, XdomStatus};
+use altodisc_resolver::{Discovery, Resolver};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -44,7 +42,7 @@ async fn main() -> ExitCode {
         return usage("give at least one access domain or address");
     }
 
-    // One resolver for every lookup: it keeps its connections and its answer cache.
+    // One resolver for every lookup: it keeps its connections.
     let resolver = match server {
         Some(addr) => Resolver::with_server(addr),
         None => Resolver::system(),
@@ -59,78 +57,46 @@ async fn main() -> ExitCode {
 
     let mut all_found = true;
     for target in &targets {
-        let found = if looks_like_address(target) {
-            by_address(&resolver, target).await
-        } else {
-            match DomainName::parse(target) {
-                Ok(domain) => by_access_domain(&resolver, &domain).await,
-                Err(e) => {
-                    eprintln!("{target}: not a domain name: {e}");
-                    false
-                }
+        // A domain (RFC 7286 §3.2), an address or a prefix (RFC 8686), https only.
+        match resolver.discover(target).await {
+            Ok(found) => print_servers(target, &found),
+            Err(e) if e.is_invalid_input() => {
+                eprintln!("{target}: {e}");
+                return ExitCode::from(2);
             }
-        };
-        all_found &= found;
+            Err(e) => {
+                let retry = if e.is_temporary() {
+                    " (retry later)"
+                } else {
+                    ""
+                };
+                println!("{target}: {e}{retry}");
+                all_found = false;
+            }
+        }
     }
     ExitCode::from(if all_found { 0 } else { 1 })
 }
 
-/// RFC 7286 §3.2 step 2: the access domain is known (from DHCP or configuration).
-async fn by_access_domain(resolver: &Resolver, domain: &DomainName) -> bool {
-    // `false`: never fall back to plain-http ALTO servers (RFC 8686 §6.1 keeps them for debugging).
-    let outcome = resolver.resolve_domain(domain, false).await;
-    if outcome.found() {
-        println!(
-            "{domain}: access domain, {} candidate(s)",
-            outcome.candidates.len()
-        );
-        print_candidates(&outcome.candidates);
+/// Servers come best first (ORDER, then PREFERENCE): try them in this order.
+fn print_servers(target: &str, found: &Discovery) {
+    let note = if found.degraded {
+        " (a more specific name failed temporarily: retry later for a better answer)"
     } else {
-        // The walk status says why: NXDOMAIN, NODATA, no matching record, or a temporary
-        // failure worth retrying.
-        println!("{domain}: no ALTO server ({})", outcome.status.as_str());
-    }
-    outcome.found()
-}
-
-/// RFC 8686: the ALTO server responsible for an address or prefix (e.g. a peer's address).
-async fn by_address(resolver: &Resolver, input: &str) -> bool {
-    match resolver.xdom(input, &[WantedService::alto_https()]).await {
-        Ok(outcome) => {
-            match outcome.status {
-                XdomStatus::Found => {
-                    let at = outcome.matched_label().unwrap_or_default();
-                    let note = if outcome.degraded {
-                        " (a more specific name failed temporarily: retry later for a better answer)"
-                    } else {
-                        ""
-                    };
-                    println!("{input}: found at {at}{note}");
-                    print_candidates(&outcome.candidates);
-                }
-                other => println!("{input}: no ALTO server ({})", other.as_str()),
-            }
-            outcome.status == XdomStatus::Found
-        }
-        Err(e) => {
-            eprintln!("{input}: {e}");
-            false
-        }
-    }
-}
-
-/// Candidates come ordered (ORDER, then PREFERENCE): try them in this order.
-fn print_candidates(candidates: &[Candidate]) {
-    for c in candidates {
+        ""
+    };
+    println!("{target}: {} server(s){note}", found.servers.len());
+    for s in &found.servers {
         println!(
-            "  {}  (order {}, preference {}, from {}, ttl {}s)",
-            c.uri, c.order, c.preference, c.owner, c.ttl
+            "  {}  (order {}, preference {}, from {}, ttl {}s, dnssec {})",
+            s.uri,
+            s.order,
+            s.preference,
+            s.owner,
+            s.ttl,
+            s.dnssec.as_str()
         );
     }
-}
-
-fn looks_like_address(s: &str) -> bool {
-    s.parse::<IpAddr>().is_ok() || s.contains('/')
 }
 
 fn usage(msg: &str) -> ExitCode {

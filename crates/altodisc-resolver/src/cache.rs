@@ -196,7 +196,7 @@ fn cached_copy(name: &DomainName, lookup: &NaptrLookup) -> NaptrLookup {
 mod tests {
     use super::*;
     use crate::memory::MemorySource;
-    use crate::source::TemporaryReason;
+    use crate::source::FailureReason;
 
     fn n(s: &str) -> DomainName {
         DomainName::parse(s).unwrap()
@@ -267,7 +267,7 @@ mod tests {
 
     #[tokio::test]
     async fn negative_cached_temporary_not() {
-        let src = MemorySource::new().fail("t.example.", TemporaryReason::Timeout);
+        let src = MemorySource::new().fail("t.example.", FailureReason::Timeout);
         let c = CachedSource::new(src);
         for _ in 0..3 {
             let _ = c.lookup_naptr(&n("nx.example.")).await;

@@ -11,8 +11,8 @@
 //! * DNSSEC ([`DnsSource::with_dnssec`]): hickory validates (DO bit, chain of trust from
 //!   the root KSKs plus `--trust-anchor`); every positive answer carries its
 //!   [`DnssecState`]; a bogus answer, positive or negative, becomes
-//!   [`TemporaryReason::DnssecBogus`]; with `require`, a positive answer that is not secure
-//!   becomes [`TemporaryReason::DnssecRequired`].
+//!   [`FailureReason::DnssecBogus`]; with `require`, a positive answer that is not secure
+//!   becomes [`FailureReason::DnssecRequired`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use hickory_resolver::{Resolver, TokioResolver};
 
 use crate::dnssec::{DnssecConfig, DnssecError, DnssecMode, state_of};
 use crate::source::{
-    LookupFailure, NaptrAnswer, NaptrLookup, NaptrSource, QueryTrace, TemporaryReason, Transport,
+    FailureReason, LookupFailure, NaptrAnswer, NaptrLookup, NaptrSource, QueryTrace, Transport,
 };
 use crate::unaptr::DnssecState;
 
@@ -500,11 +500,11 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
         }
         NetError::Dns(DnsError::ResponseCode(rc)) => {
             let reason = match *rc {
-                ResponseCode::ServFail => TemporaryReason::ServFail,
-                ResponseCode::Refused => TemporaryReason::Refused,
-                other => TemporaryReason::OtherRcode(rcode_str(other)),
+                ResponseCode::ServFail => FailureReason::ServFail,
+                ResponseCode::Refused => FailureReason::Refused,
+                other => FailureReason::OtherRcode(rcode_str(other)),
             };
-            (LookupFailure::Temporary(reason), rcode_str(*rc))
+            (LookupFailure::Failed(reason), rcode_str(*rc))
         }
         // A negative answer hickory could not prove secure (insecure or indeterminate: the proof
         // is bogus only as `DnssecBogus`). Still an ordinary NXDOMAIN/NODATA for control flow.
@@ -513,7 +513,7 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
         }) => {
             if matches!(state_of([proof]), DnssecState::Bogus) {
                 return (
-                    LookupFailure::Temporary(TemporaryReason::DnssecBogus),
+                    LookupFailure::Failed(FailureReason::DnssecBogus),
                     "bogus".to_owned(),
                 );
             }
@@ -527,23 +527,23 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
             (failure, rcode_str(rc))
         }
         NetError::Dns(DnsError::DnssecBogus) => (
-            LookupFailure::Temporary(TemporaryReason::DnssecBogus),
+            LookupFailure::Failed(FailureReason::DnssecBogus),
             "bogus".to_owned(),
         ),
         NetError::Timeout => (
-            LookupFailure::Temporary(TemporaryReason::Timeout),
+            LookupFailure::Failed(FailureReason::Timeout),
             "timeout".to_owned(),
         ),
         NetError::Truncated => (
-            LookupFailure::Temporary(TemporaryReason::Truncated),
+            LookupFailure::Failed(FailureReason::Truncated),
             "truncated".to_owned(),
         ),
         NetError::Proto(p) => (
-            LookupFailure::Temporary(TemporaryReason::Malformed(p.to_string())),
+            LookupFailure::Failed(FailureReason::Malformed(p.to_string())),
             "malformed".to_owned(),
         ),
         other => (
-            LookupFailure::Temporary(TemporaryReason::Network(other.to_string())),
+            LookupFailure::Failed(FailureReason::Network(other.to_string())),
             "error".to_owned(),
         ),
     }
@@ -562,7 +562,7 @@ impl NaptrSource for DnsSource {
             done = &mut lookup => done,
             refused = reachability.refused() => match refused {
                 Some(servers) => NaptrLookup {
-                    result: Err(LookupFailure::Temporary(TemporaryReason::ConnectionRefused(
+                    result: Err(LookupFailure::Failed(FailureReason::ConnectionRefused(
                         servers,
                     ))),
                     queries: Vec::new(),
@@ -621,7 +621,7 @@ impl DnsSource {
         let started = Instant::now();
         let Some(qname) = to_hickory(name) else {
             // Not reachable for names DomainName accepts, but never panic on it.
-            let failure = LookupFailure::Temporary(TemporaryReason::Network(format!(
+            let failure = LookupFailure::Failed(FailureReason::Network(format!(
                 "name {name} not representable"
             )));
             return NaptrLookup {
@@ -703,20 +703,18 @@ impl DnsSource {
                 };
                 let result = if dnssec == DnssecState::Bogus {
                     // hickory normally reports bogus data as an error already; never use it.
-                    Err(LookupFailure::Temporary(TemporaryReason::DnssecBogus))
+                    Err(LookupFailure::Failed(FailureReason::DnssecBogus))
                 } else if self.mode == DnssecMode::Require
                     && dnssec != DnssecState::Secure
                     && !(records.is_empty() && malformed.is_empty())
                 {
-                    Err(LookupFailure::Temporary(TemporaryReason::DnssecRequired(
-                        dnssec,
-                    )))
+                    Err(LookupFailure::Failed(FailureReason::DnssecRequired(dnssec)))
                 } else if records.is_empty() && malformed.is_empty() {
                     // hickory reports NODATA as an error (NoRecordsFound); a successful lookup
                     // without NAPTR records happens when it stopped following a CNAME chain
                     // (a loop, or more than 8 hops; observed with NSD, Knot and BIND): temporary
                     // for this name (RFC 1034 §3.6.2).
-                    Err(LookupFailure::Temporary(TemporaryReason::CnameChain))
+                    Err(LookupFailure::Failed(FailureReason::CnameChain))
                 } else {
                     Ok(NaptrAnswer {
                         owner: owner.unwrap_or_else(|| name.clone()),
@@ -737,7 +735,7 @@ impl DnsSource {
                 let ttl = match &failure {
                     LookupFailure::NxDomain { negative_ttl }
                     | LookupFailure::NoData { negative_ttl } => *negative_ttl,
-                    LookupFailure::Temporary(_) => None,
+                    LookupFailure::Failed(_) => None,
                 };
                 let transport = if failure.is_temporary() {
                     Transport::None
@@ -782,7 +780,7 @@ impl DnsSource {
                         transport: Transport::Udp,
                     });
                     if found > 0 {
-                        failure = LookupFailure::Temporary(TemporaryReason::CnameChain);
+                        failure = LookupFailure::Failed(FailureReason::CnameChain);
                     }
                 }
                 NaptrLookup {

@@ -1,33 +1,75 @@
-//! The client side of ALTO server discovery: U-NAPTR resolution over DNS (RFC 4848), RFC 8686
-//! cross-domain discovery, and RFC 7286 access-domain discovery through DHCP.
+//! Find the ALTO server to ask (RFC 7285): by the access domain your network hands out
+//! (RFC 7286) or by an IP address or prefix (RFC 8686 cross-domain discovery in reverse DNS).
 //!
-//! # Public API for other parts of altodisc
+//! # Quick start
 //!
-//! ```text
-//!   Resolver ─┬─ resolve_domain(domain, allow_http) ─▶ UnaptrOutcome   RFC 7286 step 2 (`discover`)
-//!             ├─ unaptr(name, &[WantedService])     ─▶ UnaptrOutcome   any service parameter
-//!             └─ xdom("198.51.100.3", &[..])        ─▶ XdomOutcome     RFC 8686 (`xdom`, `check --live`)
-//!   built from: Resolver::system() | Resolver::with_server(addr) | Resolver::with_servers(DnsConfig)
-//!               | Resolver::with_source(Arc<dyn NaptrSource>)  (in-memory zone in tests/benches)
+//! One [`Resolver`] per application (it keeps its DNS connections); [`Resolver::discover`] takes
+//! a domain, an address or a prefix as text, the typed calls take [`DomainName`], [`IpAddr`] or
+//! [`IpNet`]. A discovery gives the servers best first, each with its IRD [`Url`]; nothing found
+//! is an [`Error`] you classify, not parse:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use altodisc_resolver::{IpAddr, Resolver, memory::MemorySource};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // In an application: `Resolver::system()?` (the system's DNS resolver) or
+//! // `Resolver::with_server("192.0.2.53:53".parse()?)?`. Here: an in-memory zone.
+//! let zone = MemorySource::new().uri(
+//!     "100.51.198.in-addr.arpa.", 100, 10, "ALTO:https", "https://alto.example.net/ird",
+//! );
+//! let resolver = Resolver::with_source(Arc::new(zone));
+//!
+//! let client: IpAddr = "198.51.100.7".parse().unwrap();
+//! match resolver.discover_address(client).await {
+//!     Ok(found) => {
+//!         let server = found.best();
+//!         assert_eq!(server.uri.as_str(), "https://alto.example.net/ird");
+//!         // Cache the choice for `server.ttl` seconds; `found.degraded` means a more specific
+//!         // answer may appear when asked again later.
+//!     }
+//!     Err(e) if e.is_temporary() => eprintln!("retry later: {e}"),
+//!     Err(e) if e.is_invalid_input() => eprintln!("bad input: {e}"),
+//!     Err(e) => eprintln!("no ALTO server: {e}"),
+//! }
+//! // Text input: an access domain, an address or a prefix.
+//! let e = resolver.discover("alto.example.org").await.unwrap_err();
+//! assert!(e.is_not_found() && !e.is_temporary());
+//! # }
 //! ```
 //!
-//! * [`Resolver::resolve_domain`]: RFC 7286 §3.2 step 2 for a known access domain: U-NAPTR
-//!   `ALTO:https`, then `ALTO:http` only when `allow_http` (never mixed within a chain,
-//!   RFC 3958 §2.2.5). Used by `altodisc discover` after DHCP/config found the domain.
-//! * [`Resolver::with_server`]: every query goes to one explicit server (e.g. an authoritative
-//!   server under test, `check --live`), RD=0, UDP with TCP retry on truncation.
-//! * [`Resolver::xdom`]: RFC 8686 XDOMDISC; concurrent by default, answer chosen in ladder order,
-//!   `degraded` when a more specific name failed temporarily.
-//! * Results: [`unaptr::UnaptrOutcome`] (`candidates` with `uri`, `order`, `preference`, `owner`,
-//!   `chain`, `ttl`, `dnssec`; per-name `visits` with skip reasons; `queries` for `--trace`),
-//!   [`xdom::XdomOutcome`]; both have `to_json` producing the CLI's JSON.
-//! * DNSSEC (RFC 8686 §6.1): [`dnssec::DnssecConfig`] (`off` | `report` | `require`, extra trust anchors);
-//!   every candidate carries a [`unaptr::DnssecState`]; bogus answers never become candidates.
-//! * Batch mode: [`batch::run_batch`] with the shared answer cache [`cache::CachedSource`].
+//! The example `examples/find_alto_server.rs` does the same against real DNS.
 //!
-//! Selection of NAPTR records is always [`altodisc_proto::select::select`]; this crate adds only
-//! I/O, chasing, the ladder walk and caching.
+//! # What it follows
+//!
+//! * Access domain (RFC 7286 §3.2): U-NAPTR (RFC 4848) for `ALTO:https` at the domain;
+//!   [`Protocols::HttpsThenHttp`] also accepts `ALTO:http` (debugging only, RFC 8686 §6.1).
+//! * Address or prefix (RFC 8686 §3): U-NAPTR at the reverse names from the most specific one
+//!   (Table 1); the first name with a URI wins. Timeouts and SERVFAIL are temporary (RFC 8686
+//!   §3.5: a later retry may help), REFUSED is not.
+//! * DNSSEC (RFC 8686 §6.1): every [`AltoServer`] carries a [`DnssecState`];
+//!   [`Resolver::with_dnssec`] with [`dnssec::DnssecConfig`] validates or requires it.
+//! * The full trail (names visited, records skipped and why, queries) is in
+//!   [`Discovery::detail`] and [`Error::detail`].
+//!
+//! # Cargo features
+//!
+//! * `dhcp` (default): [`dhcp`], the access domain from DHCPv4 option 213 / DHCPv6 option 57
+//!   (RFC 5986), as RFC 7286 §3.1 asks. Linux raw sockets.
+//! * `verify` (default): [`verify`], fetching and checking the IRD over HTTPS (RFC 7285 §9.2).
+//!
+//! `default-features = false` leaves DNS only (no HTTP or DHCP dependencies).
+//!
+//! # Lower level
+//!
+//! [`Resolver::unaptr`] and [`Resolver::xdom`] return the detailed outcomes the `altodisc` CLI
+//! prints ([`UnaptrOutcome`], [`XdomOutcome`], both with `to_json`); [`batch::run_batch`] runs
+//! many inputs over a shared answer cache ([`cache::CachedSource`]); [`NaptrSource`] is the
+//! seam to plug in another DNS source. Selection of NAPTR records is
+//! `altodisc_proto::select::select`; this crate adds I/O, chasing, the ladder walk and caching.
 
+#[cfg(feature = "dhcp")]
 pub mod dhcp;
 
 // U-NAPTR and RFC 8686 xdom over DNS.
@@ -42,11 +84,20 @@ pub mod unaptr;
 pub mod xdom;
 
 // IRD verification over HTTPS, RFC 7285 §9.2.
+#[cfg(feature = "verify")]
 pub mod verify;
 
 mod api;
-pub use api::Resolver;
+pub use api::{AltoServer, Detail, Discovery, Error, Protocols, Resolver, Target};
 pub use dns::{DnsConfig, DnsSetupError, parse_server};
-pub use source::{LookupFailure, NaptrSource, TemporaryReason};
+pub use source::{FailureReason, LookupFailure, NaptrSource};
 pub use unaptr::{Candidate, DnssecState, NameStatus, UnaptrOptions, UnaptrOutcome};
 pub use xdom::{XdomError, XdomOptions, XdomOutcome, XdomStatus};
+
+// What an application needs besides this crate's own types, so that it depends on this crate
+// only.
+pub use altodisc_proto::name::DomainName;
+pub use altodisc_proto::service::WantedService;
+pub use ipnet::IpNet;
+pub use std::net::IpAddr;
+pub use url::Url;

@@ -13,10 +13,10 @@ use altodisc_proto::name::DomainName;
 use altodisc_proto::naptr::NaptrRecord;
 
 use crate::source::{
-    LookupFailure, NaptrAnswer, NaptrLookup, NaptrSource, QueryTrace, TemporaryReason, Transport,
+    FailureReason, LookupFailure, NaptrAnswer, NaptrLookup, NaptrSource, QueryTrace, Transport,
 };
 
-/// CNAME hops followed before a lookup fails with [`TemporaryReason::CnameChain`] (hickory uses 8
+/// CNAME hops followed before a lookup fails with [`FailureReason::CnameChain`] (hickory uses 8
 /// as well).
 pub const MAX_CNAME_CHAIN: usize = 8;
 
@@ -26,7 +26,7 @@ struct Node {
     malformed: Vec<String>,
     cname: Option<DomainName>,
     ttl: u32,
-    failure: Option<(TemporaryReason, Option<usize>)>,
+    failure: Option<(FailureReason, Option<usize>)>,
     delay: Option<Duration>,
 }
 
@@ -156,7 +156,7 @@ impl MemorySource {
     /// # Panics
     /// If `owner` is invalid.
     #[must_use]
-    pub fn fail(mut self, owner: &str, reason: TemporaryReason) -> Self {
+    pub fn fail(mut self, owner: &str, reason: FailureReason) -> Self {
         self.node(owner).failure = Some((reason, None));
         self
     }
@@ -166,7 +166,7 @@ impl MemorySource {
     /// # Panics
     /// If `owner` is invalid.
     #[must_use]
-    pub fn fail_first(mut self, owner: &str, reason: TemporaryReason, times: usize) -> Self {
+    pub fn fail_first(mut self, owner: &str, reason: FailureReason, times: usize) -> Self {
         self.node(owner).failure = Some((reason, Some(times)));
         self.failures_left
             .get_mut()
@@ -207,7 +207,7 @@ impl MemorySource {
         self.nodes.contains_key(n) || self.nodes.keys().any(|k| k.is_subdomain_of(n))
     }
 
-    fn take_failure(&self, n: &DomainName, node: &Node) -> Option<TemporaryReason> {
+    fn take_failure(&self, n: &DomainName, node: &Node) -> Option<FailureReason> {
         let (reason, limit) = node.failure.as_ref()?;
         if limit.is_none() {
             return Some(reason.clone());
@@ -231,7 +231,7 @@ impl MemorySource {
         let mut ttl = u32::MAX;
         loop {
             if !seen.insert(current.clone()) || chain.len() > MAX_CNAME_CHAIN {
-                return Err(LookupFailure::Temporary(TemporaryReason::CnameChain));
+                return Err(LookupFailure::Failed(FailureReason::CnameChain));
             }
             let Some(node) = self.nodes.get(&current) else {
                 return if self.exists_at(&current) {
@@ -245,7 +245,7 @@ impl MemorySource {
                 };
             };
             if let Some(reason) = self.take_failure(&current, node) {
-                return Err(LookupFailure::Temporary(reason));
+                return Err(LookupFailure::Failed(reason));
             }
             if let Some(target) = &node.cname {
                 ttl = ttl.min(node.ttl);
@@ -295,7 +295,7 @@ impl NaptrSource for MemorySource {
                 ("NXDOMAIN".to_owned(), 0, *negative_ttl)
             }
             Err(LookupFailure::NoData { negative_ttl }) => ("NOERROR".to_owned(), 0, *negative_ttl),
-            Err(LookupFailure::Temporary(r)) => (r.to_string(), 0, None),
+            Err(LookupFailure::Failed(r)) => (r.to_string(), 0, None),
         };
         NaptrLookup {
             queries: vec![QueryTrace {

@@ -61,7 +61,7 @@ pub struct NaptrAnswer {
     pub ttl: u32,
     /// DNSSEC state of the answer (worst over the NAPTR RRset and the CNAMEs);
     /// [`DnssecState::Unchecked`] when the source does not validate. Never `Bogus`: a bogus
-    /// answer is [`TemporaryReason::DnssecBogus`].
+    /// answer is [`FailureReason::DnssecBogus`].
     pub dnssec: DnssecState,
 }
 
@@ -81,9 +81,12 @@ pub enum LookupFailure {
         /// Negative TTL from the SOA, when the server sent one.
         negative_ttl: Option<u32>,
     },
-    /// A failure that a later retry may cure (RFC 8686 §3.5 "temporary").
-    #[error("temporary failure: {0}")]
-    Temporary(TemporaryReason),
+    /// The lookup failed: a timeout, an error RCODE, a broken response, a bogus answer.
+    /// [`FailureReason::is_temporary`] says whether a later retry may cure it (RFC 8686 §3.5
+    /// "temporary": timeouts, SERVFAIL) or not (REFUSED and other error RCODEs: the server's
+    /// configuration or policy, docs/decisions.md, A16).
+    #[error("{kind}: {0}", kind = if .0.is_temporary() { "temporary failure" } else { "server error" })]
+    Failed(FailureReason),
 }
 
 impl LookupFailure {
@@ -99,27 +102,37 @@ impl LookupFailure {
         matches!(self, Self::NoData { .. })
     }
 
-    /// Timeout, SERVFAIL, REFUSED or a similar failure.
+    /// A failure that a later retry may cure: timeout, SERVFAIL, a broken or bogus answer
+    /// (RFC 8686 §3.5). REFUSED and other error RCODEs are not (docs/decisions.md, A16).
     #[must_use]
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Self::Temporary(_))
+        matches!(self, Self::Failed(r) if r.is_temporary())
+    }
+
+    /// A failure that a retry will not cure: the server answered REFUSED (not authoritative,
+    /// policy) or another error RCODE such as NOTIMP (docs/decisions.md, A16).
+    #[must_use]
+    pub fn is_server_refusal(&self) -> bool {
+        matches!(self, Self::Failed(r) if !r.is_temporary())
     }
 }
 
-/// The kinds of temporary failure.
+/// Why a lookup failed. Most reasons are temporary (RFC 8686 §3.5); [`Self::Refused`] and
+/// [`Self::OtherRcode`] are not ([`Self::is_temporary`], docs/decisions.md, A16).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TemporaryReason {
+pub enum FailureReason {
     /// No answer within the timeout and attempts.
     #[error("timeout")]
     Timeout,
     /// SERVFAIL.
     #[error("SERVFAIL")]
     ServFail,
-    /// REFUSED.
+    /// REFUSED (RFC 1035 §4.1.1: refused "for policy reasons"): the server is not
+    /// authoritative for the name or does not serve this client. Not temporary.
     #[error("REFUSED")]
     Refused,
-    /// Another error RCODE (FORMERR, NOTIMP, NOTAUTH, ...).
+    /// Another error RCODE (FORMERR, NOTIMP, NOTAUTH, ...). Not temporary.
     #[error("RCODE {0}")]
     OtherRcode(String),
     /// The CNAME chain is too long or loops (RFC 1034 §3.6.2 asks resolvers to detect loops).
@@ -147,6 +160,20 @@ pub enum TemporaryReason {
         "DNSSEC required (--dnssec require) but the answer is {}: the zone is unsigned or no chain of trust leads to it from the trust anchors", .0.as_str()
     )]
     DnssecRequired(DnssecState),
+}
+
+impl FailureReason {
+    /// Whether a later retry may cure the failure (RFC 8686 §3.5 names timeouts and SERVFAIL).
+    ///
+    /// REFUSED and the other error RCODEs are an answer, not a failure to get one: the server
+    /// says it will not answer this question (not authoritative, policy, unsupported), and asking
+    /// it again gives the same answer. Counting them as temporary would make a discovery that
+    /// meets a refusing server report "retry later" for ever (docs/decisions.md, A16). A refused
+    /// connection (nothing listens) stays temporary: a server may be restarting.
+    #[must_use]
+    pub fn is_temporary(&self) -> bool {
+        !matches!(self, Self::Refused | Self::OtherRcode(_))
+    }
 }
 
 /// How a query was answered.

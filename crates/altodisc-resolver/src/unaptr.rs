@@ -25,7 +25,7 @@ use altodisc_proto::walk::{
 };
 use serde_json::{Value, json};
 
-use crate::source::{LookupFailure, NaptrAnswer, NaptrSource, QueryTrace, TemporaryReason};
+use crate::source::{FailureReason, LookupFailure, NaptrAnswer, NaptrSource, QueryTrace};
 
 /// Default cap on non-terminal chasing depth. No RFC sets one; RFC 3958 §3.2 says "shallower is
 /// better" (docs/decisions.md, resolver step 1).
@@ -171,11 +171,46 @@ impl Candidate {
     }
 }
 
-/// What one name (or one whole resolution) came to (docs/decisions.md, resolver step 8): the shared walk's
-/// [`WalkStatus`] with the resolver's [`TemporaryReason`]. `as_str` gives the JSON strings
-/// (`found`, `nxdomain`, `nodata`, `no_match`, `temporary`, `loop`, `depth_exceeded`,
-/// `work_limit`), `is_temporary` says whether a retry may help, `Display` the human detail.
-pub type NameStatus = WalkStatus<TemporaryReason>;
+/// What one name (or one whole resolution) came to (docs/decisions.md, resolver step 8): the
+/// shared walk's [`WalkStatus`] with the resolver's [`FailureReason`].
+///
+/// Every failed lookup reaches the walk as `WalkStatus::Temporary(reason)`, including REFUSED,
+/// which is not temporary (docs/decisions.md, A16). So use [`status_is_temporary`] (not
+/// `WalkStatus::is_temporary`) to decide whether a retry may help, [`status_str`] for the JSON
+/// string and [`status_detail`] for the human text.
+pub type NameStatus = WalkStatus<FailureReason>;
+
+/// Whether a later retry may help: a failure whose reason is temporary (timeout, SERVFAIL,
+/// RFC 8686 §3.5); not REFUSED or another error RCODE (docs/decisions.md, A16).
+#[must_use]
+pub fn status_is_temporary(status: &NameStatus) -> bool {
+    matches!(status, WalkStatus::Temporary(r) if r.is_temporary())
+}
+
+/// The stable JSON string of a status: `found`, `nxdomain`, `nodata`, `no_match`,
+/// `temporary`, `refused` (REFUSED), `server_error` (another error RCODE), `loop`,
+/// `depth_exceeded`, `work_limit`.
+#[must_use]
+pub fn status_str(status: &NameStatus) -> &'static str {
+    match status {
+        WalkStatus::Temporary(FailureReason::Refused) => "refused",
+        WalkStatus::Temporary(FailureReason::OtherRcode(_)) => "server_error",
+        other => other.as_str(),
+    }
+}
+
+/// A short human description of a status, e.g. `temporary failure (timeout)` or
+/// `the server refused the query (REFUSED)`.
+#[must_use]
+pub fn status_detail(status: &NameStatus) -> String {
+    match status {
+        WalkStatus::Temporary(r) if !r.is_temporary() => format!(
+            "the server refused the query ({r}): it is not authoritative for the name or does \
+             not answer this client; a retry will not help"
+        ),
+        other => other.to_string(),
+    }
+}
 
 /// A record at a name that was not used, and why (from [`altodisc_proto::select::SkipReason`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,8 +253,8 @@ impl NameVisit {
             "name": self.name.to_string(),
             "depth": self.depth,
             "protocol": self.protocol,
-            "status": self.status.as_str(),
-            "detail": self.status.to_string(),
+            "status": status_str(&self.status),
+            "detail": status_detail(&self.status),
             "cname_chain": self.cname_chain.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "records": self.records,
             "skipped": self.skipped.iter().map(|s| json!({"record": s.record, "reason": s.reason})).collect::<Vec<_>>(),
@@ -253,15 +288,22 @@ impl UnaptrOutcome {
         !self.candidates.is_empty()
     }
 
-    /// JSON form: `status` (`found` | `not_found` | `error`), `result` (the [`NameStatus`]
+    /// Whether nothing was found and a later retry may help (RFC 8686 §3.5): a timeout or
+    /// SERVFAIL, not a REFUSED (docs/decisions.md, A16).
+    #[must_use]
+    pub fn is_temporary(&self) -> bool {
+        !self.found() && status_is_temporary(&self.status)
+    }
+
+    /// JSON form: `status` (`found` | `not_found` | `error`), `result` (the [`status_str`]
     /// string), `candidates`, `names` (the visits), and `queries` when `with_queries`.
     #[must_use]
     pub fn to_json(&self, with_queries: bool) -> Value {
         let mut v = json!({
             "domain": self.start.to_string(),
             "status": if self.found() { "found" } else { "not_found" },
-            "result": self.status.as_str(),
-            "temporary": self.status.is_temporary(),
+            "result": status_str(&self.status),
+            "temporary": self.is_temporary(),
             "candidates": self.candidates.iter().map(Candidate::to_json).collect::<Vec<_>>(),
             "protocols_tried": self.protocols_tried,
             "names": self.visits.iter().map(NameVisit::to_json).collect::<Vec<_>>(),
@@ -329,7 +371,7 @@ fn candidate_state(
 }
 
 /// A lookup result as the walk takes it.
-fn name_answer(result: Result<NaptrAnswer, LookupFailure>) -> NameAnswer<TemporaryReason> {
+fn name_answer(result: Result<NaptrAnswer, LookupFailure>) -> NameAnswer<FailureReason> {
     match result {
         Ok(a) => NameAnswer::Records {
             owner: a.owner,
@@ -340,7 +382,7 @@ fn name_answer(result: Result<NaptrAnswer, LookupFailure>) -> NameAnswer<Tempora
         },
         Err(LookupFailure::NxDomain { .. }) => NameAnswer::NxDomain,
         Err(LookupFailure::NoData { .. }) => NameAnswer::NoData,
-        Err(LookupFailure::Temporary(r)) => NameAnswer::Temporary(r),
+        Err(LookupFailure::Failed(r)) => NameAnswer::Temporary(r),
     }
 }
 
@@ -359,8 +401,8 @@ impl From<WalkCandidate> for Candidate {
     }
 }
 
-impl From<WalkVisit<TemporaryReason>> for NameVisit {
-    fn from(v: WalkVisit<TemporaryReason>) -> Self {
+impl From<WalkVisit<FailureReason>> for NameVisit {
+    fn from(v: WalkVisit<FailureReason>) -> Self {
         Self {
             name: v.name,
             depth: v.depth,
@@ -384,7 +426,7 @@ impl From<WalkVisit<TemporaryReason>> for NameVisit {
 
 impl UnaptrOutcome {
     /// The walk's outcome, with the DNS queries it took.
-    fn from_walk(o: WalkOutcome<TemporaryReason>, queries: Vec<QueryTrace>) -> Self {
+    fn from_walk(o: WalkOutcome<FailureReason>, queries: Vec<QueryTrace>) -> Self {
         Self {
             start: o.start,
             candidates: o.candidates.into_iter().map(Candidate::from).collect(),
@@ -615,9 +657,9 @@ mod tests {
         let src = MemorySource::new()
             .follow("t.example.", 1, 1, "ALTO:https", "gone.example.")
             .follow("t.example.", 1, 2, "ALTO:https", "slow.example.")
-            .fail("slow.example.", TemporaryReason::Timeout);
+            .fail("slow.example.", FailureReason::Timeout);
         let o = run(&src, "t.example.", &https()).await;
-        assert_eq!(o.status, NameStatus::Temporary(TemporaryReason::Timeout));
+        assert_eq!(o.status, NameStatus::Temporary(FailureReason::Timeout));
     }
 
     #[tokio::test]
@@ -643,6 +685,6 @@ mod tests {
             ]
         );
         let o = run(&src, "l1.example.", &https()).await;
-        assert_eq!(o.status, NameStatus::Temporary(TemporaryReason::CnameChain));
+        assert_eq!(o.status, NameStatus::Temporary(FailureReason::CnameChain));
     }
 }

@@ -120,10 +120,10 @@ impl LadderResult {
         json!({
             "label": self.label(),
             "name": self.name.to_string(),
-            "status": self.status().map_or("not_needed", NameStatus::as_str),
-            "detail": self.status().map_or_else(|| "not needed: a more specific name matched".to_owned(), ToString::to_string),
+            "status": self.status().map_or("not_needed", crate::unaptr::status_str),
+            "detail": self.status().map_or_else(|| "not needed: a more specific name matched".to_owned(), crate::unaptr::status_detail),
             "retried": self.first_attempt.is_some(),
-            "first_attempt": self.first_attempt.as_ref().map(NameStatus::as_str),
+            "first_attempt": self.first_attempt.as_ref().map(crate::unaptr::status_str),
             "visits": self.outcome.as_ref().map_or_else(Vec::new, |o| o.visits.iter().map(crate::unaptr::NameVisit::to_json).collect()),
         })
     }
@@ -262,7 +262,7 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
         let temp: Vec<usize> = rungs
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.status().is_some_and(NameStatus::is_temporary))
+            .filter(|(_, r)| r.status().is_some_and(crate::unaptr::status_is_temporary))
             .map(|(i, _)| i)
             .collect();
         if !temp.is_empty() {
@@ -289,7 +289,7 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
         Some(w) => {
             let degraded = rungs[..w]
                 .iter()
-                .any(|r| r.status().is_some_and(NameStatus::is_temporary));
+                .any(|r| r.status().is_some_and(crate::unaptr::status_is_temporary));
             let candidates = rungs[w]
                 .outcome
                 .as_ref()
@@ -300,7 +300,7 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
         None => {
             let temp = rungs
                 .iter()
-                .any(|r| r.status().is_some_and(NameStatus::is_temporary));
+                .any(|r| r.status().is_some_and(crate::unaptr::status_is_temporary));
             let status = if temp {
                 XdomStatus::TemporaryFailure
             } else {
@@ -416,7 +416,7 @@ async fn run_round<S: NaptrSource + ?Sized>(
 mod tests {
     use super::*;
     use crate::memory::MemorySource;
-    use crate::source::TemporaryReason;
+    use crate::source::FailureReason;
 
     const R32: &str = "3.100.51.198.in-addr.arpa.";
     const R24: &str = "100.51.198.in-addr.arpa.";
@@ -558,7 +558,7 @@ mod tests {
     #[tokio::test]
     async fn temporary_failure_at_r32_gives_degraded_r24() {
         for seq in [false, true] {
-            let src = tv_z2().fail(R32, TemporaryReason::Timeout);
+            let src = tv_z2().fail(R32, FailureReason::Timeout);
             let o = xdom(&src, "198.51.100.3", &https(), &opts(seq))
                 .await
                 .unwrap();
@@ -576,7 +576,7 @@ mod tests {
             // R32 fails once, then answers; nothing else has records.
             let src = MemorySource::new()
                 .uri(R32, 1, 1, "ALTO:https", "https://r32.example/")
-                .fail_first(R32, TemporaryReason::ServFail, 1);
+                .fail_first(R32, FailureReason::ServFail, 1);
             let o = xdom(&src, "198.51.100.3", &https(), &opts(seq))
                 .await
                 .unwrap();
@@ -585,7 +585,7 @@ mod tests {
             assert!(!o.degraded);
             assert_eq!(
                 o.ladder[0].first_attempt,
-                Some(NameStatus::Temporary(TemporaryReason::ServFail))
+                Some(NameStatus::Temporary(FailureReason::ServFail))
             );
             let q = src.queries();
             assert_eq!(q.len(), 5, "4 names + 1 retry");
@@ -597,8 +597,8 @@ mod tests {
     async fn a_retry_that_matches_stops_the_retry_round() {
         let src = MemorySource::new()
             .uri(R32, 1, 1, "ALTO:https", "https://r32.example/")
-            .fail_first(R32, TemporaryReason::Timeout, 1)
-            .fail(R24, TemporaryReason::Timeout);
+            .fail_first(R32, FailureReason::Timeout, 1)
+            .fail(R24, FailureReason::Timeout);
         let o = xdom(&src, "198.51.100.3", &https(), &opts(true))
             .await
             .unwrap();
@@ -607,15 +607,19 @@ mod tests {
         assert!(o.ladder[0].first_attempt.is_some());
         // R24 keeps its first outcome and is not marked as retried.
         assert!(o.ladder[1].first_attempt.is_none());
-        assert!(o.ladder[1].status().is_some_and(NameStatus::is_temporary));
+        assert!(
+            o.ladder[1]
+                .status()
+                .is_some_and(crate::unaptr::status_is_temporary)
+        );
         assert_eq!(src.query_count(), 5);
     }
 
     #[tokio::test]
     async fn only_temporary_failures() {
         let src = MemorySource::new()
-            .fail(R32, TemporaryReason::Timeout)
-            .fail(R24, TemporaryReason::Refused);
+            .fail(R32, FailureReason::Timeout)
+            .fail(R24, FailureReason::ServFail);
         let o = xdom(&src, "198.51.100.3", &https(), &opts(false))
             .await
             .unwrap();
@@ -626,6 +630,39 @@ mod tests {
         let j = o.to_json(false);
         assert_eq!(j["status"], "not_found");
         assert_eq!(j["temporary"], true);
+    }
+
+    #[tokio::test]
+    async fn refused_is_not_temporary_nor_retried() {
+        // A server that is not authoritative (or refuses by policy) answers the same next time:
+        // no retry, no "temporary", no "degraded" (docs/decisions.md, A16).
+        let src = MemorySource::new()
+            .fail(R32, FailureReason::Refused)
+            .fail(R24, FailureReason::OtherRcode("NOTIMP".to_owned()));
+        let o = xdom(&src, "198.51.100.3", &https(), &opts(false))
+            .await
+            .unwrap();
+        assert_eq!(o.status, XdomStatus::NotFound);
+        assert!(!o.degraded);
+        assert_eq!(src.query_count(), 4, "refusals are not retried");
+        let j = o.to_json(false);
+        assert_eq!(j["temporary"], false);
+        assert_eq!(j["names"][0]["status"], "refused");
+        assert_eq!(j["names"][1]["status"], "server_error");
+        assert!(
+            j["names"][0]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("refused") && d.contains("retry will not help")),
+            "{j}"
+        );
+
+        // A refusal at R32 does not make an R24 answer degraded either.
+        let src = tv_z2().fail(R32, FailureReason::Refused);
+        let o = xdom(&src, "198.51.100.3", &https(), &opts(false))
+            .await
+            .unwrap();
+        assert_eq!(o.status, XdomStatus::Found);
+        assert!(!o.degraded);
     }
 
     #[tokio::test]

@@ -1258,7 +1258,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("p.toml");
         let text = "[serve]\nserial_file = \"serials\"\n[defaults]\nns = [\"ns.example.\"]\n\
-                    [[zone]]\norigin = \"example.\"\n[[access_domain]]\ndomain = \"example.\"\n\
+                    [[zone]]\norigin = \"example.\"\nrecords = [\"ns A 192.0.2.53\"]\n[[access_domain]]\ndomain = \"example.\"\n\
                     records = [{ order = 1, preference = 1, uri = \"https://a.example/\" }]\n";
         std::fs::write(&config, text).unwrap();
         let sources = Sources {

@@ -9,6 +9,7 @@
 //!
 //! [[zone]]                         # the zones the records go into (most specific wins)
 //! origin = "example.net."
+//! records = ["ns1 IN A 192.0.2.53"] # extra records (here: the in-zone name server's address)
 //!
 //! [[access_domain]]                # RFC 7286 §3.2: NAPTR at the access domain
 //! domain = "example.net."
@@ -18,6 +19,15 @@
 //! prefix = "198.51.100.0/22"       # unaligned: expanded to four /24 owners (docs/decisions.md, A12)
 //! records = [{ order = 100, preference = 10, delegate = "alto.example.net." }]
 //! ```
+//!
+//! **Extra records** (`[[zone]] records`): master-file lines read with [`crate::reader`], added
+//! to the generated zone; SOA and apex NS are generated and refused there. Every NS target inside
+//! its zone needs an address record in it (RFC 1034 §4.2.1), or the build fails with the record to
+//! add, as named-checkzone and kzonecheck would reject the zone.
+//!
+//! **Overlapping prefixes**: the longest prefix wins, as in routing (`longest_prefix_wins`): one
+//! rule for the checker's replay, `render` and `serve`, all of which go through
+//! [`PublishConfig::intents`].
 //!
 //! Unknown keys are errors (`deny_unknown_fields`), everywhere. The bundled, commented example is
 //! `zones/publish.toml`; a test loads it.
@@ -42,12 +52,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
+use altodisc_proto::ladder::LadderWarning;
 use altodisc_proto::naptr::NaptrRecord;
 use altodisc_proto::publish::{ExpansionMode, ExpansionPolicy, PublishWarning, publish_owners};
 use altodisc_proto::regexp::unaptr_regexp_for;
 use altodisc_proto::service::ServiceParameter;
 use altodisc_proto::uri::check_uri_for_protocol;
 use altodisc_proto::{DomainName, IpPrefix};
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::record::{CLASS_IN, Zone, ZoneRecord, rtype};
@@ -140,6 +152,14 @@ pub struct ZoneConfig {
     pub serial: Option<u32>,
     /// Negative TTL for this zone.
     pub negative_ttl: Option<u32>,
+    /// Extra records, one master-file line each, relative to the origin (e.g.
+    /// `"ns1 3600 IN A 192.0.2.53"`: the address of an in-zone name server). Added to the
+    /// generated zone; SOA and apex NS are generated and refused here.
+    #[serde(default)]
+    pub records: Vec<toml::Spanned<String>>,
+    /// `file:line:col` of each of `records`, filled in by [`PublishConfig::from_toml`].
+    #[serde(skip)]
+    pub record_positions: Vec<String>,
 }
 
 /// One NAPTR record to publish: exactly one of `uri` and `delegate`.
@@ -188,7 +208,11 @@ pub enum Expansion {
 #[serde(deny_unknown_fields)]
 pub struct PrefixEntry {
     /// The prefix, e.g. `198.51.100.0/24` or `2001:db8:1::/48`; a bare address is a /32 or /128.
-    pub prefix: String,
+    /// Spanned, so errors name the file, line and column of the value.
+    pub prefix: toml::Spanned<String>,
+    /// `file:line:col` of the prefix value, filled in by [`PublishConfig::from_toml`].
+    #[serde(skip)]
+    pub position: Option<String>,
     /// Service parameter for its records.
     pub service: Option<String>,
     /// TTL for its records.
@@ -285,6 +309,10 @@ pub struct Intent {
     pub records: Vec<(String, u16, u16, IntendedTarget)>,
     /// Publishing notes (e.g. docs/decisions.md, A12 for expanded prefixes).
     pub warnings: Vec<String>,
+    /// More specific prefixes of other entries inside this entry's prefix: their addresses are
+    /// governed by those entries (longest prefix wins, [`PublishConfig::intents`]), so a
+    /// replay of this entry must not expect its own records there.
+    pub more_specific: Vec<IpPrefix>,
 }
 
 /// Per-zone serial bookkeeping for the automatic serial.
@@ -347,10 +375,25 @@ impl PublishConfig {
     /// # Errors
     /// [`PublishConfigError::Toml`] for syntax errors and unknown keys.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, PublishConfigError> {
-        toml::from_str(text).map_err(|e| PublishConfigError::Toml {
+        let mut config: Self = toml::from_str(text).map_err(|e| PublishConfigError::Toml {
             file: file.to_owned(),
             message: e.to_string(),
-        })
+        })?;
+        for e in &mut config.prefixes {
+            let (line, col) = line_col(text, e.prefix.span().start);
+            e.position = Some(format!("{file}:{line}:{col}"));
+        }
+        for z in &mut config.zones {
+            z.record_positions = z
+                .records
+                .iter()
+                .map(|r| {
+                    let (line, col) = line_col(text, r.span().start);
+                    format!("{file}:{line}:{col}")
+                })
+                .collect();
+        }
+        Ok(config)
     }
 
     /// Reads and parses a file.
@@ -382,12 +425,36 @@ impl PublishConfig {
                 owners: vec![owner],
                 records,
                 warnings: Vec::new(),
+                more_specific: Vec::new(),
             });
         }
+        let first_prefix = out.len();
+        let mut nets: Vec<(IpNet, u8, Expansion)> = Vec::with_capacity(self.prefixes.len());
         for (i, e) in self.prefixes.iter().enumerate() {
-            let entry = format!("prefix[{i}] {}", e.prefix);
-            let prefix = IpPrefix::parse(&e.prefix)
-                .map_err(|err| PublishConfigError::invalid(&entry, err))?;
+            let text = e.prefix.get_ref();
+            let entry = match &e.position {
+                Some(pos) => format!("{pos}: prefix {text}"),
+                None => format!("prefix[{i}] {text}"),
+            };
+            let prefix =
+                IpPrefix::parse(text).map_err(|err| PublishConfigError::invalid(&entry, err))?;
+            let net = IpNet::new(prefix.address, prefix.prefix_len)
+                .map_err(|err| PublishConfigError::invalid(&entry, err))?
+                .trunc();
+            let mut notes = Vec::new();
+            for w in &prefix.warnings {
+                match w {
+                    // docs/decisions.md, A11: host bits are ignored; say so, with the fix.
+                    LadderWarning::HostBitsSet => notes.push(format!(
+                        "host bits below /{} are set and ignored: this entry means {net}; write that",
+                        prefix.prefix_len
+                    )),
+                    LadderWarning::MappedToIpv4 { original } => notes.push(format!(
+                        "IPv4-mapped {original} is published as IPv4 {net} (docs/decisions.md, A10)"
+                    )),
+                    _ => {}
+                }
+            }
             let policy = ExpansionPolicy {
                 mode: match e.expansion {
                     Expansion::ExpandLonger => ExpansionMode::ExpandLonger,
@@ -405,17 +472,19 @@ impl PublishConfig {
                 .map(|o| parse_name(&entry, o))
                 .collect::<Result<Vec<_>, _>>()?;
             let records = self.records(&entry, e.service.as_deref(), &e.records)?;
+            notes.extend(plan.warnings.iter().map(PublishWarning::to_string));
+            nets.push((net, plan.owner_len, e.expansion));
             out.push(Intent {
                 entry,
                 prefix: Some(prefix),
                 owners,
                 records,
-                warnings: plan
-                    .warnings
-                    .iter()
-                    .map(PublishWarning::to_string)
-                    .collect(),
+                warnings: notes,
+                more_specific: Vec::new(),
             });
+        }
+        if let Some(prefix_intents) = out.get_mut(first_prefix..) {
+            longest_prefix_wins(prefix_intents, &nets)?;
         }
         Ok(out)
     }
@@ -609,6 +678,8 @@ impl PublishConfig {
                 ));
             }
             records.extend(d.naptr);
+            records.extend(extra_records(&entry, &d.origin, &d.cfg, soa_ttl)?);
+            check_ns_addresses(&entry, &d.origin, &records)?;
             let soa_fields = [
                 self.defaults.refresh,
                 self.defaults.retry,
@@ -701,6 +772,234 @@ fn generated(owner: DomainName, ttl: u32, rtype: u16, rdata: Vec<u8>) -> ZoneRec
     }
 }
 
+/// Overlapping prefixes: the longest prefix wins, as in IP routing (docs/operators/publishing.md,
+/// "Overlapping prefixes"). `intents` are the prefix entries in config order, `nets` their
+/// normalised prefixes, owner lengths and expansion modes.
+///
+/// * The same prefix twice (also after dropping host bits) is an error: merge the records.
+/// * Two entries expanding to the same owner name: the longer prefix keeps the name, the shorter
+///   loses it there (a note says so). Equal lengths at one name (two `cover-shorter` entries) is
+///   an error.
+/// * A prefix inside another: its addresses belong to it. Its owners must then be at least as
+///   specific as the outer entry's, or a client's ladder (RFC 8686 §3.2) would reach the outer
+///   records first; a `cover-shorter` entry inside a more finely published one is an error.
+///
+/// The checker's replay, `render` and `serve` all take the prefixes through here
+/// ([`PublishConfig::intents`]), so they agree on what each address gets.
+fn longest_prefix_wins(
+    intents: &mut [Intent],
+    nets: &[(IpNet, u8, Expansion)],
+) -> Result<(), PublishConfigError> {
+    for (j, (nj, owner_j, mode_j)) in nets.iter().enumerate() {
+        for (i, (ni, owner_i, _)) in nets.iter().enumerate().take(j) {
+            if ni == nj {
+                return Err(PublishConfigError::invalid(
+                    &intents[j].entry,
+                    format!(
+                        "the same prefix {nj} as {}: merge their records into one entry",
+                        intents[i].entry
+                    ),
+                ));
+            }
+            let (outer, inner, outer_owner, inner_owner, inner_mode) = if ni.contains(nj) {
+                (i, j, *owner_i, *owner_j, *mode_j)
+            } else if nj.contains(ni) {
+                (j, i, *owner_j, *owner_i, nets[i].2)
+            } else {
+                continue;
+            };
+            if inner_owner < outer_owner {
+                let hint = if inner_mode == Expansion::CoverShorter {
+                    "use expansion = \"expand-longer\" for it"
+                } else {
+                    "publish it at longer names"
+                };
+                return Err(PublishConfigError::invalid(
+                    &intents[inner].entry,
+                    format!(
+                        "lies inside {} but is published at /{inner_owner} names, less specific \
+                         than that entry's /{outer_owner} names: a client would find the outer \
+                         records first (RFC 8686 §3.2); {hint}",
+                        intents[outer].entry
+                    ),
+                ));
+            }
+            if let Some(p) = intents[inner].prefix.clone() {
+                intents[outer].more_specific.push(p);
+            }
+            let note = format!(
+                "addresses in {} use {} (longest prefix wins)",
+                nets[inner].0, intents[inner].entry
+            );
+            intents[outer].warnings.push(note);
+        }
+    }
+    // Owner names claimed by more than one entry: the longer prefix keeps them.
+    let mut claimed: BTreeMap<String, usize> = BTreeMap::new();
+    for k in 0..intents.len() {
+        let owners = std::mem::take(&mut intents[k].owners);
+        let mut kept = Vec::with_capacity(owners.len());
+        for owner in owners {
+            let key = owner.to_lowercase_string();
+            let Some(&holder) = claimed.get(&key) else {
+                claimed.insert(key, k);
+                kept.push(owner);
+                continue;
+            };
+            let (len_h, len_k) = (nets[holder].0.prefix_len(), nets[k].0.prefix_len());
+            if len_h == len_k {
+                return Err(PublishConfigError::invalid(
+                    &intents[k].entry,
+                    format!(
+                        "publishes at {owner} like {}, with the same prefix length: a client \
+                         cannot tell them apart; merge them or use expansion = \"expand-longer\"",
+                        intents[holder].entry
+                    ),
+                ));
+            }
+            let (winner, loser) = if len_k > len_h {
+                (k, holder)
+            } else {
+                (holder, k)
+            };
+            let note = format!(
+                "not published at {owner}: {} is more specific there (longest prefix wins)",
+                intents[winner].entry
+            );
+            intents[loser].warnings.push(note);
+            if winner == k {
+                intents[holder]
+                    .owners
+                    .retain(|o| o.to_lowercase_string() != key);
+                claimed.insert(key, k);
+                kept.push(owner);
+            }
+        }
+        intents[k].owners = kept;
+    }
+    for intent in intents.iter_mut() {
+        if intent.owners.is_empty() {
+            intent
+                .warnings
+                .push("publishes nothing: more specific entries cover all its names".to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The `records` of a `[[zone]]`, read with the zone reader (one record per string, relative
+/// names against the origin, `soa_ttl` when the line gives no TTL).
+fn extra_records(
+    entry: &str,
+    origin: &DomainName,
+    cfg: &ZoneConfig,
+    default_ttl: u32,
+) -> Result<Vec<ZoneRecord>, PublishConfigError> {
+    let mut out = Vec::with_capacity(cfg.records.len());
+    for (k, line) in cfg.records.iter().enumerate() {
+        let at = cfg.record_positions.get(k).map_or_else(
+            || format!("{entry}: records[{k}]"),
+            |p| format!("{p}: {entry}"),
+        );
+        let line = line.get_ref();
+        if line.contains(['\n', '\r', '$']) {
+            return Err(PublishConfigError::invalid(
+                &at,
+                "one record per string, without line breaks or $-directives",
+            ));
+        }
+        let text = format!("$ORIGIN {origin}\n$TTL {default_ttl}\n{line}\n");
+        let read = crate::reader::read_zone_str(&text, "records", Some(origin));
+        if let Some(d) = read
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == crate::Severity::Error)
+        {
+            return Err(PublishConfigError::invalid(
+                &at,
+                format!("record {line:?}: {}", d.message),
+            ));
+        }
+        let [mut record] = <[ZoneRecord; 1]>::try_from(read.zone.records).map_err(|_| {
+            PublishConfigError::invalid(&at, format!("record {line:?}: not exactly one record"))
+        })?;
+        if !record.owner.is_subdomain_of(origin) {
+            return Err(PublishConfigError::invalid(
+                &at,
+                format!(
+                    "record {line:?}: owner {} is outside the zone",
+                    record.owner
+                ),
+            ));
+        }
+        if record.rtype == rtype::SOA || (record.rtype == rtype::NS && &record.owner == origin) {
+            return Err(PublishConfigError::invalid(
+                &at,
+                format!(
+                    "record {line:?}: the SOA and the apex NS are generated; set `ns`, `mname`, \
+                     `rname` in the zone or [defaults] instead"
+                ),
+            ));
+        }
+        // The record comes from the config, not a zone file: no file position to point at.
+        record.position = None;
+        record.rdata_positions.clear();
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Every NS target inside the zone needs an address in it (RFC 1034 §4.2.1 glue; the
+/// in-zone address of an apex name server): named-checkzone and kzonecheck reject the zone
+/// otherwise, and a resolver cannot reach the server.
+fn check_ns_addresses(
+    entry: &str,
+    origin: &DomainName,
+    records: &[ZoneRecord],
+) -> Result<(), PublishConfigError> {
+    for ns in records.iter().filter(|r| r.rtype == rtype::NS) {
+        let Ok((target, _)) = DomainName::from_wire(&ns.rdata) else {
+            continue;
+        };
+        if !target.is_subdomain_of(origin) {
+            continue;
+        }
+        let has_address = records.iter().any(|r| {
+            (r.rtype == rtype::A || r.rtype == rtype::AAAA)
+                && r.owner.to_lowercase_string() == target.to_lowercase_string()
+        });
+        if !has_address {
+            let relative = target
+                .to_string()
+                .strip_suffix(&format!(".{origin}"))
+                .map_or_else(|| target.to_string(), str::to_owned);
+            return Err(PublishConfigError::invalid(
+                entry,
+                format!(
+                    "name server {target} (NS at {}) is inside the zone but has no address \
+                     record: add it to the zone, e.g. records = [\"{relative} 3600 IN A \
+                     192.0.2.53\"] (RFC 1034 §4.2.1; named-checkzone and kzonecheck reject \
+                     the zone otherwise)",
+                    ns.owner
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count().saturating_add(1);
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        .saturating_add(1);
+    (line, col)
+}
+
 fn parse_name(entry: &str, text: &str) -> Result<DomainName, PublishConfigError> {
     if text.is_empty() || text == "\"\"" {
         // docs/decisions.md, A1: an empty name is not the root; write "." for the root.
@@ -745,6 +1044,7 @@ negative_ttl = 120
 
 [[zone]]
 origin = "example.net."
+records = ["ns1 3600 IN A 192.0.2.53"]
 
 [[zone]]
 origin = "100.51.198.in-addr.arpa."
@@ -903,6 +1203,240 @@ records = [{ order = 100, preference = 10, uri = "https://alto22.example.net/ird
             .build(None, 0)
             .unwrap_err();
         assert!(matches!(err, PublishConfigError::Conflict { .. }), "{err}");
+    }
+
+    /// The config text with one more prefix entry.
+    fn with_prefix(prefix: &str, uri: &str, extra: &str) -> String {
+        format!(
+            "{MINIMAL}\n[[prefix]]\nprefix = \"{prefix}\"\n{extra}records = [{{ order = 100, preference = 10, uri = \"{uri}\" }}]\n"
+        )
+    }
+
+    /// Replays the config's intent against its own generated zones: the checker's view.
+    fn replay_findings(text: &str) -> Vec<crate::Diagnostic> {
+        let published = PublishConfig::from_toml(text, "t.toml")
+            .unwrap()
+            .build(None, 1_800_000_000)
+            .unwrap();
+        let intent = crate::replay::Intent::from_publish_config(text, "t.toml").unwrap();
+        let mut checker = crate::check::Checker::new(crate::check::CheckOptions {
+            now_unix: 1_800_000_000,
+        });
+        for z in &published.zones {
+            checker.load_zone(z);
+        }
+        checker.index();
+        crate::replay::replay(checker.zones(), &intent)
+            .into_iter()
+            .filter(|d| d.rule == crate::Rule::Z24)
+            .collect()
+    }
+
+    #[test]
+    fn a_nested_prefix_on_the_same_name_replaces_the_outer_records_there() {
+        // /24 inside the /22: both expand to 100.51.198.in-addr.arpa. Longest prefix wins, so
+        // clients get the /24's URI only there (before: both URIs, merged).
+        let text = with_prefix("198.51.100.0/24", "https://alto24.example.net/ird", "");
+        let cfg = PublishConfig::from_toml(&text, "t.toml").unwrap();
+        let p = cfg.build(None, 0).unwrap();
+        let at = |zone: &Zone, owner: &str| -> Vec<String> {
+            naptrs(zone)
+                .into_iter()
+                .filter(|(o, _)| o == owner)
+                .map(|(_, r)| r.to_string())
+                .collect()
+        };
+        let r24 = at(&p.zones[1], "100.51.198.in-addr.arpa.");
+        assert_eq!(r24.len(), 1, "{r24:?}");
+        assert!(r24[0].contains("alto24"), "{r24:?}");
+        // The /22 keeps its other three names.
+        assert_eq!(at(&p.zones[2], "101.51.198.in-addr.arpa.").len(), 1);
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("not published at 100.51.198")
+                    && w.contains("longest prefix wins")),
+            "{:?}",
+            p.warnings
+        );
+        // The checker agrees: no address of either entry misses its URIs.
+        let found = replay_findings(&text);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_more_specific_prefix_wins_for_its_addresses_and_the_checker_agrees() {
+        // /25 at the start of the /22 (its first address is always sampled): published at R32
+        // names, which the ladder reaches before the /22's R24 names.
+        let text = with_prefix("198.51.100.0/25", "https://alto25.example.net/ird", "");
+        let cfg = PublishConfig::from_toml(&text, "t.toml").unwrap();
+        let intents = cfg.intents().unwrap();
+        let outer = intents.iter().find(|i| i.entry.contains("/22")).unwrap();
+        assert_eq!(outer.more_specific.len(), 1);
+        assert!(
+            outer
+                .warnings
+                .iter()
+                .any(|w| w.contains("addresses in 198.51.100.0/25 use")),
+            "{:?}",
+            outer.warnings
+        );
+        let found = replay_findings(&text);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn duplicate_prefixes_and_host_bits_are_named_with_their_position() {
+        // Host bits: normalised, with a warning that says what the entry means.
+        let text = with_prefix("203.0.113.5/24", "https://x.example.net/ird", "")
+            + "\n[[zone]]\norigin = \"113.0.203.in-addr.arpa.\"\n";
+        let p = PublishConfig::from_toml(&text, "t.toml")
+            .unwrap()
+            .build(None, 0)
+            .unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("host bits") && w.contains("203.0.113.0/24")),
+            "{:?}",
+            p.warnings
+        );
+        // The same prefix twice (after dropping host bits): an error at file:line:col.
+        let text = with_prefix("198.51.100.9/22", "https://x.example.net/ird", "");
+        let err = PublishConfig::from_toml(&text, "t.toml")
+            .unwrap()
+            .build(None, 0)
+            .unwrap_err()
+            .to_string();
+        let line = text
+            .lines()
+            .position(|l| l.contains("198.51.100.9/22"))
+            .unwrap()
+            + 1;
+        assert!(
+            err.starts_with(&format!(
+                "t.toml:{line}:10: prefix 198.51.100.9/22: the same prefix"
+            )),
+            "{err}"
+        );
+        // An invalid prefix, likewise.
+        let text = with_prefix("198.51.100.0/33", "https://x.example.net/ird", "");
+        let err = PublishConfig::from_toml(&text, "t.toml")
+            .unwrap()
+            .intents()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("t.toml:{line}:10: prefix 198.51.100.0/33")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_cover_shorter_prefix_inside_a_finer_entry_is_refused() {
+        // A /23 published at its /16 name inside the /22 published at /24 names: a client in the
+        // /23 would reach the /22's records first, so longest prefix could not win.
+        let text = with_prefix(
+            "198.51.100.0/23",
+            "https://x.example.net/ird",
+            "expansion = \"cover-shorter\"\n",
+        );
+        let err = PublishConfig::from_toml(&text, "t.toml")
+            .unwrap()
+            .intents()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expand-longer"), "{err}");
+    }
+
+    #[test]
+    fn an_in_zone_name_server_needs_an_address_and_records_supply_it() {
+        // ns1.example.net. is inside example.net.: without its A record the zone is one that
+        // named-checkzone and kzonecheck reject, so the config is refused with the fix.
+        let without = MINIMAL.replace("records = [\"ns1 3600 IN A 192.0.2.53\"]\n", "");
+        let err = without
+            .parse::<PublishConfig>()
+            .unwrap()
+            .build(None, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("zone example.net.: name server ns1.example.net.")
+                && err.contains("records = [\"ns1 3600 IN A 192.0.2.53\"]"),
+            "{err}"
+        );
+        // With it, the record is in the zone (relative owner, explicit TTL).
+        let p = MINIMAL
+            .parse::<PublishConfig>()
+            .unwrap()
+            .build(None, 0)
+            .unwrap();
+        let a: Vec<&ZoneRecord> = p.zones[0]
+            .records
+            .iter()
+            .filter(|r| r.rtype == rtype::A)
+            .collect();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].owner.to_string(), "ns1.example.net.");
+        assert_eq!(a[0].rdata, [192, 0, 2, 53]);
+        assert_eq!(a[0].ttl, 3600);
+        // An address record changes the content, so the serial moves.
+        let other = MINIMAL.replace("192.0.2.53", "192.0.2.54");
+        let q = other
+            .parse::<PublishConfig>()
+            .unwrap()
+            .build(Some(&p.serials), 0)
+            .unwrap();
+        assert_ne!(
+            q.serials.zones["example.net."],
+            p.serials.zones["example.net."]
+        );
+        // A delegation inside the zone needs glue too (RFC 1034 §4.2.1).
+        let deleg = MINIMAL.replace(
+            "records = [\"ns1 3600 IN A 192.0.2.53\"]",
+            "records = [\"ns1 3600 IN A 192.0.2.53\", \"sub NS ns.sub\"]",
+        );
+        let err = deleg
+            .parse::<PublishConfig>()
+            .unwrap()
+            .build(None, 0)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("name server ns.sub.example.net."),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn extra_records_are_checked_and_errors_name_their_position() {
+        let cases = [
+            (
+                "ns1 3600 IN A 300.0.2.53",
+                "record \"ns1 3600 IN A 300.0.2.53\"",
+            ),
+            ("ns1.example.com. 3600 IN A 192.0.2.1", "outside the zone"),
+            ("@ 3600 IN NS ns2.example.org.", "apex NS are generated"),
+            ("@ 3600 IN SOA a. b. 1 2 3 4 5", "apex NS are generated"),
+            ("$INCLUDE /etc/passwd", "one record per string"),
+        ];
+        for (record, want) in cases {
+            let text = MINIMAL.replace("ns1 3600 IN A 192.0.2.53", record);
+            let err = PublishConfig::from_toml(&text, "t.toml")
+                .unwrap()
+                .build(None, 0)
+                .unwrap_err()
+                .to_string();
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("records = [\""))
+                .unwrap()
+                + 1;
+            assert!(
+                err.starts_with(&format!("t.toml:{line}:12: zone")),
+                "{record}: {err}"
+            );
+            assert!(err.contains(want), "{record}: {err}");
+        }
     }
 
     #[test]

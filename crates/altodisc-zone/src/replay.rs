@@ -118,9 +118,26 @@ pub struct Expectation {
     pub position: Option<Position>,
     /// How the entry is named in messages when it has no position (e.g. `prefix[0] 192.0.2.0/24`).
     pub label: Option<String>,
+    /// For a prefix subject: more specific prefixes inside it that another entry governs
+    /// (longest prefix wins, `PublishConfig::intents`); their addresses are not sampled.
+    pub except: Vec<IpPrefix>,
 }
 
 impl Expectation {
+    /// The addresses of a prefix subject to check: [`sample_addresses`] minus those inside
+    /// [`Self::except`].
+    #[must_use]
+    pub fn sampled_addresses(&self, prefix: &IpPrefix, samples: u32) -> Vec<IpAddr> {
+        let except: Vec<ipnet::IpNet> = self
+            .except
+            .iter()
+            .filter_map(|p| ipnet::IpNet::new(p.address, p.prefix_len).ok())
+            .collect();
+        let mut out = sample_addresses(prefix, samples);
+        out.retain(|a| !except.iter().any(|n| n.contains(a)));
+        out
+    }
+
     /// A finding about this expectation: at its position, the message prefixed with its label
     /// (the offline replay and `check --live` report the same way).
     #[must_use]
@@ -245,6 +262,7 @@ impl Intent {
                         .collect(),
                     position: None,
                     label: Some(format!("{label}: {}", intent.entry)),
+                    except: intent.more_specific.clone(),
                 });
             }
         }
@@ -308,6 +326,7 @@ impl Intent {
                     column,
                 }),
                 label: None,
+                except: Vec::new(),
             });
         }
         Ok(Self {
@@ -471,7 +490,7 @@ pub fn replay(set: &ZoneSet, intent: &Intent) -> Vec<Diagnostic> {
             }
             Subject::Prefix(p) => {
                 let mut bad = 0usize;
-                for a in sample_addresses(p, intent.samples) {
+                for a in e.sampled_addresses(p, intent.samples) {
                     let Some(ladder) = address_ladder(a) else {
                         continue;
                     };

@@ -13,9 +13,7 @@ use std::time::Duration;
 use altodisc_proto::name::DomainName;
 use altodisc_proto::service::WantedService;
 use altodisc_resolver::dnssec::{DnssecConfig, DnssecMode, TrustAnchorFile};
-use altodisc_resolver::{
-    DnsConfig, DnssecState, NameStatus, Resolver, TemporaryReason, XdomStatus,
-};
+use altodisc_resolver::{DnsConfig, DnssecState, FailureReason, NameStatus, Resolver, XdomStatus};
 use altodisc_testpeers::dnssec::SignedKnot;
 use altodisc_testpeers::{Zone, require_tool_or_skip};
 
@@ -169,7 +167,7 @@ async fn unsigned_child_is_insecure_and_require_refuses_it() {
     assert!(
         matches!(
             o.status,
-            NameStatus::Temporary(TemporaryReason::DnssecRequired(DnssecState::Insecure))
+            NameStatus::Temporary(FailureReason::DnssecRequired(DnssecState::Insecure))
         ),
         "{:?}",
         o.status
@@ -199,10 +197,7 @@ async fn zone_signed_with_another_key_is_bogus_and_yields_nothing() {
     let o = r.unaptr(&name("example.net."), &https).await;
     assert!(!o.found(), "{o:?}");
     assert!(
-        matches!(
-            o.status,
-            NameStatus::Temporary(TemporaryReason::DnssecBogus)
-        ),
+        matches!(o.status, NameStatus::Temporary(FailureReason::DnssecBogus)),
         "{:?}",
         o.status
     );
@@ -220,10 +215,7 @@ async fn tampered_naptr_rdata_is_bogus() {
         .await;
     assert!(!o.found(), "{o:?}");
     assert!(
-        matches!(
-            o.status,
-            NameStatus::Temporary(TemporaryReason::DnssecBogus)
-        ),
+        matches!(o.status, NameStatus::Temporary(FailureReason::DnssecBogus)),
         "{:?}",
         o.status
     );

@@ -70,7 +70,7 @@ async fn naptr_with_non_alphanumeric_flags_is_a_malformed_response() {
         )
         .await;
     assert!(
-        matches!(&o.status, NameStatus::Temporary(altodisc_resolver::TemporaryReason::Malformed(m)) if !m.is_empty()),
+        matches!(&o.status, NameStatus::Temporary(altodisc_resolver::FailureReason::Malformed(m)) if !m.is_empty()),
         "{:?}",
         o.status
     );

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "dhcp")]
 mod dhcp_lab;
 // DNSSEC validation against Knot (automatic signing) and unbound.
 mod dnssec;
@@ -11,4 +12,5 @@ mod fixtures;
 mod hostile;
 mod peers;
 mod timeout;
+#[cfg(feature = "verify")]
 mod verify_nginx;

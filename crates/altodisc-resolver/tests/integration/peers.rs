@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use altodisc_proto::name::DomainName;
 use altodisc_proto::service::WantedService;
 use altodisc_resolver::source::Transport;
-use altodisc_resolver::{Resolver, UnaptrOutcome, XdomOptions, XdomOutcome};
+use altodisc_resolver::{Protocols, Resolver, UnaptrOutcome, XdomOptions, XdomOutcome};
 use altodisc_testpeers::{Peer, PeerKind, require_or_skip};
 
 use crate::fixtures::fixture_zones;
@@ -89,7 +89,9 @@ async fn run_cases(resolver: &Resolver, kind: PeerKind) -> BTreeMap<&'static str
     let mut r = BTreeMap::new();
 
     // TV-Z1 (RFC 7286 §3.2): sorted by PREFERENCE although the zone lists 20 first.
-    let o = resolver.resolve_domain(&name("example.net."), false).await;
+    let o = resolver
+        .resolve_domain(&name("example.net."), Protocols::HttpsOnly)
+        .await;
     assert_eq!(o.candidates.len(), 2, "{kind}: {o:?}");
     assert_eq!(o.candidates[0].uri, "https://alto1.example.net/ird");
     assert_eq!(o.candidates[1].uri, "https://alto2.example.net/ird");
@@ -156,11 +158,11 @@ async fn run_cases(resolver: &Resolver, kind: PeerKind) -> BTreeMap<&'static str
 
     // http only with allow_http.
     let o = resolver
-        .resolve_domain(&name("httponly.example.net."), false)
+        .resolve_domain(&name("httponly.example.net."), Protocols::HttpsOnly)
         .await;
     assert!(!o.found(), "{kind}");
     let o = resolver
-        .resolve_domain(&name("httponly.example.net."), true)
+        .resolve_domain(&name("httponly.example.net."), Protocols::HttpsThenHttp)
         .await;
     assert_eq!(
         o.candidates[0].uri, "http://httponly.example.net/ird",

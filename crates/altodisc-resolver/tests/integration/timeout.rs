@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use altodisc_proto::service::WantedService;
-use altodisc_resolver::{
-    DnsConfig, NameStatus, Resolver, TemporaryReason, XdomOptions, XdomStatus,
-};
+use altodisc_resolver::{DnsConfig, FailureReason, NameStatus, Resolver, XdomOptions, XdomStatus};
 
 use crate::fixtures::SilentServer;
 
@@ -38,11 +36,11 @@ async fn silent_server_gives_temporary_failure_and_each_name_is_retried_once() {
         for l in &o.ladder {
             assert_eq!(
                 l.status(),
-                Some(&NameStatus::Temporary(TemporaryReason::Timeout))
+                Some(&NameStatus::Temporary(FailureReason::Timeout))
             );
             assert_eq!(
                 l.first_attempt,
-                Some(NameStatus::Temporary(TemporaryReason::Timeout))
+                Some(NameStatus::Temporary(FailureReason::Timeout))
             );
         }
         // Give the socket thread a moment to count the last datagrams.
@@ -169,7 +167,7 @@ async fn refused_connection_fails_fast_with_its_own_reason() {
     for l in &o.ladder {
         assert_eq!(
             l.status(),
-            Some(&NameStatus::Temporary(TemporaryReason::ConnectionRefused(
+            Some(&NameStatus::Temporary(FailureReason::ConnectionRefused(
                 closed.to_string()
             ))),
             "{l:?}"
