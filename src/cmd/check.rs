@@ -293,8 +293,10 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 mod live {
     use altodisc_proto::ladder::publish_boundary;
     use altodisc_proto::service::WantedService;
-    use altodisc_resolver::{Resolver, UnaptrOutcome, XdomOutcome, parse_server};
-    use altodisc_zone::replay::{Expectation, Expected, Intent, Subject, sample_addresses};
+    use altodisc_resolver::{
+        FailureReason, NameStatus, Resolver, UnaptrOutcome, XdomOutcome, parse_server,
+    };
+    use altodisc_zone::replay::{Expectation, Expected, Intent, Subject};
     use altodisc_zone::{Diagnostic, Rule};
 
     fn unaptr_trace(o: &UnaptrOutcome) -> String {
@@ -357,9 +359,27 @@ mod live {
         input: &str,
         wanted: &WantedService,
     ) -> Result<XdomOutcome, String> {
-        r.xdom(input, std::slice::from_ref(wanted))
+        let o = r
+            .xdom(input, std::slice::from_ref(wanted))
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // Nothing listens at the server: every further query would fail the same way, so the
+        // check stops with one error instead of one mismatch per expectation.
+        let refused = o
+            .ladder
+            .iter()
+            .filter_map(|l| l.status())
+            .find_map(|s| match s {
+                NameStatus::Temporary(FailureReason::ConnectionRefused(servers)) => Some(servers),
+                _ => None,
+            });
+        if let Some(servers) = refused {
+            return Err(format!(
+                "connection refused by {servers}: no DNS server listens there (is `altodisc serve` \
+                 running, and on that address and port?)"
+            ));
+        }
+        Ok(o)
     }
 
     async fn run(server: &str, intent: &Intent) -> Result<Vec<Diagnostic>, String> {
@@ -399,7 +419,7 @@ mod live {
                     }
                 }
                 Subject::Prefix(p) => {
-                    for a in sample_addresses(p, intent.samples) {
+                    for a in e.sampled_addresses(p, intent.samples) {
                         let o = xdom(&resolver, &a.to_string(), &e.wanted).await?;
                         if uris(&o) != want {
                             out.push(mismatch(

@@ -498,3 +498,37 @@ fn publishing_config_alone_is_checked_through_its_generated_zones() {
     let o = altodisc(&["check", "--intent", &corpus("52-intent-ok.intent.toml")]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `--live` against an address where nothing listens stops at once with one error naming the
+/// server, instead of one mismatch per expectation after every timeout.
+#[test]
+fn live_check_against_a_dead_server_stops_with_one_clear_error() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = root().join("zones/publish.toml");
+    let started = std::time::Instant::now();
+    let o = altodisc(&[
+        "check",
+        "--live",
+        &closed.to_string(),
+        "--intent",
+        config.to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("connection refused by {closed}")),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("error").count(),
+        1,
+        "one error, not one per entry: {err}"
+    );
+    // The resolver's default timeout is 2 s per try; a refusal must not wait for it.
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
