@@ -33,6 +33,7 @@ pub mod load;
 pub mod metrics;
 pub mod rrl;
 pub mod server;
+pub mod tsig;
 pub mod xfr;
 pub mod zone_signing;
 

@@ -216,6 +216,17 @@ pub struct ServeSection {
     /// `dnssec` for single zones, overriding the global one: `"<origin>" = "sign"`.
     #[serde(default)]
     pub dnssec_zones: std::collections::BTreeMap<String, DnssecMode>,
+    /// TSIG keys (RFC 8945), `[[serve.tsig_keys]]` tables; see [`crate::tsig::TsigKeyConfig`].
+    #[serde(default)]
+    pub tsig_keys: Vec<crate::tsig::TsigKeyConfig>,
+    /// Allowed clock difference of TSIG signatures in seconds (default 300).
+    pub tsig_fudge: Option<u16>,
+    /// TSIG key per NOTIFY target: `"192.0.2.53:53" = "xfr-key"` (the address as in `notify`).
+    #[serde(default)]
+    pub notify_keys: std::collections::BTreeMap<String, String>,
+    /// Directory of the config file (relative `secret_file`s are read from there).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// Default seconds between two polls for changed zone files or config.
@@ -232,6 +243,13 @@ impl ServeSection {
             Some(table) => table
                 .clone()
                 .try_into()
+                .map(|s: Self| Self {
+                    base_dir: Path::new(file)
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .to_owned(),
+                    ..s
+                })
                 .map_err(|e| ResponderError::Config(format!("{file}: [serve]: {e}"))),
         }
     }
@@ -244,6 +262,7 @@ impl ServeSection {
     pub fn apply(&self, options: &mut ServeOptions) -> Result<(), ResponderError> {
         options.transfer_acl = TransferAcl::parse(&self.allow_transfer)
             .map_err(|e| ResponderError::Config(format!("[serve] allow_transfer: {e}")))?;
+        options.tsig = crate::xfr::tsig_options(self, &options.transfer_acl)?;
         if self.rate_limit.is_some() {
             options.rate_limit.clone_from(&self.rate_limit);
         }

@@ -103,6 +103,8 @@ pub struct Metrics {
     busy_polls_datagram: AtomicU64,
     busy_polls_expired: AtomicU64,
     loaded: AtomicBool,
+    /// `altodisc_tsig_failures_total{reason}`, counted by [`crate::xfr::tsig_gate`].
+    pub tsig_failures: crate::tsig::TsigFailureCounters,
 }
 
 impl Default for Metrics {
@@ -125,6 +127,7 @@ impl Default for Metrics {
             busy_polls_datagram: AtomicU64::new(0),
             busy_polls_expired: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
+            tsig_failures: crate::tsig::TsigFailureCounters::default(),
         }
     }
 }
@@ -384,6 +387,7 @@ impl Metrics {
             get(&self.tcp_connections),
             u8::from(self.is_loaded())
         );
+        self.tsig_failures.render(&mut block);
         block
     }
 }

@@ -58,6 +58,8 @@ pub struct ServeOptions {
     pub udp_workers: usize,
     /// Who may transfer zones (AXFR/IXFR over TCP); empty = nobody.
     pub transfer_acl: TransferAcl,
+    /// TSIG keys (RFC 8945) for signed queries and transfers ([`crate::xfr::tsig_gate`]).
+    pub tsig: crate::tsig::TsigKeyring,
     /// Response rate limiting on UDP; `None` = off.
     pub rate_limit: Option<RateLimitConfig>,
     /// Address of the HTTP metrics and health endpoint; `None` = off.
@@ -95,6 +97,7 @@ impl Default for ServeOptions {
             max_tcp_connections: 256,
             udp_workers: std::thread::available_parallelism().map_or(1, usize::from),
             transfer_acl: TransferAcl::default(),
+            tsig: crate::tsig::TsigKeyring::default(),
             rate_limit: None,
             metrics_listen: None,
             udp_fast_path: std::env::var_os("ALTODISC_UDP_FASTPATH").is_none_or(|v| v != "0"),
@@ -193,6 +196,7 @@ impl Responder {
             handler,
             metrics,
             acl: options.transfer_acl.clone(),
+            tsig: options.tsig.clone(),
             rrl: options.rate_limit.as_ref().map(RateLimiter::new),
             fast_path: options.udp_fast_path,
         });
@@ -307,6 +311,7 @@ struct Ctx {
     handler: ZoneRequestHandler,
     metrics: Arc<Metrics>,
     acl: TransferAcl,
+    tsig: crate::tsig::TsigKeyring,
     rrl: Option<RateLimiter>,
     fast_path: bool,
 }
@@ -322,7 +327,13 @@ async fn answer(
     match Request::from_bytes(message.to_vec(), peer, protocol) {
         // Never answer responses: that is how reflection loops start.
         Ok(request) if request.metadata.message_type == MessageType::Response => None,
-        Ok(request) => respond(ctx, &request, started).await,
+        Ok(request) => match crate::xfr::tsig_gate(&ctx.tsig, &ctx.metrics, message, peer) {
+            Err(refusal) => refusal,
+            Ok(mut signer) => {
+                let reply = respond(ctx, &request, started).await?;
+                crate::xfr::sign_all(signer.as_mut(), vec![reply]).pop()
+            }
+        },
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
             crate::handler::formerr(message)
@@ -358,18 +369,24 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
             return crate::handler::formerr(message).into_iter().collect();
         }
     };
+    let mut signer = match crate::xfr::tsig_gate(&ctx.tsig, &ctx.metrics, message, peer) {
+        Ok(signer) => signer,
+        Err(refusal) => return refusal.into_iter().collect(),
+    };
+    let key = signer.as_ref().map(|s| s.key().name().clone());
     if request.metadata.op_code == OpCode::Query
         && request.edns.as_ref().is_none_or(|e| e.version() == 0)
         && let [q] = request.queries.queries()
         && matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
         && q.query_class() == DNSClass::IN
     {
-        let (rcode, out) = transfer(ctx, &request, q.original(), peer);
+        let (rcode, out) = transfer(ctx, &request, q.original(), peer, key.as_ref());
         ctx.metrics
             .query(Some(q.query_type()), rcode, started.elapsed());
-        return out;
+        return crate::xfr::sign_all(signer.as_mut(), out);
     }
-    respond(ctx, &request, started).await.into_iter().collect()
+    let reply = respond(ctx, &request, started).await.into_iter().collect();
+    crate::xfr::sign_all(signer.as_mut(), reply)
 }
 
 /// A zone transfer (RFC 5936): REFUSED unless the client is on the allow-list (§6), NOTAUTH for
@@ -379,6 +396,7 @@ fn transfer(
     request: &Request,
     query: &Query,
     peer: SocketAddr,
+    key: Option<&hickory_proto::rr::Name>,
 ) -> (ResponseCode, Vec<Vec<u8>>) {
     let id = request.metadata.id;
     let error = |rcode| {
@@ -386,9 +404,14 @@ fn transfer(
         (rcode, refusal.ok().into_iter().collect())
     };
     let zone_name = query.name();
-    if !ctx.acl.allows(peer.ip()) {
+    if !ctx.acl.allows(peer.ip(), key) {
+        if key.is_none() && ctx.acl.0.iter().any(|e| e.contains(peer.ip())) {
+            ctx.metrics
+                .tsig_failures
+                .count(crate::tsig::TsigFailure::Unsigned);
+        }
         ctx.metrics.transfer(false);
-        info!(%peer, zone = %zone_name, "zone transfer refused: client not in allow_transfer");
+        info!(%peer, zone = %zone_name, "zone transfer refused: client not in allow_transfer, or without the key its entry names");
         return error(ResponseCode::Refused);
     }
     let index = ctx.handler.index().load_full();

@@ -14,3 +14,4 @@ mod protocol;
 mod rfc8906;
 mod secondaries;
 mod transport;
+mod tsig;
