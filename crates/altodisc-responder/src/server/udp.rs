@@ -407,6 +407,7 @@ mod tests {
             handler: ZoneRequestHandler::new(Arc::new(ArcSwap::from_pointee(bundled_index()))),
             metrics: Arc::new(Metrics::default()),
             acl: TransferAcl::default(),
+            tsig: crate::tsig::TsigKeyring::default(),
             rrl: None,
             fast_path: true,
         }
