@@ -662,3 +662,135 @@ fn config_edit_reaches_an_nsd_secondary_through_notify() {
     drop(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// TSIG through the config and the binary: `[[serve.tsig_keys]]` with a secret file, an
+/// `allow_transfer` entry that asks for the key, and `notify_keys`; a Knot secondary with the key
+/// transfers the zones, gets the signed NOTIFY after a config edit (its ACL accepts NOTIFY only
+/// with the key) and follows; a Knot without the key gets nothing and is counted.
+#[test]
+fn tsig_from_the_config_guards_transfers_and_signs_notify() {
+    use altodisc_testpeers::{Peer, PeerKind, PeerOptions, TsigSpec, require_or_skip};
+    if !require_or_skip(PeerKind::Knot) {
+        return;
+    }
+    let secret_dir = temp_dir("tsig-secret");
+    let secret = secret_dir.join("xfr.secret");
+    std::fs::write(&secret, "YWx0b2Rpc2MtdHNpZy10ZXN0LXNlY3JldC0wMDAwMDE=\n").unwrap();
+    let serve_keys = |notify: &str| {
+        format!(
+            "allow_transfer = [\"127.0.0.1 key xfr-key\"]\nwatch_interval = 1\n\
+             metrics_listen = \"127.0.0.1:0\"\ntsig_fudge = 120\nnotify = [{notify}]\n\
+             [[serve.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n\
+             secret_file = {:?}\n{}",
+            secret.display().to_string(),
+            if notify.is_empty() {
+                String::new()
+            } else {
+                format!("[serve.notify_keys]\n{notify} = \"xfr-key\"\n")
+            }
+        )
+    };
+    let (dir, served) = serve_example("tsig", &serve_keys(""), &[]);
+    let config = dir.join("publish.toml");
+    let options = PeerOptions {
+        startup_timeout: Duration::from_secs(30),
+        tsig: Some(TsigSpec {
+            name: "xfr-key".into(),
+            algorithm: "hmac-sha256".into(),
+            secret: "YWx0b2Rpc2MtdHNpZy10ZXN0LXNlY3JldC0wMDAwMDE=".into(),
+        }),
+        ..PeerOptions::default()
+    };
+    let zones = ["example.org.", "example.test."];
+    let knot = Peer::start_secondary_with(PeerKind::Knot, served.addr, &zones, &options)
+        .expect("Knot with the key transfers both zones");
+    let without = PeerOptions {
+        startup_timeout: Duration::from_secs(3),
+        ..PeerOptions::default()
+    };
+    assert!(Peer::start_secondary_with(PeerKind::Knot, served.addr, &zones, &without).is_err());
+    served.wait_metric("altodisc_tsig_failures_total{reason=\"unsigned\"}", 1);
+
+    let sock = udp_socket("127.0.0.1:0");
+    let serial =
+        |addr| soa_serial(&exchange(&sock, addr, "example.org.", RecordType::SOA, 9).unwrap());
+    let before = serial(served.addr);
+    assert_eq!(serial(knot.addr()), before);
+    write(
+        &config,
+        &publish_toml(
+            &serve_keys(&format!("\"{}\"", knot.addr())),
+            "https://alto2.example.org/ird",
+        ),
+    );
+    served.wait_metric("altodisc_reloads_total{result=\"ok\"}", 1);
+    let after = serial(served.addr);
+    assert!(after > before);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while serial(knot.addr()) != after {
+        assert!(
+            Instant::now() < deadline,
+            "Knot stayed behind; log:\n{}\n{}",
+            knot.log_tail(),
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    served.wait_metric("altodisc_notify_total{result=\"acked\"}", 1);
+    assert!(
+        !served.log().contains("YWx0b2Rpc2Mt"),
+        "the secret must never be logged"
+    );
+    drop(knot);
+    drop(served);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&secret_dir).unwrap();
+}
+
+/// Bad TSIG settings stop `serve` at start with a message that says what to fix.
+#[test]
+fn bad_tsig_settings_are_refused_at_start() {
+    let dir = temp_dir("tsig-bad");
+    write(
+        &dir.join("example.test.zone"),
+        &zone_text("https://alto.example.test/ird"),
+    );
+    for (serve, want) in [
+        (
+            "allow_transfer = [\"127.0.0.1 key nokey\"]",
+            "unknown tsig key \"nokey.\"",
+        ),
+        (
+            "[[serve.tsig_keys]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret_env = \"X\"",
+            "hmac-md5\" is not supported",
+        ),
+        (
+            "[[serve.tsig_keys]]\nname = \"k\"\nsecret_file = \"missing.secret\"",
+            "secret from",
+        ),
+        (
+            "notify = [\"127.0.0.1:5300\"]\n[serve.notify_keys]\n\"127.0.0.1:5301\" = \"k\"\n\
+             [[serve.tsig_keys]]\nname = \"k\"\nsecret_file = \"k.secret\"",
+            "not in [serve] notify",
+        ),
+        ("tsig_secret = \"x\"", "unknown field"),
+    ] {
+        write(&dir.join("k.secret"), "MDEyMzQ1Njc4OWFiY2RlZg==");
+        let config = dir.join("publish.toml");
+        write(
+            &config,
+            &publish_toml(serve, "https://alto.example.org/ird"),
+        );
+        let out = crate::altodisc(&[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{serve}: {stderr}");
+        assert!(stderr.contains(want), "{serve}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
