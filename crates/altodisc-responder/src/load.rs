@@ -175,7 +175,8 @@ pub struct ServeSection {
     /// Without it a restart takes the serial from the clock, which still increases it.
     pub serial_file: Option<PathBuf>,
     /// Clients allowed to transfer zones (AXFR/IXFR over TCP): addresses or prefixes such as
-    /// `192.0.2.53`, `198.51.100.0/24`, `2001:db8::/48`. Empty: transfers are refused.
+    /// `192.0.2.53`, `198.51.100.0/24`, `2001:db8::/48`, each optionally followed by `key NAME`
+    /// (a `tsig_keys` entry its clients must sign with). Empty: transfers are refused.
     #[serde(default)]
     pub allow_transfer: Vec<String>,
     /// Secondaries to NOTIFY (RFC 1996) after every accepted change of a zone's serial.
