@@ -29,6 +29,7 @@ pub mod fastpath;
 pub mod handler;
 pub mod http;
 pub mod index;
+pub mod journal;
 pub mod load;
 pub mod metrics;
 pub mod rrl;

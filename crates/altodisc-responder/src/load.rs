@@ -225,6 +225,11 @@ pub struct ServeSection {
     /// TSIG key per NOTIFY target: `"192.0.2.53:53" = "xfr-key"` (the address as in `notify`).
     #[serde(default)]
     pub notify_keys: std::collections::BTreeMap<String, String>,
+    /// Most differences kept per zone for IXFR (RFC 1995; default 32, 0 turns IXFR from the
+    /// journal off: every IXFR gets the whole zone).
+    pub ixfr_journal_diffs: Option<usize>,
+    /// Most changed records kept per zone over all its differences (default 100000).
+    pub ixfr_journal_records: Option<usize>,
     /// Directory of the config file (relative `secret_file`s are read from there).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -264,6 +269,10 @@ impl ServeSection {
         options.transfer_acl = TransferAcl::parse(&self.allow_transfer)
             .map_err(|e| ResponderError::Config(format!("[serve] allow_transfer: {e}")))?;
         options.tsig = crate::xfr::tsig_options(self, &options.transfer_acl)?;
+        options.journal = crate::journal::JournalLimits {
+            diffs: self.ixfr_journal_diffs.unwrap_or(options.journal.diffs),
+            records: self.ixfr_journal_records.unwrap_or(options.journal.records),
+        };
         if self.rate_limit.is_some() {
             options.rate_limit.clone_from(&self.rate_limit);
         }

@@ -17,12 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_server::server::Request;
 use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
 use crate::index::{ZoneData, ZoneIndex};
+use crate::journal::{Diff, Journal, serial_lt};
 use crate::metrics::Metrics;
 use crate::tsig::{ResponseSigner, TsigConfigError, TsigKey, TsigKeyring, Verdict};
 
@@ -226,6 +228,164 @@ pub fn sign_all(signer: Option<&mut ResponseSigner>, messages: Vec<Vec<u8>>) -> 
     out
 }
 
+/// The size a UDP answer may have for a query with `edns` (RFC 1035 §4.2.1: 512 without EDNS;
+/// RFC 6891 §6.2.3: the client's payload size, here at most [`crate::handler::MAX_UDP_PAYLOAD`]).
+#[must_use]
+pub fn udp_limit(edns: Option<&Edns>) -> usize {
+    usize::from(edns.map_or(crate::handler::CLASSIC_UDP_PAYLOAD, |e| {
+        e.max_payload().clamp(
+            crate::handler::CLASSIC_UDP_PAYLOAD,
+            crate::handler::MAX_UDP_PAYLOAD,
+        )
+    }))
+}
+
+/// What a zone transfer needs from the server.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferCtx<'a> {
+    /// Who may transfer.
+    pub acl: &'a TransferAcl,
+    /// The zones served now.
+    pub index: &'a ZoneIndex,
+    /// Differences between accepted versions, for IXFR.
+    pub journal: &'a Journal,
+    /// Counters.
+    pub metrics: &'a Metrics,
+}
+
+/// The AXFR or IXFR query of `request`, if it is one (OPCODE QUERY, one question, class IN,
+/// EDNS version 0 or none): the server answers those here rather than in the handler.
+#[must_use]
+pub fn transfer_query(request: &Request) -> Option<&Query> {
+    if request.metadata.op_code != OpCode::Query
+        || request.edns.as_ref().is_some_and(|e| e.version() != 0)
+    {
+        return None;
+    }
+    let [q] = request.queries.queries() else {
+        return None;
+    };
+    (matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
+        && q.query_class() == DNSClass::IN)
+        .then(|| q.original())
+}
+
+/// The client's serial of an IXFR query: the one SOA record in the authority section, owned by
+/// the zone (RFC 1995 §3). `Err` when the section holds anything else (FORMERR).
+fn ixfr_client_serial(wire: &[u8], zone: &Name) -> Result<u32, ()> {
+    let message = Message::from_vec(wire).map_err(|_| ())?;
+    match message.authorities.as_slice() {
+        [r] if r.record_type() == RecordType::SOA && &r.name == zone => match &r.data {
+            RData::SOA(soa) => Ok(soa.serial),
+            _ => Err(()),
+        },
+        _ => Err(()),
+    }
+}
+
+/// A zone transfer (RFC 5936, RFC 1995): REFUSED unless the client is on the allow-list (RFC 5936
+/// §6), with the key its entry names; NOTAUTH for a name that is not the apex of a served zone
+/// (§2.2.1); else
+/// * AXFR: the whole zone;
+/// * IXFR (RFC 1995 §4): one SOA when the client's serial is current or newer, the differences
+///   from the journal when it reaches back to the client's serial, the whole zone otherwise;
+///   FORMERR when the authority section is not exactly the zone's SOA (RFC 1995 §3);
+/// * over UDP (`udp_limit` set; IXFR only, RFC 1995 §2): the same answer when it fits in one
+///   datagram of that size, else one SOA, which tells the client to retry over TCP.
+///
+/// `wire` is the query as received; `key` the TSIG key it was verified with.
+#[must_use]
+#[allow(clippy::too_many_arguments)]
+pub fn serve_transfer(
+    c: &TransferCtx<'_>,
+    request: &Request,
+    wire: &[u8],
+    query: &Query,
+    peer: SocketAddr,
+    key: Option<&Name>,
+    udp_limit: Option<usize>,
+) -> (ResponseCode, Vec<Vec<u8>>) {
+    let id = request.metadata.id;
+    let error = |rcode| {
+        let refusal = transfer_error(&request.metadata, request.edns.as_ref(), query, rcode);
+        (rcode, refusal.ok().into_iter().collect())
+    };
+    let zone_name = query.name();
+    if udp_limit.is_some() && query.query_type() == RecordType::AXFR {
+        // AXFR is not defined over UDP (RFC 5936 §4.2).
+        return error(ResponseCode::Refused);
+    }
+    if !c.acl.allows(peer.ip(), key) {
+        if key.is_none() && c.acl.0.iter().any(|e| e.contains(peer.ip())) {
+            c.metrics
+                .tsig_failures
+                .count(crate::tsig::TsigFailure::Unsigned);
+        }
+        c.metrics.transfer(false);
+        info!(%peer, zone = %zone_name, "zone transfer refused: client not in allow_transfer, or without the key its entry names");
+        return error(ResponseCode::Refused);
+    }
+    let Some(zone) = c.index.zone(zone_name) else {
+        return error(ResponseCode::NotAuth);
+    };
+    let current = zone.serial();
+    let single_soa = || transfer_message(id, query, vec![zone.soa().clone()]).map(|m| vec![m]);
+    let (kind, built) = if query.query_type() == RecordType::IXFR {
+        let Ok(theirs) = ixfr_client_serial(wire, zone.origin()) else {
+            return error(ResponseCode::FormErr);
+        };
+        if !serial_lt(theirs, current) {
+            ("ixfr-current", single_soa())
+        } else if let Some(diffs) = c.journal.since(zone.origin(), theirs, current) {
+            ("ixfr", ixfr_messages(zone.soa(), &diffs, id, query))
+        } else {
+            ("ixfr-as-axfr", transfer_messages(zone, id, query))
+        }
+    } else {
+        ("axfr", transfer_messages(zone, id, query))
+    };
+    let built = match (udp_limit, built) {
+        (Some(limit), Ok(m)) if !(m.len() == 1 && m.iter().all(|w| w.len() <= limit)) => {
+            single_soa()
+        }
+        (_, b) => b,
+    };
+    match built {
+        Ok(messages) => {
+            c.metrics.transfer(true);
+            info!(%peer, zone = %zone_name, serial = current, kind, messages = messages.len(), "zone transfer");
+            (ResponseCode::NoError, messages)
+        }
+        Err(e) => {
+            warn!(%peer, zone = %zone_name, error = %e, "zone transfer failed to encode");
+            error(ResponseCode::ServFail)
+        }
+    }
+}
+
+/// An incremental transfer (RFC 1995 §4): the current SOA, then for each difference the old
+/// SOA, the removed records, the new SOA and the added records, then the current SOA again.
+///
+/// # Errors
+/// When hickory cannot encode a message.
+pub fn ixfr_messages(
+    current: &Record,
+    diffs: &[Diff],
+    id: u16,
+    query: &Query,
+) -> Result<Vec<Vec<u8>>, hickory_proto::ProtoError> {
+    let body = diffs.iter().flat_map(|d| {
+        std::iter::once(d.old_soa.clone())
+            .chain(d.removed.iter().cloned())
+            .chain(std::iter::once(d.new_soa.clone()))
+            .chain(d.added.iter().cloned())
+    });
+    let records = std::iter::once(current.clone())
+        .chain(body)
+        .chain(std::iter::once(current.clone()));
+    split_messages(records, id, query)
+}
+
 /// The messages of a zone transfer of `zone` answering a query with `id` and `query`: SOA first
 /// and last, every other record in between (RFC 5936 §2.2), split into messages of about
 /// 16 KiB. Each message repeats the question (RFC 5936 §2.2.1 allows it).
@@ -241,6 +401,15 @@ pub fn transfer_messages(
     let records = std::iter::once(soa.clone())
         .chain(zone.transfer_records())
         .chain(std::iter::once(soa));
+    split_messages(records, id, query)
+}
+
+/// `records` in messages of about [`XFR_MESSAGE_TARGET`] octets.
+fn split_messages(
+    records: impl Iterator<Item = Record>,
+    id: u16,
+    query: &Query,
+) -> Result<Vec<Vec<u8>>, hickory_proto::ProtoError> {
     let mut out = Vec::new();
     let mut batch: Vec<Record> = Vec::new();
     let mut size = 0usize;

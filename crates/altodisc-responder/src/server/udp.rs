@@ -408,6 +408,7 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             acl: TransferAcl::default(),
             tsig: crate::tsig::TsigKeyring::default(),
+            journal: crate::journal::Journal::default(),
             rrl: None,
             fast_path: true,
         }

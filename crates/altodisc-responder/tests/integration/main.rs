@@ -10,6 +10,7 @@ mod clients;
 mod common;
 mod differential;
 mod fastpath;
+mod ixfr;
 mod protocol;
 mod rfc8906;
 mod secondaries;
