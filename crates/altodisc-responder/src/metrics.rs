@@ -341,7 +341,7 @@ impl Metrics {
         );
         let _ = writeln!(
             block,
-            "# HELP altodisc_transfers_total Zone transfers (AXFR, IXFR answered as AXFR) by result.\n\
+            "# HELP altodisc_transfers_total Zone transfers (AXFR, IXFR) by result.\n\
              # TYPE altodisc_transfers_total counter\n\
              altodisc_transfers_total{{result=\"served\"}} {}\n\
              altodisc_transfers_total{{result=\"refused\"}} {}",

@@ -3,8 +3,9 @@
 //!
 //! * AXFR (RFC 5936) over TCP only, to an allow-list of client prefixes ([`TransferAcl`]), each
 //!   entry optionally bound to a TSIG key (RFC 8945, [`crate::tsig`]); everyone else gets
-//!   REFUSED (RFC 5936 §6). An IXFR query (RFC 1995) is answered with the whole zone in AXFR
-//!   form, which RFC 1995 §4 allows when no history is kept.
+//!   REFUSED (RFC 5936 §6). IXFR (RFC 1995) is answered from [`crate::journal`]: one SOA when
+//!   the client is current, the differences when the journal reaches its serial, the whole zone
+//!   otherwise; over UDP too (RFC 1995 §2).
 //! * Signed requests are verified before anything else ([`tsig_gate`]) and every message of the
 //!   answer is signed ([`sign_all`], RFC 8945 §5.3.1).
 //! * NOTIFY (RFC 1996) to configured secondaries after every accepted change of a zone's serial,
