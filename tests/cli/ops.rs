@@ -794,3 +794,111 @@ fn bad_tsig_settings_are_refused_at_start() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// dnsdist (deploy/dnsdist/dnsdist.conf, addresses filled in) in front of two `altodisc serve`
+/// processes: with both up and after one is stopped (and dnsdist's health check has taken it
+/// out), every query of a bounded load through dnsdist gets the same answer as the survivor
+/// gives directly.
+#[test]
+fn dnsdist_keeps_answering_when_one_altodisc_stops() {
+    let Some(dnsdist) = ["/usr/bin/dnsdist", "/usr/sbin/dnsdist"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "dnsdist is missing (Debian package dnsdist, see scripts/test)"
+        );
+        eprintln!("skipped: dnsdist is not installed (apt-get install dnsdist)");
+        return;
+    };
+    let (dir_a, a) = serve_example("dnsdist-a", "", &[]);
+    let (dir_b, b) = serve_example("dnsdist-b", "", &[]);
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let front: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dnsdist/dnsdist.conf"),
+    )
+    .unwrap();
+    let conf_text = shipped
+        .replace("192.0.2.53:53", &front.to_string())
+        .replace("192.0.2.61:53", &a.addr.to_string())
+        .replace("192.0.2.62:53", &b.addr.to_string());
+    assert_ne!(conf_text, shipped);
+    let conf = dir_a.join("dnsdist.conf");
+    std::fs::write(&conf, conf_text).unwrap();
+    let log = std::fs::File::create(dir_a.join("dnsdist.log")).unwrap();
+    let child = Command::new(dnsdist)
+        .args(["--supervised", "--disable-syslog", "-C"])
+        .arg(&conf)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // Stops the dnsdist started here, by its PID, whatever happens below.
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut dnsdist = Stop(child);
+    let sock = udp_socket("127.0.0.1:0");
+    let queries = [
+        ("example.org.", RecordType::NAPTR),
+        ("example.test.", RecordType::NAPTR),
+        ("ns1.example.test.", RecordType::A),
+    ];
+    let expected: Vec<String> = queries
+        .iter()
+        .map(|(n, t)| summary(&exchange(&sock, b.addr, n, *t, 1).unwrap()))
+        .collect();
+    for (i, (n, t)) in queries.iter().enumerate() {
+        assert_eq!(
+            summary(&exchange(&sock, a.addr, n, *t, 2).unwrap()),
+            expected[i],
+            "both processes answer alike"
+        );
+    }
+    // dnsdist is up once it answers (bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while exchange(&sock, front, "example.test.", RecordType::NAPTR, 3).is_none() {
+        assert!(
+            dnsdist.0.try_wait().unwrap().is_none(),
+            "dnsdist exited: {}",
+            std::fs::read_to_string(dir_a.join("dnsdist.log")).unwrap_or_default()
+        );
+        assert!(Instant::now() < deadline, "dnsdist does not answer");
+    }
+    let load = |rounds: usize, first_id: u16| {
+        let mut answered = 0usize;
+        for r in 0..rounds {
+            let (n, t) = queries[r % queries.len()];
+            let id = first_id.wrapping_add(u16::try_from(r % 60_000).unwrap());
+            let got = exchange(&sock, front, n, t, id).map(|m| summary(&m));
+            assert_eq!(
+                got.as_deref(),
+                Some(expected[r % queries.len()].as_str()),
+                "query {r} ({n} {t}) through dnsdist"
+            );
+            answered += 1;
+        }
+        answered
+    };
+    assert_eq!(load(300, 100), 300);
+    // Stop one altodisc; dnsdist's next health check (every second, 0.5 s timeout, one failure)
+    // takes it out.
+    drop(a);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(load(1500, 1000), 1500);
+    drop(dnsdist);
+    drop(b);
+    std::fs::remove_dir_all(&dir_a).unwrap();
+    std::fs::remove_dir_all(&dir_b).unwrap();
+}
