@@ -349,6 +349,10 @@ async fn answer(
                     }
                     _ => respond(ctx, &request, started).await?,
                 };
+                if protocol == Protocol::Udp {
+                    let limit = crate::xfr::udp_limit(request.edns.as_ref());
+                    return crate::xfr::sign_udp(signer.as_mut(), reply, limit);
+                }
                 crate::xfr::sign_all(signer.as_mut(), vec![reply]).pop()
             }
         },

@@ -544,6 +544,29 @@ impl ResponseSigner {
         append_tsig(wire, &self.key.name, tsig.set_mac(mac))
     }
 
+    /// Like [`Self::sign`] for the first message, but may be called again to sign another
+    /// candidate first message instead (a shorter one, when the first did not fit).
+    ///
+    /// # Errors
+    /// As [`Self::sign`].
+    pub fn sign_first_of_many(
+        &mut self,
+        wire: &mut Vec<u8>,
+        now: u64,
+    ) -> Result<(), hickory_proto::ProtoError> {
+        let tsig = TSIG::new(
+            self.key.alg.wire(),
+            now,
+            self.fudge,
+            Vec::new(),
+            self.original_id,
+            None,
+            Vec::new(),
+        );
+        let mac = self.mac_for(wire, &tsig, true)?;
+        append_tsig(wire, &self.key.name, tsig.set_mac(mac))
+    }
+
     fn mac_for(
         &self,
         wire: &[u8],

@@ -387,6 +387,34 @@ pub fn ixfr_messages(
     split_messages(records, id, query)
 }
 
+/// Signs a UDP response with `signer` (if any) so that it stays within `limit` octets: when
+/// the signed response would not fit, it is replaced by a header-and-question response with TC
+/// set and only the TSIG record (RFC 8945 §5.3: the client retries over TCP).
+#[must_use]
+pub fn sign_udp(
+    signer: Option<&mut ResponseSigner>,
+    reply: Vec<u8>,
+    limit: usize,
+) -> Option<Vec<u8>> {
+    let Some(signer) = signer else {
+        return Some(reply);
+    };
+    let now = crate::tsig::now();
+    let mut signed = reply.clone();
+    signer.sign_first_of_many(&mut signed, now).ok()?;
+    if signed.len() <= limit {
+        return Some(signed);
+    }
+    let mut m = Message::from_vec(&reply).ok()?;
+    m.answers.clear();
+    m.authorities.clear();
+    m.additionals.clear();
+    m.metadata.truncation = true;
+    let mut truncated = m.to_vec().ok()?;
+    signer.sign_first_of_many(&mut truncated, now).ok()?;
+    Some(truncated)
+}
+
 /// The messages of a zone transfer of `zone` answering a query with `id` and `query`: SOA first
 /// and last, every other record in between (RFC 5936 §2.2), split into messages of about
 /// 16 KiB. Each message repeats the question (RFC 5936 §2.2.1 allows it).

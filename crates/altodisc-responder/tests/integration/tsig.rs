@@ -53,6 +53,13 @@ fn setup(tag: &str) -> Setup {
         "$TTL 300\n@ SOA ns1.big.test. hostmaster.big.test. 1 3600 600 86400 300\n\
          @ NS ns1.big.test.\nns1 A 192.0.2.1\n",
     );
+    // Ten TXT records at one name: about 460 octets of answer, which fits 512 unsigned but not
+    // with a TSIG record.
+    for i in 0..10 {
+        zone.push_str(&format!(
+            "fill TXT \"{i:02} twenty-eight octets of text\"\n"
+        ));
+    }
     for i in 0..BIG_RECORDS {
         zone.push_str(&format!(
             "host{i} TXT \"record number {i} of the big zone\"\n"
@@ -287,7 +294,7 @@ fn every_axfr_message_is_signed_and_chained() {
             .count();
     }
     assert!(messages >= 3, "{messages} messages");
-    assert_eq!(records, BIG_RECORDS + 4, "SOA, NS, A, the TXTs, SOA");
+    assert_eq!(records, BIG_RECORDS + 14, "SOA, NS, A, the TXTs, SOA");
     drop(ours);
     std::fs::remove_dir_all(&s.dir).unwrap();
 }
@@ -325,6 +332,40 @@ fn bad_signatures_get_rfc_errors_over_the_wire() {
     assert_eq!(r.metadata.response_code, ResponseCode::NoError);
     assert_eq!(r.answers.len(), 1);
     assert_eq!(r.signature().unwrap().data.mac.len(), 32);
+
+    // A signed answer that would not fit 512 octets: TC, no records but the TSIG, which
+    // verifies (RFC 8945 §5.3).
+    let fill = Query::query(Name::from_ascii("fill.big.test.").unwrap(), RecordType::TXT);
+    let q = signed_query(&key(), 11, fill, now, 300).unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(&q, ours.addr).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).unwrap();
+    assert!(n <= 512, "{n} octets");
+    let r = Message::from_vec(&buf[..n]).unwrap();
+    assert!(r.metadata.truncation);
+    assert!(r.answers.is_empty());
+    let request_mac = Message::from_vec(&q)
+        .unwrap()
+        .signature()
+        .unwrap()
+        .data
+        .mac
+        .clone();
+    let hk = TSigner::new(
+        SECRET.to_vec(),
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii("xfr-key.").unwrap(),
+        300,
+    )
+    .unwrap();
+    hk.verify_message_byte(&buf[..n], Some(&request_mac), true)
+        .expect("the TC response is signed");
+    // Over TCP the same query gets the ten records, signed.
+    let r = tcp_ask(&q);
+    assert_eq!(r.answers.len(), 10);
+    assert!(r.signature().is_some());
 
     // Unknown key: NOTAUTH + BADKEY, over both transports.
     let other = TsigKey::new("other-key", TsigAlg::HmacSha256, SECRET).unwrap();
