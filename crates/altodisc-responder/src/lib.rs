@@ -22,6 +22,7 @@
 //!
 //! Answer semantics are documented on [`index`] (RFC 1034 §4.3.2, RFC 2308, RFC 4592, RFC 8020).
 
+pub mod catalog;
 // Zone signing (issue 9): keys, RRSIG/NSEC/DNSKEY generation, refresh policy.
 pub mod dnssec;
 pub mod error;

@@ -230,6 +230,9 @@ pub struct ServeSection {
     pub ixfr_journal_diffs: Option<usize>,
     /// Most changed records kept per zone over all its differences (default 100000).
     pub ixfr_journal_records: Option<usize>,
+    /// Name of a catalog zone (RFC 9432 version 2) listing every served zone, e.g.
+    /// `"catalog.altodisc.invalid."`; see [`crate::catalog`]. Off when absent.
+    pub catalog_zone: Option<String>,
     /// Directory of the config file (relative `secret_file`s are read from there).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -490,7 +493,19 @@ impl Sources {
                 (built, checked)
             })
         };
-        let zones = built?;
+        let mut zones = built?;
+        if let Some(catalog) = &serve.catalog_zone {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            crate::catalog::add_catalog(
+                catalog,
+                &mut zones,
+                previous,
+                &mut generated.serials,
+                now,
+            )?;
+        }
         if let Some(checked) = checked {
             checked?;
         }

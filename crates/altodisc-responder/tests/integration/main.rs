@@ -6,6 +6,7 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod catalog;
 mod clients;
 mod common;
 mod differential;
