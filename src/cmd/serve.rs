@@ -231,7 +231,13 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         .watch
         .or(loaded.serve.watch_interval)
         .unwrap_or(DEFAULT_WATCH_INTERVAL);
-    let mut notify_targets = loaded.serve.notify.clone();
+    let mut notify_targets = match altodisc_responder::xfr::notify_targets(&loaded.serve) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("altodisc: error: {e}");
+            return exit::code(exit::USAGE);
+        }
+    };
     if options.listen.is_empty() {
         eprintln!(
             "error: nothing to listen on: give --listen ADDR:PORT or serve.listen in the config"
@@ -368,7 +374,10 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                     signed,
                 };
                 resign_at = next_resign;
-                notify_targets = serve.notify;
+                match altodisc_responder::xfr::notify_targets(&serve) {
+                    Ok(t) => notify_targets = t,
+                    Err(e) => error!("NOTIFY keeps the previous targets: {e}"),
+                }
                 for w in &warnings {
                     warn!("{w}");
                 }

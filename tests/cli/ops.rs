@@ -700,3 +700,243 @@ fn config_edit_reaches_an_nsd_secondary_through_notify() {
     drop(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// TSIG through the config and the binary: `[[serve.tsig_keys]]` with a secret file, an
+/// `allow_transfer` entry that asks for the key, and `notify_keys`; a Knot secondary with the key
+/// transfers the zones, gets the signed NOTIFY after a config edit (its ACL accepts NOTIFY only
+/// with the key) and follows; a Knot without the key gets nothing and is counted.
+#[test]
+fn tsig_from_the_config_guards_transfers_and_signs_notify() {
+    use altodisc_testpeers::{Peer, PeerKind, PeerOptions, TsigSpec, require_or_skip};
+    if !require_or_skip(PeerKind::Knot) {
+        return;
+    }
+    let secret_dir = temp_dir("tsig-secret");
+    let secret = secret_dir.join("xfr.secret");
+    std::fs::write(&secret, "YWx0b2Rpc2MtdHNpZy10ZXN0LXNlY3JldC0wMDAwMDE=\n").unwrap();
+    let serve_keys = |notify: &str| {
+        format!(
+            "allow_transfer = [\"127.0.0.1 key xfr-key\"]\nwatch_interval = 1\n\
+             metrics_listen = \"127.0.0.1:0\"\ntsig_fudge = 120\nnotify = [{notify}]\n\
+             [[serve.tsig_keys]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n\
+             secret_file = {:?}\n{}",
+            secret.display().to_string(),
+            if notify.is_empty() {
+                String::new()
+            } else {
+                format!("[serve.notify_keys]\n{notify} = \"xfr-key\"\n")
+            }
+        )
+    };
+    let (dir, served) = serve_example("tsig", &serve_keys(""), &[]);
+    let config = dir.join("publish.toml");
+    let options = PeerOptions {
+        startup_timeout: Duration::from_secs(30),
+        tsig: Some(TsigSpec {
+            name: "xfr-key".into(),
+            algorithm: "hmac-sha256".into(),
+            secret: "YWx0b2Rpc2MtdHNpZy10ZXN0LXNlY3JldC0wMDAwMDE=".into(),
+        }),
+        ..PeerOptions::default()
+    };
+    let zones = ["example.org.", "example.test."];
+    let knot = Peer::start_secondary_with(PeerKind::Knot, served.addr, &zones, &options)
+        .expect("Knot with the key transfers both zones");
+    let without = PeerOptions {
+        startup_timeout: Duration::from_secs(3),
+        ..PeerOptions::default()
+    };
+    assert!(Peer::start_secondary_with(PeerKind::Knot, served.addr, &zones, &without).is_err());
+    served.wait_metric("altodisc_tsig_failures_total{reason=\"unsigned\"}", 1);
+
+    let sock = udp_socket("127.0.0.1:0");
+    let serial =
+        |addr| soa_serial(&exchange(&sock, addr, "example.org.", RecordType::SOA, 9).unwrap());
+    let before = serial(served.addr);
+    assert_eq!(serial(knot.addr()), before);
+    write(
+        &config,
+        &publish_toml(
+            &serve_keys(&format!("\"{}\"", knot.addr())),
+            "https://alto2.example.org/ird",
+        ),
+    );
+    served.wait_metric("altodisc_reloads_total{result=\"ok\"}", 1);
+    let after = serial(served.addr);
+    assert!(after > before);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while serial(knot.addr()) != after {
+        assert!(
+            Instant::now() < deadline,
+            "Knot stayed behind; log:\n{}\n{}",
+            knot.log_tail(),
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    served.wait_metric("altodisc_notify_total{result=\"acked\"}", 1);
+    assert!(
+        !served.log().contains("YWx0b2Rpc2Mt"),
+        "the secret must never be logged"
+    );
+    drop(knot);
+    drop(served);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&secret_dir).unwrap();
+}
+
+/// Bad TSIG settings stop `serve` at start with a message that says what to fix.
+#[test]
+fn bad_tsig_settings_are_refused_at_start() {
+    let dir = temp_dir("tsig-bad");
+    write(
+        &dir.join("example.test.zone"),
+        &zone_text("https://alto.example.test/ird"),
+    );
+    for (serve, want) in [
+        (
+            "allow_transfer = [\"127.0.0.1 key nokey\"]",
+            "unknown tsig key \"nokey.\"",
+        ),
+        (
+            "[[serve.tsig_keys]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret_env = \"X\"",
+            "hmac-md5\" is not supported",
+        ),
+        (
+            "[[serve.tsig_keys]]\nname = \"k\"\nsecret_file = \"missing.secret\"",
+            "secret from",
+        ),
+        (
+            "notify = [\"127.0.0.1:5300\"]\n[serve.notify_keys]\n\"127.0.0.1:5301\" = \"k\"\n\
+             [[serve.tsig_keys]]\nname = \"k\"\nsecret_file = \"k.secret\"",
+            "not in [serve] notify",
+        ),
+        ("tsig_secret = \"x\"", "unknown field"),
+    ] {
+        write(&dir.join("k.secret"), "MDEyMzQ1Njc4OWFiY2RlZg==");
+        let config = dir.join("publish.toml");
+        write(
+            &config,
+            &publish_toml(serve, "https://alto.example.org/ird"),
+        );
+        let out = crate::altodisc(&[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{serve}: {stderr}");
+        assert!(stderr.contains(want), "{serve}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// dnsdist (deploy/dnsdist/dnsdist.conf, addresses filled in) in front of two `altodisc serve`
+/// processes: with both up and after one is stopped (and dnsdist's health check has taken it
+/// out), every query of a bounded load through dnsdist gets the same answer as the survivor
+/// gives directly.
+#[test]
+fn dnsdist_keeps_answering_when_one_altodisc_stops() {
+    let Some(dnsdist) = ["/usr/bin/dnsdist", "/usr/sbin/dnsdist"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "dnsdist is missing (Debian package dnsdist, see scripts/test)"
+        );
+        eprintln!("skipped: dnsdist is not installed (apt-get install dnsdist)");
+        return;
+    };
+    let (dir_a, a) = serve_example("dnsdist-a", "", &[]);
+    let (dir_b, b) = serve_example("dnsdist-b", "", &[]);
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let front: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dnsdist/dnsdist.conf"),
+    )
+    .unwrap();
+    let conf_text = shipped
+        .replace("192.0.2.53:53", &front.to_string())
+        .replace("192.0.2.61:53", &a.addr.to_string())
+        .replace("192.0.2.62:53", &b.addr.to_string());
+    assert_ne!(conf_text, shipped);
+    let conf = dir_a.join("dnsdist.conf");
+    std::fs::write(&conf, conf_text).unwrap();
+    let log = std::fs::File::create(dir_a.join("dnsdist.log")).unwrap();
+    let child = Command::new(dnsdist)
+        .args(["--supervised", "--disable-syslog", "-C"])
+        .arg(&conf)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // Stops the dnsdist started here, by its PID, whatever happens below.
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut dnsdist = Stop(child);
+    let sock = udp_socket("127.0.0.1:0");
+    let queries = [
+        ("example.org.", RecordType::NAPTR),
+        ("example.test.", RecordType::NAPTR),
+        ("ns1.example.test.", RecordType::A),
+    ];
+    let expected: Vec<String> = queries
+        .iter()
+        .map(|(n, t)| summary(&exchange(&sock, b.addr, n, *t, 1).unwrap()))
+        .collect();
+    for (i, (n, t)) in queries.iter().enumerate() {
+        assert_eq!(
+            summary(&exchange(&sock, a.addr, n, *t, 2).unwrap()),
+            expected[i],
+            "both processes answer alike"
+        );
+    }
+    // dnsdist is up once it answers (bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while exchange(&sock, front, "example.test.", RecordType::NAPTR, 3).is_none() {
+        assert!(
+            dnsdist.0.try_wait().unwrap().is_none(),
+            "dnsdist exited: {}",
+            std::fs::read_to_string(dir_a.join("dnsdist.log")).unwrap_or_default()
+        );
+        assert!(Instant::now() < deadline, "dnsdist does not answer");
+    }
+    let load = |rounds: usize, first_id: u16| {
+        let mut answered = 0usize;
+        for r in 0..rounds {
+            let (n, t) = queries[r % queries.len()];
+            let id = first_id.wrapping_add(u16::try_from(r % 60_000).unwrap());
+            let got = exchange(&sock, front, n, t, id).map(|m| summary(&m));
+            assert_eq!(
+                got.as_deref(),
+                Some(expected[r % queries.len()].as_str()),
+                "query {r} ({n} {t}) through dnsdist"
+            );
+            answered += 1;
+        }
+        answered
+    };
+    assert_eq!(load(300, 100), 300);
+    // Stop one altodisc; dnsdist's next health check (every second, 0.5 s timeout, one failure)
+    // takes it out.
+    drop(a);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(load(1500, 1000), 1500);
+    drop(dnsdist);
+    drop(b);
+    std::fs::remove_dir_all(&dir_a).unwrap();
+    std::fs::remove_dir_all(&dir_b).unwrap();
+}

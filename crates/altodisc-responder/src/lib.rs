@@ -26,6 +26,7 @@
 //!
 //! Answer semantics are documented on [`index`] (RFC 1034 §4.3.2, RFC 2308, RFC 4592, RFC 8020).
 
+pub mod catalog;
 // Zone signing (RFC 4034, RFC 4035): keys, RRSIG/NSEC/DNSKEY generation, refresh policy.
 pub mod dnssec;
 pub mod error;
@@ -33,10 +34,12 @@ pub mod fastpath;
 pub mod handler;
 pub mod http;
 pub mod index;
+pub mod journal;
 pub mod load;
 pub mod metrics;
 pub mod rrl;
 pub mod server;
+pub mod tsig;
 pub mod xfr;
 pub mod zone_signing;
 

@@ -180,7 +180,8 @@ pub struct ServeSection {
     /// Without it a restart takes the serial from the clock, which still increases it.
     pub serial_file: Option<PathBuf>,
     /// Clients allowed to transfer zones (AXFR/IXFR over TCP): addresses or prefixes such as
-    /// `192.0.2.53`, `198.51.100.0/24`, `2001:db8::/48`. Empty: transfers are refused.
+    /// `192.0.2.53`, `198.51.100.0/24`, `2001:db8::/48`, each optionally followed by `key NAME`
+    /// (a `tsig_keys` entry its clients must sign with). Empty: transfers are refused.
     #[serde(default)]
     pub allow_transfer: Vec<String>,
     /// Secondaries to NOTIFY (RFC 1996) after every accepted change of a zone's serial.
@@ -225,6 +226,25 @@ pub struct ServeSection {
     /// `dnssec` for single zones, overriding the global one: `"<origin>" = "sign"`.
     #[serde(default)]
     pub dnssec_zones: std::collections::BTreeMap<String, DnssecMode>,
+    /// TSIG keys (RFC 8945), `[[serve.tsig_keys]]` tables; see [`crate::tsig::TsigKeyConfig`].
+    #[serde(default)]
+    pub tsig_keys: Vec<crate::tsig::TsigKeyConfig>,
+    /// Allowed clock difference of TSIG signatures in seconds (default 300).
+    pub tsig_fudge: Option<u16>,
+    /// TSIG key per NOTIFY target: `"192.0.2.53:53" = "xfr-key"` (the address as in `notify`).
+    #[serde(default)]
+    pub notify_keys: std::collections::BTreeMap<String, String>,
+    /// Most differences kept per zone for IXFR (RFC 1995; default 32, 0 turns IXFR from the
+    /// journal off: every IXFR gets the whole zone).
+    pub ixfr_journal_diffs: Option<usize>,
+    /// Most changed records kept per zone over all its differences (default 100000).
+    pub ixfr_journal_records: Option<usize>,
+    /// Name of a catalog zone (RFC 9432 version 2) listing every served zone, e.g.
+    /// `"catalog.altodisc.invalid."`; see [`crate::catalog`]. Off when absent.
+    pub catalog_zone: Option<String>,
+    /// Directory of the config file (relative `secret_file`s are read from there).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 /// Default seconds between two polls for changed zone files or config.
@@ -241,6 +261,13 @@ impl ServeSection {
             Some(table) => table
                 .clone()
                 .try_into()
+                .map(|s: Self| Self {
+                    base_dir: Path::new(file)
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .to_owned(),
+                    ..s
+                })
                 .map_err(|e| ResponderError::Config(format!("{file}: [serve]: {e}"))),
         }
     }
@@ -253,6 +280,11 @@ impl ServeSection {
     pub fn apply(&self, options: &mut ServeOptions) -> Result<(), ResponderError> {
         options.transfer_acl = TransferAcl::parse(&self.allow_transfer)
             .map_err(|e| ResponderError::Config(format!("[serve] allow_transfer: {e}")))?;
+        options.tsig = crate::xfr::tsig_options(self, &options.transfer_acl)?;
+        options.journal = crate::journal::JournalLimits {
+            diffs: self.ixfr_journal_diffs.unwrap_or(options.journal.diffs),
+            records: self.ixfr_journal_records.unwrap_or(options.journal.records),
+        };
         if self.rate_limit.is_some() {
             options.rate_limit.clone_from(&self.rate_limit);
         }
@@ -477,7 +509,19 @@ impl Sources {
                 (built, checked)
             })
         };
-        let zones = built?;
+        let mut zones = built?;
+        if let Some(catalog) = &serve.catalog_zone {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            crate::catalog::add_catalog(
+                catalog,
+                &mut zones,
+                previous,
+                &mut generated.serials,
+                now,
+            )?;
+        }
         if let Some(checked) = checked {
             checked?;
         }

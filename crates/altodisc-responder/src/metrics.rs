@@ -175,6 +175,8 @@ pub struct Metrics {
     busy_polls_expired: AtomicU64,
     loaded: AtomicBool,
     state: Mutex<LoadState>,
+    /// `altodisc_tsig_failures_total{reason}`, counted by [`crate::xfr::tsig_gate`].
+    pub tsig_failures: crate::tsig::TsigFailureCounters,
 }
 
 impl Default for Metrics {
@@ -201,6 +203,7 @@ impl Default for Metrics {
             busy_polls_expired: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
             state: Mutex::new(LoadState::default()),
+            tsig_failures: crate::tsig::TsigFailureCounters::default(),
         }
     }
 }
@@ -472,6 +475,7 @@ impl Metrics {
                 get(&self.busy_polls_expired),
             ],
             tcp_connections: get(&self.tcp_connections),
+            tsig_failures: self.tsig_failures.snapshot(),
         }
     }
 }
@@ -519,6 +523,8 @@ struct Snapshot {
     rrl: [u64; 2],
     busy_polls: [u64; 2],
     tcp_connections: u64,
+    /// (reason, count) for every TSIG failure reason.
+    tsig_failures: Vec<(&'static str, u64)>,
 }
 
 /// A counter with one label whose values are given.
@@ -723,6 +729,13 @@ impl Collector for Snapshot {
              budget expired and the receive loop slept.",
             "result",
             &[("datagram", datagram), ("expired", expired)],
+        )?;
+        counter_by(
+            e,
+            "altodisc_tsig_failures",
+            "Signed requests refused, by TSIG error (RFC 8945 §5.2).",
+            "reason",
+            &self.tsig_failures,
         )?;
         gauge(
             e,

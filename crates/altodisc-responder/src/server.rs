@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::{MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::op::{MessageType, Query, ResponseCode};
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -26,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::error::ResponderError;
 use crate::fastpath::FastPath;
@@ -34,7 +33,7 @@ use crate::handler::ZoneRequestHandler;
 use crate::index::ZoneIndex;
 use crate::metrics::{Metrics, RrlAction, Transport};
 use crate::rrl::{RateLimitConfig, RateLimiter, slip_response};
-use crate::xfr::{TransferAcl, transfer_error, transfer_messages};
+use crate::xfr::TransferAcl;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod busy_poll;
@@ -58,6 +57,10 @@ pub struct ServeOptions {
     pub udp_workers: usize,
     /// Who may transfer zones (AXFR/IXFR over TCP); empty = nobody.
     pub transfer_acl: TransferAcl,
+    /// TSIG keys (RFC 8945) for signed queries and transfers ([`crate::xfr::tsig_gate`]).
+    pub tsig: crate::tsig::TsigKeyring,
+    /// Bounds of the IXFR journal ([`crate::journal`]).
+    pub journal: crate::journal::JournalLimits,
     /// Response rate limiting on UDP; `None` = off.
     pub rate_limit: Option<RateLimitConfig>,
     /// Address of the HTTP metrics and health endpoint; `None` = off.
@@ -95,6 +98,8 @@ impl Default for ServeOptions {
             max_tcp_connections: 256,
             udp_workers: std::thread::available_parallelism().map_or(1, usize::from),
             transfer_acl: TransferAcl::default(),
+            tsig: crate::tsig::TsigKeyring::default(),
+            journal: crate::journal::JournalLimits::default(),
             rate_limit: None,
             metrics_listen: None,
             udp_fast_path: std::env::var_os("ALTODISC_UDP_FASTPATH").is_none_or(|v| v != "0"),
@@ -193,6 +198,8 @@ impl Responder {
             handler,
             metrics,
             acl: options.transfer_acl.clone(),
+            tsig: options.tsig.clone(),
+            journal: crate::journal::Journal::new(options.journal),
             rrl: options.rate_limit.as_ref().map(RateLimiter::new),
             fast_path: options.udp_fast_path,
         });
@@ -286,7 +293,9 @@ impl Responder {
     pub fn reload(&self, mut index: ZoneIndex) -> Arc<ZoneIndex> {
         let old = self.current();
         index.carry_stats_from(&old);
-        self.ctx.handler.index().swap(Arc::new(index))
+        let old = self.ctx.handler.index().swap(Arc::new(index));
+        self.ctx.journal.record(&old, &self.current());
+        old
     }
 
     /// Stops receiving and accepting, lets the query in hand on every loop and connection finish,
@@ -307,6 +316,8 @@ struct Ctx {
     handler: ZoneRequestHandler,
     metrics: Arc<Metrics>,
     acl: TransferAcl,
+    tsig: crate::tsig::TsigKeyring,
+    journal: crate::journal::Journal,
     rrl: Option<RateLimiter>,
     fast_path: bool,
 }
@@ -322,7 +333,33 @@ async fn answer(
     match Request::from_bytes(message.to_vec(), peer, protocol) {
         // Never answer responses: that is how reflection loops start.
         Ok(request) if request.metadata.message_type == MessageType::Response => None,
-        Ok(request) => respond(ctx, &request, started).await,
+        Ok(request) => match crate::xfr::tsig_gate(&ctx.tsig, &ctx.metrics, message, peer) {
+            Err(refusal) => refusal,
+            Ok(mut signer) => {
+                let reply = match crate::xfr::transfer_query(&request) {
+                    // IXFR over UDP (RFC 1995 §2); AXFR over UDP is refused there too.
+                    Some(q) if protocol == Protocol::Udp => {
+                        let key = signer.as_ref().map(|s| s.key().name().clone());
+                        let limit = crate::xfr::udp_limit(request.edns.as_ref());
+                        let (rcode, out) =
+                            transfer(ctx, &request, message, q, key.as_ref(), Some(limit));
+                        ctx.metrics.query(
+                            Transport::Udp,
+                            Some(q.query_type()),
+                            rcode,
+                            started.elapsed(),
+                        );
+                        out.into_iter().next()?
+                    }
+                    _ => respond(ctx, &request, started).await?,
+                };
+                if protocol == Protocol::Udp {
+                    let limit = crate::xfr::udp_limit(request.edns.as_ref());
+                    return crate::xfr::sign_udp(signer.as_mut(), reply, limit);
+                }
+                crate::xfr::sign_all(signer.as_mut(), vec![reply]).pop()
+            }
+        },
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
             crate::handler::formerr(message)
@@ -363,58 +400,43 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
             return crate::handler::formerr(message).into_iter().collect();
         }
     };
-    if request.metadata.op_code == OpCode::Query
-        && request.edns.as_ref().is_none_or(|e| e.version() == 0)
-        && let [q] = request.queries.queries()
-        && matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
-        && q.query_class() == DNSClass::IN
-    {
-        let (rcode, out) = transfer(ctx, &request, q.original(), peer);
+    let mut signer = match crate::xfr::tsig_gate(&ctx.tsig, &ctx.metrics, message, peer) {
+        Ok(signer) => signer,
+        Err(refusal) => return refusal.into_iter().collect(),
+    };
+    let key = signer.as_ref().map(|s| s.key().name().clone());
+    if let Some(q) = crate::xfr::transfer_query(&request) {
+        let (rcode, out) = transfer(ctx, &request, message, q, key.as_ref(), None);
         ctx.metrics.query(
             Transport::Tcp,
             Some(q.query_type()),
             rcode,
             started.elapsed(),
         );
-        return out;
+        return crate::xfr::sign_all(signer.as_mut(), out);
     }
-    respond(ctx, &request, started).await.into_iter().collect()
+    let reply = respond(ctx, &request, started).await.into_iter().collect();
+    crate::xfr::sign_all(signer.as_mut(), reply)
 }
 
-/// A zone transfer (RFC 5936): REFUSED unless the client is on the allow-list (§6), NOTAUTH for
-/// a name that is not the apex of a served zone (§2.2.1), else the whole zone.
+/// A zone transfer: [`crate::xfr::serve_transfer`] on the zones and journal of now.
 fn transfer(
     ctx: &Ctx,
     request: &Request,
+    wire: &[u8],
     query: &Query,
-    peer: SocketAddr,
+    key: Option<&hickory_proto::rr::Name>,
+    udp_limit: Option<usize>,
 ) -> (ResponseCode, Vec<Vec<u8>>) {
-    let id = request.metadata.id;
-    let error = |rcode| {
-        let refusal = transfer_error(&request.metadata, request.edns.as_ref(), query, rcode);
-        (rcode, refusal.ok().into_iter().collect())
-    };
-    let zone_name = query.name();
-    if !ctx.acl.allows(peer.ip()) {
-        ctx.metrics.transfer(false);
-        info!(%peer, zone = %zone_name, "zone transfer refused: client not in allow_transfer");
-        return error(ResponseCode::Refused);
-    }
     let index = ctx.handler.index().load_full();
-    let Some(zone) = index.zone(zone_name) else {
-        return error(ResponseCode::NotAuth);
+    let c = crate::xfr::TransferCtx {
+        acl: &ctx.acl,
+        index: &index,
+        journal: &ctx.journal,
+        metrics: &ctx.metrics,
     };
-    match transfer_messages(zone, id, query) {
-        Ok(messages) => {
-            ctx.metrics.transfer(true);
-            info!(%peer, zone = %zone_name, serial = zone.serial(), messages = messages.len(), "zone transfer");
-            (ResponseCode::NoError, messages)
-        }
-        Err(e) => {
-            warn!(%peer, zone = %zone_name, error = %e, "zone transfer failed to encode");
-            error(ResponseCode::ServFail)
-        }
-    }
+    let peer = request.src();
+    crate::xfr::serve_transfer(&c, request, wire, query, peer, key, udp_limit)
 }
 
 async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {

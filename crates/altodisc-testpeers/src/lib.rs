@@ -388,6 +388,19 @@ pub struct PeerOptions {
     pub server_options: String,
     /// Text appended to the configuration file.
     pub extra_config: String,
+    /// A secondary's TSIG key (RFC 8945) for its transfers and its primary's NOTIFY.
+    pub tsig: Option<TsigSpec>,
+}
+
+/// A TSIG key as the peers' configs write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TsigSpec {
+    /// Key name (`xfr-key`).
+    pub name: String,
+    /// `hmac-sha256` etc.
+    pub algorithm: String,
+    /// Base64 secret.
+    pub secret: String,
 }
 
 impl Default for PeerOptions {
@@ -396,6 +409,7 @@ impl Default for PeerOptions {
             startup_timeout: STARTUP_TIMEOUT,
             server_options: String::new(),
             extra_config: String::new(),
+            tsig: None,
         }
     }
 }
@@ -484,19 +498,32 @@ impl Peer {
         origins: &[&str],
         timeout: Duration,
     ) -> Result<Self, PeerError> {
+        let options = PeerOptions {
+            startup_timeout: timeout,
+            ..PeerOptions::default()
+        };
+        Self::start_secondary_with(kind, primary, origins, &options)
+    }
+
+    /// [`Peer::start_secondary`] with options (e.g. a TSIG key, [`PeerOptions::tsig`]).
+    ///
+    /// # Errors
+    /// As [`Peer::start_secondary`].
+    pub fn start_secondary_with(
+        kind: PeerKind,
+        primary: SocketAddr,
+        origins: &[&str],
+        options: &PeerOptions,
+    ) -> Result<Self, PeerError> {
         let binary = find_binary(kind.binary()).ok_or(PeerError::Missing {
             binary: kind.binary(),
             package: kind.debian_package(),
         })?;
         let zones: Vec<Zone> = origins.iter().map(|o| Zone::text(*o, "")).collect();
-        let options = PeerOptions {
-            startup_timeout: timeout,
-            ..PeerOptions::default()
-        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::start_once(kind, &binary, &zones, &options, Some(primary)) {
+            match Self::start_once(kind, &binary, &zones, options, Some(primary)) {
                 Ok(peer) => return Ok(peer),
                 Err(e @ PeerError::Exited { .. }) if attempt < 3 => {
                     eprintln!("{kind} did not start (attempt {attempt}), retrying: {e}");
@@ -530,11 +557,11 @@ impl Peer {
             (PeerKind::Knot, None) => knot_conf(&dir, port, &files, options),
             (PeerKind::Bind, None) => bind_conf(&dir, port, &files, options),
             (PeerKind::Nsd, Some(p)) => {
-                nsd_conf(&dir, port, &[], options) + &nsd_secondary(p, &files)
+                nsd_conf(&dir, port, &[], options) + &nsd_secondary(p, &files, options)
             }
             (PeerKind::Knot, Some(p)) => knot_secondary_conf(&dir, port, p, &files, options),
             (PeerKind::Bind, Some(p)) => {
-                bind_conf(&dir, port, &[], options) + &bind_secondary(p, &files)
+                bind_conf(&dir, port, &[], options) + &bind_secondary(p, &files, options)
             }
         };
         let text = format!("{text}\n{}\n", options.extra_config);
@@ -743,18 +770,29 @@ fn knot_conf(dir: &Path, port: u16, zones: &[(String, PathBuf)], o: &PeerOptions
 }
 
 /// NSD zones transferred from `primary` (RFC 5936) and refreshed on its NOTIFY (RFC 1996).
-fn nsd_secondary(primary: SocketAddr, zones: &[(String, PathBuf)]) -> String {
+fn nsd_secondary(primary: SocketAddr, zones: &[(String, PathBuf)], o: &PeerOptions) -> String {
     let (ip, port) = (primary.ip(), primary.port());
-    zones
+    let (keydef, key) = match &o.tsig {
+        Some(t) => (
+            format!(
+                "key:\n  name: \"{}\"\n  algorithm: {}\n  secret: \"{}\"\n\n",
+                t.name, t.algorithm, t.secret
+            ),
+            t.name.clone(),
+        ),
+        None => (String::new(), "NOKEY".to_owned()),
+    };
+    let zones: String = zones
         .iter()
         .map(|(origin, path)| {
             format!(
-                "zone:\n  name: \"{origin}\"\n  zonefile: {}\n  request-xfr: AXFR {ip}@{port} NOKEY\n  \
-                 allow-notify: {ip} NOKEY\n\n",
+                "zone:\n  name: \"{origin}\"\n  zonefile: {}\n  request-xfr: AXFR {ip}@{port} {key}\n  \
+                 allow-notify: {ip} {key}\n\n",
                 quoted(path)
             )
         })
-        .collect()
+        .collect();
+    keydef + &zones
 }
 
 /// Knot: the remote and the ACL must be defined before the zones that use them.
@@ -767,14 +805,22 @@ fn knot_secondary_conf(
 ) -> String {
     let mut s = format!(
         "server:\n    listen: 127.0.0.1@{port}\n    rundir: {dir}\n{opts}\ndatabase:\n    storage: {dir}\n\n\
-         log:\n  - target: stderr\n    any: info\n\nremote:\n  - id: primary\n    address: {ip}@{pport}\n\n\
-         acl:\n  - id: notify_from_primary\n    address: {ip}\n    action: notify\n\n\
+         log:\n  - target: stderr\n    any: info\n\n{keydef}remote:\n  - id: primary\n    address: {ip}@{pport}\n{keyref}\n\
+         acl:\n  - id: notify_from_primary\n    address: {ip}\n    action: notify\n{keyref}\n\
          template:\n  - id: default\n    storage: {dir}\n    zonefile-sync: -1\n    zonefile-load: none\n    \
          journal-content: none\n    semantic-checks: off\n\nzone:\n",
         opts = indent_block(&o.server_options, "    "),
         dir = quoted(dir),
         ip = primary.ip(),
         pport = primary.port(),
+        keydef = o.tsig.as_ref().map_or(String::new(), |t| format!(
+            "key:\n  - id: {}\n    algorithm: {}\n    secret: {}\n\n",
+            t.name, t.algorithm, t.secret
+        )),
+        keyref = o
+            .tsig
+            .as_ref()
+            .map_or(String::new(), |t| format!("    key: {}\n", t.name)),
     );
     for (origin, _) in zones {
         s.push_str(&format!(
@@ -785,18 +831,30 @@ fn knot_secondary_conf(
 }
 
 /// BIND secondary zones (`type secondary`, `primaries`).
-fn bind_secondary(primary: SocketAddr, zones: &[(String, PathBuf)]) -> String {
+fn bind_secondary(primary: SocketAddr, zones: &[(String, PathBuf)], o: &PeerOptions) -> String {
     let (ip, port) = (primary.ip(), primary.port());
-    zones
+    let (keydef, key, notify_from) = match &o.tsig {
+        Some(t) => (
+            format!(
+                "key \"{}\" {{ algorithm {}; secret \"{}\"; }};\n",
+                t.name, t.algorithm, t.secret
+            ),
+            format!(" key \"{}\"", t.name),
+            format!("key \"{}\";", t.name),
+        ),
+        None => (String::new(), String::new(), format!("{ip};")),
+    };
+    let zones: String = zones
         .iter()
         .map(|(origin, path)| {
             format!(
-                "zone \"{origin}\" {{\n  type secondary;\n  file {};\n  primaries {{ {ip} port {port}; }};\n  \
-                 allow-notify {{ {ip}; }};\n}};\n",
+                "zone \"{origin}\" {{\n  type secondary;\n  file {};\n  primaries {{ {ip} port {port}{key}; }};\n  \
+                 allow-notify {{ {notify_from} }};\n}};\n",
                 quoted(path)
             )
         })
-        .collect()
+        .collect();
+    keydef + &zones
 }
 
 fn bind_conf(dir: &Path, port: u16, zones: &[(String, PathBuf)], o: &PeerOptions) -> String {

@@ -408,6 +408,8 @@ mod tests {
             handler: ZoneRequestHandler::new(Arc::new(ArcSwap::from_pointee(bundled_index()))),
             metrics: Arc::new(Metrics::default()),
             acl: TransferAcl::default(),
+            tsig: crate::tsig::TsigKeyring::default(),
+            journal: crate::journal::Journal::default(),
             rrl: None,
             fast_path: true,
         }

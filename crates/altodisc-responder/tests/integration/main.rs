@@ -6,11 +6,14 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod catalog;
 mod clients;
 mod common;
 mod differential;
 mod fastpath;
+mod ixfr;
 mod protocol;
 mod rfc8906;
 mod secondaries;
 mod transport;
+mod tsig;

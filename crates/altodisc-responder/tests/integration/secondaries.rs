@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use altodisc_responder::ServeOptions;
 use altodisc_responder::load::Sources;
-use altodisc_responder::xfr::{TransferAcl, changed_zones, spawn_notify};
+use altodisc_responder::xfr::{NotifyTarget, TransferAcl, changed_zones, spawn_notify};
 use altodisc_testpeers::{Peer, PeerKind, require_or_skip};
 use hickory_proto::rr::{RData, RecordType};
 
@@ -90,7 +90,12 @@ fn secondary_follows_primary(kind: PeerKind, exact_truncation: bool) {
     assert!(after > before, "{after} > {before}");
     {
         let _guard = ours.runtime().enter();
-        spawn_notify(&[peer.addr()], changed, ours.responder().metrics());
+        let target = NotifyTarget {
+            addr: peer.addr(),
+            key: None,
+            fudge: 300,
+        };
+        spawn_notify(&[target], changed, ours.responder().metrics());
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while serial(peer.addr(), "ops.test.") != Some(after) {
