@@ -1,4 +1,4 @@
-//! `altodisc check`: the zone checker for CI (SPEC.md §9.3).
+//! `altodisc check`: the zone checker for CI (docs/checker-rules.md).
 //!
 //! Zone files and directories in, diagnostics out (text, JSON or SARIF), exit code 0 (clean),
 //! 1 (errors, or warnings with `--deny-warnings`), 2 (usage or unreadable input). The rules, the
@@ -28,11 +28,11 @@ pub(crate) enum Format {
     Sarif,
 }
 
-/// Check zone files for ALTO discovery mistakes (rules Z1–Z24; `--explain Z6` for one rule).
+/// Check zone files for ALTO discovery mistakes (rules Z1–Z29; `--explain Z6` for one rule).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit codes: 0 clean, 1 errors found (or warnings with --deny-warnings), \
-2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z24, Z3b, Z5b, Z20b)."
+2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z29, Z3b, Z5b, Z20b)."
 )]
 pub(crate) struct CheckArgs {
     /// Zone files, or directories searched for `*.zone` files. A file named `<origin>.zone` gets
@@ -386,7 +386,7 @@ mod live {
                         let note = if aligned {
                             ""
                         } else {
-                            " (unaligned prefix, SPEC.md A12)"
+                            " (unaligned prefix, docs/decisions.md, A12)"
                         };
                         out.push(mismatch(
                             server,

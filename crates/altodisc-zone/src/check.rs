@@ -1,4 +1,4 @@
-//! The checker: SPEC.md §9.3 rules over loaded zones, with the exact position of each finding.
+//! The checker: docs/checker-rules.md rules over loaded zones, with the exact position of each finding.
 //!
 //! ```text
 //!   load_file / load_zone ──▶ per-record rules (Z3–Z11, Z14, Z23) while streaming
@@ -31,11 +31,11 @@ use altodisc_proto::{DomainName, NaptrRecord};
 
 use crate::diag::{Diagnostic, Severity};
 use crate::reader::{ZoneReadError, stream_zone_file, stream_zone_str, type_name};
-use crate::record::{Position, Zone, ZoneRecord, rtype};
+use crate::record::{CLASS_IN, Position, Zone, ZoneRecord, rtype};
 use crate::rules::Rule;
 use crate::store::{NO_RDATA, NameTable, RdataStore, hash_bytes};
 
-/// Longest non-terminal chain a client follows (SPEC.md §9.1 MAX_DEPTH): the walk's own cap.
+/// Longest non-terminal chain a client follows (docs/decisions.md, resolver): the walk's own cap.
 pub const MAX_DEPTH: usize = altodisc_proto::walk::DEFAULT_MAX_DEPTH;
 /// Longest CNAME chain followed.
 pub const MAX_CNAME_CHAIN: usize = 8;
@@ -107,6 +107,11 @@ pub(crate) struct ZoneInfo {
     pub(crate) origin: DomainName,
     first_alto: Option<(CPos, bool)>,
     alto_https: bool,
+    /// Position of the zone's first record (for findings about the whole zone, Z28).
+    first_pos: Option<CPos>,
+    /// The origin was given (by the caller: `--origin`, the file name, the config) rather than
+    /// taken from the first `$ORIGIN` or SOA: then the apex must hold the SOA (Z28).
+    origin_given: bool,
 }
 
 /// Every loaded zone, indexed for lookups (the in-memory "DNS" that replay queries).
@@ -394,7 +399,7 @@ impl ZoneSet {
 
     /// NAPTR lookup as an authoritative server would answer it from the loaded zones: CNAMEs
     /// followed (RFC 1034 §3.6.2), wildcards per RFC 4592 (a wildcard does not cover names that
-    /// exist, SPEC.md A13).
+    /// exist, docs/decisions.md, A13).
     #[must_use]
     pub fn lookup_naptr(&self, name: &DomainName) -> Lookup {
         let mut chain = vec![name.clone()];
@@ -470,7 +475,7 @@ impl ZoneSet {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Walk {
     /// URIs in the order a client tries them (backtracking through every usable record,
-    /// SPEC.md A6).
+    /// docs/decisions.md, A6).
     pub uris: Vec<String>,
     /// Names queried, with what each gave, for diagnostics.
     pub trace: Vec<String>,
@@ -633,6 +638,17 @@ fn via(chain: &[DomainName]) -> String {
     }
 }
 
+/// The presentation name of a class (RFC 1035 §3.2.4, RFC 3597 §5 `CLASSnn`).
+fn class_name(class: u16) -> String {
+    match class {
+        1 => "IN".to_owned(),
+        2 => "CS".to_owned(),
+        3 => "CH".to_owned(),
+        4 => "HS".to_owned(),
+        n => format!("CLASS{n}"),
+    }
+}
+
 /// Field index of NAPTR RDATA in `rdata_positions`.
 const F_ORDER: usize = 0;
 const F_FLAGS: usize = 2;
@@ -772,7 +788,7 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
     if n.regexp.contains(&b'\\') {
         let escaped_bang = n.regexp.windows(2).any(|w| w == b"\\!");
         let msg = if escaped_bang {
-            "REGEXP contains an escaped '\\!': strict clients skip the record, lenient ones unescape it (SPEC.md A3)"
+            "REGEXP contains an escaped '\\!': strict clients skip the record, lenient ones unescape it (docs/decisions.md, A3)"
         } else {
             "REGEXP contains a backslash"
         };
@@ -783,7 +799,7 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
     }
     match flag {
         Some(Some(b'U')) => u_record_rules(r, n, &services, out),
-        // SPEC.md A4: S and A are legal U-NAPTR flags but yield a host, not the URI an ALTO
+        // docs/decisions.md, A4: S and A are legal U-NAPTR flags but yield a host, not the URI an ALTO
         // client needs; clients skip the record.
         Some(Some(f @ (b'S' | b'A'))) => out.push(
             Diagnostic::new(
@@ -794,7 +810,9 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
                     char::from(f)
                 ),
             )
-            .with_hint("use \"u\" with \"!.*!<URI>!\" for ALTO (RFC 7286 §3.2, SPEC.md A4)"),
+            .with_hint(
+                "use \"u\" with \"!.*!<URI>!\" for ALTO (RFC 7286 §3.2, docs/decisions.md, A4)",
+            ),
         ),
         Some(None) => {
             if !n.regexp.is_empty() {
@@ -844,7 +862,7 @@ fn u_record_rules(
     }
     let uri = match extract_unaptr_uri(&n.regexp, RegexpMode::Strict) {
         Ok(u) => u,
-        // SPEC.md A3: an escaped `\!` is a warning only (Z23 reports it): strict clients skip the
+        // docs/decisions.md, A3: an escaped `\!` is a warning only (Z23 reports it): strict clients skip the
         // record, lenient ones unescape it.
         Err(UnaptrRegexpError::EscapedDelimiter { .. }) => {
             return;
@@ -876,7 +894,7 @@ fn u_record_rules(
             .with_hint("the URI must be an absolute http(s) URI with a host (RFC 7286 §3.2)")
     };
     // One URI parse per protocol tag (usually one): `check_uri_for_protocol` is `check_uri` plus
-    // the SPEC.md A2 scheme comparison.
+    // the docs/decisions.md, A2 scheme comparison.
     if services.protocols().is_empty() {
         if let Err(e) = check_uri(&uri) {
             out.push(bad_uri(&e));
@@ -899,7 +917,7 @@ fn u_record_rules(
                         ),
                     )
                     .with_hint(format!(
-                        "use a {protocol}:// URI or change the service field (SPEC.md A2)"
+                        "use a {protocol}:// URI or change the service field (docs/decisions.md, A2)"
                     )),
                 );
             }
@@ -937,6 +955,8 @@ struct Prep {
     diagnostics: Vec<Diagnostic>,
     /// The checker's RDATA store, lent to this stage while a zone loads.
     rdata: RdataStore,
+    /// A record of a class other than IN was reported (Z29: once per zone).
+    other_class: bool,
 }
 
 /// Position of NAPTR RDATA field `i`; the first field's (or the record's) when the record
@@ -956,6 +976,7 @@ impl Prep {
             files: Vec::new(),
             diagnostics: Vec::new(),
             rdata,
+            other_class: false,
         }
     }
 
@@ -982,6 +1003,21 @@ impl Prep {
     }
 
     fn prepare(&mut self, r: &ZoneRecord) -> Prepared {
+        if r.class != CLASS_IN && !self.other_class {
+            self.other_class = true;
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::Z29,
+                    r.position.clone(),
+                    format!(
+                        "record of class {} at {}: the zone is of class IN; further records of other classes are not reported",
+                        class_name(r.class),
+                        r.owner
+                    ),
+                )
+                .with_hint("write IN (or leave the class out); BIND, Knot and NSD load IN zones only"),
+            );
+        }
         let mut rdata = NO_RDATA;
         let facts = if r.rtype == rtype::NAPTR {
             // The per-record rules depend on the RDATA alone: a clean RDATA seen before is
@@ -1078,6 +1114,8 @@ pub struct ZoneFeed<'c> {
     prep: Prep,
     pending: PendingZone,
     batch: Batch,
+    /// Whether the zone's origin was given rather than found in the text (see [`ZoneInfo`]).
+    origin_given: bool,
 }
 
 impl ZoneFeed<'_> {
@@ -1112,7 +1150,8 @@ impl ZoneFeed<'_> {
             .diagnostics
             .extend(std::mem::take(&mut self.prep.diagnostics));
         self.checker.diagnostics.extend(reader_diagnostics);
-        self.checker.add_zone_info(origin, &self.pending);
+        self.checker
+            .add_zone_info(origin, &self.pending, self.origin_given);
         // Drop gives the RDATA store back.
     }
 
@@ -1206,13 +1245,14 @@ impl Checker {
         self.absorb(prep);
         let summary = summary?;
         self.diagnostics.extend(summary.diagnostics);
-        self.add_zone_info(summary.origin.clone(), &pending);
+        self.add_zone_info(summary.origin.clone(), &pending, origin.is_some());
         Ok(summary.origin)
     }
 
     /// Reads zone text held in memory (see [`crate::reader::read_zone_str`]).
     pub fn load_str(&mut self, text: &str, label: &str, origin: Option<&DomainName>) -> DomainName {
         let mut feed = self.feed_zone(0);
+        feed.origin_given = origin.is_some();
         let summary = stream_zone_str(text, label, origin, &mut |r| feed.add_ref(&r));
         feed.finish(summary.origin.clone(), summary.diagnostics);
         summary.origin
@@ -1221,6 +1261,7 @@ impl Checker {
     /// Adds a zone already in memory (e.g. produced by the publishing config).
     pub fn load_zone(&mut self, zone: &Zone) {
         let mut feed = self.feed_zone(zone.records.len());
+        feed.origin_given = true;
         for r in &zone.records {
             feed.add_ref(r);
         }
@@ -1241,6 +1282,7 @@ impl Checker {
             prep,
             pending: PendingZone::default(),
             batch: Batch::default(),
+            origin_given: false,
         }
     }
 
@@ -1250,11 +1292,13 @@ impl Checker {
         self.set.rdata = prep.rdata;
     }
 
-    fn add_zone_info(&mut self, origin: DomainName, p: &PendingZone) {
+    fn add_zone_info(&mut self, origin: DomainName, p: &PendingZone, origin_given: bool) {
         self.set.zones.push(ZoneInfo {
             origin,
             first_alto: p.first_alto,
             alto_https: p.alto_https,
+            first_pos: p.first_pos,
+            origin_given,
         });
     }
 
@@ -1292,6 +1336,9 @@ impl Checker {
 
     /// Indexes one prepared record; `hash` is its owner's (0: the owner of the record before).
     fn accept(&mut self, owner: &[u8], hash: u32, p: Prepared, pending: &mut PendingZone) {
+        if pending.first_pos.is_none() {
+            pending.first_pos = Some(p.pos);
+        }
         if let Some(https) = p.facts {
             pending.alto_https |= https;
             if pending.first_alto.is_none() {
@@ -1354,21 +1401,35 @@ impl Checker {
             self.set.index();
         }
         let mut out = std::mem::take(&mut self.diagnostics);
-        self.owner_rules(&mut out);
-        self.zone_rules(&mut out);
+        let soa_owners = self.owner_rules(&mut out);
+        self.zone_rules(&soa_owners, &mut out);
         sort_diagnostics(&mut out);
         out
     }
 
-    fn owner_rules(&self, out: &mut Vec<Diagnostic>) {
+    /// The per-owner rules; returns the owners holding an SOA record, with the position of the
+    /// first one (for the per-zone Z28).
+    fn owner_rules(&self, out: &mut Vec<Diagnostic>) -> Vec<(u32, CPos)> {
         let set = &self.set;
-        // Owners reached through a CNAME (RFC 2317): their depth does not matter for Z14.
+        // Reverse owners reached through a CNAME (RFC 2317): their depth does not matter for Z14
+        // (the only rule that asks, so forward targets are not collected).
         let cname_targets: HashSet<DomainName> = set
             .recs
             .iter()
-            .filter(|r| r.rtype == rtype::CNAME)
+            .filter(|r| {
+                r.rtype == rtype::CNAME
+                    && !matches!(reverse_kind_wire(set.rdata(r)), ReverseKind::Forward)
+            })
             .filter_map(|r| DomainName::from_wire(set.rdata(r)).ok().map(|(n, _)| n))
             .collect();
+        // Owners of DNAME records (Z27 looks for names below them).
+        let dname_owners: HashSet<u32> = set
+            .recs
+            .iter()
+            .filter(|r| r.rtype == rtype::DNAME)
+            .map(|r| r.owner)
+            .collect();
+        let mut soa_owners = Vec::new();
         // Buffers reused across owners: most owners hold one record, and allocating per owner
         // showed up in the profile of a million-record zone.
         let mut recs: Vec<&Rec> = Vec::new();
@@ -1380,6 +1441,10 @@ impl Checker {
             let lazy_name = LazyName::new(wire);
             recs.clear();
             recs.extend(set.records_of(id));
+            self.singleton_rules(id, wire, &lazy_name, &recs, &dname_owners, out);
+            if let Some(soa) = recs.iter().find(|r| r.rtype == rtype::SOA) {
+                soa_owners.push((id, soa.pos));
+            }
             let cname = recs.iter().find(|r| r.rtype == rtype::CNAME);
             // Z15
             if let Some(c) = cname
@@ -1530,16 +1595,126 @@ impl Checker {
                             set.position(alto[0].0.pos),
                             format!("wildcard {name} does not cover existing names such as {}", list.join(", ")),
                         )
-                        .with_hint("those addresses get NODATA and fall back to a shorter name (RFC 4592, SPEC.md A13); add explicit NAPTRs at them"),
+                        .with_hint("those addresses get NODATA and fall back to a shorter name (RFC 4592, docs/decisions.md, A13); add explicit NAPTRs at them"),
                     );
                 }
             }
+        }
+        soa_owners
+    }
+
+    /// Z25, Z26, Z27 and the per-owner part of Z28 (RFC 1034 §3.6.2, RFC 2181 §10.1, RFC 6672
+    /// §2.4, RFC 1035 §5.2): singleton types and names occluded by a DNAME.
+    fn singleton_rules(
+        &self,
+        id: u32,
+        wire: &[u8],
+        name: &LazyName<'_>,
+        recs: &[&Rec],
+        dname_owners: &HashSet<u32>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let set = &self.set;
+        let nth = |t: u16, n: usize| recs.iter().filter(|r| r.rtype == t).nth(n);
+        // RFC 2181 §10.1: one CNAME per alias.
+        if let Some(second) = nth(rtype::CNAME, 1) {
+            let count = recs.iter().filter(|r| r.rtype == rtype::CNAME).count();
+            out.push(
+                Diagnostic::new(
+                    Rule::Z25,
+                    set.position(second.pos),
+                    format!(
+                        "{count} CNAME records at {}: an alias has exactly one canonical name",
+                        name.get()
+                    ),
+                )
+                .with_hint("keep one CNAME and delete the others (RFC 2181 §10.1)"),
+            );
+        }
+        // RFC 1035 §5.2: one SOA (the zone-wide part is in `zone_rules`).
+        if let Some(second) = nth(rtype::SOA, 1) {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z28,
+                    set.position(second.pos),
+                    format!(
+                        "several SOA records at {}: a zone has exactly one",
+                        name.get()
+                    ),
+                )
+                .with_hint("keep one SOA record (RFC 1035 §5.2)"),
+            );
+        }
+        if dname_owners.is_empty() {
+            return;
+        }
+        if let Some(dname) = nth(rtype::DNAME, 0) {
+            if let Some(second) = nth(rtype::DNAME, 1) {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z26,
+                        set.position(second.pos),
+                        format!(
+                            "several DNAME records at {}: DNAME is a singleton type",
+                            name.get()
+                        ),
+                    )
+                    .with_hint("keep one DNAME: a name has one redirection (RFC 6672 §2.4)"),
+                );
+            }
+            let apex = recs.iter().any(|r| r.rtype == rtype::SOA);
+            if !apex && recs.iter().any(|r| r.rtype == rtype::NS) {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z26,
+                        set.position(dname.pos),
+                        format!("DNAME beside NS at {}, which is not a zone apex", name.get()),
+                    )
+                    .with_hint("below the apex the NS makes a delegation: put the DNAME at the child zone's apex (RFC 6672 §2.4)"),
+                );
+            }
+        }
+        // RFC 6672 §2.4: nothing below a DNAME owner. NSEC3 owners are hashes below the apex
+        // (RFC 5155 §7.1), not names a query can reach.
+        if recs
+            .iter()
+            .all(|r| matches!(r.rtype, rtype::NSEC3 | rtype::RRSIG))
+        {
+            return;
+        }
+        let mut up = parent_wire(wire);
+        while let Some(anc) = up {
+            if let Some(a) = set.owners.get(anc)
+                && a != id
+                && dname_owners.contains(&a)
+            {
+                let below = name_of(anc).map_or_else(String::new, |n| n.to_string());
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z27,
+                        set.position(recs[0].pos),
+                        format!(
+                            "records at {} lie below the DNAME at {below}: they are occluded and never served",
+                            name.get()
+                        ),
+                    )
+                    .with_hint("move them below the DNAME target, or remove the DNAME (RFC 6672 §2.4)"),
+                );
+                return;
+            }
+            up = parent_wire(anc);
         }
     }
 
     fn cname_rule(&self, name: &DomainName, c: &Rec, out: &mut Vec<Diagnostic>) {
         let set = &self.set;
-        let reverse = !matches!(reverse_kind(name), ReverseKind::Forward);
+        // The scope of Z16 (see its rationale): chains that reach ALTO records, and CNAMEs at the
+        // reverse names an XDOMDISC client queries (RFC 8686 §3.3), i.e. in zones that publish ALTO
+        // records. A loop elsewhere is no ALTO matter (DNS servers load it as it is).
+        let reverse = !matches!(reverse_kind(name), ReverseKind::Forward)
+            && set
+                .zone_of(name)
+                .is_some_and(|z| set.zones[z].first_alto.is_some());
         let show = |chain: &[DomainName]| {
             chain
                 .iter()
@@ -1548,7 +1723,7 @@ impl Checker {
                 .join(" -> ")
         };
         match set.lookup_naptr(name) {
-            Lookup::CnameLoop { chain } => out.push(
+            Lookup::CnameLoop { chain } if reverse => out.push(
                 Diagnostic::new(
                     Rule::Z16,
                     set.position(set.target_pos(c)),
@@ -1650,7 +1825,84 @@ impl Checker {
         }
     }
 
-    fn zone_rules(&self, out: &mut Vec<Diagnostic>) {
+    /// Z28 over whole zones (RFC 1035 §5.2): one SOA, at the apex. `soa_owners` are the owners
+    /// holding an SOA, with the first one's position.
+    fn soa_rules(&self, soa_owners: &[(u32, CPos)], out: &mut Vec<Diagnostic>) {
+        let set = &self.set;
+        // Zones loaded twice under one origin (e.g. a zone split over files) count as one.
+        let zone_key = |wire: &[u8]| {
+            set.zone_of_wire(wire)
+                .map(|z| set.zones[z].origin.as_wire().to_ascii_lowercase())
+        };
+        let owners: Vec<(Option<Vec<u8>>, &[u8], CPos)> = soa_owners
+            .iter()
+            .map(|&(id, pos)| {
+                let wire = set.owners.name(id);
+                (zone_key(wire), wire, pos)
+            })
+            .collect();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        for z in &set.zones {
+            let key = z.origin.as_wire().to_ascii_lowercase();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let mine: Vec<&(Option<Vec<u8>>, &[u8], CPos)> = owners
+                .iter()
+                .filter(|(k, _, _)| k.as_deref() == Some(key.as_slice()))
+                .collect();
+            let at_apex = mine
+                .iter()
+                .position(|(_, w, _)| w.eq_ignore_ascii_case(z.origin.as_wire()));
+            let Some(first) = mine.first() else {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z28,
+                        z.first_pos.and_then(|p| set.position(p)),
+                        format!("zone {} has no SOA record", z.origin),
+                    )
+                    .with_hint(format!(
+                        "add `{} SOA <mname> <rname> <serial> <refresh> <retry> <expire> <minimum>` (RFC 1035 §5.2)",
+                        z.origin
+                    )),
+                );
+                continue;
+            };
+            if at_apex.is_none() && z.origin_given {
+                let other = name_of(first.1).map_or_else(String::new, |n| n.to_string());
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z28,
+                        set.position(first.2),
+                        format!("the SOA is at {other}, not at the zone apex {}", z.origin),
+                    )
+                    .with_hint("put the SOA at the apex, or give the zone's real origin"),
+                );
+                continue;
+            }
+            // The apex's SOA (or, with a guessed origin, the first) is the zone's; any other
+            // owner with an SOA is wrong.
+            let keep = at_apex.unwrap_or(0);
+            for (i, (_, w, pos)) in mine.iter().enumerate() {
+                if i == keep {
+                    continue;
+                }
+                let here = name_of(w).map_or_else(String::new, |n| n.to_string());
+                let apex = name_of(mine[keep].1).map_or_else(String::new, |n| n.to_string());
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z28,
+                        set.position(*pos),
+                        format!("second SOA at {here}: the zone's SOA is at {apex}"),
+                    )
+                    .with_hint("a zone has exactly one SOA, at its apex; a child zone needs a delegation (NS) and its own file"),
+                );
+            }
+        }
+    }
+
+    fn zone_rules(&self, soa_owners: &[(u32, CPos)], out: &mut Vec<Diagnostic>) {
+        self.soa_rules(soa_owners, out);
         let set = &self.set;
         let now = u32::try_from(self.options.now_unix % (1u64 << 32)).unwrap_or(0);
         for (zi, z) in set.zones.iter().enumerate() {
@@ -1761,6 +2013,7 @@ impl<'a> LazyName<'a> {
 struct PendingZone {
     first_alto: Option<(CPos, bool)>,
     alto_https: bool,
+    first_pos: Option<CPos>,
 }
 
 /// Sorts diagnostics by file, line, column, then rule (findings without a position last).
@@ -1865,6 +2118,57 @@ mod tests {
                 format!("{} {p:?} {}", d.rule.id(), d.message)
             })
             .collect()
+    }
+
+    fn rules_of(text: &str, origin: Option<&str>) -> Vec<String> {
+        let mut c = Checker::new(CheckOptions { now_unix: 0 });
+        c.load_str(text, "t.zone", origin.map(name).as_ref());
+        c.finish()
+            .iter()
+            .map(|d| {
+                let line = d.position.as_ref().map_or(0, |p| p.line);
+                format!("{}@{line}", d.rule.id())
+            })
+            .collect()
+    }
+
+    /// What BIND, Knot and NSD all accept gets none of the singleton rules: a DNAME at the apex
+    /// beside NS (RFC 6672 §2.4), a CNAME with its RRSIG and NSEC (RFC 2181 §10.1, RFC 4035
+    /// §2.5), NSEC3 owners below an apex DNAME (RFC 5155 hashed names).
+    #[test]
+    fn singleton_rules_leave_what_the_peers_accept_alone() {
+        let got = rules_of(
+            "$TTL 60\n@ SOA ns.example.net. h 1 1 1 1 1\n@ NS ns.example.net.\n\
+             @ DNAME other.example.\n\
+             abcd NSEC3 1 0 0 - abcd A\n",
+            Some("example."),
+        );
+        assert_eq!(got, Vec::<String>::new());
+        let got = rules_of(
+            "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n\
+             www CNAME ns\nwww RRSIG CNAME 13 2 60 20400101000000 20200101000000 1 example. AQID\n\
+             www NSEC zz.example. CNAME RRSIG NSEC\n",
+            Some("example."),
+        );
+        assert_eq!(got, Vec::<String>::new());
+    }
+
+    /// Z28: the SOA belongs at the apex when the origin is given; with an origin taken from the
+    /// text (`$ORIGIN .` before absolute names) the SOA's owner is the apex.
+    #[test]
+    fn soa_at_the_apex() {
+        let text =
+            "$ORIGIN .\n$TTL 60\nexample. SOA ns.example. h 1 1 1 1 1\nexample. NS ns.example.\n";
+        assert_eq!(rules_of(text, None), Vec::<String>::new());
+        assert_eq!(rules_of(text, Some("example.")), Vec::<String>::new());
+        // (The reader also reports the SOA as out of the zone.)
+        assert!(rules_of(text, Some("other.")).contains(&"Z28@3".to_owned()));
+        // A file of another class: reported once.
+        let got = rules_of(
+            "$TTL 60\n@ CH SOA ns h 1 1 1 1 1\n@ CH NS ns\n",
+            Some("example."),
+        );
+        assert_eq!(got, ["Z29@2"]);
     }
 
     /// Field positions on another line than the record's start (parentheses) are kept exactly.

@@ -165,6 +165,13 @@ corpus! {
     c53_intent_mismatch => "53-intent-mismatch",
     c54_z1_no_origin_relative => "54-z1-no-origin-relative",
     c55_z1_bad_ttl_and_class => "55-z1-bad-ttl-and-class",
+    c56_z16_cname_loop_without_alto => "56-z16-cname-loop-without-alto",
+    c57_z25_several_cnames => "57-z25-several-cnames",
+    c58_z26_dname_singleton_and_ns => "58-z26-dname-singleton-and-ns",
+    c59_z27_below_dname => "59-z27-below-dname",
+    c60_z28_soa_twice_and_below_apex => "60-z28-soa-twice-and-below-apex",
+    c61_z28_no_soa => "61-z28-no-soa",
+    c62_z29_class_not_in => "62-z29-class-not-in",
 }
 
 #[test]
