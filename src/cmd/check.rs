@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use altodisc_proto::DomainName;
 use altodisc_zone::Rule;
 use altodisc_zone::check::{CheckOptions, Checker};
-use altodisc_zone::output::{SourceCache, Summary, render_human, to_json, to_sarif};
+use altodisc_zone::output::{
+    DEFAULT_INFO_LIMIT, SourceCache, Summary, condense, render_human, to_json, to_sarif,
+};
 use altodisc_zone::reader::origin_from_file_name;
 use altodisc_zone::replay::{Intent, replay};
 use clap::{Args, ValueEnum};
@@ -49,6 +51,10 @@ pub(crate) struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     deny_warnings: bool,
+    /// Print every info finding; by default the first 10 of each rule are printed and the rest
+    /// counted.
+    #[arg(long)]
+    all_diagnostics: bool,
     /// Print the rationale of one rule (with its RFC section) and exit.
     #[arg(long, value_name = "RULE")]
     explain: Option<String>,
@@ -219,6 +225,13 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
     // The process ends right after the output: freeing a million records one by one would only
     // cost time (the OS reclaims the memory at exit).
     std::mem::forget(checker);
+    let s = Summary::of(&diagnostics);
+    let limit = if args.all_diagnostics {
+        usize::MAX
+    } else {
+        DEFAULT_INFO_LIMIT
+    };
+    let (diagnostics, omitted) = condense(diagnostics, limit);
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
         Format::Human => {
@@ -228,24 +241,27 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
                 _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let mut cache = SourceCache::default();
-            let text = render_human(&diagnostics, files.len() + generated, color, &mut |f, l| {
-                cache.line(f, l)
-            });
+            let text = render_human(
+                &diagnostics,
+                &omitted,
+                files.len() + generated,
+                color,
+                &mut |f, l| cache.line(f, l),
+            );
             stdout.write_all(text.as_bytes())
         }
         Format::Json => writeln!(
             stdout,
             "{:#}",
-            to_json(&diagnostics, files.len() + generated)
+            to_json(&diagnostics, &omitted, files.len() + generated)
         ),
-        Format::Sarif => writeln!(stdout, "{:#}", to_sarif(&diagnostics)),
+        Format::Sarif => writeln!(stdout, "{:#}", to_sarif(&diagnostics, &omitted)),
     };
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         eprintln!("error: writing output: {e}");
     }
-    let s = Summary::of(&diagnostics);
     let failed = s.errors > 0 || (args.deny_warnings && s.warnings > 0);
     exit::code(if failed {
         exit::NOT_FOUND
