@@ -19,6 +19,8 @@ def header(f, origin):
     f.write(f"$ORIGIN {origin}\n$TTL 3600\n")
     f.write("@ SOA ns1.example.net. hostmaster.example.net. 1 7200 900 1209600 300\n")
     f.write("@ NS ns1.example.net.\n")
+    if origin == "example.net.":
+        f.write("ns1 A 192.0.2.53\n")
 
 
 def reverse_owner(i):

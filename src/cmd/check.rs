@@ -30,11 +30,11 @@ pub(crate) enum Format {
     Sarif,
 }
 
-/// Check zone files for ALTO discovery mistakes (rules Z1–Z29; `--explain Z6` for one rule).
+/// Check zone files for ALTO discovery mistakes (rules Z1–Z30; `--explain Z6` for one rule).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit codes: 0 clean, 1 errors found (or warnings with --deny-warnings), \
-2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z29, Z3b, Z5b, Z20b)."
+2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z30, Z3b, Z5b, Z20b)."
 )]
 pub(crate) struct CheckArgs {
     /// Zone files, or directories searched for `*.zone` files. A file named `<origin>.zone` gets

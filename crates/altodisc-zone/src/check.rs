@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use altodisc_proto::regexp::{RegexpMode, UnaptrRegexpError, extract_unaptr_uri};
-use altodisc_proto::service::{ServiceParameter, WantedService};
+use altodisc_proto::service::{ServiceParamError, ServiceParameter, WantedService};
 use altodisc_proto::uri::{UriError, check_uri, check_uri_for_protocol};
 use altodisc_proto::walk::{NameAnswer, UnaptrWalk, WalkOptions, WalkStatus, WalkStep};
 use altodisc_proto::{DomainName, NaptrRecord};
@@ -670,12 +670,16 @@ fn lossy(b: &[u8]) -> String {
 #[must_use]
 pub fn record_rules(r: &ZoneRecord) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    record_rules_into(r, &mut out);
+    record_rules_into(r, &mut ServicesCache::default(), &mut out);
     out
 }
 
 /// [`record_rules`] into `out`; returns `Some(offers_https)` for an ALTO NAPTR record.
-fn record_rules_into(r: &ZoneRecord, out: &mut Vec<Diagnostic>) -> Option<bool> {
+fn record_rules_into(
+    r: &ZoneRecord,
+    services: &mut ServicesCache,
+    out: &mut Vec<Diagnostic>,
+) -> Option<bool> {
     if r.rtype != rtype::NAPTR {
         return None;
     }
@@ -696,10 +700,42 @@ fn record_rules_into(r: &ZoneRecord, out: &mut Vec<Diagnostic>) -> Option<bool> 
             return None;
         }
     };
-    naptr_rules(r, &rec, out)
+    naptr_rules(r, &rec, services.get(&rec.services), out)
 }
 
-fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Option<bool> {
+/// Parsed SERVICES fields by their octets: a zone repeats a handful of them (`ALTO:https`) over
+/// a million records, and parsing each again showed up in the profile.
+#[derive(Debug, Default)]
+struct ServicesCache {
+    entries: Vec<(Vec<u8>, Result<ServiceParameter, ServiceParamError>)>,
+}
+
+impl ServicesCache {
+    /// Most fields kept; a zone with more distinct ones parses the others each time.
+    const SIZE: usize = 16;
+
+    fn get(&mut self, field: &[u8]) -> &Result<ServiceParameter, ServiceParamError> {
+        let i = match self.entries.iter().position(|(k, _)| k.as_slice() == field) {
+            Some(i) => i,
+            None => {
+                let parsed = ServiceParameter::parse_bytes(field);
+                if self.entries.len() >= Self::SIZE {
+                    self.entries.pop();
+                }
+                self.entries.push((field.to_vec(), parsed));
+                self.entries.len() - 1
+            }
+        };
+        &self.entries[i].1
+    }
+}
+
+fn naptr_rules(
+    r: &ZoneRecord,
+    n: &NaptrRecord,
+    services: &Result<ServiceParameter, ServiceParamError>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<bool> {
     let flags_ok = n.flags.iter().all(u8::is_ascii_alphanumeric);
     if !flags_ok {
         out.push(
@@ -734,7 +770,7 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
             .with_hint("use \"u\" for a URI or \"\" for a delegation (RFC 4848 §4.4)"),
         );
     }
-    let services = match ServiceParameter::parse_bytes(&n.services) {
+    let services = match services {
         Ok(s) => Some(s),
         Err(e) => {
             out.push(
@@ -798,7 +834,7 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
         );
     }
     match flag {
-        Some(Some(b'U')) => u_record_rules(r, n, &services, out),
+        Some(Some(b'U')) => u_record_rules(r, n, services, out),
         // docs/decisions.md, A4: S and A are legal U-NAPTR flags but yield a host, not the URI an ALTO
         // client needs; clients skip the record.
         Some(Some(f @ (b'S' | b'A'))) => out.push(
@@ -957,6 +993,10 @@ struct Prep {
     rdata: RdataStore,
     /// A record of a class other than IN was reported (Z29: once per zone).
     other_class: bool,
+    services: ServicesCache,
+    /// The zone's origin when the caller gave it: records outside it are Z30 (once per zone).
+    origin: Option<DomainName>,
+    outside_reported: bool,
 }
 
 /// Position of NAPTR RDATA field `i`; the first field's (or the record's) when the record
@@ -977,6 +1017,9 @@ impl Prep {
             diagnostics: Vec::new(),
             rdata,
             other_class: false,
+            services: ServicesCache::default(),
+            origin: None,
+            outside_reported: false,
         }
     }
 
@@ -1018,6 +1061,23 @@ impl Prep {
                 .with_hint("write IN (or leave the class out); BIND, Knot and NSD load IN zones only"),
             );
         }
+        if !self.outside_reported
+            && let Some(origin) = &self.origin
+            && !is_below(&r.owner, origin)
+        {
+            self.outside_reported = true;
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::Z30,
+                    r.position.clone(),
+                    format!(
+                        "{} is outside the zone {origin}; further records outside it are not reported",
+                        r.owner
+                    ),
+                )
+                .with_hint("a zone holds its apex and the names below it: check the owner (a missing or extra final dot?) or $ORIGIN"),
+            );
+        }
         let mut rdata = NO_RDATA;
         let facts = if r.rtype == rtype::NAPTR {
             // The per-record rules depend on the RDATA alone: a clean RDATA seen before is
@@ -1030,7 +1090,7 @@ impl Prep {
                 }
                 None => {
                     let before = self.diagnostics.len();
-                    let facts = record_rules_into(r, &mut self.diagnostics);
+                    let facts = record_rules_into(r, &mut self.services, &mut self.diagnostics);
                     rdata = self.rdata.push(&r.rdata);
                     if self.diagnostics.len() == before
                         && self.rdata.clean_len() < CLEAN_RDATA_CACHE
@@ -1138,6 +1198,13 @@ impl ZoneFeed<'_> {
         }
     }
 
+    /// Declares the zone's origin as given by the caller (as `--origin` does), not found in the
+    /// text: then the SOA must sit at it (Z28) and records outside it are reported (Z30).
+    pub fn given_origin(&mut self, origin: &DomainName) {
+        self.origin_given = true;
+        self.prep.origin = Some(origin.clone());
+    }
+
     /// Ends the zone: `origin` and `reader_diagnostics` are the reader's
     /// [`crate::reader::StreamSummary`] fields for the stream that produced the records.
     pub fn finish(mut self, origin: DomainName, reader_diagnostics: Vec<Diagnostic>) {
@@ -1206,6 +1273,7 @@ impl Checker {
         // compact records. Bounded channel: memory stays flat; emptied batches come back.
         const BATCH: usize = 4096;
         let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.set.rdata));
+        prep.origin = origin.cloned();
         let mut pending = PendingZone::default();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
         let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch>(8);
@@ -1252,7 +1320,9 @@ impl Checker {
     /// Reads zone text held in memory (see [`crate::reader::read_zone_str`]).
     pub fn load_str(&mut self, text: &str, label: &str, origin: Option<&DomainName>) -> DomainName {
         let mut feed = self.feed_zone(0);
-        feed.origin_given = origin.is_some();
+        if let Some(o) = origin {
+            feed.given_origin(o);
+        }
         let summary = stream_zone_str(text, label, origin, &mut |r| feed.add_ref(&r));
         feed.finish(summary.origin.clone(), summary.diagnostics);
         summary.origin
@@ -1261,7 +1331,7 @@ impl Checker {
     /// Adds a zone already in memory (e.g. produced by the publishing config).
     pub fn load_zone(&mut self, zone: &Zone) {
         let mut feed = self.feed_zone(zone.records.len());
-        feed.origin_given = true;
+        feed.given_origin(&zone.origin);
         for r in &zone.records {
             feed.add_ref(r);
         }
@@ -1844,7 +1914,7 @@ impl Checker {
             set.zone_of_wire(wire)
                 .map(|z| set.zones[z].origin.as_wire().to_ascii_lowercase())
         };
-        let owners: Vec<(Option<Vec<u8>>, &[u8], CPos)> = soa_owners
+        let owners: Vec<SoaOwner<'_>> = soa_owners
             .iter()
             .map(|&(id, pos)| {
                 let wire = set.owners.name(id);
@@ -1857,7 +1927,7 @@ impl Checker {
             if !seen.insert(key.clone()) {
                 continue;
             }
-            let mine: Vec<&(Option<Vec<u8>>, &[u8], CPos)> = owners
+            let mine: Vec<&SoaOwner<'_>> = owners
                 .iter()
                 .filter(|(k, _, _)| k.as_deref() == Some(key.as_slice()))
                 .collect();
@@ -1997,6 +2067,10 @@ impl Checker {
     }
 }
 
+/// An owner holding an SOA: its zone (lowercased apex, `None` outside every zone), its name, the
+/// position of its first SOA.
+type SoaOwner<'a> = (Option<Vec<u8>>, &'a [u8], CPos);
+
 /// An owner's name, built as a `DomainName` only when a rule needs one.
 struct LazyName<'a> {
     wire: &'a [u8],
@@ -2098,6 +2172,9 @@ mod tests {
             let want: Vec<String> = by_file.finish().iter().map(|d| format!("{d:?}")).collect();
             let mut fed = Checker::new(CheckOptions { now_unix: 0 });
             let mut feed = fed.feed_zone(16);
+            if let Some(o) = &origin {
+                feed.given_origin(o);
+            }
             let summary = stream_zone_file(path, origin.as_ref(), &mut |r| feed.add(r)).unwrap();
             feed.finish(summary.origin, summary.diagnostics);
             let got: Vec<String> = fed.finish().iter().map(|d| format!("{d:?}")).collect();
@@ -2106,6 +2183,9 @@ mod tests {
             let mut kept = Vec::new();
             let mut by_ref = Checker::new(CheckOptions { now_unix: 0 });
             let mut feed = by_ref.feed_zone(0);
+            if let Some(o) = &origin {
+                feed.given_origin(o);
+            }
             let summary = stream_zone_file(path, origin.as_ref(), &mut |r| {
                 feed.add_ref(&r);
                 kept.push(r);

@@ -49,6 +49,7 @@ pub enum Rule {
     Z27,
     Z28,
     Z29,
+    Z30,
 }
 
 /// Catalogue entry: (rule, id, default severity, title, rationale).
@@ -342,11 +343,22 @@ servers.",
 uses the Internet class IN, which is what BIND, Knot and NSD serve by default; a record of another \
 class (CH, HS, CLASS10 …) is refused. The first such record of each zone is reported.",
     ),
+    (
+        Rule::Z30,
+        "Z30",
+        Severity::Error,
+        "record outside the zone (RFC 1034 §4.2, RFC 1035 §5.2)",
+        "RFC 1034 §4.2: a zone holds the data of its apex and of the names below it, down to its \
+delegations; RFC 1035 §5.2: a master file describes one zone. A record whose owner is not at or below \
+the origin is not part of the zone: NSD refuses the file, BIND and Knot drop the record (so it is never \
+served). Usually a relative name written with a final dot, or a wrong $ORIGIN. Checked when the origin \
+is given (--origin or the file name); the first such record of each zone is reported.",
+    ),
 ];
 
 impl Rule {
     /// Every rule, in catalogue order.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::Z1,
         Self::Z2,
         Self::Z3,
@@ -379,6 +391,7 @@ impl Rule {
         Self::Z27,
         Self::Z28,
         Self::Z29,
+        Self::Z30,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -422,7 +435,7 @@ impl fmt::Display for Rule {
 
 /// An unknown rule ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rule {0:?} (rules are Z1 … Z29, Z3b, Z5b, Z20b)")]
+#[error("unknown rule {0:?} (rules are Z1 … Z30, Z3b, Z5b, Z20b)")]
 pub struct UnknownRule(pub String);
 
 impl FromStr for Rule {

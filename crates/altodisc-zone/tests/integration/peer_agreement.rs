@@ -173,7 +173,7 @@ fn altodisc_agrees_with_bind_knot_and_nsd_on_the_peer_corpus() {
     let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     // The peers are separate processes that mostly wait on start-up and I/O: a few more threads
     // than cores keeps both cores busy.
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2;
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -219,8 +219,7 @@ fn altodisc_agrees_with_bind_knot_and_nsd_on_the_peer_corpus() {
             crashes.push(format!("{}: {e} ({verdicts})", r.rel));
             continue;
         }
-        if let Some(Verdict::Failed(why)) =
-            r.peers.iter().find(|v| matches!(v, Verdict::Failed(_)))
+        if let Some(Verdict::Failed(why)) = r.peers.iter().find(|v| matches!(v, Verdict::Failed(_)))
         {
             peer_failures.push(format!("{}: a peer failed: {why} ({verdicts})", r.rel));
             continue;
@@ -262,8 +261,14 @@ fn altodisc_agrees_with_bind_knot_and_nsd_on_the_peer_corpus() {
         peer_failures.len()
     );
     for (title, list) in [
-        ("FALSE ALARMS (all three peers accept, altodisc reports an error)", &false_alarms),
-        ("MISSES (all three peers reject, altodisc reports no error)", &misses),
+        (
+            "FALSE ALARMS (all three peers accept, altodisc reports an error)",
+            &false_alarms,
+        ),
+        (
+            "MISSES (all three peers reject, altodisc reports no error)",
+            &misses,
+        ),
         ("ALTODISC CRASHES / EXIT 2", &crashes),
         ("PEER FAILURES (not counted)", &peer_failures),
     ] {
