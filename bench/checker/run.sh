@@ -53,7 +53,9 @@ for kind in distinct repeated ordinary; do
     ordinary) ORIGIN="example.net." ;;
     *) ORIGIN="10.in-addr.arpa." ;;
   esac
-  ZONE="$WORK/$kind.$ORIGIN""zone"
+  # Named <origin>.zone, the name `altodisc check` takes the origin from (as --origin would).
+  mkdir -p "$WORK/$kind"
+  ZONE="$WORK/$kind/$ORIGIN""zone"
   python3 bench/checker/gen_zone.py "$kind" "$N" "$ZONE" "$ORIGIN"
   echo "zone $kind: $(wc -l <"$ZONE") lines, $(du -m "$ZONE" | cut -f1) MB" >&2
   kz=$(measure kzonecheck kzonecheck -o "$ORIGIN" "$ZONE")
