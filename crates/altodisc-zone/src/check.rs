@@ -1271,8 +1271,8 @@ impl Checker {
         // per-record rules, turns each record into its compact form and indexes it. (The rules
         // used to run on the reader thread, which then did four fifths of the work while this
         // one waited; with distinct RDATA in every record nothing is cached, so the split
-        // decides the wall time.) Bounded channel: memory stays flat; emptied batches go back
-        // to the reader.
+        // decides the wall time.) Bounded channel: memory stays flat; used batches go back to
+        // the reader, which frees their records.
         const BATCH: usize = 4096;
         let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.set.rdata));
         prep.origin = origin.cloned();
@@ -1289,9 +1289,16 @@ impl Checker {
                 let result = stream_zone_file(path, origin, &mut |r| {
                     batch.push(r);
                     if batch.len() == BATCH {
-                        let next = back_rx
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                        // A batch back from the indexing thread still holds its records: they
+                        // are freed here, on the thread that allocated them (cheaper for the
+                        // allocator than freeing them over there).
+                        let next = back_rx.try_recv().map_or_else(
+                            |_| Vec::with_capacity(BATCH),
+                            |mut b: Vec<ZoneRecord>| {
+                                b.clear();
+                                b
+                            },
+                        );
                         // The receiver lives until this scope ends.
                         let _ = tx.send(std::mem::replace(&mut batch, next));
                     }
@@ -1301,9 +1308,9 @@ impl Checker {
                 }
                 result
             });
-            for mut batch in rx {
-                for r in batch.drain(..) {
-                    let p = prep.prepare(&r);
+            for batch in rx {
+                for r in &batch {
+                    let p = prep.prepare(r);
                     compact.push(r.owner.as_wire(), p);
                 }
                 self.accept_batch(&compact, &mut pending);
