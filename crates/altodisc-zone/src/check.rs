@@ -1104,7 +1104,7 @@ impl Prep {
             // Other types only matter for existence (and Z15) unless named here.
             if matches!(
                 r.rtype,
-                rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME
+                rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME | rtype::SOA
             ) {
                 rdata = self.rdata.push(&r.rdata);
             }
@@ -1700,15 +1700,31 @@ impl Checker {
     ) {
         let set = &self.set;
         let nth = |t: u16, n: usize| recs.iter().filter(|r| r.rtype == t).nth(n);
+        // The records of type `t` whose RDATA differ from every earlier one: a record written
+        // twice is one record (RFC 2181 §5: duplicates in an RRset are merged), and names compare
+        // case-insensitively (RFC 4343; the SOA's numbers are case-less anyway).
+        let distinct = |t: u16| {
+            let mut seen: Vec<&Rec> = Vec::new();
+            for r in recs.iter().filter(|r| r.rtype == t) {
+                if !seen
+                    .iter()
+                    .any(|s| set.rdata(s).eq_ignore_ascii_case(set.rdata(r)))
+                {
+                    seen.push(r);
+                }
+            }
+            seen
+        };
         // RFC 2181 §10.1: one CNAME per alias.
-        if let Some(second) = nth(rtype::CNAME, 1) {
-            let count = recs.iter().filter(|r| r.rtype == rtype::CNAME).count();
+        let cnames = distinct(rtype::CNAME);
+        if let Some(second) = cnames.get(1) {
+            let count = cnames.len();
             out.push(
                 Diagnostic::new(
                     Rule::Z25,
                     set.position(second.pos),
                     format!(
-                        "{count} CNAME records at {}: an alias has exactly one canonical name",
+                        "{count} different CNAME targets at {}: an alias has exactly one canonical name",
                         name.get()
                     ),
                 )
@@ -1716,7 +1732,7 @@ impl Checker {
             );
         }
         // RFC 1035 §5.2: one SOA (the zone-wide part is in `zone_rules`).
-        if let Some(second) = nth(rtype::SOA, 1) {
+        if let Some(second) = distinct(rtype::SOA).get(1) {
             out.push(
                 Diagnostic::new(
                     Rule::Z28,
@@ -1733,7 +1749,7 @@ impl Checker {
             return;
         }
         if let Some(dname) = nth(rtype::DNAME, 0) {
-            if let Some(second) = nth(rtype::DNAME, 1) {
+            if let Some(second) = distinct(rtype::DNAME).get(1) {
                 out.push(
                     Diagnostic::new(
                         Rule::Z26,
