@@ -13,7 +13,7 @@
 //! counted either way; no file is excluded. Each discrepancy is printed with the file, the line of
 //! altodisc's first error (or of the first peer message for a miss) and all four verdicts.
 //!
-//! The peers run in parallel threads (about 4 minutes on a busy 2-core machine, 1 minute idle).
+//! The peers run in parallel threads (40-60 s on a busy 2-core machine).
 //! A peer that times out (30 s) or dies on a signal makes that file's peer verdict "failed"; the
 //! file then counts as a disagreement among peers and is listed.
 
