@@ -1,44 +1,32 @@
 #!/usr/bin/env bash
-# Checker benchmark (issue 7): one reverse zone with 1,000,000 NAPTR records, checked by
-# altodisc (all rules), kzonecheck (Knot), named-checkzone (BIND) and nsd-checkzone (NSD).
-# Prints wall time and peak RSS side by side, measured with /usr/bin/time -v. Run on demand:
+# Checker benchmark: three zones of 1,000,000 records each (bench/checker/gen_zone.py), checked by
+# altodisc (all rules), kzonecheck (Knot), named-checkzone (BIND) and nsd-checkzone (NSD), all in
+# one run. Prints one Markdown table: wall time and CPU (median of RUNS runs), peak RSS (maximum
+# over the runs, /usr/bin/time -v) and both as a ratio to kzonecheck on the same zone.
 #
-#   bench/checker/run.sh [RECORDS]        # default 1000000
+#   bench/checker/run.sh [RECORDS]        # default 1000000; RUNS=3 by default
 #
-# Needs: /usr/bin/time (package time), kzonecheck (knot-dnssecutils), named-checkzone
+# Zones: "distinct" NAPTR (every RDATA distinct: 80 % "u" records with their own URI, 20 %
+# non-terminal records with their own replacement), "repeated" NAPTR (97 URIs over and over),
+# "ordinary" forward zone (A, AAAA, TXT, MX, NS, CNAME).
+#
+# Needs: python3, /usr/bin/time (package time), kzonecheck (knot-dnssecutils), named-checkzone
 # (bind9-utils), nsd-checkzone (nsd). Builds altodisc in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N="${1:-1000000}"
-ORIGIN="10.in-addr.arpa."
+RUNS="${RUNS:-3}"
 WORK="$(mktemp -d /tmp/altodisc-checker-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-ZONE="$WORK/$ORIGIN""zone"
-
-echo "generating $N NAPTR records in $ZONE"
-python3 - "$N" "$ZONE" "$ORIGIN" <<'PY'
-import sys
-n, path, origin = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-with open(path, "w") as f:
-    f.write(f"$ORIGIN {origin}\n$TTL 3600\n")
-    f.write("@ SOA ns1.example.net. hostmaster.example.net. 1 7200 900 1209600 300\n")
-    f.write("@ NS ns1.example.net.\n")
-    for i in range(n):
-        b, c, d = (i >> 16) & 255, (i >> 8) & 255, i & 255
-        f.write(f'{d}.{c}.{b} NAPTR 100 10 "u" "ALTO:https" "!.*!https://alto{i % 97}.example.net/ird!" .\n')
-PY
-ls -l "$ZONE"
 
 cargo build --release --locked --bin altodisc >/dev/null
 ALTODISC="$PWD/target/release/altodisc"
 
-# name, command... ; runs it RUNS times and prints "name exit median_wall_s peak_rss_mib"
-# (the machine is shared: the median of three is steadier than one run).
-RUNS="${RUNS:-3}"
+# measure NAME CMD... -> "exit wall cpu rss_kib" (median wall and CPU of RUNS runs, max RSS).
 measure() {
   local name="$1"; shift
   if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$1" ]; then
-    printf '%-16s %6s %10s %8s %12s  (%s not installed)\n' "$name" "-" "-" "-" "-" "$1"
+    echo "- - - -"
     return
   fi
   local log="$WORK/$name.time" code=0 walls=() cpus=() rss=0 i w r
@@ -55,15 +43,38 @@ measure() {
   local median cpu
   median=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '%-16s %6s %10s %8s %12s\n' "$name" "$code" "$median" "$cpu" "$(awk -v k="$rss" 'BEGIN {printf "%.1f", k/1024}')"
+  echo "$code $median $cpu $rss"
 }
 
+ROWS="$WORK/rows"
+: >"$ROWS"
+for kind in distinct repeated ordinary; do
+  case "$kind" in
+    ordinary) ORIGIN="example.net." ;;
+    *) ORIGIN="10.in-addr.arpa." ;;
+  esac
+  # Named <origin>.zone, the name `altodisc check` takes the origin from (as --origin would).
+  mkdir -p "$WORK/$kind"
+  ZONE="$WORK/$kind/$ORIGIN""zone"
+  python3 bench/checker/gen_zone.py "$kind" "$N" "$ZONE" "$ORIGIN"
+  echo "zone $kind: $(wc -l <"$ZONE") lines, $(du -m "$ZONE" | cut -f1) MB" >&2
+  kz=$(measure kzonecheck kzonecheck -o "$ORIGIN" "$ZONE")
+  echo "$kind kzonecheck $kz $kz" >>"$ROWS"
+  echo "$kind altodisc $(measure altodisc "$ALTODISC" check --format json "$ZONE") $kz" >>"$ROWS"
+  echo "  altodisc summary: $(grep -A5 '"summary"' "$WORK/altodisc.out" | tr -d ' \n')" >&2
+  echo "$kind named-checkzone $(measure named-checkzone named-checkzone -q "$ORIGIN" "$ZONE") $kz" >>"$ROWS"
+  echo "$kind nsd-checkzone $(measure nsd-checkzone nsd-checkzone "$ORIGIN" "$ZONE") $kz" >>"$ROWS"
+  rm -f "$ZONE"
+done
+
 echo
-printf '%-16s %6s %10s %8s %12s\n' "tool" "exit" "wall (s)*" "CPU (s)*" "peak RSS MiB"
-measure altodisc "$ALTODISC" check --format json "$ZONE"
-measure kzonecheck kzonecheck -o "$ORIGIN" "$ZONE"
-measure named-checkzone named-checkzone -q "$ORIGIN" "$ZONE"
-measure nsd-checkzone nsd-checkzone "$ORIGIN" "$ZONE"
+echo "| zone ($N records) | tool | exit | wall (s) | CPU (s) | max RSS (MiB) | wall / kzonecheck | RSS / kzonecheck |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+awk '{
+  if ($4 == "-") { printf "| %s | %s | - | - | - | - | - | - |  (not installed)\n", $1, $2; next }
+  printf "| %s | %s | %s | %.2f | %.2f | %.1f | %.2f | %.2f |\n", $1, $2, $3, $4, $5, $6/1024, \
+    ($8 > 0 ? $4/$8 : 0), ($10 > 0 ? $6/$10 : 0)
+}' "$ROWS"
 echo
-echo "* median of $RUNS runs (CPU = user + system; altodisc reads and checks on two threads); peak RSS is the maximum over the runs (/usr/bin/time -v)"
-echo "altodisc summary: $(grep -A5 '"summary"' "$WORK/altodisc.out" | tr -d ' \n')"
+echo "wall and CPU: median of $RUNS runs (CPU = user + system; altodisc reads and checks on two threads);"
+echo "max RSS: the largest of the runs (/usr/bin/time -v). altodisc runs with all rules and --format json."

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use altodisc_proto::DomainName;
 use altodisc_zone::Rule;
 use altodisc_zone::check::{CheckOptions, Checker};
-use altodisc_zone::output::{SourceCache, Summary, render_human, to_json, to_sarif};
+use altodisc_zone::output::{
+    DEFAULT_INFO_LIMIT, SourceCache, Summary, condense, render_human, to_json, to_sarif,
+};
 use altodisc_zone::reader::{IncludeBase, ReadOptions, origin_from_file_name};
 use altodisc_zone::replay::{Intent, replay};
 use clap::{Args, ValueEnum};
@@ -28,11 +30,11 @@ pub(crate) enum Format {
     Sarif,
 }
 
-/// Check zone files for ALTO discovery mistakes (rules Z1–Z24; `--explain Z6` for one rule).
+/// Check zone files for ALTO discovery mistakes (rules Z1–Z30; `--explain Z6` for one rule).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit codes: 0 clean, 1 errors found (or warnings with --deny-warnings), \
-2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z24, Z3b, Z5b, Z20b)."
+2 usage or unreadable input.\nRules: altodisc check --explain Z1 (… Z30, Z3b, Z5b, Z20b)."
 )]
 pub(crate) struct CheckArgs {
     /// Zone files, or directories searched for `*.zone` files. A file named `<origin>.zone` gets
@@ -49,6 +51,10 @@ pub(crate) struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     deny_warnings: bool,
+    /// Print every info finding; by default the first 10 of each rule are printed and the rest
+    /// counted.
+    #[arg(long)]
+    all_diagnostics: bool,
     /// Also write the findings as SARIF 2.1.0 to FILE, from the same run (the text or JSON
     /// report still goes to stdout). Written only when the check ran: after a usage error or
     /// unreadable input (exit 2) no file is left, never an empty one.
@@ -235,6 +241,13 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
     // The process ends right after the output: freeing a million records one by one would only
     // cost time (the OS reclaims the memory at exit).
     std::mem::forget(checker);
+    let s = Summary::of(&diagnostics);
+    let limit = if args.all_diagnostics {
+        usize::MAX
+    } else {
+        DEFAULT_INFO_LIMIT
+    };
+    let (diagnostics, omitted) = condense(diagnostics, limit);
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
         Format::Human => {
@@ -244,17 +257,21 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
                 _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
             let mut cache = SourceCache::default();
-            let text = render_human(&diagnostics, files.len() + generated, color, &mut |f, l| {
-                cache.line(f, l)
-            });
+            let text = render_human(
+                &diagnostics,
+                &omitted,
+                files.len() + generated,
+                color,
+                &mut |f, l| cache.line(f, l),
+            );
             stdout.write_all(text.as_bytes())
         }
         Format::Json => writeln!(
             stdout,
             "{:#}",
-            to_json(&diagnostics, files.len() + generated)
+            to_json(&diagnostics, &omitted, files.len() + generated)
         ),
-        Format::Sarif => writeln!(stdout, "{:#}", to_sarif(&diagnostics)),
+        Format::Sarif => writeln!(stdout, "{:#}", to_sarif(&diagnostics, &omitted)),
     };
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
@@ -262,12 +279,11 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
         eprintln!("error: writing output: {e}");
     }
     if let Some(path) = &args.sarif_file
-        && let Err(e) = write_atomically(path, &format!("{:#}\n", to_sarif(&diagnostics)))
+        && let Err(e) = write_atomically(path, &format!("{:#}\n", to_sarif(&diagnostics, &omitted)))
     {
         eprintln!("error: --sarif-file {}: {e}", path.display());
         return exit::code(exit::USAGE);
     }
-    let s = Summary::of(&diagnostics);
     let failed = s.errors > 0 || (args.deny_warnings && s.warnings > 0);
     exit::code(if failed {
         exit::NOT_FOUND

@@ -1,4 +1,4 @@
-//! The checker: SPEC.md §9.3 rules over loaded zones, with the exact position of each finding.
+//! The checker: docs/checker-rules.md rules over loaded zones, with the exact position of each finding.
 //!
 //! ```text
 //!   load_file / load_zone ──▶ per-record rules (Z3–Z11, Z14, Z23) while streaming
@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use altodisc_proto::regexp::{RegexpMode, UnaptrRegexpError, extract_unaptr_uri};
-use altodisc_proto::service::{ServiceParameter, WantedService};
+use altodisc_proto::service::{ServiceParamError, ServiceParameter, WantedService};
 use altodisc_proto::uri::{UriError, check_uri, check_uri_for_protocol};
 use altodisc_proto::walk::{NameAnswer, UnaptrWalk, WalkOptions, WalkStatus, WalkStep};
 use altodisc_proto::{DomainName, NaptrRecord};
@@ -33,11 +33,11 @@ use crate::diag::{Diagnostic, Severity};
 use crate::reader::{
     ReadOptions, ZoneReadError, stream_zone_file_with, stream_zone_str, type_name,
 };
-use crate::record::{Position, Zone, ZoneRecord, rtype};
+use crate::record::{CLASS_IN, Position, Zone, ZoneRecord, rtype};
 use crate::rules::Rule;
 use crate::store::{NO_RDATA, NameTable, RdataStore, hash_bytes};
 
-/// Longest non-terminal chain a client follows (SPEC.md §9.1 MAX_DEPTH): the walk's own cap.
+/// Longest non-terminal chain a client follows (docs/decisions.md, resolver): the walk's own cap.
 pub const MAX_DEPTH: usize = altodisc_proto::walk::DEFAULT_MAX_DEPTH;
 /// Longest CNAME chain followed.
 pub const MAX_CNAME_CHAIN: usize = 8;
@@ -109,6 +109,11 @@ pub(crate) struct ZoneInfo {
     pub(crate) origin: DomainName,
     first_alto: Option<(CPos, bool)>,
     alto_https: bool,
+    /// Position of the zone's first record (for findings about the whole zone, Z28).
+    first_pos: Option<CPos>,
+    /// The origin was given (by the caller: `--origin`, the file name, the config) rather than
+    /// taken from the first `$ORIGIN` or SOA: then the apex must hold the SOA (Z28).
+    origin_given: bool,
 }
 
 /// Every loaded zone, indexed for lookups (the in-memory "DNS" that replay queries).
@@ -396,7 +401,7 @@ impl ZoneSet {
 
     /// NAPTR lookup as an authoritative server would answer it from the loaded zones: CNAMEs
     /// followed (RFC 1034 §3.6.2), wildcards per RFC 4592 (a wildcard does not cover names that
-    /// exist, SPEC.md A13).
+    /// exist, docs/decisions.md, A13).
     #[must_use]
     pub fn lookup_naptr(&self, name: &DomainName) -> Lookup {
         let mut chain = vec![name.clone()];
@@ -472,7 +477,7 @@ impl ZoneSet {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Walk {
     /// URIs in the order a client tries them (backtracking through every usable record,
-    /// SPEC.md A6).
+    /// docs/decisions.md, A6).
     pub uris: Vec<String>,
     /// Names queried, with what each gave, for diagnostics.
     pub trace: Vec<String>,
@@ -635,6 +640,17 @@ fn via(chain: &[DomainName]) -> String {
     }
 }
 
+/// The presentation name of a class (RFC 1035 §3.2.4, RFC 3597 §5 `CLASSnn`).
+fn class_name(class: u16) -> String {
+    match class {
+        1 => "IN".to_owned(),
+        2 => "CS".to_owned(),
+        3 => "CH".to_owned(),
+        4 => "HS".to_owned(),
+        n => format!("CLASS{n}"),
+    }
+}
+
 /// Field index of NAPTR RDATA in `rdata_positions`.
 const F_ORDER: usize = 0;
 const F_FLAGS: usize = 2;
@@ -656,12 +672,16 @@ fn lossy(b: &[u8]) -> String {
 #[must_use]
 pub fn record_rules(r: &ZoneRecord) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    record_rules_into(r, &mut out);
+    record_rules_into(r, &mut ServicesCache::default(), &mut out);
     out
 }
 
 /// [`record_rules`] into `out`; returns `Some(offers_https)` for an ALTO NAPTR record.
-fn record_rules_into(r: &ZoneRecord, out: &mut Vec<Diagnostic>) -> Option<bool> {
+fn record_rules_into(
+    r: &ZoneRecord,
+    services: &mut ServicesCache,
+    out: &mut Vec<Diagnostic>,
+) -> Option<bool> {
     if r.rtype != rtype::NAPTR {
         return None;
     }
@@ -682,10 +702,42 @@ fn record_rules_into(r: &ZoneRecord, out: &mut Vec<Diagnostic>) -> Option<bool> 
             return None;
         }
     };
-    naptr_rules(r, &rec, out)
+    naptr_rules(r, &rec, services.get(&rec.services), out)
 }
 
-fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Option<bool> {
+/// Parsed SERVICES fields by their octets: a zone repeats a handful of them (`ALTO:https`) over
+/// a million records, and parsing each again showed up in the profile.
+#[derive(Debug, Default)]
+struct ServicesCache {
+    entries: Vec<(Vec<u8>, Result<ServiceParameter, ServiceParamError>)>,
+}
+
+impl ServicesCache {
+    /// Most fields kept; a zone with more distinct ones parses the others each time.
+    const SIZE: usize = 16;
+
+    fn get(&mut self, field: &[u8]) -> &Result<ServiceParameter, ServiceParamError> {
+        let i = match self.entries.iter().position(|(k, _)| k.as_slice() == field) {
+            Some(i) => i,
+            None => {
+                let parsed = ServiceParameter::parse_bytes(field);
+                if self.entries.len() >= Self::SIZE {
+                    self.entries.pop();
+                }
+                self.entries.push((field.to_vec(), parsed));
+                self.entries.len() - 1
+            }
+        };
+        &self.entries[i].1
+    }
+}
+
+fn naptr_rules(
+    r: &ZoneRecord,
+    n: &NaptrRecord,
+    services: &Result<ServiceParameter, ServiceParamError>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<bool> {
     let flags_ok = n.flags.iter().all(u8::is_ascii_alphanumeric);
     if !flags_ok {
         out.push(
@@ -720,7 +772,7 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
             .with_hint("use \"u\" for a URI or \"\" for a delegation (RFC 4848 §4.4)"),
         );
     }
-    let services = match ServiceParameter::parse_bytes(&n.services) {
+    let services = match services {
         Ok(s) => Some(s),
         Err(e) => {
             out.push(
@@ -774,7 +826,7 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
     if n.regexp.contains(&b'\\') {
         let escaped_bang = n.regexp.windows(2).any(|w| w == b"\\!");
         let msg = if escaped_bang {
-            "REGEXP contains an escaped '\\!': strict clients skip the record, lenient ones unescape it (SPEC.md A3)"
+            "REGEXP contains an escaped '\\!': strict clients skip the record, lenient ones unescape it (docs/decisions.md, A3)"
         } else {
             "REGEXP contains a backslash"
         };
@@ -784,8 +836,8 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
         );
     }
     match flag {
-        Some(Some(b'U')) => u_record_rules(r, n, &services, out),
-        // SPEC.md A4: S and A are legal U-NAPTR flags but yield a host, not the URI an ALTO
+        Some(Some(b'U')) => u_record_rules(r, n, services, out),
+        // docs/decisions.md, A4: S and A are legal U-NAPTR flags but yield a host, not the URI an ALTO
         // client needs; clients skip the record.
         Some(Some(f @ (b'S' | b'A'))) => out.push(
             Diagnostic::new(
@@ -796,7 +848,9 @@ fn naptr_rules(r: &ZoneRecord, n: &NaptrRecord, out: &mut Vec<Diagnostic>) -> Op
                     char::from(f)
                 ),
             )
-            .with_hint("use \"u\" with \"!.*!<URI>!\" for ALTO (RFC 7286 §3.2, SPEC.md A4)"),
+            .with_hint(
+                "use \"u\" with \"!.*!<URI>!\" for ALTO (RFC 7286 §3.2, docs/decisions.md, A4)",
+            ),
         ),
         Some(None) => {
             if !n.regexp.is_empty() {
@@ -846,7 +900,7 @@ fn u_record_rules(
     }
     let uri = match extract_unaptr_uri(&n.regexp, RegexpMode::Strict) {
         Ok(u) => u,
-        // SPEC.md A3: an escaped `\!` is a warning only (Z23 reports it): strict clients skip the
+        // docs/decisions.md, A3: an escaped `\!` is a warning only (Z23 reports it): strict clients skip the
         // record, lenient ones unescape it.
         Err(UnaptrRegexpError::EscapedDelimiter { .. }) => {
             return;
@@ -878,7 +932,7 @@ fn u_record_rules(
             .with_hint("the URI must be an absolute http(s) URI with a host (RFC 7286 §3.2)")
     };
     // One URI parse per protocol tag (usually one): `check_uri_for_protocol` is `check_uri` plus
-    // the SPEC.md A2 scheme comparison.
+    // the docs/decisions.md, A2 scheme comparison.
     if services.protocols().is_empty() {
         if let Err(e) = check_uri(&uri) {
             out.push(bad_uri(&e));
@@ -901,7 +955,7 @@ fn u_record_rules(
                         ),
                     )
                     .with_hint(format!(
-                        "use a {protocol}:// URI or change the service field (SPEC.md A2)"
+                        "use a {protocol}:// URI or change the service field (docs/decisions.md, A2)"
                     )),
                 );
             }
@@ -939,6 +993,12 @@ struct Prep {
     diagnostics: Vec<Diagnostic>,
     /// The checker's RDATA store, lent to this stage while a zone loads.
     rdata: RdataStore,
+    /// A record of a class other than IN was reported (Z29: once per zone).
+    other_class: bool,
+    services: ServicesCache,
+    /// The zone's origin when the caller gave it: records outside it are Z30 (once per zone).
+    origin: Option<DomainName>,
+    outside_reported: bool,
 }
 
 /// Position of NAPTR RDATA field `i`; the first field's (or the record's) when the record
@@ -958,6 +1018,10 @@ impl Prep {
             files: Vec::new(),
             diagnostics: Vec::new(),
             rdata,
+            other_class: false,
+            services: ServicesCache::default(),
+            origin: None,
+            outside_reported: false,
         }
     }
 
@@ -984,6 +1048,38 @@ impl Prep {
     }
 
     fn prepare(&mut self, r: &ZoneRecord) -> Prepared {
+        if r.class != CLASS_IN && !self.other_class {
+            self.other_class = true;
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::Z29,
+                    r.position.clone(),
+                    format!(
+                        "record of class {} at {}: the zone is of class IN; further records of other classes are not reported",
+                        class_name(r.class),
+                        r.owner
+                    ),
+                )
+                .with_hint("write IN (or leave the class out); BIND, Knot and NSD load IN zones only"),
+            );
+        }
+        if !self.outside_reported
+            && let Some(origin) = &self.origin
+            && !is_below(&r.owner, origin)
+        {
+            self.outside_reported = true;
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Rule::Z30,
+                    r.position.clone(),
+                    format!(
+                        "{} is outside the zone {origin}; further records outside it are not reported",
+                        r.owner
+                    ),
+                )
+                .with_hint("a zone holds its apex and the names below it: check the owner (a missing or extra final dot?) or $ORIGIN"),
+            );
+        }
         let mut rdata = NO_RDATA;
         let facts = if r.rtype == rtype::NAPTR {
             // The per-record rules depend on the RDATA alone: a clean RDATA seen before is
@@ -996,7 +1092,7 @@ impl Prep {
                 }
                 None => {
                     let before = self.diagnostics.len();
-                    let facts = record_rules_into(r, &mut self.diagnostics);
+                    let facts = record_rules_into(r, &mut self.services, &mut self.diagnostics);
                     rdata = self.rdata.push(&r.rdata);
                     if self.diagnostics.len() == before
                         && self.rdata.clean_len() < CLEAN_RDATA_CACHE
@@ -1010,7 +1106,7 @@ impl Prep {
             // Other types only matter for existence (and Z15) unless named here.
             if matches!(
                 r.rtype,
-                rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME
+                rtype::CNAME | rtype::DNSKEY | rtype::RRSIG | rtype::DNAME | rtype::SOA
             ) {
                 rdata = self.rdata.push(&r.rdata);
             }
@@ -1080,6 +1176,8 @@ pub struct ZoneFeed<'c> {
     prep: Prep,
     pending: PendingZone,
     batch: Batch,
+    /// Whether the zone's origin was given rather than found in the text (see [`ZoneInfo`]).
+    origin_given: bool,
 }
 
 impl ZoneFeed<'_> {
@@ -1102,6 +1200,13 @@ impl ZoneFeed<'_> {
         }
     }
 
+    /// Declares the zone's origin as given by the caller (as `--origin` does), not found in the
+    /// text: then the SOA must sit at it (Z28) and records outside it are reported (Z30).
+    pub fn given_origin(&mut self, origin: &DomainName) {
+        self.origin_given = true;
+        self.prep.origin = Some(origin.clone());
+    }
+
     /// Ends the zone: `origin` and `reader_diagnostics` are the reader's
     /// [`crate::reader::StreamSummary`] fields for the stream that produced the records.
     pub fn finish(mut self, origin: DomainName, reader_diagnostics: Vec<Diagnostic>) {
@@ -1114,7 +1219,8 @@ impl ZoneFeed<'_> {
             .diagnostics
             .extend(std::mem::take(&mut self.prep.diagnostics));
         self.checker.diagnostics.extend(reader_diagnostics);
-        self.checker.add_zone_info(origin, &self.pending);
+        self.checker
+            .add_zone_info(origin, &self.pending, self.origin_given);
         // Drop gives the RDATA store back.
     }
 
@@ -1176,58 +1282,76 @@ impl Checker {
             self.set.recs.reserve(hint);
             self.set.owners.reserve(hint);
         }
-        // Two stages on two threads. The reader thread parses, runs the per-record rules and
-        // turns each record into its compact form, so that everything it allocated (positions
-        // share one `Arc` per file) is also freed on that thread; this thread indexes the
-        // compact records. Bounded channel: memory stays flat; emptied batches come back.
+        // Two stages on two threads. The reader thread only parses; this thread runs the
+        // per-record rules, turns each record into its compact form and indexes it. (The rules
+        // used to run on the reader thread, which then did four fifths of the work while this
+        // one waited; with distinct RDATA in every record nothing is cached, so the split
+        // decides the wall time.) Bounded channel: memory stays flat; used batches go back to
+        // the reader, which frees their records.
         const BATCH: usize = 4096;
         let mut prep = Prep::new(self.set.files.len(), std::mem::take(&mut self.set.rdata));
+        prep.origin = origin.cloned();
         let mut pending = PendingZone::default();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ZoneRecord>>(4);
+        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<ZoneRecord>>(8);
+        let mut compact = Batch {
+            owners: Vec::with_capacity(BATCH * 32),
+            records: Vec::with_capacity(BATCH),
+        };
         let joined = std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
-                let fresh = || Batch {
-                    owners: Vec::with_capacity(BATCH * 32),
-                    records: Vec::with_capacity(BATCH),
-                };
-                let mut batch = fresh();
+                let mut batch = Vec::with_capacity(BATCH);
                 let result = stream_zone_file_with(path, origin, read_options, &mut |r| {
-                    let p = prep.prepare(&r);
-                    batch.push(r.owner.as_wire(), p);
-                    if batch.records.len() == BATCH {
-                        let next = back_rx.try_recv().unwrap_or_else(|_| fresh());
+                    batch.push(r);
+                    if batch.len() == BATCH {
+                        // A batch back from the indexing thread still holds its records: they
+                        // are freed here, on the thread that allocated them (cheaper for the
+                        // allocator than freeing them over there).
+                        let next = back_rx.try_recv().map_or_else(
+                            |_| Vec::with_capacity(BATCH),
+                            |mut b: Vec<ZoneRecord>| {
+                                b.clear();
+                                b
+                            },
+                        );
                         // The receiver lives until this scope ends.
                         let _ = tx.send(std::mem::replace(&mut batch, next));
                     }
                 });
-                if !batch.records.is_empty() {
+                if !batch.is_empty() {
                     let _ = tx.send(batch);
                 }
-                (result, prep)
+                result
             });
-            for mut batch in rx {
-                self.accept_batch(&batch, &mut pending);
-                batch.clear();
+            for batch in rx {
+                for r in &batch {
+                    let p = prep.prepare(r);
+                    compact.push(r.owner.as_wire(), p);
+                }
+                self.accept_batch(&compact, &mut pending);
+                compact.clear();
                 // The reader may have finished: then the batch is simply dropped.
                 let _ = back_tx.try_send(batch);
             }
             reader.join()
         });
-        let (summary, prep) = match joined {
+        let summary = match joined {
             Ok(x) => x,
             Err(panic) => std::panic::resume_unwind(panic),
         };
         self.absorb(prep);
         let summary = summary?;
         self.diagnostics.extend(summary.diagnostics);
-        self.add_zone_info(summary.origin.clone(), &pending);
+        self.add_zone_info(summary.origin.clone(), &pending, origin.is_some());
         Ok(summary.origin)
     }
 
     /// Reads zone text held in memory (see [`crate::reader::read_zone_str`]).
     pub fn load_str(&mut self, text: &str, label: &str, origin: Option<&DomainName>) -> DomainName {
         let mut feed = self.feed_zone(0);
+        if let Some(o) = origin {
+            feed.given_origin(o);
+        }
         let summary = stream_zone_str(text, label, origin, &mut |r| feed.add_ref(&r));
         feed.finish(summary.origin.clone(), summary.diagnostics);
         summary.origin
@@ -1236,6 +1360,7 @@ impl Checker {
     /// Adds a zone already in memory (e.g. produced by the publishing config).
     pub fn load_zone(&mut self, zone: &Zone) {
         let mut feed = self.feed_zone(zone.records.len());
+        feed.given_origin(&zone.origin);
         for r in &zone.records {
             feed.add_ref(r);
         }
@@ -1256,6 +1381,7 @@ impl Checker {
             prep,
             pending: PendingZone::default(),
             batch: Batch::default(),
+            origin_given: false,
         }
     }
 
@@ -1265,11 +1391,13 @@ impl Checker {
         self.set.rdata = prep.rdata;
     }
 
-    fn add_zone_info(&mut self, origin: DomainName, p: &PendingZone) {
+    fn add_zone_info(&mut self, origin: DomainName, p: &PendingZone, origin_given: bool) {
         self.set.zones.push(ZoneInfo {
             origin,
             first_alto: p.first_alto,
             alto_https: p.alto_https,
+            first_pos: p.first_pos,
+            origin_given,
         });
     }
 
@@ -1307,6 +1435,9 @@ impl Checker {
 
     /// Indexes one prepared record; `hash` is its owner's (0: the owner of the record before).
     fn accept(&mut self, owner: &[u8], hash: u32, p: Prepared, pending: &mut PendingZone) {
+        if pending.first_pos.is_none() {
+            pending.first_pos = Some(p.pos);
+        }
         if let Some(https) = p.facts {
             pending.alto_https |= https;
             if pending.first_alto.is_none() {
@@ -1369,21 +1500,35 @@ impl Checker {
             self.set.index();
         }
         let mut out = std::mem::take(&mut self.diagnostics);
-        self.owner_rules(&mut out);
-        self.zone_rules(&mut out);
+        let soa_owners = self.owner_rules(&mut out);
+        self.zone_rules(&soa_owners, &mut out);
         sort_diagnostics(&mut out);
         out
     }
 
-    fn owner_rules(&self, out: &mut Vec<Diagnostic>) {
+    /// The per-owner rules; returns the owners holding an SOA record, with the position of the
+    /// first one (for the per-zone Z28).
+    fn owner_rules(&self, out: &mut Vec<Diagnostic>) -> Vec<(u32, CPos)> {
         let set = &self.set;
-        // Owners reached through a CNAME (RFC 2317): their depth does not matter for Z14.
+        // Reverse owners reached through a CNAME (RFC 2317): their depth does not matter for Z14
+        // (the only rule that asks, so forward targets are not collected).
         let cname_targets: HashSet<DomainName> = set
             .recs
             .iter()
-            .filter(|r| r.rtype == rtype::CNAME)
+            .filter(|r| {
+                r.rtype == rtype::CNAME
+                    && !matches!(reverse_kind_wire(set.rdata(r)), ReverseKind::Forward)
+            })
             .filter_map(|r| DomainName::from_wire(set.rdata(r)).ok().map(|(n, _)| n))
             .collect();
+        // Owners of DNAME records (Z27 looks for names below them).
+        let dname_owners: HashSet<u32> = set
+            .recs
+            .iter()
+            .filter(|r| r.rtype == rtype::DNAME)
+            .map(|r| r.owner)
+            .collect();
+        let mut soa_owners = Vec::new();
         // Buffers reused across owners: most owners hold one record, and allocating per owner
         // showed up in the profile of a million-record zone.
         let mut recs: Vec<&Rec> = Vec::new();
@@ -1395,6 +1540,10 @@ impl Checker {
             let lazy_name = LazyName::new(wire);
             recs.clear();
             recs.extend(set.records_of(id));
+            self.singleton_rules(id, wire, &lazy_name, &recs, &dname_owners, out);
+            if let Some(soa) = recs.iter().find(|r| r.rtype == rtype::SOA) {
+                soa_owners.push((id, soa.pos));
+            }
             let cname = recs.iter().find(|r| r.rtype == rtype::CNAME);
             // Z15
             if let Some(c) = cname
@@ -1545,16 +1694,142 @@ impl Checker {
                             set.position(alto[0].0.pos),
                             format!("wildcard {name} does not cover existing names such as {}", list.join(", ")),
                         )
-                        .with_hint("those addresses get NODATA and fall back to a shorter name (RFC 4592, SPEC.md A13); add explicit NAPTRs at them"),
+                        .with_hint("those addresses get NODATA and fall back to a shorter name (RFC 4592, docs/decisions.md, A13); add explicit NAPTRs at them"),
                     );
                 }
             }
+        }
+        soa_owners
+    }
+
+    /// Z25, Z26, Z27 and the per-owner part of Z28 (RFC 1034 §3.6.2, RFC 2181 §10.1, RFC 6672
+    /// §2.4, RFC 1035 §5.2): singleton types and names occluded by a DNAME.
+    fn singleton_rules(
+        &self,
+        id: u32,
+        wire: &[u8],
+        name: &LazyName<'_>,
+        recs: &[&Rec],
+        dname_owners: &HashSet<u32>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let set = &self.set;
+        let nth = |t: u16, n: usize| recs.iter().filter(|r| r.rtype == t).nth(n);
+        // The records of type `t` whose RDATA differ from every earlier one: a record written
+        // twice is one record (RFC 2181 §5: duplicates in an RRset are merged), and names compare
+        // case-insensitively (RFC 4343; the SOA's numbers are case-less anyway).
+        let distinct = |t: u16| {
+            let mut seen: Vec<&Rec> = Vec::new();
+            for r in recs.iter().filter(|r| r.rtype == t) {
+                if !seen
+                    .iter()
+                    .any(|s| set.rdata(s).eq_ignore_ascii_case(set.rdata(r)))
+                {
+                    seen.push(r);
+                }
+            }
+            seen
+        };
+        // RFC 2181 §10.1: one CNAME per alias.
+        let cnames = distinct(rtype::CNAME);
+        if let Some(second) = cnames.get(1) {
+            let count = cnames.len();
+            out.push(
+                Diagnostic::new(
+                    Rule::Z25,
+                    set.position(second.pos),
+                    format!(
+                        "{count} different CNAME targets at {}: an alias has exactly one canonical name",
+                        name.get()
+                    ),
+                )
+                .with_hint("keep one CNAME and delete the others (RFC 2181 §10.1)"),
+            );
+        }
+        // RFC 1035 §5.2: one SOA (the zone-wide part is in `zone_rules`).
+        if let Some(second) = distinct(rtype::SOA).get(1) {
+            out.push(
+                Diagnostic::new(
+                    Rule::Z28,
+                    set.position(second.pos),
+                    format!(
+                        "several SOA records at {}: a zone has exactly one",
+                        name.get()
+                    ),
+                )
+                .with_hint("keep one SOA record (RFC 1035 §5.2)"),
+            );
+        }
+        if dname_owners.is_empty() {
+            return;
+        }
+        if let Some(dname) = nth(rtype::DNAME, 0) {
+            if let Some(second) = distinct(rtype::DNAME).get(1) {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z26,
+                        set.position(second.pos),
+                        format!(
+                            "several DNAME records at {}: DNAME is a singleton type",
+                            name.get()
+                        ),
+                    )
+                    .with_hint("keep one DNAME: a name has one redirection (RFC 6672 §2.4)"),
+                );
+            }
+            let apex = recs.iter().any(|r| r.rtype == rtype::SOA);
+            if !apex && recs.iter().any(|r| r.rtype == rtype::NS) {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z26,
+                        set.position(dname.pos),
+                        format!("DNAME beside NS at {}, which is not a zone apex", name.get()),
+                    )
+                    .with_hint("below the apex the NS makes a delegation: put the DNAME at the child zone's apex (RFC 6672 §2.4)"),
+                );
+            }
+        }
+        // RFC 6672 §2.4: nothing below a DNAME owner. NSEC3 owners are hashes below the apex
+        // (RFC 5155 §7.1), not names a query can reach.
+        if recs
+            .iter()
+            .all(|r| matches!(r.rtype, rtype::NSEC3 | rtype::RRSIG))
+        {
+            return;
+        }
+        let mut up = parent_wire(wire);
+        while let Some(anc) = up {
+            if let Some(a) = set.owners.get(anc)
+                && a != id
+                && dname_owners.contains(&a)
+            {
+                let below = name_of(anc).map_or_else(String::new, |n| n.to_string());
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z27,
+                        set.position(recs[0].pos),
+                        format!(
+                            "records at {} lie below the DNAME at {below}: they are occluded and never served",
+                            name.get()
+                        ),
+                    )
+                    .with_hint("move them below the DNAME target, or remove the DNAME (RFC 6672 §2.4)"),
+                );
+                return;
+            }
+            up = parent_wire(anc);
         }
     }
 
     fn cname_rule(&self, name: &DomainName, c: &Rec, out: &mut Vec<Diagnostic>) {
         let set = &self.set;
-        let reverse = !matches!(reverse_kind(name), ReverseKind::Forward);
+        // The scope of Z16 (see its rationale): chains that reach ALTO records, and CNAMEs at the
+        // reverse names an XDOMDISC client queries (RFC 8686 §3.3), i.e. in zones that publish ALTO
+        // records. A loop elsewhere is no ALTO matter (DNS servers load it as it is).
+        let reverse = !matches!(reverse_kind(name), ReverseKind::Forward)
+            && set
+                .zone_of(name)
+                .is_some_and(|z| set.zones[z].first_alto.is_some());
         let show = |chain: &[DomainName]| {
             chain
                 .iter()
@@ -1563,7 +1838,7 @@ impl Checker {
                 .join(" -> ")
         };
         match set.lookup_naptr(name) {
-            Lookup::CnameLoop { chain } => out.push(
+            Lookup::CnameLoop { chain } if reverse => out.push(
                 Diagnostic::new(
                     Rule::Z16,
                     set.position(set.target_pos(c)),
@@ -1615,6 +1890,20 @@ impl Checker {
         }
     }
 
+    /// Z12 info: the chain leaves the loaded zones.
+    fn outside_target(set: &ZoneSet, r: &Rec, n: &NaptrRecord) -> Diagnostic {
+        Diagnostic::new(
+            Rule::Z12,
+            set.position(set.target_pos(r)),
+            format!(
+                "non-terminal target {} is outside the loaded zones; not verified offline",
+                n.replacement
+            ),
+        )
+        .with_severity(Severity::Info)
+        .with_hint("load that zone too, or verify with `altodisc check --live`")
+    }
+
     fn chain_rule(
         &self,
         name: &DomainName,
@@ -1624,6 +1913,13 @@ impl Checker {
         out: &mut Vec<Diagnostic>,
     ) {
         let set = &self.set;
+        // A target outside every loaded zone: the walk's first query would leave the zones and
+        // end it there (the owner, inside a zone, cannot be the target, so no loop either). Said
+        // without walking: a million-record zone may hold hundreds of thousands of such records.
+        if set.zone_of(&n.replacement).is_none() {
+            out.push(Self::outside_target(set, r, n));
+            return;
+        }
         let walk = set.unaptr_below(name, &n.replacement, wanted);
         let trace = walk
             .trace
@@ -1641,18 +1937,7 @@ impl Checker {
                 .with_hint("make the chain end in a \"u\" record within a few steps (RFC 3958 §3.2)"),
             );
         } else if walk.uris.is_empty() && walk.left_zones {
-            out.push(
-                Diagnostic::new(
-                    Rule::Z12,
-                    set.position(set.target_pos(r)),
-                    format!(
-                        "non-terminal target {} is outside the loaded zones; not verified offline",
-                        n.replacement
-                    ),
-                )
-                .with_severity(Severity::Info)
-                .with_hint("load that zone too, or verify with `altodisc check --live`"),
-            );
+            out.push(Self::outside_target(set, r, n));
         } else if walk.uris.is_empty() {
             out.push(
                 Diagnostic::new(
@@ -1665,7 +1950,84 @@ impl Checker {
         }
     }
 
-    fn zone_rules(&self, out: &mut Vec<Diagnostic>) {
+    /// Z28 over whole zones (RFC 1035 §5.2): one SOA, at the apex. `soa_owners` are the owners
+    /// holding an SOA, with the first one's position.
+    fn soa_rules(&self, soa_owners: &[(u32, CPos)], out: &mut Vec<Diagnostic>) {
+        let set = &self.set;
+        // Zones loaded twice under one origin (e.g. a zone split over files) count as one.
+        let zone_key = |wire: &[u8]| {
+            set.zone_of_wire(wire)
+                .map(|z| set.zones[z].origin.as_wire().to_ascii_lowercase())
+        };
+        let owners: Vec<SoaOwner<'_>> = soa_owners
+            .iter()
+            .map(|&(id, pos)| {
+                let wire = set.owners.name(id);
+                (zone_key(wire), wire, pos)
+            })
+            .collect();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        for z in &set.zones {
+            let key = z.origin.as_wire().to_ascii_lowercase();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let mine: Vec<&SoaOwner<'_>> = owners
+                .iter()
+                .filter(|(k, _, _)| k.as_deref() == Some(key.as_slice()))
+                .collect();
+            let at_apex = mine
+                .iter()
+                .position(|(_, w, _)| w.eq_ignore_ascii_case(z.origin.as_wire()));
+            let Some(first) = mine.first() else {
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z28,
+                        z.first_pos.and_then(|p| set.position(p)),
+                        format!("zone {} has no SOA record", z.origin),
+                    )
+                    .with_hint(format!(
+                        "add `{} SOA <mname> <rname> <serial> <refresh> <retry> <expire> <minimum>` (RFC 1035 §5.2)",
+                        z.origin
+                    )),
+                );
+                continue;
+            };
+            if at_apex.is_none() && z.origin_given {
+                let other = name_of(first.1).map_or_else(String::new, |n| n.to_string());
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z28,
+                        set.position(first.2),
+                        format!("the SOA is at {other}, not at the zone apex {}", z.origin),
+                    )
+                    .with_hint("put the SOA at the apex, or give the zone's real origin"),
+                );
+                continue;
+            }
+            // The apex's SOA (or, with a guessed origin, the first) is the zone's; any other
+            // owner with an SOA is wrong.
+            let keep = at_apex.unwrap_or(0);
+            for (i, (_, w, pos)) in mine.iter().enumerate() {
+                if i == keep {
+                    continue;
+                }
+                let here = name_of(w).map_or_else(String::new, |n| n.to_string());
+                let apex = name_of(mine[keep].1).map_or_else(String::new, |n| n.to_string());
+                out.push(
+                    Diagnostic::new(
+                        Rule::Z28,
+                        set.position(*pos),
+                        format!("second SOA at {here}: the zone's SOA is at {apex}"),
+                    )
+                    .with_hint("a zone has exactly one SOA, at its apex; a child zone needs a delegation (NS) and its own file"),
+                );
+            }
+        }
+    }
+
+    fn zone_rules(&self, soa_owners: &[(u32, CPos)], out: &mut Vec<Diagnostic>) {
+        self.soa_rules(soa_owners, out);
         let set = &self.set;
         let now = u32::try_from(self.options.now_unix % (1u64 << 32)).unwrap_or(0);
         for (zi, z) in set.zones.iter().enumerate() {
@@ -1750,6 +2112,10 @@ impl Checker {
     }
 }
 
+/// An owner holding an SOA: its zone (lowercased apex, `None` outside every zone), its name, the
+/// position of its first SOA.
+type SoaOwner<'a> = (Option<Vec<u8>>, &'a [u8], CPos);
+
 /// An owner's name, built as a `DomainName` only when a rule needs one.
 struct LazyName<'a> {
     wire: &'a [u8],
@@ -1776,17 +2142,19 @@ impl<'a> LazyName<'a> {
 struct PendingZone {
     first_alto: Option<(CPos, bool)>,
     alto_https: bool,
+    first_pos: Option<CPos>,
 }
 
 /// Sorts diagnostics by file, line, column, then rule (findings without a position last).
 pub fn sort_diagnostics(d: &mut [Diagnostic]) {
+    // Borrowed keys: a million-record zone can give hundreds of thousands of findings, and a key
+    // that copied the file name allocated twice per comparison.
     d.sort_by(|a, b| {
-        let key = |x: &Diagnostic| {
+        fn key(x: &Diagnostic) -> (u8, &str, u32, u32) {
             x.position
                 .as_ref()
-                .map(|p| (0u8, p.file.to_string(), p.line, p.column))
-                .unwrap_or((1, String::new(), 0, 0))
-        };
+                .map_or((1, "", 0, 0), |p| (0, &*p.file, p.line, p.column))
+        }
         key(a).cmp(&key(b)).then(a.rule.cmp(&b.rule))
     });
 }
@@ -1850,6 +2218,9 @@ mod tests {
             let want: Vec<String> = by_file.finish().iter().map(|d| format!("{d:?}")).collect();
             let mut fed = Checker::new(CheckOptions { now_unix: 0 });
             let mut feed = fed.feed_zone(16);
+            if let Some(o) = &origin {
+                feed.given_origin(o);
+            }
             let summary = stream_zone_file(path, origin.as_ref(), &mut |r| feed.add(r)).unwrap();
             feed.finish(summary.origin, summary.diagnostics);
             let got: Vec<String> = fed.finish().iter().map(|d| format!("{d:?}")).collect();
@@ -1858,6 +2229,9 @@ mod tests {
             let mut kept = Vec::new();
             let mut by_ref = Checker::new(CheckOptions { now_unix: 0 });
             let mut feed = by_ref.feed_zone(0);
+            if let Some(o) = &origin {
+                feed.given_origin(o);
+            }
             let summary = stream_zone_file(path, origin.as_ref(), &mut |r| {
                 feed.add_ref(&r);
                 kept.push(r);
@@ -1881,6 +2255,57 @@ mod tests {
                 format!("{} {p:?} {}", d.rule.id(), d.message)
             })
             .collect()
+    }
+
+    fn rules_of(text: &str, origin: Option<&str>) -> Vec<String> {
+        let mut c = Checker::new(CheckOptions { now_unix: 0 });
+        c.load_str(text, "t.zone", origin.map(name).as_ref());
+        c.finish()
+            .iter()
+            .map(|d| {
+                let line = d.position.as_ref().map_or(0, |p| p.line);
+                format!("{}@{line}", d.rule.id())
+            })
+            .collect()
+    }
+
+    /// What BIND, Knot and NSD all accept gets none of the singleton rules: a DNAME at the apex
+    /// beside NS (RFC 6672 §2.4), a CNAME with its RRSIG and NSEC (RFC 2181 §10.1, RFC 4035
+    /// §2.5), NSEC3 owners below an apex DNAME (RFC 5155 hashed names).
+    #[test]
+    fn singleton_rules_leave_what_the_peers_accept_alone() {
+        let got = rules_of(
+            "$TTL 60\n@ SOA ns.example.net. h 1 1 1 1 1\n@ NS ns.example.net.\n\
+             @ DNAME other.example.\n\
+             abcd NSEC3 1 0 0 - abcd A\n",
+            Some("example."),
+        );
+        assert_eq!(got, Vec::<String>::new());
+        let got = rules_of(
+            "$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n\
+             www CNAME ns\nwww RRSIG CNAME 13 2 60 20400101000000 20200101000000 1 example. AQID\n\
+             www NSEC zz.example. CNAME RRSIG NSEC\n",
+            Some("example."),
+        );
+        assert_eq!(got, Vec::<String>::new());
+    }
+
+    /// Z28: the SOA belongs at the apex when the origin is given; with an origin taken from the
+    /// text (`$ORIGIN .` before absolute names) the SOA's owner is the apex.
+    #[test]
+    fn soa_at_the_apex() {
+        let text =
+            "$ORIGIN .\n$TTL 60\nexample. SOA ns.example. h 1 1 1 1 1\nexample. NS ns.example.\n";
+        assert_eq!(rules_of(text, None), Vec::<String>::new());
+        assert_eq!(rules_of(text, Some("example.")), Vec::<String>::new());
+        // (The reader also reports the SOA as out of the zone.)
+        assert!(rules_of(text, Some("other.")).contains(&"Z28@3".to_owned()));
+        // A file of another class: reported once.
+        let got = rules_of(
+            "$TTL 60\n@ CH SOA ns h 1 1 1 1 1\n@ CH NS ns\n",
+            Some("example."),
+        );
+        assert_eq!(got, ["Z29@2"]);
     }
 
     /// Field positions on another line than the record's start (parentheses) are kept exactly.

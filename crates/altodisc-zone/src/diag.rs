@@ -1,7 +1,7 @@
 //! Diagnostics: what the reader and the checker report, with a stable rule ID, a severity, the exact
 //! position of the offending field, a one-line message and a fix hint.
 //!
-//! Rule IDs are those of SPEC.md §9.3 (`Z1` … `Z24`, plus `Z3b`, `Z5b`, `Z20b`). They are stable:
+//! Rule IDs are those of docs/checker-rules.md (`Z1` … `Z30`, plus `Z3b`, `Z5b`, `Z20b`). They are stable:
 //! CI configurations, SARIF consumers and fixture files refer to them.
 
 use std::fmt;

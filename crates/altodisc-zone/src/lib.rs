@@ -10,7 +10,7 @@
 //! * [`reader`]: RFC 1035 §5 / RFC 3597 master-file reader keeping file:line:col of every field.
 //! * [`rdata`]: every RR type's RDATA: type mnemonics, wire validation ([`rdata::validate_wire`])
 //!   and the one presentation writer ([`rdata::presentation`], used by [`master`]).
-//! * [`rules`]: the stable rule catalogue of docs/checker-rules.md (`Z1` … `Z24`).
+//! * [`rules`]: the stable rule catalogue of docs/checker-rules.md (`Z1` … `Z30`).
 //! * [`diag`]: [`Diagnostic`] and [`Severity`].
 
 pub mod check;

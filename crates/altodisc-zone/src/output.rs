@@ -5,6 +5,10 @@
 //!   terminal.
 //! * JSON: `{"diagnostics": [{rule, severity, file, line, column, message, hint}], "summary":
 //!   {"error": n, "warning": n, "info": n, "files": n}}`.
+//! * Repeated `info` findings of one rule are condensed by default ([`condense`]): the first
+//!   [`DEFAULT_INFO_LIMIT`] keep their positions, the rest become one count per rule, shown in
+//!   every format (text: a closing `info[Zn]: N more …` line; JSON: `omitted`; SARIF: a result
+//!   without location). The summary counts always include them. `--all-diagnostics` keeps all.
 //! * SARIF 2.1.0 (OASIS): one run, `tool.driver.rules` carries every rule of the catalogue (id,
 //!   short and full description, help, default level) so GitHub code scanning can show them;
 //!   `results[].ruleIndex` points into it; severities map to `error` / `warning` / `note`.
@@ -44,6 +48,73 @@ impl Summary {
     }
 }
 
+/// How many `info` findings of one rule a condensed report shows with their positions.
+pub const DEFAULT_INFO_LIMIT: usize = 10;
+
+/// `info` findings of one rule left out of a condensed report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Omitted {
+    /// The rule.
+    pub rule: Rule,
+    /// How many of its findings are not shown.
+    pub count: usize,
+}
+
+impl Omitted {
+    fn message(self) -> String {
+        format!(
+            "{} more {} of rule {} not shown (--all-diagnostics lists them all)",
+            self.count,
+            if self.count == 1 {
+                "finding"
+            } else {
+                "findings"
+            },
+            self.rule.id()
+        )
+    }
+}
+
+/// Keeps the first `per_rule` `info` findings of each rule (in the given order, normally sorted by
+/// position) and counts the rest; errors and warnings are always kept. A million-record zone can
+/// give hundreds of thousands of identical infos (e.g. Z12 "target outside the loaded zones"),
+/// which only bury the errors.
+#[must_use]
+pub fn condense(diagnostics: Vec<Diagnostic>, per_rule: usize) -> (Vec<Diagnostic>, Vec<Omitted>) {
+    let mut seen: HashMap<Rule, usize> = HashMap::new();
+    let mut kept = Vec::with_capacity(diagnostics.len().min(1 << 16));
+    for d in diagnostics {
+        if d.severity == Severity::Info {
+            let n = seen.entry(d.rule).or_insert(0);
+            *n += 1;
+            if *n > per_rule {
+                continue;
+            }
+        }
+        kept.push(d);
+    }
+    let mut omitted: Vec<Omitted> = seen
+        .into_iter()
+        .filter(|&(_, n)| n > per_rule)
+        .map(|(rule, n)| Omitted {
+            rule,
+            count: n - per_rule,
+        })
+        .collect();
+    omitted.sort_by_key(|o| o.rule);
+    (kept, omitted)
+}
+
+impl Summary {
+    /// Counts `shown` plus the `omitted` infos.
+    #[must_use]
+    pub fn with_omitted(shown: &[Diagnostic], omitted: &[Omitted]) -> Self {
+        let mut s = Self::of(shown);
+        s.infos += omitted.iter().map(|o| o.count).sum::<usize>();
+        s
+    }
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
@@ -56,6 +127,7 @@ fn plural(n: usize, word: &str) -> String {
 #[must_use]
 pub fn render_human(
     diagnostics: &[Diagnostic],
+    omitted: &[Omitted],
     files_checked: usize,
     color: bool,
     source_line: &mut dyn FnMut(&str, u32) -> Option<String>,
@@ -113,7 +185,15 @@ pub fn render_human(
         }
         out.push('\n');
     }
-    let s = Summary::of(diagnostics);
+    for o in omitted {
+        let _ = writeln!(
+            out,
+            "{}: {}\n",
+            paint("1;36", &format!("info[{}]", o.rule.id())),
+            paint("1", &o.message())
+        );
+    }
+    let s = Summary::with_omitted(diagnostics, omitted);
     let _ = writeln!(
         out,
         "{}: {}, {}, {} in {}",
@@ -210,8 +290,8 @@ impl SourceCache {
 
 /// The JSON report.
 #[must_use]
-pub fn to_json(diagnostics: &[Diagnostic], files_checked: usize) -> Value {
-    let s = Summary::of(diagnostics);
+pub fn to_json(diagnostics: &[Diagnostic], omitted: &[Omitted], files_checked: usize) -> Value {
+    let s = Summary::with_omitted(diagnostics, omitted);
     let list: Vec<Value> = diagnostics
         .iter()
         .map(|d| {
@@ -226,8 +306,13 @@ pub fn to_json(diagnostics: &[Diagnostic], files_checked: usize) -> Value {
             })
         })
         .collect();
+    let omitted: Vec<Value> = omitted
+        .iter()
+        .map(|o| json!({ "rule": o.rule.id(), "severity": "info", "count": o.count }))
+        .collect();
     json!({
         "diagnostics": list,
+        "omitted": omitted,
         "summary": {
             "error": s.errors,
             "warning": s.warnings,
@@ -265,7 +350,7 @@ fn path_to_uri(path: &str) -> String {
 
 /// The SARIF 2.1.0 log.
 #[must_use]
-pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
+pub fn to_sarif(diagnostics: &[Diagnostic], omitted: &[Omitted]) -> Value {
     let rules: Vec<Value> = Rule::ALL
         .iter()
         .map(|r| {
@@ -304,6 +389,16 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
             }
             res
         })
+        .chain(omitted.iter().map(|o| {
+            // No location: the count stands for findings all over the zones.
+            json!({
+                "ruleId": o.rule.id(),
+                "ruleIndex": Rule::ALL.iter().position(|r| *r == o.rule).unwrap_or(0),
+                "level": "note",
+                "message": { "text": o.message() },
+                "properties": { "omittedCount": o.count },
+            })
+        }))
         .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -326,6 +421,66 @@ pub fn to_sarif(diagnostics: &[Diagnostic]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(rule: Rule, line: u32) -> Diagnostic {
+        Diagnostic::new(
+            rule,
+            Some(crate::record::Position {
+                file: "z.zone".into(),
+                line,
+                column: 1,
+            }),
+            format!("finding on line {line}"),
+        )
+        .with_severity(Severity::Info)
+    }
+
+    /// The first N infos of each rule stay, the rest are counted; errors always stay; every
+    /// format shows the count and the summary counts everything.
+    #[test]
+    fn repeated_infos_are_condensed_in_every_format() {
+        let mut all: Vec<Diagnostic> = (1..=25).map(|l| info(Rule::Z12, l)).collect();
+        all.extend((1..=3).map(|l| info(Rule::Z19, l)));
+        all.push(Diagnostic::new(Rule::Z6, None, "bad regexp"));
+        let (shown, omitted) = condense(all.clone(), 10);
+        assert_eq!(shown.len(), 10 + 3 + 1);
+        assert_eq!(
+            omitted,
+            [Omitted {
+                rule: Rule::Z12,
+                count: 15
+            }]
+        );
+        assert_eq!(
+            shown
+                .iter()
+                .filter(|d| d.rule == Rule::Z12)
+                .map(|d| d.position.as_ref().unwrap().line)
+                .collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>()
+        );
+        assert_eq!(Summary::with_omitted(&shown, &omitted), Summary::of(&all));
+        let text = render_human(&shown, &omitted, 1, false, &mut |_, _| None);
+        assert!(
+            text.contains("info[Z12]: 15 more findings of rule Z12 not shown"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 error, 0 warnings, 28 infos in 1 file"),
+            "{text}"
+        );
+        let j = to_json(&shown, &omitted, 1);
+        assert_eq!(j["omitted"][0]["count"], 15);
+        assert_eq!(j["summary"]["info"], 28);
+        assert_eq!(j["diagnostics"].as_array().unwrap().len(), 14);
+        let sarif = to_sarif(&shown, &omitted);
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 15);
+        assert_eq!(results[14]["properties"]["omittedCount"], 15);
+        // Nothing left out: nothing said.
+        let (shown, omitted) = condense(all.clone(), usize::MAX);
+        assert_eq!((shown.len(), omitted.len()), (all.len(), 0));
+    }
 
     /// Lines come out as `str::lines` over the lossily decoded file gives them (what the cache
     /// did before it kept the octets), for every line number and past the end.

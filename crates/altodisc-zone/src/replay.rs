@@ -25,9 +25,9 @@
 //! uris = []                              # "nothing must be found"
 //! ```
 //!
-//! `uris` lists the URIs in the order the client would try them (ORDER, PREFERENCE; SPEC.md A6).
+//! `uris` lists the URIs in the order the client would try them (ORDER, PREFERENCE; docs/decisions.md, A6).
 //! For a prefix entry, the prefix-form query `XDOMDISC(prefix)` is replayed too; a mismatch there
-//! while the addresses work is the SPEC.md A12 case and reported as Z21 (warning).
+//! while the addresses work is the docs/decisions.md, A12 case and reported as Z21 (warning).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -511,7 +511,7 @@ pub fn replay(set: &ZoneSet, intent: &Intent) -> Vec<Diagnostic> {
                         let why = if aligned || bad > 0 {
                             String::new()
                         } else {
-                            " (the prefix is not a supported length: its records sit at longer names the prefix-form query never reaches, SPEC.md A12)".to_owned()
+                            " (the prefix is not a supported length: its records sit at longer names the prefix-form query never reaches, docs/decisions.md, A12)".to_owned()
                         };
                         out.push(
                             mismatch(&format!("prefix-form query {p}{why}"), e, &want, &found, Rule::Z21)

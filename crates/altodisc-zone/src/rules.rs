@@ -1,4 +1,4 @@
-//! The rule catalogue of SPEC.md §9.3: stable IDs, default severities, one-line titles and the
+//! The rule catalogue of docs/checker-rules.md: stable IDs, default severities, one-line titles and the
 //! rationale `altodisc check --explain <ID>` prints (with the RFC section each rule rests on).
 //!
 //! The checks themselves live in [`crate::check`] (and, for Z1/Z2, in the reader, which is where a
@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use crate::diag::Severity;
 
-/// One rule of SPEC.md §9.3.
+/// One rule of docs/checker-rules.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 #[allow(
@@ -44,6 +44,12 @@ pub enum Rule {
     Z22,
     Z23,
     Z24,
+    Z25,
+    Z26,
+    Z27,
+    Z28,
+    Z29,
+    Z30,
 }
 
 /// Catalogue entry: (rule, id, default severity, title, rationale).
@@ -65,7 +71,7 @@ A line that does not parse is never dropped silently.",
         Rule::Z2,
         "Z2",
         Severity::Error,
-        "NAPTR REPLACEMENT written as \"\" (SPEC.md A1)",
+        "NAPTR REPLACEMENT written as \"\" (docs/decisions.md, A1)",
         "RFC 7286 §3.2 and RFC 8686 §3.4 print the empty replacement as \"\", but in RFC 3403 presentation \
 format REPLACEMENT is a domain name and the empty one is the root, written `.`. BIND rejects \"\"; ldns \
 turns it into a relative label \"\".<origin>, which is silently wrong. Write `.`.",
@@ -85,7 +91,7 @@ Anything else makes the record invalid; clients skip it.",
         "NAPTR FLAGS not one of \"\", U, S, A (RFC 4848 §4.4)",
         "RFC 4848 §4.4: U-NAPTR clients know the flags \"\" (non-terminal), U, S and A; a record with any \
 other flag is ignored and the client moves on. For ALTO only U (a URI) and \"\" (delegation) are useful \
-(S and A yield a host, not a URI; SPEC.md A4).",
+(S and A yield a host, not a URI; docs/decisions.md, A4).",
     ),
     (
         Rule::Z4,
@@ -145,16 +151,16 @@ SHOULD be ignored. named-checkzone, kzonecheck, ldns and NSD all accept such a r
         "URI not an absolute http(s) URI, empty, or containing a raw ! (RFC 7286 §3.2, RFC 3986)",
         "The REGEXP result of a U record is the ALTO server's IRD URI (RFC 7286 §3.2, RFC 8686 §3.4): an \
 absolute RFC 3986 URI with scheme http or https. `!.*!!` gives an empty URI. A raw `!` ends the \
-expression early (SPEC.md A3): escape it as %21.",
+expression early (docs/decisions.md, A3): escape it as %21.",
     ),
     (
         Rule::Z10,
         "Z10",
         Severity::Error,
-        "URI scheme differs from the protocol tag (SPEC.md A2)",
+        "URI scheme differs from the protocol tag (docs/decisions.md, A2)",
         "No RFC says ALTO:https must carry an https: URI, but a client asking for ALTO:https expects TLS. \
 altodisc (resolver and checker alike) treats a mismatch such as http:// under ALTO:https as invalid \
-(SPEC.md A2 [interp]).",
+(docs/decisions.md, A2).",
     ),
     (
         Rule::Z11,
@@ -177,7 +183,7 @@ loaded zone are reported as info and need an online check (`altodisc check --liv
         Rule::Z13,
         "Z13",
         Severity::Error,
-        "non-terminal chain loops or is deeper than 5 (SPEC.md §9.1)",
+        "non-terminal chain loops or is deeper than 5 (docs/decisions.md, resolver)",
         "No RFC sets a loop limit (RFC 3402/3403/3958/4848); clients cap the depth (altodisc: 5, echoing \
 RFC 3958 §3.2 \"shallower is better\") and detect loops. A chain that loops or is longer never \
 yields a URI.",
@@ -205,14 +211,16 @@ so a NAPTR beside it is never seen.",
         Severity::Info,
         "CNAME from a queried name to a NAPTR owner (BCP 20, RFC 2317)",
         "A CNAME at a reverse name pointing to the NAPTR owner is allowed (RFC 2317 classless delegation, \
-RFC 8686 §5.2.2); clients follow it. The checker verifies that the target resolves inside the loaded \
-zones: info when it does, error when the chain breaks or loops.",
+RFC 8686 §5.2.2); clients follow it. The rule looks at CNAME chains that reach ALTO NAPTR records (info: \
+clients follow them), and at CNAMEs at reverse names of zones that publish ALTO records, where an \
+XDOMDISC client queries (error when the chain breaks or loops inside the loaded zones, info when it \
+leaves them). Other CNAMEs, loops included, are outside its scope: DNS servers load them as they are.",
     ),
     (
         Rule::Z17,
         "Z17",
         Severity::Warning,
-        "wildcard NAPTR with explicit sibling names (RFC 4592, SPEC.md A13)",
+        "wildcard NAPTR with explicit sibling names (RFC 4592, docs/decisions.md, A13)",
         "RFC 4592: a wildcard does not match names that exist. Addresses with e.g. a PTR record get NODATA \
 for NAPTR instead of the wildcard's records, and the client falls back to a shorter name \
 (RFC 8686 §5.2.1 mentions wildcards).",
@@ -255,10 +263,10 @@ RRSIG is missing or expired is bogus for validating clients, which then never us
         Rule::Z21,
         "Z21",
         Severity::Warning,
-        "declared prefix not reachable by its own prefix-form query (RFC 8686 §5.2.1, SPEC.md A12)",
+        "declared prefix not reachable by its own prefix-form query (RFC 8686 §5.2.1, docs/decisions.md, A12)",
         "A prefix whose length is not a supported depth must be expanded to the next longer supported \
 length (e.g. a /22 into four /24 names, RFC 8686 §5.2.1). Address lookups inside it then work, but a \
-prefix-form query XDOMDISC(p/22) starts at R16 and does not see the /24 records (SPEC.md A12).",
+prefix-form query XDOMDISC(p/22) starts at R16 and does not see the /24 records (docs/decisions.md, A12).",
     ),
     (
         Rule::Z22,
@@ -287,11 +295,70 @@ and last included), the checker runs the client algorithm (RFC 8686 Table 1 ladd
 selection, non-terminal chasing, CNAMEs) against the loaded zones and compares the URIs found \
 with the ones declared.",
     ),
+    (
+        Rule::Z25,
+        "Z25",
+        Severity::Error,
+        "several CNAME records at one owner (RFC 1034 §3.6.2, RFC 2181 §10.1)",
+        "RFC 2181 §10.1: an alias has exactly one canonical name, so a CNAME RRset holds one record \
+(RFC 1034 §3.6.2: a CNAME owner has no other data). BIND, Knot and NSD refuse to load such a zone. \
+Keep one CNAME and delete the others.",
+    ),
+    (
+        Rule::Z26,
+        "Z26",
+        Severity::Error,
+        "several DNAME records at one owner, or DNAME beside NS below the apex (RFC 6672 §2.4)",
+        "RFC 6672 §2.4: DNAME is a singleton type (one DNAME per owner, so that a name has one \
+redirection), and a DNAME does not share its owner with an NS RRset unless the owner is the zone apex: \
+below the apex the NS marks a delegation and the DNAME belongs in the child zone. BIND, Knot and NSD \
+refuse several DNAMEs; Knot also refuses DNAME beside NS.",
+    ),
+    (
+        Rule::Z27,
+        "Z27",
+        Severity::Error,
+        "records below a DNAME owner (RFC 6672 §2.4)",
+        "RFC 6672 §2.4: resource records MUST NOT exist at any subdomain of a DNAME owner; queries for \
+those names are redirected by the DNAME, so the records are occluded and never served. Knot and NSD \
+refuse to load such a zone, BIND when the names are NS targets. Move the records to the DNAME target \
+or remove the DNAME. (Owners that hold only NSEC3 records are not reported: RFC 5155 hashed names.)",
+    ),
+    (
+        Rule::Z28,
+        "Z28",
+        Severity::Error,
+        "zone without exactly one SOA record, at its apex (RFC 1035 §5.2)",
+        "RFC 1035 §5.2: exactly one SOA RR is present at the top of the zone (RFC 1034 §4.3.4: the SOA \
+marks the start of a zone of authority). A zone with no SOA, several SOA records, an SOA below the apex \
+or (when the origin is given, by --origin or the file name) none at the apex is refused by the DNS \
+servers.",
+    ),
+    (
+        Rule::Z29,
+        "Z29",
+        Severity::Error,
+        "record of a class other than IN (RFC 1035 §3.2.4, §5.2)",
+        "RFC 1035 §5.2: the records of a master file are of one class. ALTO discovery (RFC 7286, RFC 8686) \
+uses the Internet class IN, which is what BIND, Knot and NSD serve by default; a record of another \
+class (CH, HS, CLASS10 …) is refused. The first such record of each zone is reported.",
+    ),
+    (
+        Rule::Z30,
+        "Z30",
+        Severity::Error,
+        "record outside the zone (RFC 1034 §4.2, RFC 1035 §5.2)",
+        "RFC 1034 §4.2: a zone holds the data of its apex and of the names below it, down to its \
+delegations; RFC 1035 §5.2: a master file describes one zone. A record whose owner is not at or below \
+the origin is not part of the zone: NSD refuses the file, BIND and Knot drop the record (so it is never \
+served). Usually a relative name written with a final dot, or a wrong $ORIGIN. Checked when the origin \
+is given (--origin or the file name); the first such record of each zone is reported.",
+    ),
 ];
 
 impl Rule {
     /// Every rule, in catalogue order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 33] = [
         Self::Z1,
         Self::Z2,
         Self::Z3,
@@ -319,6 +386,12 @@ impl Rule {
         Self::Z22,
         Self::Z23,
         Self::Z24,
+        Self::Z25,
+        Self::Z26,
+        Self::Z27,
+        Self::Z28,
+        Self::Z29,
+        Self::Z30,
     ];
 
     fn entry(self) -> &'static Entry {
@@ -335,7 +408,7 @@ impl Rule {
         self.entry().1
     }
 
-    /// Default severity (SPEC.md §9.3).
+    /// Default severity (docs/checker-rules.md).
     #[must_use]
     pub fn default_severity(self) -> Severity {
         self.entry().2
@@ -362,7 +435,7 @@ impl fmt::Display for Rule {
 
 /// An unknown rule ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rule {0:?} (rules are Z1 … Z24, Z3b, Z5b, Z20b)")]
+#[error("unknown rule {0:?} (rules are Z1 … Z30, Z3b, Z5b, Z20b)")]
 pub struct UnknownRule(pub String);
 
 impl FromStr for Rule {

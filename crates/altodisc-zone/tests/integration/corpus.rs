@@ -1,7 +1,8 @@
 //! The checker corpus: every `tests/checker/*.zone` file has a fixture `<name>.expected` listing the
 //! diagnostics it must produce, one per line: `RULE SEVERITY [FILE:]LINE:COL` (FILE when the finding
 //! is in another file, e.g. an `$INCLUDE`d one or the intent file; `-` for no position). An optional
-//! `<name>.intent.toml` is replayed (Z24/Z21). One `#[test]` per file, so a failure names the file;
+//! `<name>.intent.toml` is replayed (Z24/Z21); an optional `<name>.origin` holds the origin given to
+//! the checker (as `--origin` does; without it the origin comes from `$ORIGIN`). One `#[test]` per file, so a failure names the file;
 //! `every_corpus_file_has_a_test` keeps the list and the directory in step.
 //!
 //! `ALTODISC_BLESS=1 cargo test -p altodisc-zone --test integration corpus` rewrites the fixtures
@@ -23,12 +24,16 @@ pub(crate) fn corpus_dir() -> PathBuf {
         .unwrap()
 }
 
-/// Checks one corpus file as `altodisc check` does (no --origin: `$ORIGIN` inside names the zone).
+/// Checks one corpus file as `altodisc check` does (`--origin` only from a `.origin` file).
 pub(crate) fn check_file(stem: &str) -> Vec<Diagnostic> {
     let dir = corpus_dir();
     let zone = dir.join(format!("{stem}.zone"));
+    // An optional `<stem>.origin` gives the origin, as `altodisc check --origin` does.
+    let origin = std::fs::read_to_string(dir.join(format!("{stem}.origin")))
+        .ok()
+        .map(|o| altodisc_proto::DomainName::parse(o.trim()).unwrap());
     let mut checker = Checker::new(CheckOptions { now_unix: NOW });
-    checker.load_file(&zone, None).unwrap();
+    checker.load_file(&zone, origin.as_ref()).unwrap();
     checker.index();
     let intent = dir.join(format!("{stem}.intent.toml"));
     if intent.exists() {
@@ -165,6 +170,14 @@ corpus! {
     c53_intent_mismatch => "53-intent-mismatch",
     c54_z1_no_origin_relative => "54-z1-no-origin-relative",
     c55_z1_bad_ttl_and_class => "55-z1-bad-ttl-and-class",
+    c56_z16_cname_loop_without_alto => "56-z16-cname-loop-without-alto",
+    c57_z25_several_cnames => "57-z25-several-cnames",
+    c58_z26_dname_singleton_and_ns => "58-z26-dname-singleton-and-ns",
+    c59_z27_below_dname => "59-z27-below-dname",
+    c60_z28_soa_twice_and_below_apex => "60-z28-soa-twice-and-below-apex",
+    c61_z28_no_soa => "61-z28-no-soa",
+    c62_z29_class_not_in => "62-z29-class-not-in",
+    c63_z30_outside_the_zone => "63-z30-outside-the-zone",
 }
 
 #[test]

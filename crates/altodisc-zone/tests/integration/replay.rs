@@ -37,7 +37,7 @@ fn generated_zones_match_the_declared_intent() {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n");
-    // Every sampled address reaches its URIs (no Z24). The only findings allowed are SPEC.md A12
+    // Every sampled address reaches its URIs (no Z24). The only findings allowed are docs/decisions.md, A12
     // notes (Z21) for unaligned prefixes (the bundled config has a /22, published at four /24
     // names that the prefix-form query XDOMDISC(p/22) never reaches).
     assert!(!found.iter().any(|d| d.rule == Rule::Z24), "{listing}");
