@@ -1074,7 +1074,12 @@ impl<'s> Reader<'s> {
         }
         let input = match open_input(&path, self.options) {
             Ok(i) => i,
-            Err(OpenFailure::Limit(l)) => return Err(limit(l)),
+            // Refused before a byte is read (a directory, a device, a FIFO, a file over the
+            // size bound): an error at the `$INCLUDE` line, as BIND, Knot and NSD report an
+            // include they cannot read; the rest of the zone is still read and checked.
+            Err(OpenFailure::Limit(l)) => {
+                return Ok(Err(Problem::at(file_tok, format!("$INCLUDE refused: {l}"))));
+            }
             Err(OpenFailure::Io(e)) => {
                 return Ok(Err(Problem::at(
                     file_tok,
@@ -2025,24 +2030,25 @@ mod directive_tests {
 
     #[test]
     fn dev_zero_include_is_refused_promptly_or_bounded() {
-        let dir = folder(&[("main.zone", "$TTL 1\na A 192.0.2.1\n$INCLUDE /dev/zero\n")]);
+        let dir = folder(&[(
+            "main.zone",
+            "$TTL 1\na A 192.0.2.1\n$INCLUDE /dev/zero\nb A 192.0.2.2\n",
+        )]);
         let main = dir.join("main.zone");
-        let err = read_zone_file(&main, Some(&apex())).unwrap_err();
-        let ZoneReadError::Limit { file, line, limit } = &err else {
-            panic!("{err}")
-        };
-        assert_eq!(
-            (file.as_str(), *line),
-            (main.display().to_string().as_str(), 3)
+        // Refused at the `$INCLUDE` line, as the peers report an include they cannot read; the
+        // rest of the file is still read.
+        let o = read_zone_file(&main, Some(&apex())).unwrap();
+        assert_eq!(o.zone.records.len(), 2, "{:?}", o.zone.records);
+        assert_eq!(o.diagnostics.len(), 1, "{:?}", o.diagnostics);
+        let d = &o.diagnostics[0];
+        assert_eq!((d.rule, d.severity), (Rule::Z1, Severity::Error));
+        assert_eq!(d.position.as_ref().map(|p| p.line), Some(3));
+        assert!(
+            d.message
+                .contains("/dev/zero is a character device, not a regular file"),
+            "{}",
+            d.message
         );
-        assert!(matches!(
-            limit,
-            ReadLimit::NotRegular {
-                kind: "character device",
-                ..
-            }
-        ));
-        assert!(err.to_string().contains("/dev/zero"), "{err}");
         // Allowed: the 1 MiB entry bound stops it (no newline in /dev/zero).
         let opts = ReadOptions {
             allow_non_regular: true,
@@ -2077,18 +2083,16 @@ mod directive_tests {
         nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::S_IRWXU).unwrap();
         let main = dir.join("main.zone");
         let t = Instant::now();
-        let err = read_zone_file(&main, Some(&apex())).unwrap_err();
+        let o = read_zone_file(&main, Some(&apex())).unwrap();
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(o.diagnostics.len(), 1, "{:?}", o.diagnostics);
+        let d = &o.diagnostics[0];
+        assert_eq!((d.rule, d.severity), (Rule::Z1, Severity::Error));
+        assert_eq!(d.position.as_ref().map(|p| p.line), Some(2));
         assert!(
-            matches!(
-                &err,
-                ZoneReadError::Limit {
-                    line: 2,
-                    limit: ReadLimit::NotRegular { kind: "FIFO", .. },
-                    ..
-                }
-            ),
-            "{err}"
+            d.message.contains("is a FIFO, not a regular file"),
+            "{}",
+            d.message
         );
         let err = read_zone_file(&pipe, Some(&apex())).unwrap_err();
         assert!(matches!(err, ZoneReadError::Limit { .. }), "{err}");
