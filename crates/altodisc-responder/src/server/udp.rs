@@ -409,6 +409,7 @@ mod tests {
             acl: TransferAcl::default(),
             rrl: None,
             fast_path: true,
+            refusal_log: super::super::LogLimiter::new(Duration::from_secs(10)),
         }
     }
 
