@@ -3,15 +3,17 @@
 //! probe). One request per connection (`Connection: close`). It is meant for a scraper on a
 //! management network, but slow or idle clients must not keep the readiness probe unanswered:
 //!
-//! * every connection is accepted at once; at [`HttpLimits::connections`] the oldest open one
-//!   is closed for the new one (a probe completes in milliseconds, so the oldest are the slow);
+//! * every connection is accepted at once; a source (IP address) with
+//!   [`HttpLimits::per_source`] connections open has its own oldest one closed for the new one,
+//!   and at [`HttpLimits::connections`] in all the oldest open one is closed (a probe completes
+//!   in milliseconds, so the oldest are the slow ones);
 //! * the request head must arrive within [`HttpLimits::header_timeout`], and a whole connection
 //!   lasts at most twice that (a client that does not read its response loses it);
 //! * request heads over [`MAX_REQUEST_HEAD`] octets are refused (431); bodies are never read.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ use crate::metrics::Metrics;
 
 /// Default of [`HttpLimits::connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// Default of [`HttpLimits::per_source`].
+pub const DEFAULT_MAX_PER_SOURCE: usize = 8;
 /// Default of [`HttpLimits::header_timeout`].
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest request head read (hyper's smallest read buffer); larger ones get 431.
@@ -44,6 +48,9 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(20);
 pub struct HttpLimits {
     /// Most concurrent connections; at the limit the oldest one is closed for a new one.
     pub connections: usize,
+    /// Most concurrent connections from one IP address; at the limit its oldest one is closed
+    /// for a new one. 0 = only `connections`.
+    pub per_source: usize,
     /// Time to send the request head; a whole connection lasts at most twice this.
     pub header_timeout: Duration,
 }
@@ -52,6 +59,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             connections: DEFAULT_MAX_CONNECTIONS,
+            per_source: DEFAULT_MAX_PER_SOURCE,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
@@ -68,8 +76,8 @@ pub async fn serve_metrics(
 ) {
     let limit = limits.connections.max(1);
     let mut connections = JoinSet::new();
-    // Open connections, oldest first.
-    let mut open: VecDeque<AbortHandle> = VecDeque::new();
+    // Open connections with their sources, oldest first.
+    let mut open: VecDeque<(IpAddr, AbortHandle)> = VecDeque::new();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -83,18 +91,26 @@ pub async fn serve_metrics(
             _ = shutdown.changed() => break,
         };
         while connections.try_join_next().is_some() {}
-        open.retain(|c| !c.is_finished());
-        while open.len() >= limit {
-            if let Some(oldest) = open.pop_front() {
-                debug!("metrics: connection limit reached, the oldest connection is closed");
-                oldest.abort();
-            }
+        open.retain(|(_, c)| !c.is_finished());
+        let source = peer.ip();
+        let from_source = open.iter().filter(|(s, _)| *s == source).count();
+        let victim = if limits.per_source != 0 && from_source >= limits.per_source {
+            open.iter().position(|(s, _)| *s == source)
+        } else if open.len() >= limit {
+            Some(0)
+        } else {
+            None
+        };
+        if let Some((_, oldest)) = victim.and_then(|at| open.remove(at)) {
+            debug!(%peer, "metrics: connection limit reached, the oldest connection is closed");
+            oldest.abort();
         }
         let metrics = metrics.clone();
         let index = index.clone();
-        open.push_back(connections.spawn(async move {
+        let task = connections.spawn(async move {
             handle(stream, peer, metrics, index, limits.header_timeout).await;
-        }));
+        });
+        open.push_back((source, task));
     }
     // Dropping the set aborts the connections still open.
     connections.shutdown().await;
@@ -222,6 +238,7 @@ mod tests {
     async fn healthz_answers_while_slow_clients_hold_every_slot() {
         let limits = HttpLimits {
             connections: 16,
+            per_source: 0,
             header_timeout: Duration::from_secs(30),
         };
         let (addr, _stop) = start(limits).await;
@@ -244,9 +261,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_source_at_its_limit_loses_its_own_oldest_connection() {
+        let limits = HttpLimits {
+            connections: 64,
+            per_source: 4,
+            header_timeout: Duration::from_secs(30),
+        };
+        let (addr, _stop) = start(limits).await;
+        let slow_from = |ip: [u8; 4]| async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::from((ip, 0))).unwrap();
+            let mut s = socket.connect(addr).await.unwrap();
+            s.write_all(b"GET /healthz HT").await.unwrap();
+            s
+        };
+        let mut other = slow_from([127, 0, 0, 2]).await;
+        let mut flood = Vec::new();
+        for _ in 0..6 {
+            flood.push(slow_from([127, 0, 0, 3]).await);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        async fn closed(s: &mut TcpStream) -> bool {
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf));
+            matches!(read.await, Ok(Ok(0) | Err(_)))
+        }
+        // The two oldest of 127.0.0.3 are gone; 127.0.0.2 and the newest four stay.
+        let mut gone = Vec::new();
+        for s in &mut flood {
+            gone.push(closed(s).await);
+        }
+        assert_eq!(gone, [true, true, false, false, false, false]);
+        assert!(!closed(&mut other).await);
+    }
+
+    #[tokio::test]
     async fn a_slow_request_head_is_cut_at_the_header_timeout() {
         let limits = HttpLimits {
             connections: 4,
+            per_source: 0,
             header_timeout: Duration::from_millis(300),
         };
         let (addr, _stop) = start(limits).await;

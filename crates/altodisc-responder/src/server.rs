@@ -72,8 +72,11 @@ pub struct ServeOptions {
     /// Most concurrent connections to the metrics endpoint (default
     /// [`crate::http::DEFAULT_MAX_CONNECTIONS`]); at the limit the oldest one is closed.
     pub metrics_max_connections: usize,
-    /// Time a metrics client has to send its request head, and, separately, the most a whole
-    /// metrics connection may last (default [`crate::http::DEFAULT_HEADER_TIMEOUT`]).
+    /// Most concurrent connections to the metrics endpoint from one IP address (default
+    /// [`crate::http::DEFAULT_MAX_PER_SOURCE`]); at the limit its oldest one is closed.
+    pub metrics_max_connections_per_source: usize,
+    /// Time a metrics client has to send its request head; a whole metrics connection lasts at
+    /// most twice this (default [`crate::http::DEFAULT_HEADER_TIMEOUT`]).
     pub metrics_header_timeout: Duration,
     /// On shutdown, queries being answered may finish for this long; then every connection is
     /// closed, whatever clients do (default [`DEFAULT_SHUTDOWN_GRACE`]).
@@ -140,6 +143,7 @@ impl Default for ServeOptions {
             max_tcp_connections: 256,
             max_tcp_connections_per_source: DEFAULT_MAX_TCP_CONNECTIONS_PER_SOURCE,
             metrics_max_connections: crate::http::DEFAULT_MAX_CONNECTIONS,
+            metrics_max_connections_per_source: crate::http::DEFAULT_MAX_PER_SOURCE,
             metrics_header_timeout: crate::http::DEFAULT_HEADER_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             udp_workers: std::thread::available_parallelism().map_or(1, usize::from),
@@ -203,6 +207,26 @@ fn enlarge_udp_buffers(socket: &UdpSocket) {
     }
 }
 
+/// Length of the queue of completed TCP handshakes waiting for the accept loop (Linux caps it
+/// at `net.core.somaxconn`, 4096 by default). The accept loop takes connections as fast as it
+/// can, but a flood of connections can outrun it for a moment; a full queue drops SYNs, and a
+/// client whose SYN was dropped waits a whole second before trying again.
+const TCP_BACKLOG: u32 = 4096;
+
+/// A TCP listener on `addr` with a [`TCP_BACKLOG`]-long queue (tokio's `bind` asks for 1024).
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As tokio's `bind` does on Unix: a restart may bind while old connections are in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(TCP_BACKLOG)
+}
+
 /// Binds UDP and TCP on the same address. For port 0 the kernel picks the UDP port, and the TCP
 /// listener must take the same number: that TCP port can already be in use by an unrelated
 /// socket, so a fresh pair is tried (a bounded number of times) instead of failing.
@@ -217,7 +241,7 @@ async fn bind_udp_and_tcp(
         #[cfg(any(target_os = "linux", target_os = "android"))]
         enlarge_udp_buffers(&udp);
         let bound = udp.local_addr().map_err(bind_err)?;
-        match TcpListener::bind(bound).await {
+        match tcp_listener(bound) {
             Ok(tcp) => return Ok((bound, udp, tcp)),
             Err(e)
                 if addr.port() == 0
@@ -276,6 +300,7 @@ impl Responder {
                 ctx.handler.index().clone(),
                 crate::http::HttpLimits {
                     connections: options.metrics_max_connections,
+                    per_source: options.metrics_max_connections_per_source,
                     header_timeout: options.metrics_header_timeout,
                 },
                 shutdown_rx.clone(),
@@ -458,15 +483,31 @@ async fn respond(ctx: &Ctx, request: &Request, started: Instant) -> Option<Vec<u
     slot.take()
 }
 
+/// The replies to one TCP message, and whether the connection ends after them.
+struct TcpAnswer {
+    replies: Vec<Vec<u8>>,
+    /// After a message that does not decode, the length prefixes of the stream can no longer be
+    /// trusted (RFC 7766 §8 has no way to find the next message): the connection is closed
+    /// after the FORMERR, which also frees the slot of a client that sends garbage.
+    close: bool,
+}
+
 /// [`answer`] for TCP, where a zone transfer takes several messages.
-async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>> {
+async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> TcpAnswer {
     let started = Instant::now();
+    let done = |replies| TcpAnswer {
+        replies,
+        close: false,
+    };
     let request = match Request::from_bytes(message.to_vec(), peer, Protocol::Tcp) {
-        Ok(r) if r.metadata.message_type == MessageType::Response => return Vec::new(),
+        Ok(r) if r.metadata.message_type == MessageType::Response => return done(Vec::new()),
         Ok(r) => r,
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
-            return formerr(message).into_iter().collect();
+            return TcpAnswer {
+                replies: formerr(message).into_iter().collect(),
+                close: true,
+            };
         }
     };
     if request.metadata.op_code == OpCode::Query
@@ -478,9 +519,9 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
         let (rcode, out) = transfer(ctx, request.metadata.id, q.original(), peer);
         ctx.metrics
             .query(Some(q.query_type()), rcode, started.elapsed());
-        return out;
+        return done(out);
     }
-    respond(ctx, &request, started).await.into_iter().collect()
+    done(respond(ctx, &request, started).await.into_iter().collect())
 }
 
 /// A zone transfer (RFC 5936): REFUSED unless the client is on the allow-list (§6), NOTAUTH for

@@ -1,12 +1,17 @@
 //! DNS over TCP (RFC 7766) that slow or idle clients cannot starve.
 //!
 //! * The accept loop never waits for a free slot: it accepts every connection at once (so the
-//!   kernel's accept queue never fills up) and then decides. A source over its own limit
-//!   ([`TcpLimits::per_source`]) is closed at once; when the table is full, the connection that
+//!   kernel's accept queue never fills up) and then decides. A source at its own limit
+//!   ([`TcpLimits::per_source`]) makes room among its own connections (by the rules below; if
+//!   all of them are being answered, the new one is closed at once); when the table is full,
+//!   the connection that
 //!   has been idle longest is closed to make room (RFC 7766 §6.2.3: servers may close idle
 //!   connections under resource pressure, as NSD and Knot do), else the one that has spent
-//!   longest reading a query or waiting for its reply to be read; a connection whose query is
-//!   being answered is never closed. Only when every slot is answering is the new one closed.
+//!   longest waiting for its first query, reading a query or having its reply read (so a
+//!   flood of connections that never send, or send slowly, loses its oldest first, not the
+//!   client that connected last and sent its query at once), then one accepted but not yet
+//!   started; a connection whose query is being answered is never closed. Only when every slot
+//!   is answering is the new one closed.
 //! * Each query has one deadline for the whole message ([`TcpLimits::query_timeout`]): from its
 //!   first octet to the last octet of its body, whatever the client's pace, so a client that
 //!   dribbles one octet at a time holds its slot for that long at most; each reply message must
@@ -52,12 +57,17 @@ pub(crate) struct TcpLimits {
 /// What a connection is doing, with the time it started doing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
-    /// Waiting for the first octet of a query.
+    /// Waiting for the first octet of the next query, after answering one.
     Idle = 0,
-    /// Reading a query, or writing a reply the client is slow to take.
+    /// Waiting for the first query, reading a query, or writing a reply the client is slow to
+    /// take.
     Io = 1,
+    /// Accepted, but its task has not run yet: closed for room only when no connection is idle
+    /// or in I/O, so that a connection flood cannot push out a client whose query is waiting
+    /// in the socket while the runtime is busy.
+    New = 2,
     /// A query is being answered: never closed for room.
-    Answering = 2,
+    Answering = 3,
 }
 
 /// A connection's [`Phase`] and its start (milliseconds since the table's epoch), in one atomic.
@@ -79,6 +89,7 @@ impl PhaseCell {
         let phase = match v >> Self::SHIFT {
             0 => Phase::Idle,
             1 => Phase::Io,
+            2 => Phase::New,
             _ => Phase::Answering,
         };
         (phase, v & ((1 << Self::SHIFT) - 1))
@@ -175,32 +186,47 @@ impl Table {
         let source = source_key(peer.ip());
         let mut inner = self.lock();
         let from_source = inner.per_source.get(&source).copied().unwrap_or(0);
-        if self.limits.per_source != 0 && from_source >= self.limits.per_source {
-            return Err(Refusal::SourceLimit);
-        }
-        if inner.slots.len() >= self.limits.connections {
-            // Longest idle first, then longest in I/O; never one being answered.
-            let victim = inner
-                .slots
-                .iter()
-                .map(|(&id, slot)| (slot.phase.get(), id))
-                .filter(|((phase, _), _)| *phase != Phase::Answering)
-                .min()
-                .map(|(_, id)| id);
-            let Some(victim) = victim else {
-                return Err(Refusal::AllAnswering);
-            };
-            if let Some(slot) = Self::take(&mut inner, victim) {
-                self.open.fetch_sub(1, Ordering::Relaxed);
-                if let Some(abort) = slot.abort {
-                    abort.abort();
-                }
+        // A source at its own limit makes room among its own connections only, so a client that
+        // shares an address with a flood still gets in, and the flood cannot push out anyone
+        // else; the table at its limit makes room among all.
+        let room_among = if self.limits.per_source != 0 && from_source >= self.limits.per_source {
+            Some(source)
+        } else if inner.slots.len() >= self.limits.connections {
+            None
+        } else {
+            return Ok(self.insert(&mut inner, source));
+        };
+        // Longest idle first, then longest in I/O, then the oldest not yet started; never one
+        // being answered.
+        let victim = inner
+            .slots
+            .iter()
+            .filter(|(_, slot)| room_among.is_none_or(|s| s == slot.source))
+            .map(|(&id, slot)| (slot.phase.get(), id))
+            .filter(|((phase, _), _)| *phase != Phase::Answering)
+            .min()
+            .map(|(_, id)| id);
+        let Some(victim) = victim else {
+            return Err(if room_among.is_some() {
+                Refusal::SourceLimit
+            } else {
+                Refusal::AllAnswering
+            });
+        };
+        if let Some(slot) = Self::take(&mut inner, victim) {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+            if let Some(abort) = slot.abort {
+                abort.abort();
             }
         }
+        Ok(self.insert(&mut inner, source))
+    }
+
+    fn insert(self: &Arc<Self>, inner: &mut TableInner, source: IpAddr) -> Admission {
         let id = inner.next_id;
         inner.next_id = inner.next_id.wrapping_add(1);
         let phase = Arc::new(PhaseCell::default());
-        phase.set(Phase::Idle, self.epoch);
+        phase.set(Phase::New, self.epoch);
         inner.slots.insert(
             id,
             Slot {
@@ -211,11 +237,11 @@ impl Table {
         );
         *inner.per_source.entry(source).or_insert(0) += 1;
         self.open.fetch_add(1, Ordering::Relaxed);
-        Ok(Admission {
+        Admission {
             table: self.clone(),
             id,
             phase,
-        })
+        }
     }
 
     /// Records the task serving connection `id`, so that it can be closed for room.
@@ -301,7 +327,7 @@ pub(crate) async fn accept_loop(
         let table_for_task = table.clone();
         let abort = connections.spawn(async move {
             let admission = admission;
-            ctx.metrics.tcp_connection(true);
+            let _gauge = OpenGauge::new(&ctx.metrics);
             serve_connection(
                 stream,
                 peer,
@@ -311,14 +337,29 @@ pub(crate) async fn accept_loop(
                 shutdown,
             )
             .await;
-            ctx.metrics.tcp_connection(false);
-            drop(admission);
         });
         table.set_abort(id, abort);
         while connections.try_join_next().is_some() {}
     }
     // Connections see the shutdown signal themselves; the caller bounds the wait.
     while connections.join_next().await.is_some() {}
+}
+
+/// Counts an open connection in the metrics for as long as it lives, also when its task is
+/// aborted (closed for room, or at the end of the shutdown grace).
+struct OpenGauge<'a>(&'a crate::metrics::Metrics);
+
+impl<'a> OpenGauge<'a> {
+    fn new(metrics: &'a crate::metrics::Metrics) -> Self {
+        metrics.tcp_connection(true);
+        Self(metrics)
+    }
+}
+
+impl Drop for OpenGauge<'_> {
+    fn drop(&mut self) {
+        self.0.tcp_connection(false);
+    }
 }
 
 /// What ended the wait for a query.
@@ -335,8 +376,11 @@ async fn read_message(
     table: &Table,
     phase: &PhaseCell,
     limits: &TcpLimits,
+    first_query: bool,
 ) -> Read {
-    phase.set(Phase::Idle, table.epoch);
+    if !first_query {
+        phase.set(Phase::Idle, table.epoch);
+    }
     let mut len = [0u8; 2];
     let first = match tokio::time::timeout(table.idle_timeout(), stream.read(&mut len)).await {
         Ok(Ok(0) | Err(_)) => return Read::Closed,
@@ -373,23 +417,26 @@ async fn serve_connection(
     phase: &PhaseCell,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    phase.set(Phase::Io, table.epoch);
     let _ = stream.set_nodelay(true);
     let limits = table.limits;
+    let mut first_query = true;
     loop {
         let read = tokio::select! {
-            r = read_message(&mut stream, peer, table, phase, &limits) => r,
+            r = read_message(&mut stream, peer, table, phase, &limits, first_query) => r,
             _ = shutdown.changed() => return,
         };
         let Read::Message(message) = read else {
             return;
         };
+        first_query = false;
         phase.set(Phase::Answering, table.epoch);
-        let replies = answer_tcp(ctx, &message, peer).await;
-        if replies.is_empty() {
+        let answer = answer_tcp(ctx, &message, peer).await;
+        if answer.replies.is_empty() {
             return;
         }
         phase.set(Phase::Io, table.epoch);
-        for reply in replies {
+        for reply in answer.replies {
             let Ok(reply_len) = u16::try_from(reply.len()) else {
                 warn!(%peer, "TCP response over 65535 octets dropped");
                 return;
@@ -406,7 +453,7 @@ async fn serve_connection(
                 }
             }
         }
-        if *shutdown.borrow() {
+        if answer.close || *shutdown.borrow() {
             return;
         }
     }
@@ -429,20 +476,33 @@ mod tests {
         SocketAddr::new(ip.parse().unwrap(), port)
     }
 
+    fn is_open(table: &Table, a: &Admission) -> bool {
+        table.lock().slots.contains_key(&a.id)
+    }
+
     #[test]
-    fn per_source_limit_counts_ipv4_addresses_and_ipv6_64s() {
+    fn a_source_at_its_limit_makes_room_among_its_own_connections() {
         let table = Table::new(limits(100, 2));
         let a = table.admit(peer("192.0.2.1", 1)).unwrap();
-        let _b = table.admit(peer("192.0.2.1", 2)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let b = table.admit(peer("192.0.2.1", 2)).unwrap();
+        let other = table.admit(peer("192.0.2.2", 1)).unwrap();
+        // The third from 192.0.2.1 closes that source's oldest, not the other source's.
+        let c = table.admit(peer("192.0.2.1", 3)).unwrap();
+        assert!(!is_open(&table, &a) && is_open(&table, &b) && is_open(&table, &other));
+        assert_eq!(table.open(), 3);
+        // Both of its connections being answered: the new one is refused.
+        b.phase.set(Phase::Answering, table.epoch);
+        c.phase.set(Phase::Answering, table.epoch);
         assert_eq!(
-            table.admit(peer("192.0.2.1", 3)).unwrap_err(),
+            table.admit(peer("192.0.2.1", 4)).unwrap_err(),
             Refusal::SourceLimit
         );
-        let _c = table.admit(peer("192.0.2.2", 1)).unwrap();
-        drop(a);
-        let _d = table.admit(peer("192.0.2.1", 4)).unwrap();
-        let _e = table.admit(peer("2001:db8::1", 1)).unwrap();
-        let _f = table.admit(peer("2001:db8::2", 1)).unwrap();
+        // IPv6 counts per /64.
+        let e = table.admit(peer("2001:db8::1", 1)).unwrap();
+        let f = table.admit(peer("2001:db8::2", 1)).unwrap();
+        e.phase.set(Phase::Answering, table.epoch);
+        f.phase.set(Phase::Answering, table.epoch);
         assert_eq!(
             table.admit(peer("2001:db8::ffff:1", 1)).unwrap_err(),
             Refusal::SourceLimit,
@@ -450,6 +510,8 @@ mod tests {
         );
         let _g = table.admit(peer("2001:db8:0:1::1", 1)).unwrap();
         assert_eq!(table.open(), 6);
+        drop(a);
+        assert_eq!(table.open(), 6, "a was already closed");
     }
 
     #[test]
@@ -482,6 +544,18 @@ mod tests {
         assert_eq!(table.open(), 3);
         drop(a);
         assert_eq!(table.open(), 2);
+    }
+
+    #[test]
+    fn connections_not_yet_started_go_last() {
+        let table = Table::new(limits(2, 0));
+        let a = table.admit(peer("192.0.2.1", 1)).unwrap();
+        let b = table.admit(peer("192.0.2.1", 2)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        b.phase.set(Phase::Io, table.epoch);
+        // a is older, but has not started: b (in I/O) goes.
+        let _c = table.admit(peer("192.0.2.1", 3)).unwrap();
+        assert!(is_open(&table, &a) && !is_open(&table, &b));
     }
 
     #[test]

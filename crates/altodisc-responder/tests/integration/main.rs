@@ -1,6 +1,7 @@
 //! Integration tests of the responder over real sockets on loopback: transport behaviour, a
 //! differential comparison with NSD and Knot serving the same zone files, and real clients
-//! (`dig`, `kdig`) parsing every answer; NSD and Knot as secondaries of altodisc (AXFR, NOTIFY).
+//! (`dig`, `kdig`) parsing every answer; NSD and Knot as secondaries of altodisc (AXFR, NOTIFY);
+//! hostile traffic while valid queries keep being answered.
 
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -9,5 +10,6 @@ mod clients;
 mod common;
 mod differential;
 mod fastpath;
+mod hostile;
 mod secondaries;
 mod transport;
