@@ -10,8 +10,9 @@
 //!   longest waiting for its first query, reading a query or having its reply read (so a
 //!   flood of connections that never send, or send slowly, loses its oldest first, not the
 //!   client that connected last and sent its query at once), then one accepted but not yet
-//!   started; a connection whose query is being answered is never closed. Only when every slot
-//!   is answering is the new one closed.
+//!   started; within each of these, the source that holds the most connections loses first. A
+//!   connection whose query is being answered is never closed. Only when every slot is
+//!   answering is the new one closed.
 //! * Each query has one deadline for the whole message ([`TcpLimits::query_timeout`]): from its
 //!   first octet to the last octet of its body, whatever the client's pace, so a client that
 //!   dribbles one octet at a time holds its slot for that long at most; each reply message must
@@ -30,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::{Ctx, LogLimiter, answer_tcp};
 
@@ -126,6 +127,7 @@ pub(crate) struct Table {
     open: AtomicUsize,
     inner: Mutex<TableInner>,
     shed_log: LogLimiter,
+    room_log: LogLimiter,
 }
 
 #[derive(Debug, Default)]
@@ -167,6 +169,7 @@ impl Table {
             open: AtomicUsize::new(0),
             inner: Mutex::new(TableInner::default()),
             shed_log: LogLimiter::new(Duration::from_secs(10)),
+            room_log: LogLimiter::new(Duration::from_secs(10)),
         })
     }
 
@@ -197,13 +200,18 @@ impl Table {
             return Ok(self.insert(&mut inner, source));
         };
         // Longest idle first, then longest in I/O, then the oldest not yet started; never one
-        // being answered.
+        // being answered. Within each, the source holding the most connections loses first: a
+        // flood from many addresses still holds several per address, a client usually one.
         let victim = inner
             .slots
             .iter()
             .filter(|(_, slot)| room_among.is_none_or(|s| s == slot.source))
-            .map(|(&id, slot)| (slot.phase.get(), id))
-            .filter(|((phase, _), _)| *phase != Phase::Answering)
+            .map(|(&id, slot)| {
+                let (phase, since) = slot.phase.get();
+                let held = inner.per_source.get(&slot.source).copied().unwrap_or(0);
+                ((phase, std::cmp::Reverse(held), since), id)
+            })
+            .filter(|((phase, _, _), _)| *phase != Phase::Answering)
             .min()
             .map(|(_, id)| id);
         let Some(victim) = victim else {
@@ -219,7 +227,21 @@ impl Table {
                 abort.abort();
             }
         }
-        Ok(self.insert(&mut inner, source))
+        let admission = self.insert(&mut inner, source);
+        drop(inner);
+        // Many of these mean a flood, or limits too low for the load.
+        if let Some(suppressed) = self.room_log.admit() {
+            info!(
+                %peer,
+                open = self.open(),
+                limit = self.limits.connections,
+                per_source = self.limits.per_source,
+                source_limit = room_among.is_some(),
+                suppressed,
+                "TCP connection closed to make room for a new one"
+            );
+        }
+        Ok(admission)
     }
 
     fn insert(self: &Arc<Self>, inner: &mut TableInner, source: IpAddr) -> Admission {
@@ -556,6 +578,23 @@ mod tests {
         // a is older, but has not started: b (in I/O) goes.
         let _c = table.admit(peer("192.0.2.1", 3)).unwrap();
         assert!(is_open(&table, &a) && !is_open(&table, &b));
+    }
+
+    #[test]
+    fn the_source_holding_most_connections_loses_first() {
+        let table = Table::new(limits(4, 0));
+        let client = table.admit(peer("192.0.2.9", 1)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let flood: Vec<_> = (1..=3)
+            .map(|port| table.admit(peer("192.0.2.1", port)).unwrap())
+            .collect();
+        for a in [&client].into_iter().chain(&flood) {
+            a.phase.set(Phase::Io, table.epoch);
+        }
+        // The client has waited longest, but its source holds one connection, the flood three.
+        let _next = table.admit(peer("192.0.2.2", 1)).unwrap();
+        assert!(is_open(&table, &client));
+        assert_eq!(flood.iter().filter(|a| !is_open(&table, a)).count(), 1);
     }
 
     #[test]

@@ -31,6 +31,12 @@ const RSS_GROWTH_BOUND_MIB: u64 = 256;
 const TCP_LIMIT: usize = 256;
 /// File descriptors this test wants (2,000 idle clients, the server's side, the rest).
 const WANTED_FDS: u64 = 8192;
+/// Pause of an idle-flood client between the server closing its connection and the next one:
+/// the flood stays on for the whole phase, and every new connection at the limit closes a
+/// waiting one, so the table turns over several times a second.
+const IDLE_RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// The same for a slow sender: none, it reconnects at once.
+const SLOW_RECONNECT_PAUSE: Duration = Duration::ZERO;
 /// A checked query that takes longer than this counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// The checked name (two NAPTR records in the bundled zones).
@@ -373,7 +379,7 @@ async fn malformed_tcp(to: SocketAddr, rounds: usize, attack: &mut Attack) -> (u
 }
 
 /// Connections from 16 sources (127.0.1.1–16) that send a valid query one octet per 200 ms
-/// and reconnect when closed, until `until`.
+/// and reconnect [`SLOW_RECONNECT_PAUSE`] after being closed, until `until`.
 async fn slow_senders(to: SocketAddr, count: usize, until: Instant, attack: &mut Attack) {
     let valid = framed(&query(CHECK_NAME, RecordType::NAPTR, None).to_vec().unwrap());
     let connects = Arc::new(AtomicU64::new(0));
@@ -410,6 +416,7 @@ async fn slow_senders(to: SocketAddr, count: usize, until: Instant, attack: &mut
                 }
                 if closed {
                     cut.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(SLOW_RECONNECT_PAUSE).await;
                 } else {
                     answered.fetch_add(1, Ordering::Relaxed);
                 }
@@ -426,7 +433,7 @@ async fn slow_senders(to: SocketAddr, count: usize, until: Instant, attack: &mut
 }
 
 /// `count` clients that connect and never send, from 32 sources (127.0.2.1–32), each opening a
-/// new connection half a second after the server closed its last one, until `until`. Returns (clients that
+/// new connection [`IDLE_RECONNECT_PAUSE`] after the server closed its last one, until `until`. Returns (clients that
 /// connected at least once, connections, closed by the server, open at the end).
 async fn idle_flood(
     to: SocketAddr,
@@ -456,8 +463,7 @@ async fn idle_flood(
                 let left = until.saturating_duration_since(tokio::time::Instant::now());
                 if closed_within(&mut s, left).await {
                     closed += 1;
-                    // Back after a pause: a sustained flood, not a test of accept throughput.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::time::sleep(IDLE_RECONNECT_PAUSE).await;
                 } else {
                     open += 1;
                 }
