@@ -46,4 +46,6 @@ pub mod zone_signing;
 pub use error::{IndexError, ResponderError};
 pub use handler::ZoneRequestHandler;
 pub use index::{Answer, AnswerKind, ZoneIndex};
-pub use server::{DEFAULT_UDP_BUSY_POLL, MAX_UDP_BUSY_POLL_US, Responder, ServeOptions};
+pub use server::{
+    DEFAULT_UDP_BUSY_POLL, MAX_UDP_BUSY_POLL_US, Responder, SUGGESTED_UDP_BUSY_POLL, ServeOptions,
+};

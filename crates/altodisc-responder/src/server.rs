@@ -4,9 +4,11 @@
 //! * UDP: a few receive loops per socket (one per CPU) answer inline, without a task and a
 //!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query); on
 //!   Linux each loop reads and sends batches of datagrams with one system call each (`server/udp.rs`);
-//! * TCP (RFC 7766): our accept loop bounds the number of connections (hickory 0.26 has no limit)
-//!   and closes idle connections (RFC 7766 §6.2.3); zone transfers (AXFR/IXFR) are answered
-//!   here, with several messages per query (see [`crate::xfr`]);
+//! * TCP (RFC 7766): our accept loop bounds the number of connections, in all and per source
+//!   (hickory 0.26 has no limit), gives every query one deadline for the whole message and
+//!   closes idle connections first when it needs room (RFC 7766 §6.2.3; `server/tcp.rs`); zone
+//!   transfers (AXFR/IXFR) are answered here, with several messages per query (see
+//!   [`crate::xfr`]);
 //! * optional: response rate limiting on UDP ([`crate::rrl`]) and the metrics endpoint
 //!   ([`crate::http`]). Every answered query is counted in [`Metrics`] with atomic additions.
 
@@ -21,9 +23,8 @@ use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, watch};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
@@ -37,6 +38,7 @@ use crate::xfr::TransferAcl;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod busy_poll;
+mod tcp;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod udp;
 
@@ -48,11 +50,35 @@ const MAX_UDP_QUERY: usize = 4096;
 pub struct ServeOptions {
     /// Addresses to listen on, UDP and TCP each.
     pub listen: Vec<SocketAddr>,
-    /// A TCP connection with no complete query for this long is closed (RFC 7766 §6.2.3 suggests
-    /// seconds, not minutes).
+    /// A TCP connection that starts no query for this long is closed (RFC 7766 §6.2.3 suggests
+    /// seconds, not minutes); at most [`TCP_PRESSURE_IDLE`] once three quarters of
+    /// `max_tcp_connections` are open. Default 10 s.
     pub tcp_idle_timeout: Duration,
-    /// Most concurrent TCP connections over all listeners; further ones wait in the kernel backlog.
+    /// Time for a whole TCP query, from its first octet to its last, whatever the client's pace
+    /// (and for each reply message to be taken by the client); then the connection is closed.
+    /// Default [`DEFAULT_TCP_QUERY_TIMEOUT`].
+    pub tcp_query_timeout: Duration,
+    /// Most concurrent TCP connections over all listeners (default 256). Every connection is
+    /// accepted at once; at the limit the longest idle one is closed for a new one (then the
+    /// one that has spent longest reading its query or having its reply read), never one whose
+    /// query is being answered.
     pub max_tcp_connections: usize,
+    /// Most concurrent TCP connections from one source, an IPv4 address or an IPv6 /64
+    /// (default [`DEFAULT_MAX_TCP_CONNECTIONS_PER_SOURCE`]; 0 = only `max_tcp_connections`).
+    /// Further ones are closed at once.
+    pub max_tcp_connections_per_source: usize,
+    /// Most concurrent connections to the metrics endpoint (default
+    /// [`crate::http::DEFAULT_MAX_CONNECTIONS`]); at the limit the oldest one is closed.
+    pub metrics_max_connections: usize,
+    /// Most concurrent connections to the metrics endpoint from one IP address (default
+    /// [`crate::http::DEFAULT_MAX_PER_SOURCE`]); at the limit its oldest one is closed.
+    pub metrics_max_connections_per_source: usize,
+    /// Time a metrics client has to send its request head; a whole metrics connection lasts at
+    /// most twice this (default [`crate::http::DEFAULT_HEADER_TIMEOUT`]).
+    pub metrics_header_timeout: Duration,
+    /// On shutdown, queries being answered may finish for this long; then every connection is
+    /// closed, whatever clients do (default [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub shutdown_grace: Duration,
     /// UDP receive loops per socket (default: the number of CPUs this process may use).
     pub udp_workers: usize,
     /// Who may transfer zones (AXFR/IXFR over TCP); empty = nobody.
@@ -78,13 +104,33 @@ pub struct ServeOptions {
     /// receives return one datagram, not a queue), a receive loop that found its socket empty
     /// keeps polling it for up to this long before it sleeps, which saves the wake-up latency at
     /// the price of CPU time (at most one polling loop per socket). Zero turns it off.
-    /// Default [`DEFAULT_UDP_BUSY_POLL`].
+    /// Default [`DEFAULT_UDP_BUSY_POLL`] (off).
     pub udp_busy_poll: Duration,
 }
 
-/// Default of [`ServeOptions::udp_busy_poll`]: polls of up to 1 ms, from 10,000 queries per
-/// second on a socket; below that rate the server sleeps between queries.
-pub const DEFAULT_UDP_BUSY_POLL: Duration = Duration::from_millis(1);
+/// Default of [`ServeOptions::udp_busy_poll`]: off. A polling loop keeps one CPU at 99–100 %
+/// at a steady 20k queries per second where NSD uses a third of one, so polling is an opt-in
+/// for latency-critical deployments that can spare the CPU ([`SUGGESTED_UDP_BUSY_POLL`]).
+pub const DEFAULT_UDP_BUSY_POLL: Duration = Duration::ZERO;
+
+/// Budget suggested to those who opt in to busy polling: polls of up to 1 ms, from 10,000
+/// queries per second on a socket (below that rate the server sleeps between queries).
+pub const SUGGESTED_UDP_BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// Default of [`ServeOptions::tcp_query_timeout`]: a query fits one or two TCP segments, so
+/// even a lost segment (a retransmission after about 1 s) completes well within it.
+pub const DEFAULT_TCP_QUERY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Default of [`ServeOptions::max_tcp_connections_per_source`]: a quarter of the default
+/// total, so one source cannot take every slot, and a resolver farm behind one address still
+/// has room.
+pub const DEFAULT_MAX_TCP_CONNECTIONS_PER_SOURCE: usize = 64;
+
+/// Longest idle time between TCP queries once three quarters of the slots are taken.
+pub const TCP_PRESSURE_IDLE: Duration = tcp::PRESSURE_IDLE;
+
+/// Default of [`ServeOptions::shutdown_grace`].
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Largest accepted [`ServeOptions::udp_busy_poll`] from a config or the command line, in
 /// microseconds (one second): polling longer than that between queries only burns CPU.
@@ -95,7 +141,13 @@ impl Default for ServeOptions {
         Self {
             listen: Vec::new(),
             tcp_idle_timeout: Duration::from_secs(10),
+            tcp_query_timeout: DEFAULT_TCP_QUERY_TIMEOUT,
             max_tcp_connections: 256,
+            max_tcp_connections_per_source: DEFAULT_MAX_TCP_CONNECTIONS_PER_SOURCE,
+            metrics_max_connections: crate::http::DEFAULT_MAX_CONNECTIONS,
+            metrics_max_connections_per_source: crate::http::DEFAULT_MAX_PER_SOURCE,
+            metrics_header_timeout: crate::http::DEFAULT_HEADER_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             udp_workers: std::thread::available_parallelism().map_or(1, usize::from),
             transfer_acl: TransferAcl::default(),
             tsig: crate::tsig::TsigKeyring::default(),
@@ -115,6 +167,7 @@ pub struct Responder {
     local_addrs: Vec<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
+    shutdown_grace: Duration,
     tasks: JoinSet<()>,
 }
 
@@ -158,6 +211,26 @@ fn enlarge_udp_buffers(socket: &UdpSocket) {
     }
 }
 
+/// Length of the queue of completed TCP handshakes waiting for the accept loop (Linux caps it
+/// at `net.core.somaxconn`, 4096 by default). The accept loop takes connections as fast as it
+/// can, but a flood of connections can outrun it for a moment; a full queue drops SYNs, and a
+/// client whose SYN was dropped waits a whole second before trying again.
+const TCP_BACKLOG: u32 = 4096;
+
+/// A TCP listener on `addr` with a [`TCP_BACKLOG`]-long queue (tokio's `bind` asks for 1024).
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As tokio's `bind` does on Unix: a restart may bind while old connections are in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(TCP_BACKLOG)
+}
+
 /// Binds UDP and TCP on the same address. For port 0 the kernel picks the UDP port, and the TCP
 /// listener must take the same number: that TCP port can already be in use by an unrelated
 /// socket, so a fresh pair is tried (a bounded number of times) instead of failing.
@@ -172,7 +245,7 @@ async fn bind_udp_and_tcp(
         #[cfg(any(target_os = "linux", target_os = "android"))]
         enlarge_udp_buffers(&udp);
         let bound = udp.local_addr().map_err(bind_err)?;
-        match TcpListener::bind(bound).await {
+        match tcp_listener(bound) {
             Ok(tcp) => return Ok((bound, udp, tcp)),
             Err(e)
                 if addr.port() == 0
@@ -202,9 +275,15 @@ impl Responder {
             journal: crate::journal::Journal::new(options.journal),
             rrl: options.rate_limit.as_ref().map(RateLimiter::new),
             fast_path: options.udp_fast_path,
+            refusal_log: LogLimiter::new(REFUSAL_LOG_INTERVAL),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let limit = Arc::new(Semaphore::new(options.max_tcp_connections.max(1)));
+        let table = tcp::Table::new(tcp::TcpLimits {
+            connections: options.max_tcp_connections,
+            per_source: options.max_tcp_connections_per_source,
+            idle_timeout: options.tcp_idle_timeout,
+            query_timeout: options.tcp_query_timeout,
+        });
         let mut sockets = Vec::new();
         for &addr in &options.listen {
             let (bound, udp, tcp) = bind_udp_and_tcp(addr).await?;
@@ -225,6 +304,11 @@ impl Responder {
                 listener,
                 ctx.metrics.clone(),
                 ctx.handler.index().clone(),
+                crate::http::HttpLimits {
+                    connections: options.metrics_max_connections,
+                    per_source: options.metrics_max_connections_per_source,
+                    header_timeout: options.metrics_header_timeout,
+                },
                 shutdown_rx.clone(),
             ));
         }
@@ -246,11 +330,10 @@ impl Responder {
                 }
                 tasks.spawn(udp_loop(udp.clone(), ctx.clone(), shutdown_rx.clone()));
             }
-            tasks.spawn(tcp_accept_loop(
+            tasks.spawn(tcp::accept_loop(
                 tcp,
                 ctx.clone(),
-                limit.clone(),
-                options.tcp_idle_timeout,
+                table.clone(),
                 shutdown_rx.clone(),
             ));
             local_addrs.push(bound);
@@ -260,6 +343,7 @@ impl Responder {
             local_addrs,
             metrics_addr,
             shutdown,
+            shutdown_grace: options.shutdown_grace,
             tasks,
         })
     }
@@ -298,14 +382,27 @@ impl Responder {
         old
     }
 
-    /// Stops receiving and accepting, lets the query in hand on every loop and connection finish,
-    /// and returns.
+    /// Stops receiving and accepting, closes idle connections, lets the queries being answered
+    /// finish for up to [`ServeOptions::shutdown_grace`], then closes whatever is left, and
+    /// returns: within the grace period plus a moment, whatever clients do.
     ///
     /// # Errors
     /// None today; the signature leaves room for transport errors.
     pub async fn shutdown(mut self) -> Result<(), NetError> {
         let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let graceful = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.shutdown_grace, graceful)
+            .await
+            .is_err()
+        {
+            warn!(
+                grace_ms = self.shutdown_grace.as_millis(),
+                "shutdown: connections still busy after the grace period are closed"
+            );
+            // Aborting an accept loop drops its set of connections, which aborts them too.
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
         Ok(())
     }
 }
@@ -320,6 +417,44 @@ struct Ctx {
     journal: crate::journal::Journal,
     rrl: Option<RateLimiter>,
     fast_path: bool,
+    refusal_log: LogLimiter,
+}
+
+/// Interval of the rate-limited log lines about refused clients.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Lets one log line through per interval and counts the ones it holds back, so that a client
+/// cannot flood the log by repeating a refused request.
+#[derive(Debug)]
+pub(crate) struct LogLimiter {
+    interval: Duration,
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl LogLimiter {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            state: Mutex::new((None, 0)),
+        }
+    }
+
+    /// `Some(n)`: log now, mentioning the `n` events not logged since the previous line;
+    /// `None`: counted, not logged.
+    pub(crate) fn admit(&self) -> Option<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, suppressed) = &mut *state;
+        let now = Instant::now();
+        if last.is_some_and(|t| now.saturating_duration_since(t) < self.interval) {
+            *suppressed = suppressed.saturating_add(1);
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(suppressed))
+    }
 }
 
 /// Answers one message: `None` when nothing must be sent (a response, or an unreadable header).
@@ -389,20 +524,36 @@ async fn respond(ctx: &Ctx, request: &Request, started: Instant) -> Option<Vec<u
     slot.take()
 }
 
+/// The replies to one TCP message, and whether the connection ends after them.
+struct TcpAnswer {
+    replies: Vec<Vec<u8>>,
+    /// After a message that does not decode, the length prefixes of the stream can no longer be
+    /// trusted (RFC 7766 §8 has no way to find the next message): the connection is closed
+    /// after the FORMERR, which also frees the slot of a client that sends garbage.
+    close: bool,
+}
+
 /// [`answer`] for TCP, where a zone transfer takes several messages.
-async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>> {
+async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> TcpAnswer {
     let started = Instant::now();
+    let done = |replies| TcpAnswer {
+        replies,
+        close: false,
+    };
     let request = match Request::from_bytes(message.to_vec(), peer, Protocol::Tcp) {
-        Ok(r) if r.metadata.message_type == MessageType::Response => return Vec::new(),
+        Ok(r) if r.metadata.message_type == MessageType::Response => return done(Vec::new()),
         Ok(r) => r,
         Err(error) => {
             debug!(%peer, %error, "undecodable query");
-            return crate::handler::formerr(message).into_iter().collect();
+            return TcpAnswer {
+                replies: crate::handler::formerr(message).into_iter().collect(),
+                close: true,
+            };
         }
     };
     let mut signer = match crate::xfr::tsig_gate(&ctx.tsig, &ctx.metrics, message, peer) {
         Ok(signer) => signer,
-        Err(refusal) => return refusal.into_iter().collect(),
+        Err(refusal) => return done(refusal.into_iter().collect()),
     };
     let key = signer.as_ref().map(|s| s.key().name().clone());
     if let Some(q) = crate::xfr::transfer_query(&request) {
@@ -413,10 +564,10 @@ async fn answer_tcp(ctx: &Ctx, message: &[u8], peer: SocketAddr) -> Vec<Vec<u8>>
             rcode,
             started.elapsed(),
         );
-        return crate::xfr::sign_all(signer.as_mut(), out);
+        return done(crate::xfr::sign_all(signer.as_mut(), out));
     }
     let reply = respond(ctx, &request, started).await.into_iter().collect();
-    crate::xfr::sign_all(signer.as_mut(), reply)
+    done(crate::xfr::sign_all(signer.as_mut(), reply))
 }
 
 /// A zone transfer: [`crate::xfr::serve_transfer`] on the zones and journal of now.
@@ -434,6 +585,7 @@ fn transfer(
         index: &index,
         journal: &ctx.journal,
         metrics: &ctx.metrics,
+        refusal_log: &ctx.refusal_log,
     };
     let peer = request.src();
     crate::xfr::serve_transfer(&c, request, wire, query, peer, key, udp_limit)
@@ -495,88 +647,6 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Re
         }
         if let Err(error) = socket.send_to(&reply, peer).await {
             debug!(%peer, %error, "UDP send failed");
-        }
-    }
-}
-
-async fn tcp_accept_loop(
-    listener: TcpListener,
-    ctx: Arc<Ctx>,
-    limit: Arc<Semaphore>,
-    idle: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        // Take a connection slot before accepting, so excess clients wait in the backlog.
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
-        };
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(error) => { debug!(%error, "TCP accept failed"); continue; }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let ctx = ctx.clone();
-        let shutdown = shutdown.clone();
-        connections.spawn(async move {
-            ctx.metrics.tcp_connection(true);
-            serve_tcp_connection(stream, peer, &ctx, idle, shutdown).await;
-            ctx.metrics.tcp_connection(false);
-            drop(permit);
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    // Graceful: running connections see the shutdown signal after their current query.
-    while connections.join_next().await.is_some() {}
-}
-
-/// RFC 7766 §8: two-octet length prefix; queries on one connection are answered in order.
-async fn serve_tcp_connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    ctx: &Ctx,
-    idle: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    loop {
-        let mut len = [0u8; 2];
-        let read = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read_exact(&mut len)) => r,
-            _ = shutdown.changed() => return,
-        };
-        match read {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => return,
-            Err(_) => {
-                debug!(%peer, "TCP idle timeout");
-                return;
-            }
-        }
-        let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        match tokio::time::timeout(idle, stream.read_exact(&mut message)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        let replies = answer_tcp(ctx, &message, peer).await;
-        if replies.is_empty() {
-            return;
-        }
-        for reply in replies {
-            let Ok(reply_len) = u16::try_from(reply.len()) else {
-                warn!(%peer, "TCP response over 65535 octets dropped");
-                return;
-            };
-            let mut framed = Vec::with_capacity(reply.len() + 2);
-            framed.extend_from_slice(&reply_len.to_be_bytes());
-            framed.extend_from_slice(&reply);
-            if stream.write_all(&framed).await.is_err() {
-                return;
-            }
         }
     }
 }
@@ -664,6 +734,18 @@ mod tests {
         );
         assert!(send >= UDP_SOCKET_BUFFER.min(wmem_max), "SO_SNDBUF {send}");
         assert!(receive > default, "SO_RCVBUF {receive}, default {default}");
+    }
+
+    #[test]
+    fn log_limiter_lets_one_line_per_interval_and_counts_the_rest() {
+        let log = LogLimiter::new(Duration::from_millis(200));
+        assert_eq!(log.admit(), Some(0));
+        for _ in 0..213 {
+            assert_eq!(log.admit(), None);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(log.admit(), Some(213));
+        assert_eq!(log.admit(), None);
     }
 
     #[test]

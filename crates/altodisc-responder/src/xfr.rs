@@ -252,6 +252,8 @@ pub struct TransferCtx<'a> {
     pub journal: &'a Journal,
     /// Counters.
     pub metrics: &'a Metrics,
+    /// Anyone can ask for a transfer: refusals are logged one line per interval at most.
+    pub(crate) refusal_log: &'a crate::server::LogLimiter,
 }
 
 /// The AXFR or IXFR query of `request`, if it is one (OPCODE QUERY, one question, class IN,
@@ -323,7 +325,13 @@ pub fn serve_transfer(
                 .count(crate::tsig::TsigFailure::Unsigned);
         }
         c.metrics.transfer(false);
-        info!(%peer, zone = %zone_name, "zone transfer refused: client not in allow_transfer, or without the key its entry names");
+        // One line per interval at most, with the count of those not logged (all of them are
+        // in `altodisc_transfers_total`).
+        if let Some(suppressed) = c.refusal_log.admit() {
+            info!(%peer, zone = %zone_name, suppressed,
+                "zone transfer refused: client not in allow_transfer, or without the key its \
+                 entry names (suppressed: refusals not logged since the previous line)");
+        }
         return error(ResponseCode::Refused);
     }
     let Some(zone) = c.index.zone(zone_name) else {

@@ -412,6 +412,7 @@ mod tests {
             journal: crate::journal::Journal::default(),
             rrl: None,
             fast_path: true,
+            refusal_log: super::super::LogLimiter::new(Duration::from_secs(10)),
         }
     }
 
@@ -731,9 +732,13 @@ mod tests {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
             udp_batch: true,
             udp_workers: 2,
+            udp_busy_poll: crate::SUGGESTED_UDP_BUSY_POLL,
             ..ServeOptions::default()
         };
-        assert!(!options.udp_busy_poll.is_zero(), "polling is on by default");
+        assert!(
+            ServeOptions::default().udp_busy_poll.is_zero(),
+            "polling is an opt-in"
+        );
         let responder = runtime
             .block_on(Responder::start(bundled_index(), &options))
             .unwrap();

@@ -1,7 +1,8 @@
 //! Integration tests of the responder over real sockets on loopback: transport behaviour, a
 //! differential comparison with NSD and Knot serving the same zone files, and real clients
 //! (`dig`, `kdig`) parsing every answer; NSD and Knot as secondaries of altodisc (AXFR, NOTIFY);
-//! protocol corner cases against NSD, Knot and BIND, and the RFC 8906 `dig` checks.
+//! protocol corner cases against NSD, Knot and BIND, and the RFC 8906 `dig` checks;
+//! hostile traffic while valid queries keep being answered.
 
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -11,6 +12,7 @@ mod clients;
 mod common;
 mod differential;
 mod fastpath;
+mod hostile;
 mod ixfr;
 mod protocol;
 mod rfc8906;

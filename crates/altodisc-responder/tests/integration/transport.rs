@@ -145,7 +145,7 @@ fn idle_tcp_connections_are_closed() {
 }
 
 #[test]
-fn tcp_connection_limit_holds_excess_clients() {
+fn at_the_tcp_connection_limit_the_longest_idle_connection_makes_room() {
     let r = Running::with_options(ServeOptions {
         max_tcp_connections: 1,
         tcp_idle_timeout: Duration::from_secs(30),
@@ -161,32 +161,53 @@ fn tcp_connection_limit_holds_excess_clients() {
             .len(),
         2
     );
-    // The second connection completes in the kernel backlog but is not served while the first is open.
+    // The first connection is idle now: a second one is served at once, and the first is
+    // closed for it (RFC 7766 §6.2.3), instead of the second waiting in the kernel's queue.
     let mut second = TcpStream::connect(r.addr).unwrap();
     second
-        .set_read_timeout(Some(Duration::from_millis(500)))
+        .set_read_timeout(Some(Duration::from_secs(3)))
         .unwrap();
+    assert_eq!(
+        tcp_exchange(&mut second, &query("example.net.", RecordType::NAPTR, None))
+            .answers
+            .len(),
+        2
+    );
+    let mut buf = [0u8; 1];
+    assert_eq!(first.read(&mut buf).unwrap_or(0), 0, "first not closed");
+}
+
+#[test]
+fn a_tcp_query_sent_slowly_is_cut_at_the_whole_message_deadline() {
+    let r = Running::with_options(ServeOptions {
+        tcp_query_timeout: Duration::from_millis(500),
+        tcp_idle_timeout: Duration::from_secs(30),
+        ..ServeOptions::default()
+    });
     let wire = query("example.net.", RecordType::NAPTR, None)
         .to_vec()
         .unwrap();
     let mut framed = u16::try_from(wire.len()).unwrap().to_be_bytes().to_vec();
     framed.extend_from_slice(&wire);
-    std::io::Write::write_all(&mut second, &framed).unwrap();
-    let mut len = [0u8; 2];
-    assert!(
-        second.read_exact(&mut len).is_err(),
-        "served beyond the limit"
-    );
-    // Closing the first frees the slot; the queued query is answered.
-    drop(first);
-    second
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
-    second.read_exact(&mut len).unwrap();
-    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    second.read_exact(&mut buf).unwrap();
-    let m = hickory_proto::op::Message::from_vec(&buf).unwrap();
-    assert_eq!(m.answers.len(), 2);
+    let mut s = TcpStream::connect(r.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = std::time::Instant::now();
+    // One octet every 100 ms: each read is quick, the message is not.
+    let mut closed = false;
+    for octet in &framed {
+        if std::io::Write::write_all(&mut s, &[*octet]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+    }
+    let mut buf = [0u8; 2];
+    let got = s.read(&mut buf).unwrap_or(0);
+    assert!(closed || got == 0, "a slow query was answered");
+    assert!(started.elapsed() < Duration::from_secs(4));
 }
 
 #[test]
