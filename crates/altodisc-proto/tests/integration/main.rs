@@ -4,6 +4,7 @@
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod fuzz_replay;
 mod properties;
 mod tv_p;
 mod tv_r;

@@ -133,19 +133,52 @@ pub fn read_file(
     interface: Option<&str>,
     family: AddressFamily,
 ) -> Result<LearnedDomain, LeaseError> {
+    let bytes = read_capped(path)?;
+    parse_lease_bytes(&bytes, path, interface, family)
+}
+
+/// Reads at most [`MAX_LEASE_FILE`] octets of `path`, whatever its metadata says: the size of a
+/// device or a FIFO is 0, and `/dev/zero` would otherwise be read until memory runs out. The
+/// file is opened without blocking, so a FIFO without a writer gives its (empty) content at
+/// once, and one whose writer has sent nothing yet is refused instead of waiting.
+fn read_capped(path: &Path) -> Result<Vec<u8>, LeaseError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
     let io = |source| LeaseError::Io {
         path: path.to_owned(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.len() > MAX_LEASE_FILE {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(io)?;
+    let regular = file.metadata().map_err(io)?.is_file();
+    let mut bytes = Vec::new();
+    match file.take(MAX_LEASE_FILE + 1).read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            return Err(LeaseError::Format {
+                path: path.to_owned(),
+                why: "not a regular file, and it has no data ready (a FIFO whose writer has not \
+                      written); give the lease file itself"
+                    .to_owned(),
+            });
+        }
+        Err(e) => return Err(io(e)),
+    }
+    if u64::try_from(bytes.len()).map_or(true, |n| n > MAX_LEASE_FILE) {
         return Err(LeaseError::Format {
             path: path.to_owned(),
-            why: format!("{} octets is too large for a lease file", meta.len()),
+            why: format!(
+                "more than {MAX_LEASE_FILE} octets{}, too large for a lease file; give the \
+                 lease file itself",
+                if regular { "" } else { " (not a regular file)" }
+            ),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    parse_lease_bytes(&bytes, path, interface, family)
+    Ok(bytes)
 }
 
 /// The content-based dispatch of [`read_file`], for callers that already hold the bytes.
@@ -532,6 +565,79 @@ lease {
         fam: AddressFamily,
     ) -> Result<LearnedDomain, LeaseError> {
         parse_lease_bytes(text.as_bytes(), Path::new("t.leases"), iface, fam)
+    }
+
+    /// A folder of this test's own, removed when dropped.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("altodisc-lease-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `discover --from-lease /dev/zero` used to read until memory ran out: the size cap looked
+    /// at `metadata().len()`, which is 0 for devices.
+    #[test]
+    fn dev_zero_is_capped_not_read_forever() {
+        let started = std::time::Instant::now();
+        let err = read_file(Path::new("/dev/zero"), None, AddressFamily::Ipv4).unwrap_err();
+        assert!(
+            matches!(&err, LeaseError::Format { why, .. } if why.contains("too large")
+                && why.contains("not a regular file")),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// A FIFO must not hang the reader: without a writer it reads as empty at once, and with a
+    /// writer that has not written it is refused instead of waited for.
+    #[test]
+    fn fifo_lease_returns_promptly() {
+        let scratch = Scratch::new("fifo");
+        let fifo = scratch.0.join("lease.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_file(&fifo, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(matches!(err, LeaseError::NoDomain { .. }), "{err}");
+        // Opened read-write, the FIFO has a writer (this test) that never writes.
+        let _writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        let err = read_file(&fifo, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(
+            matches!(&err, LeaseError::Format { why, .. } if why.contains("no data ready")),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// A regular file over the cap is refused by what was read, not by its metadata alone.
+    #[test]
+    fn oversized_regular_lease_is_refused() {
+        let scratch = Scratch::new("big");
+        let path = scratch.0.join("big.leases");
+        let big = usize::try_from(MAX_LEASE_FILE).unwrap() + 1;
+        std::fs::write(&path, vec![b'#'; big]).unwrap();
+        let err = read_file(&path, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(
+            matches!(&err, LeaseError::Format { why, .. } if why.contains("too large")
+                && !why.contains("not a regular file")),
+            "{err}"
+        );
+        // At the cap exactly it is read (and then fails only as a lease without a block).
+        std::fs::write(&path, vec![b'#'; big - 1]).unwrap();
+        let err = read_file(&path, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(matches!(err, LeaseError::NoDomain { .. }), "{err}");
     }
 
     #[test]

@@ -9,5 +9,6 @@ mod clients;
 mod common;
 mod differential;
 mod fastpath;
+mod fuzz_replay;
 mod secondaries;
 mod transport;

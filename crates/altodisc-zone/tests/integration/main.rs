@@ -6,5 +6,6 @@
 
 mod agreement;
 mod corpus;
+mod fuzz_replay;
 mod properties;
 mod replay;
