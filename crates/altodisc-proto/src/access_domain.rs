@@ -248,6 +248,8 @@ fn walk_v4(area: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), DhcpOpti
             0 => pos += 1,
             255 => return Ok(()),
             _ => {
+                // `pos` < `area.len()` (its octet was read), so `pos + 1` cannot wrap, and once
+                // the length octet at `pos + 1` is read, neither can `pos + 2 + len` (<= 255 more).
                 let Some(&len) = area.get(pos + 1) else {
                     return Err(DhcpOptionsError::Truncated { offset: pos });
                 };
@@ -258,7 +260,7 @@ fn walk_v4(area: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), DhcpOpti
                         code: u16::from(code),
                         offset: pos,
                         declared: usize::from(len),
-                        remaining: area.len() - start,
+                        remaining: area.len().saturating_sub(start),
                     });
                 };
                 visit(code, data);
@@ -277,6 +279,8 @@ fn walk_v4(area: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), DhcpOpti
 pub fn v6_options(area: &[u8], code: u16) -> Result<Vec<&[u8]>, DhcpOptionsError> {
     let mut out = Vec::new();
     let mut pos = 0usize;
+    // `pos` < `area.len()` in the loop; the header (4) and the length (< 65536) added to an
+    // in-bounds offset cannot wrap a usize of at least 32 bits.
     while pos < area.len() {
         let Some(header) = area.get(pos..pos + 4) else {
             return Err(DhcpOptionsError::Truncated { offset: pos });
@@ -289,7 +293,7 @@ pub fn v6_options(area: &[u8], code: u16) -> Result<Vec<&[u8]>, DhcpOptionsError
                 code: this,
                 offset: pos,
                 declared: len,
-                remaining: area.len() - start,
+                remaining: area.len().saturating_sub(start),
             });
         };
         if this == code {
