@@ -137,46 +137,60 @@ pub fn read_file(
     parse_lease_bytes(&bytes, path, interface, family)
 }
 
-/// Reads at most [`MAX_LEASE_FILE`] octets of `path`, whatever its metadata says: the size of a
-/// device or a FIFO is 0, and `/dev/zero` would otherwise be read until memory runs out. The
-/// file is opened without blocking, so a FIFO without a writer gives its (empty) content at
-/// once, and one whose writer has sent nothing yet is refused instead of waiting.
+/// Reads at most [`MAX_LEASE_FILE`] octets of `path` ([`read_bounded`]), with its refusals as
+/// [`LeaseError::Format`].
 fn read_capped(path: &Path) -> Result<Vec<u8>, LeaseError> {
-    use std::io::Read;
+    read_bounded(path, MAX_LEASE_FILE).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::InvalidData => LeaseError::Format {
+            path: path.to_owned(),
+            why: format!("{e}; give the lease file itself"),
+        },
+        _ => LeaseError::Io {
+            path: path.to_owned(),
+            source: e,
+        },
+    })
+}
+
+/// Reads at most `cap` octets of a file the user named, whatever its metadata says: the size of
+/// a device or a FIFO is 0, and `/dev/zero` would otherwise be read until memory runs out. The
+/// file is opened without blocking, so a FIFO without a writer gives its (empty) content at
+/// once, and one whose writer has sent nothing yet is refused instead of waited for. Used for
+/// lease files, the trust-anchor file and the CLI's `discover --config`.
+///
+/// # Errors
+/// The open or read error; [`std::io::ErrorKind::InvalidData`] when the file holds more than
+/// `cap` octets; [`std::io::ErrorKind::WouldBlock`] for a FIFO (or other non-regular file) with
+/// no data ready. The messages say which and why.
+pub fn read_bounded(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
     use std::os::unix::fs::OpenOptionsExt;
 
-    let io = |source| LeaseError::Io {
-        path: path.to_owned(),
-        source,
-    };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .map_err(io)?;
-    let regular = file.metadata().map_err(io)?.is_file();
+        .open(path)?;
+    let regular = file.metadata()?.is_file();
     let mut bytes = Vec::new();
-    match file.take(MAX_LEASE_FILE + 1).read_to_end(&mut bytes) {
+    match file.take(cap.saturating_add(1)).read_to_end(&mut bytes) {
         Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-            return Err(LeaseError::Format {
-                path: path.to_owned(),
-                why: "not a regular file, and it has no data ready (a FIFO whose writer has not \
-                      written); give the lease file itself"
-                    .to_owned(),
-            });
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+            return Err(Error::new(
+                ErrorKind::WouldBlock,
+                "not a regular file, and it has no data ready (a FIFO whose writer has not \
+                 written)",
+            ));
         }
-        Err(e) => return Err(io(e)),
+        Err(e) => return Err(e),
     }
-    if u64::try_from(bytes.len()).map_or(true, |n| n > MAX_LEASE_FILE) {
-        return Err(LeaseError::Format {
-            path: path.to_owned(),
-            why: format!(
-                "more than {MAX_LEASE_FILE} octets{}, too large for a lease file; give the \
-                 lease file itself",
+    if u64::try_from(bytes.len()).map_or(true, |n| n > cap) {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "more than {cap} octets{}, too large",
                 if regular { "" } else { " (not a regular file)" }
             ),
-        });
+        ));
     }
     Ok(bytes)
 }
