@@ -3,7 +3,7 @@
 //! * DHCPv4 option 213 (`OPTION_V4_ACCESS_DOMAIN`, RFC 5986 §3.2) and DHCPv6 option 57
 //!   (`OPTION_V6_ACCESS_DOMAIN`, RFC 5986 §3.3) carry **exactly one** domain name in uncompressed
 //!   RFC 1035 wire form (RFC 5986 §3.1; RFC 8415 §10 forbids compression in DHCPv6).
-//!   [`decode_access_domain`] enforces that, and treats a root-only name as absent (SPEC.md §5 `[interp]`).
+//!   [`decode_access_domain`] enforces that, and treats a root-only name as absent (`[interp]`, docs/decisions.md).
 //! * DHCPv4 options may be split into several instances that the receiver MUST concatenate, in the
 //!   order options field, `file`, `sname` when option overload (52) is present (RFC 3396 §5–§6):
 //!   [`v4_option`] does this over the raw option areas.
@@ -93,7 +93,7 @@ pub enum AccessDomainError {
 
 /// Decodes the payload of option 213 or 57 (RFC 5986 §3.1–§3.3).
 ///
-/// Returns `Ok(None)` for a root-only name, which names no access network (`[interp]`, SPEC.md §5).
+/// Returns `Ok(None)` for a root-only name, which names no access network (`[interp]`, docs/decisions.md).
 ///
 /// # Errors
 /// An [`AccessDomainError`] for an empty payload, a compression pointer, a label over 63 octets,
@@ -305,7 +305,7 @@ pub fn v6_options(area: &[u8], code: u16) -> Result<Vec<&[u8]>, DhcpOptionsError
 }
 
 /// Parses DHCPv4 option 15 (RFC 2132 §3.17): an ASCII domain name, not wire format. Trailing NUL
-/// octets (some servers send them) and one trailing dot are stripped (`[interp]`, SPEC.md §9.1).
+/// octets (some servers send them) and one trailing dot are stripped (`[interp]`, docs/decisions.md, resolver).
 /// Returns `Ok(None)` when nothing remains.
 ///
 /// # Errors

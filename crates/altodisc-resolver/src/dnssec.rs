@@ -1,4 +1,4 @@
-//! DNSSEC validation settings for the resolver (RFC 8686 §6.1, RFC 7286 §6.1; SPEC.md §9.1 step 2).
+//! DNSSEC validation settings for the resolver (RFC 8686 §6.1, RFC 7286 §6.1; docs/decisions.md, resolver step 2).
 //!
 //! Validation itself is hickory-resolver's (`DnssecDnsHandle`: DO bit, DNSKEY/DS chain from a
 //! trust anchor, RRSIG checks, NSEC/NSEC3 denial). This module adds what hickory 0.26.3 lacks:
@@ -37,7 +37,7 @@ pub enum DnssecMode {
     /// No validation; candidates say `unchecked`.
     Off,
     /// Validate; every candidate says `secure`, `insecure`, `bogus` or `indeterminate`; bogus data
-    /// is never a candidate (it counts as a temporary failure, SPEC.md §9.1 step 2).
+    /// is never a candidate (it counts as a temporary failure, docs/decisions.md, resolver step 2).
     #[default]
     Report,
     /// As `Report`, and data that is not `secure` is refused too.

@@ -15,16 +15,16 @@
 //! records = [{ order = 100, preference = 10, uri = "https://alto.example.net/ird" }]
 //!
 //! [[prefix]]                       # RFC 8686 §3.4: NAPTR at the reverse names of a prefix
-//! prefix = "198.51.100.0/22"       # unaligned: expanded to four /24 owners (SPEC.md §9.2, A12)
+//! prefix = "198.51.100.0/22"       # unaligned: expanded to four /24 owners (docs/decisions.md, responder, A12)
 //! records = [{ order = 100, preference = 10, delegate = "alto.example.net." }]
 //! ```
 //!
 //! Unknown keys are errors (`deny_unknown_fields`), everywhere. The bundled, commented example is
 //! `zones/publish.toml`; a test loads it.
 //!
-//! **Records** (SPEC.md §9.2 step 3): `uri` gives a terminal record
+//! **Records** (docs/decisions.md, responder): `uri` gives a terminal record
 //! `NAPTR order pref "u" "<service>" "!.*!<uri>!" .` (the URI is checked against the protocol tag,
-//! SPEC.md A2, and may not contain `!`, A3); `delegate` gives a non-terminal record
+//! docs/decisions.md, A2, and may not contain `!`, A3); `delegate` gives a non-terminal record
 //! `NAPTR order pref "" "<service>" "" <target>` (RFC 3958 §2.2.3). Prefix owners come from
 //! [`altodisc_proto::publish::publish_owners`], the one publish-side expansion.
 //!
@@ -172,7 +172,7 @@ pub struct AccessDomainEntry {
     pub records: Vec<RecordEntry>,
 }
 
-/// How an unaligned prefix is published (SPEC.md §9.2 step 2).
+/// How an unaligned prefix is published (docs/decisions.md, responder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expansion {
@@ -263,7 +263,7 @@ impl PublishConfigError {
     }
 }
 
-/// What one record of the config intends (for the checker's replay, SPEC.md §9.3 Z24).
+/// What one record of the config intends (for the checker's replay, docs/checker-rules.md, Z24).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntendedTarget {
     /// A terminal URI.
@@ -283,7 +283,7 @@ pub struct Intent {
     pub owners: Vec<DomainName>,
     /// The records as (service, order, preference, target), in config order.
     pub records: Vec<(String, u16, u16, IntendedTarget)>,
-    /// Publishing notes (e.g. SPEC.md A12 for expanded prefixes).
+    /// Publishing notes (e.g. docs/decisions.md, A12 for expanded prefixes).
     pub warnings: Vec<String>,
 }
 
@@ -455,7 +455,7 @@ impl PublishConfig {
             let target = match (&r.uri, &r.delegate) {
                 (Some(uri), None) => {
                     // A terminal U-NAPTR record yields a URI for exactly one protocol: the
-                    // scheme must equal it (SPEC.md A2).
+                    // scheme must equal it (docs/decisions.md, A2).
                     let [protocol] = param.protocols() else {
                         return Err(PublishConfigError::invalid(
                             entry,
@@ -466,10 +466,12 @@ impl PublishConfig {
                         PublishConfigError::invalid(entry, format!("uri {uri:?}: {e}"))
                     })?;
                     if uri.contains('!') {
-                        // `!` is the regexp delimiter and U-NAPTR has no escape (SPEC.md A3).
+                        // `!` is the regexp delimiter and U-NAPTR has no escape (docs/decisions.md, A3).
                         return Err(PublishConfigError::invalid(
                             entry,
-                            format!("uri {uri:?}: contains '!', the regexp delimiter (SPEC.md A3)"),
+                            format!(
+                                "uri {uri:?}: contains '!', the regexp delimiter (docs/decisions.md, A3)"
+                            ),
                         ));
                     }
                     IntendedTarget::Uri(uri.clone())
@@ -714,7 +716,7 @@ fn generated(owner: DomainName, ttl: u32, rtype: u16, rdata: Vec<u8>) -> ZoneRec
 
 fn parse_name(entry: &str, text: &str) -> Result<DomainName, PublishConfigError> {
     if text.is_empty() || text == "\"\"" {
-        // SPEC.md A1: an empty name is not the root; write "." for the root.
+        // docs/decisions.md, A1: an empty name is not the root; write "." for the root.
         return Err(PublishConfigError::invalid(
             entry,
             "empty name (write \".\" for the root)",

@@ -1,4 +1,5 @@
-//! altodisc-proto against the test vectors of SPEC.md §11 (TV-R, TV-W, TV-P), plus property tests.
+//! altodisc-proto against vectors taken from the RFCs' rules and examples (reverse ladder,
+//! U-NAPTR walk, publishing owners), plus property tests and the fuzz corpus replay.
 //! One test binary; one module per vector family.
 
 // Tests may unwrap: a panic is a failed test.

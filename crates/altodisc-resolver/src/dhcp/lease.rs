@@ -3,7 +3,7 @@
 //! * ISC dhclient text leases (`/var/lib/dhcp/dhclient.<if>.leases`, `dhclient6.<if>.leases`):
 //!   `lease { interface "eth0"; option v4-access-domain example.net.; }` and
 //!   `lease6 { interface "eth0"; ... option dhcp6.v6-access-domain example.net.; }`. The **last**
-//!   block for the interface wins (dhclient appends; DHCP-LAB-NOTES §4). Values written as
+//!   block for the interface wins (dhclient appends a block at every renewal). Values written as
 //!   colon-hex (`7:65:78:...:0`, a `string`-typed redefinition) go through the same wire decoder.
 //! * dhcpcd 9 binary leases (`/var/lib/dhcpcd/<if>.lease` = the raw BOOTP reply,
 //!   `<if>.lease6` = the raw DHCPv6 Reply): parsed by [`super::v4::parse_reply`] /
@@ -514,7 +514,7 @@ fn dhclient_domain(block: &Block, family: AddressFamily) -> Result<(DomainName, 
 }
 
 /// dhclient writes a `domain-name`-typed option as `example.net.` (unquoted), a `domain-list` as
-/// `"example.net."`, and a `string`/unknown one as colon-hex `7:65:...:0` (DHCP-LAB-NOTES §3).
+/// `"example.net."`, and a `string`/unknown one as colon-hex `7:65:...:0` (what dhclient writes for an option it does not know the type of).
 /// Hex goes through the wire decoder (the RFC 5986 rules); text through the name parser.
 fn dhclient_value_to_name(v: &str) -> Result<Option<DomainName>, String> {
     let v = v.trim();

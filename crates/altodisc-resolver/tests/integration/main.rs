@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod dhcp_lab;
-// DNSSEC validation against Knot (automatic signing) and unbound (issue 9).
+// DNSSEC validation against Knot (automatic signing) and unbound.
 mod dnssec;
-// U-NAPTR and xdom against NSD, Knot and BIND; timeouts; hostile servers (issue 3).
+// U-NAPTR and xdom against NSD, Knot and BIND; timeouts; hostile servers.
 mod fixtures;
 mod fuzz_replay;
 mod hostile;
