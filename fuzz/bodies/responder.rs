@@ -79,10 +79,9 @@ impl Harness {
     pub(crate) fn query(&mut self, data: &[u8]) {
         let slow = self.hickory(data);
         if let Some(slow) = &slow {
-            assert!(
-                Message::from_vec(slow).is_ok(),
-                "hickory path sent an undecodable response"
-            );
+            if let Err(e) = Message::from_vec(slow) {
+                panic!("hickory path sent an undecodable response ({e}): {slow:02x?}");
+            }
             assert!(slow.len() <= 65_535);
         }
         let Some(done) = self.fast.answer(&self.shared, data, &mut self.out) else {
