@@ -127,7 +127,7 @@ struct ConfigInterface {
     ipv6: Option<String>,
 }
 
-/// A configured domain must be a valid, non-root FQDN (SPEC.md §9.1 step 3).
+/// A configured domain must be a valid, non-root FQDN (docs/decisions.md, resolver step 3).
 fn parse_domain(what: &str, text: &str) -> Result<DomainName, String> {
     let name = DomainName::parse(text).map_err(|e| format!("{what} {text:?}: {e}"))?;
     if name.is_root() {
@@ -139,8 +139,11 @@ fn parse_domain(what: &str, text: &str) -> Result<DomainName, String> {
 fn load_config(args: &DiscoverArgs) -> Result<DomainConfig, String> {
     let mut config = DomainConfig::default();
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path)
+        // A domain config is a few lines; 1 MiB bounds a wrong path to a device or a FIFO.
+        let bytes = altodisc_resolver::dhcp::lease::read_bounded(path, 1 << 20)
             .map_err(|e| format!("--config {}: {e}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| format!("--config {}: not UTF-8 text: {e}", path.display()))?;
         let file: ConfigFile =
             toml::from_str(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
         let opt = |what: String, v: &Option<String>| {
@@ -240,7 +243,7 @@ pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
             return exit::code(code);
         }
     };
-    // --verify (issue 10): per pair, the IRD of each candidate in order until one verifies
+    // --verify: per pair, the IRD of each candidate in order until one verifies
     // (RFC 3958 §2.2.4 backtracking).
     let allow_http = opts
         .wanted

@@ -3,7 +3,7 @@
 //! * DHCPv4 option 213 (`OPTION_V4_ACCESS_DOMAIN`, RFC 5986 §3.2) and DHCPv6 option 57
 //!   (`OPTION_V6_ACCESS_DOMAIN`, RFC 5986 §3.3) carry **exactly one** domain name in uncompressed
 //!   RFC 1035 wire form (RFC 5986 §3.1; RFC 8415 §10 forbids compression in DHCPv6).
-//!   [`decode_access_domain`] enforces that, and treats a root-only name as absent (SPEC.md §5 `[interp]`).
+//!   [`decode_access_domain`] enforces that, and treats a root-only name as absent (`[interp]`, docs/decisions.md).
 //! * DHCPv4 options may be split into several instances that the receiver MUST concatenate, in the
 //!   order options field, `file`, `sname` when option overload (52) is present (RFC 3396 §5–§6):
 //!   [`v4_option`] does this over the raw option areas.
@@ -93,7 +93,7 @@ pub enum AccessDomainError {
 
 /// Decodes the payload of option 213 or 57 (RFC 5986 §3.1–§3.3).
 ///
-/// Returns `Ok(None)` for a root-only name, which names no access network (`[interp]`, SPEC.md §5).
+/// Returns `Ok(None)` for a root-only name, which names no access network (`[interp]`, docs/decisions.md).
 ///
 /// # Errors
 /// An [`AccessDomainError`] for an empty payload, a compression pointer, a label over 63 octets,
@@ -248,6 +248,8 @@ fn walk_v4(area: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), DhcpOpti
             0 => pos += 1,
             255 => return Ok(()),
             _ => {
+                // `pos` < `area.len()` (its octet was read), so `pos + 1` cannot wrap, and once
+                // the length octet at `pos + 1` is read, neither can `pos + 2 + len` (<= 255 more).
                 let Some(&len) = area.get(pos + 1) else {
                     return Err(DhcpOptionsError::Truncated { offset: pos });
                 };
@@ -258,7 +260,7 @@ fn walk_v4(area: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), DhcpOpti
                         code: u16::from(code),
                         offset: pos,
                         declared: usize::from(len),
-                        remaining: area.len() - start,
+                        remaining: area.len().saturating_sub(start),
                     });
                 };
                 visit(code, data);
@@ -277,6 +279,8 @@ fn walk_v4(area: &[u8], mut visit: impl FnMut(u8, &[u8])) -> Result<(), DhcpOpti
 pub fn v6_options(area: &[u8], code: u16) -> Result<Vec<&[u8]>, DhcpOptionsError> {
     let mut out = Vec::new();
     let mut pos = 0usize;
+    // `pos` < `area.len()` in the loop; the header (4) and the length (< 65536) added to an
+    // in-bounds offset cannot wrap a usize of at least 32 bits.
     while pos < area.len() {
         let Some(header) = area.get(pos..pos + 4) else {
             return Err(DhcpOptionsError::Truncated { offset: pos });
@@ -289,7 +293,7 @@ pub fn v6_options(area: &[u8], code: u16) -> Result<Vec<&[u8]>, DhcpOptionsError
                 code: this,
                 offset: pos,
                 declared: len,
-                remaining: area.len() - start,
+                remaining: area.len().saturating_sub(start),
             });
         };
         if this == code {
@@ -301,7 +305,7 @@ pub fn v6_options(area: &[u8], code: u16) -> Result<Vec<&[u8]>, DhcpOptionsError
 }
 
 /// Parses DHCPv4 option 15 (RFC 2132 §3.17): an ASCII domain name, not wire format. Trailing NUL
-/// octets (some servers send them) and one trailing dot are stripped (`[interp]`, SPEC.md §9.1).
+/// octets (some servers send them) and one trailing dot are stripped (`[interp]`, docs/decisions.md, resolver).
 /// Returns `Ok(None)` when nothing remains.
 ///
 /// # Errors

@@ -216,15 +216,23 @@ impl DomainName {
             match len & 0xC0 {
                 0x00 => {}
                 0xC0 => {
-                    let Some(&low) = message.get(pos + 1) else {
-                        return Err(NameError::Truncated { offset: pos + 1 });
+                    let low_at = pos
+                        .checked_add(1)
+                        .ok_or(NameError::Truncated { offset: pos })?;
+                    let Some(&low) = message.get(low_at) else {
+                        return Err(NameError::Truncated { offset: low_at });
                     };
                     let target = (usize::from(len & 0x3F) << 8) | usize::from(low);
                     pointers += 1;
                     if pointers > MAX_POINTERS || target >= pos {
                         return Err(NameError::PointerLoop { offset: pos });
                     }
-                    used.get_or_insert(pos + 2 - start);
+                    // Only the first pointer ends the name at `start`; later ones sit wherever
+                    // earlier pointers led, often before `start` (RFC 1035 §4.1.4). Computing
+                    // their distance from `start` underflowed (found by fuzzing).
+                    if used.is_none() {
+                        used = Some(octets_from(start, pos, 2)?);
+                    }
                     pos = target;
                     continue;
                 }
@@ -235,19 +243,24 @@ impl DomainName {
                     });
                 }
             }
-            let end = pos + 1 + usize::from(len);
-            if end > message.len() {
+            let Some(label) = pos
+                .checked_add(1 + usize::from(len))
+                .and_then(|end| message.get(pos..end))
+            else {
                 return Err(NameError::Truncated {
                     offset: message.len(),
                 });
-            }
-            wire.extend_from_slice(&message[pos..end]);
+            };
+            wire.extend_from_slice(label);
             check_total(wire.len())?;
+            pos += label.len();
             if len == 0 {
-                let used = used.unwrap_or_else(|| end - start);
+                let used = match used {
+                    Some(used) => used,
+                    None => octets_from(start, pos, 0)?,
+                };
                 return Ok((Self { wire }, used));
             }
-            pos = end;
         }
     }
 
@@ -343,6 +356,7 @@ fn uncompressed_len(data: &[u8]) -> Result<usize, NameError> {
                 });
             }
         }
+        // `pos` <= 255 here (checked below), so this cannot overflow.
         let end = pos + 1 + usize::from(len);
         check_total(end)?;
         if len == 0 {
@@ -353,6 +367,15 @@ fn uncompressed_len(data: &[u8]) -> Result<usize, NameError> {
         }
         pos = end;
     }
+}
+
+/// Octets from `start` to `pos + extra` in a message: the length a name occupies at `start`.
+/// `pos` is below `start` only once a pointer has been followed, and callers ask before that, so
+/// the error is a guard against a future caller rather than a reachable case.
+fn octets_from(start: usize, pos: usize, extra: usize) -> Result<usize, NameError> {
+    pos.checked_add(extra)
+        .and_then(|end| end.checked_sub(start))
+        .ok_or(NameError::PointerLoop { offset: pos })
 }
 
 fn check_total(len: usize) -> Result<(), NameError> {
@@ -533,6 +556,23 @@ mod tests {
             DomainName::from_message(&[0xC0, 0x00], 0),
             Err(NameError::PointerLoop { offset: 0 })
         );
+    }
+
+    /// Two pointers where the second sits before `start`: the second one's distance from
+    /// `start` used to be computed (and underflow) although only the first one's counts.
+    #[test]
+    fn compression_pointer_before_start_does_not_underflow() {
+        // 0: root; 1: "a" + pointer to 0; 6 (`start`): pointer to 1. The pointer at 3 lies
+        // before `start`.
+        let msg = [0, 1, b'a', 0xC0, 0x00, 0xFF, 0xC0, 0x01];
+        let (n, used) = DomainName::from_message(&msg, 6).unwrap();
+        assert_eq!(n.to_string(), "a.");
+        assert_eq!(used, 2);
+        // The fuzzer's shape: a chain of backward pointers, each before `start`.
+        let msg = [0, 0xC0, 0x00, 0xC0, 0x01, 0xC0, 0x03];
+        let (n, used) = DomainName::from_message(&msg, 5).unwrap();
+        assert!(n.is_root());
+        assert_eq!(used, 2);
     }
 
     #[test]

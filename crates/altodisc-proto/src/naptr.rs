@@ -96,11 +96,12 @@ impl NaptrRecord {
     /// [`NaptrWireError`] for truncation, a bad name or trailing octets.
     pub fn from_rdata(rdata: &[u8]) -> Result<Self, NaptrWireError> {
         let (mut rec, at) = Self::read_fixed(rdata)?;
-        let (name, used) =
-            DomainName::from_wire(&rdata[at..]).map_err(NaptrWireError::Replacement)?;
-        if at + used != rdata.len() {
+        // `read_fixed` returns an offset inside `rdata`, and `used` counts octets of its tail.
+        let tail = rdata.get(at..).unwrap_or_default();
+        let (name, used) = DomainName::from_wire(tail).map_err(NaptrWireError::Replacement)?;
+        if used != tail.len() {
             return Err(NaptrWireError::TrailingBytes {
-                count: rdata.len() - at - used,
+                count: tail.len().saturating_sub(used),
             });
         }
         rec.replacement = name;
@@ -117,18 +118,24 @@ impl NaptrRecord {
         start: usize,
         len: usize,
     ) -> Result<Self, NaptrWireError> {
-        let rdata = message
-            .get(start..start + len)
-            .ok_or(NaptrWireError::Truncated {
-                field: "RDATA",
-                offset: message.len().saturating_sub(start),
-            })?;
+        let truncated = NaptrWireError::Truncated {
+            field: "RDATA",
+            offset: message.len().saturating_sub(start),
+        };
+        // `start` and `len` come from a message (RDLENGTH, offsets): no sum may wrap.
+        let end = start.checked_add(len).ok_or(truncated.clone())?;
+        let (upto, rdata) = message
+            .get(..end)
+            .zip(message.get(start..end))
+            .ok_or(truncated)?;
         let (mut rec, at) = Self::read_fixed(rdata)?;
-        let (name, used) = DomainName::from_message(&message[..start + len], start + at)
-            .map_err(NaptrWireError::Replacement)?;
-        if at + used != len {
+        // `at` <= `len`, so `start + at` <= `end`, which did not wrap.
+        let (name, used) =
+            DomainName::from_message(upto, start + at).map_err(NaptrWireError::Replacement)?;
+        let read = at.saturating_add(used);
+        if read != len {
             return Err(NaptrWireError::TrailingBytes {
-                count: len.saturating_sub(at + used),
+                count: len.saturating_sub(read),
             });
         }
         rec.replacement = name;
@@ -137,6 +144,7 @@ impl NaptrRecord {
 
     /// Reads ORDER, PREFERENCE and the three character-strings; returns the offset of REPLACEMENT.
     fn read_fixed(rdata: &[u8]) -> Result<(Self, usize), NaptrWireError> {
+        // Offsets here stay below 4 + 3 * 256 (three length-prefixed strings), far from wrapping.
         let u16_at = |at: usize, field| {
             rdata
                 .get(at..at + 2)

@@ -133,9 +133,15 @@ impl TrustAnchorFile {
     /// # Errors
     /// [`DnssecError::Read`] or [`DnssecError::Parse`].
     pub fn load(path: &Path) -> Result<Self, DnssecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| DnssecError::Read {
+        // A trust-anchor file is a few DS/DNSKEY lines; 1 MiB bounds a wrong path to a device.
+        let bytes =
+            crate::dhcp::lease::read_bounded(path, 1 << 20).map_err(|e| DnssecError::Read {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        let text = String::from_utf8(bytes).map_err(|e| DnssecError::Read {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: format!("not UTF-8 text (at octet {})", e.utf8_error().valid_up_to()),
         })?;
         Self::parse(&text).map_err(|message| DnssecError::Parse {
             path: path.to_owned(),
@@ -459,6 +465,13 @@ pub fn state_of<'a>(proofs: impl IntoIterator<Item = &'a Proof>) -> DnssecState 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device's metadata size is 0; reading it must stop at the cap, not run out of memory.
+    #[test]
+    fn trust_anchor_file_read_is_bounded() {
+        let err = TrustAnchorFile::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
+    }
 
     // A real KSK (ECDSA P-256) and its DS, as `dig DNSKEY` / `dig DS` print them.
     const KSK: &str = "example.net.\t3600\tIN\tDNSKEY\t257 3 13 \

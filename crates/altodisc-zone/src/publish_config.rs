@@ -401,11 +401,24 @@ impl PublishConfig {
     /// # Errors
     /// [`PublishConfigError::Io`] or [`PublishConfigError::Toml`].
     pub fn load(path: &Path) -> Result<Self, PublishConfigError> {
+        use std::io::Read;
+        // A publishing config is kilobytes; the cap bounds a wrong path to a device (whose
+        // metadata size is 0, so it cannot be checked up front).
+        const MAX_CONFIG_FILE: u64 = 16 << 20;
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| PublishConfigError::Io {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_FILE + 1).read_to_string(&mut text))
+            .map_err(|e| PublishConfigError::Io {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+        if u64::try_from(text.len()).map_or(true, |n| n > MAX_CONFIG_FILE) {
+            return Err(PublishConfigError::Io {
+                file,
+                message: format!("more than {MAX_CONFIG_FILE} octets; not a publishing config"),
+            });
+        }
         Self::from_toml(&text, &file)
     }
 
@@ -1036,6 +1049,13 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device's metadata size is 0; reading it must stop at the cap, not run out of memory.
+    #[test]
+    fn load_of_dev_zero_is_bounded() {
+        let err = PublishConfig::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("not a publishing config"), "{err}");
+    }
 
     const MINIMAL: &str = r#"
 [defaults]

@@ -1,9 +1,11 @@
-//! altodisc-proto against vectors taken from the RFCs (reverse names, wire encodings, parsers and validators), plus property tests.
+//! altodisc-proto against vectors taken from the RFCs' rules and examples (reverse ladder,
+//! U-NAPTR walk, publishing owners), plus property tests and the fuzz corpus replay.
 //! One test binary; one module per vector family.
 
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod fuzz_replay;
 mod properties;
 mod tv_p;
 mod tv_r;

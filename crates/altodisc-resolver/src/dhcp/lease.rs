@@ -3,7 +3,7 @@
 //! * ISC dhclient text leases (`/var/lib/dhcp/dhclient.<if>.leases`, `dhclient6.<if>.leases`):
 //!   `lease { interface "eth0"; option v4-access-domain example.net.; }` and
 //!   `lease6 { interface "eth0"; ... option dhcp6.v6-access-domain example.net.; }`. The **last**
-//!   block for the interface wins (dhclient appends; DHCP-LAB-NOTES §4). Values written as
+//!   block for the interface wins (dhclient appends a block at every renewal). Values written as
 //!   colon-hex (`7:65:78:...:0`, a `string`-typed redefinition) go through the same wire decoder.
 //! * dhcpcd 9 binary leases (`/var/lib/dhcpcd/<if>.lease` = the raw BOOTP reply,
 //!   `<if>.lease6` = the raw DHCPv6 Reply): parsed by [`super::v4::parse_reply`] /
@@ -133,19 +133,66 @@ pub fn read_file(
     interface: Option<&str>,
     family: AddressFamily,
 ) -> Result<LearnedDomain, LeaseError> {
-    let io = |source| LeaseError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.len() > MAX_LEASE_FILE {
-        return Err(LeaseError::Format {
-            path: path.to_owned(),
-            why: format!("{} octets is too large for a lease file", meta.len()),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = read_capped(path)?;
     parse_lease_bytes(&bytes, path, interface, family)
+}
+
+/// Reads at most [`MAX_LEASE_FILE`] octets of `path` ([`read_bounded`]), with its refusals as
+/// [`LeaseError::Format`].
+fn read_capped(path: &Path) -> Result<Vec<u8>, LeaseError> {
+    read_bounded(path, MAX_LEASE_FILE).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::InvalidData => LeaseError::Format {
+            path: path.to_owned(),
+            why: format!("{e}; give the lease file itself"),
+        },
+        _ => LeaseError::Io {
+            path: path.to_owned(),
+            source: e,
+        },
+    })
+}
+
+/// Reads at most `cap` octets of a file the user named, whatever its metadata says: the size of
+/// a device or a FIFO is 0, and `/dev/zero` would otherwise be read until memory runs out. The
+/// file is opened without blocking, so a FIFO without a writer gives its (empty) content at
+/// once, and one whose writer has sent nothing yet is refused instead of waited for. Used for
+/// lease files, the trust-anchor file and the CLI's `discover --config`.
+///
+/// # Errors
+/// The open or read error; [`std::io::ErrorKind::InvalidData`] when the file holds more than
+/// `cap` octets; [`std::io::ErrorKind::WouldBlock`] for a FIFO (or other non-regular file) with
+/// no data ready. The messages say which and why.
+pub fn read_bounded(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let regular = file.metadata()?.is_file();
+    let mut bytes = Vec::new();
+    match file.take(cap.saturating_add(1)).read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+            return Err(Error::new(
+                ErrorKind::WouldBlock,
+                "not a regular file, and it has no data ready (a FIFO whose writer has not \
+                 written)",
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    if u64::try_from(bytes.len()).map_or(true, |n| n > cap) {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "more than {cap} octets{}, too large",
+                if regular { "" } else { " (not a regular file)" }
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The content-based dispatch of [`read_file`], for callers that already hold the bytes.
@@ -467,7 +514,7 @@ fn dhclient_domain(block: &Block, family: AddressFamily) -> Result<(DomainName, 
 }
 
 /// dhclient writes a `domain-name`-typed option as `example.net.` (unquoted), a `domain-list` as
-/// `"example.net."`, and a `string`/unknown one as colon-hex `7:65:...:0` (DHCP-LAB-NOTES §3).
+/// `"example.net."`, and a `string`/unknown one as colon-hex `7:65:...:0` (what dhclient writes for an option it does not know the type of).
 /// Hex goes through the wire decoder (the RFC 5986 rules); text through the name parser.
 fn dhclient_value_to_name(v: &str) -> Result<Option<DomainName>, String> {
     let v = v.trim();
@@ -532,6 +579,79 @@ lease {
         fam: AddressFamily,
     ) -> Result<LearnedDomain, LeaseError> {
         parse_lease_bytes(text.as_bytes(), Path::new("t.leases"), iface, fam)
+    }
+
+    /// A folder of this test's own, removed when dropped.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("altodisc-lease-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `discover --from-lease /dev/zero` used to read until memory ran out: the size cap looked
+    /// at `metadata().len()`, which is 0 for devices.
+    #[test]
+    fn dev_zero_is_capped_not_read_forever() {
+        let started = std::time::Instant::now();
+        let err = read_file(Path::new("/dev/zero"), None, AddressFamily::Ipv4).unwrap_err();
+        assert!(
+            matches!(&err, LeaseError::Format { why, .. } if why.contains("too large")
+                && why.contains("not a regular file")),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// A FIFO must not hang the reader: without a writer it reads as empty at once, and with a
+    /// writer that has not written it is refused instead of waited for.
+    #[test]
+    fn fifo_lease_returns_promptly() {
+        let scratch = Scratch::new("fifo");
+        let fifo = scratch.0.join("lease.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_file(&fifo, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(matches!(err, LeaseError::NoDomain { .. }), "{err}");
+        // Opened read-write, the FIFO has a writer (this test) that never writes.
+        let _writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        let err = read_file(&fifo, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(
+            matches!(&err, LeaseError::Format { why, .. } if why.contains("no data ready")),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// A regular file over the cap is refused by what was read, not by its metadata alone.
+    #[test]
+    fn oversized_regular_lease_is_refused() {
+        let scratch = Scratch::new("big");
+        let path = scratch.0.join("big.leases");
+        let big = usize::try_from(MAX_LEASE_FILE).unwrap() + 1;
+        std::fs::write(&path, vec![b'#'; big]).unwrap();
+        let err = read_file(&path, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(
+            matches!(&err, LeaseError::Format { why, .. } if why.contains("too large")
+                && !why.contains("not a regular file")),
+            "{err}"
+        );
+        // At the cap exactly it is read (and then fails only as a lease without a block).
+        std::fs::write(&path, vec![b'#'; big - 1]).unwrap();
+        let err = read_file(&path, None, AddressFamily::Ipv4).unwrap_err();
+        assert!(matches!(err, LeaseError::NoDomain { .. }), "{err}");
     }
 
     #[test]

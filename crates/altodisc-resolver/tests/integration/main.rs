@@ -9,6 +9,7 @@ mod dhcp_lab;
 mod dnssec;
 // U-NAPTR and xdom against NSD, Knot and BIND; timeouts; hostile servers.
 mod fixtures;
+mod fuzz_replay;
 mod hostile;
 mod peers;
 mod timeout;

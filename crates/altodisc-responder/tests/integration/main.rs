@@ -12,6 +12,7 @@ mod clients;
 mod common;
 mod differential;
 mod fastpath;
+mod fuzz_replay;
 mod hostile;
 mod ixfr;
 mod protocol;

@@ -7,6 +7,7 @@
 
 mod agreement;
 mod corpus;
+mod fuzz_replay;
 mod generate;
 mod peer_agreement;
 mod properties;
