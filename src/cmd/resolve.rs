@@ -262,7 +262,7 @@ pub(crate) fn run(args: &ResolveArgs) -> ExitCode {
             return usage_error(&m);
         }
     };
-    // --verify (issue 10): IRD check of each candidate in order, RFC 3958 §2.2.4 backtracking.
+    // --verify: IRD check of each candidate in order, RFC 3958 §2.2.4 backtracking.
     let uris: Vec<String> = outcome.candidates.iter().map(|c| c.uri.clone()).collect();
     let tried = match rt.block_on(args.verify.run(args.dns.allow_http, &uris)) {
         Ok(t) => t,

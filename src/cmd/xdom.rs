@@ -113,7 +113,7 @@ pub(crate) fn run(args: &XdomArgs) -> ExitCode {
     for input in &args.inputs {
         match rt.block_on(resolver.xdom(input, &wanted)) {
             Ok(o) => {
-                // --verify (issue 10): IRD check of each candidate in order (RFC 3958 §2.2.4).
+                // --verify: IRD check of each candidate in order (RFC 3958 §2.2.4).
                 let uris: Vec<String> = o.candidates.iter().map(|c| c.uri.clone()).collect();
                 let tried = match rt.block_on(args.verify.run(args.dns.allow_http, &uris)) {
                     Ok(t) => t,

@@ -1,4 +1,4 @@
-//! `altodisc names` against the SPEC.md TV-R derived table.
+//! `altodisc names` against the reverse-name table derived from RFC 8686 Table 1.
 
 use serde_json::Value;
 

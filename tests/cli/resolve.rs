@@ -55,7 +55,7 @@ fn resolve_found_not_found_http_and_exit_codes() {
     assert_eq!(v["candidates"][0]["preference"], 10);
     assert_eq!(v["candidates"][0]["owner"], "example.net.");
     assert_eq!(v["candidates"][1]["preference"], 20);
-    // Default `--dnssec report`; NSD queried directly serves no chain from the root (issue 9).
+    // Default `--dnssec report`; NSD queried directly serves no chain from the root.
     assert_eq!(v["candidates"][0]["dnssec"], "indeterminate");
 
     let out = altodisc(&[&base[..], &["--json", "nothere.example.net."]].concat());

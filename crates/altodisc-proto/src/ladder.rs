@@ -13,7 +13,7 @@
 //! There is no nibble rounding: a /60 starts at R56, a /127 at R64, a /25 at R24. IPv4 below /8 and
 //! IPv6 below /32 are unsupported (§3.2).
 //!
-//! Decisions where RFC 8686 is silent (SPEC.md §8 A10, A11):
+//! Decisions where RFC 8686 is silent (docs/decisions.md, A10 and A11):
 //! * an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, prefix length ≥ 96) is treated as the IPv4
 //!   address (prefix length − 96); taken literally it would only reach all-zero `ip6.arpa` names;
 //! * link-local addresses (IPv6 `fe80::/10`, IPv4 `169.254.0.0/16`) and zone IDs (`%eth0`) are
@@ -74,13 +74,13 @@ pub enum LadderError {
         /// Shortest supported.
         min: u8,
     },
-    /// A zone ID such as `%eth0` (SPEC.md §8 A10).
+    /// A zone ID such as `%eth0` (docs/decisions.md, A10).
     #[error(
-        "address has a zone ID; zone IDs are local to a host and have no reverse DNS (SPEC.md A10)"
+        "address has a zone ID; zone IDs are local to a host and have no reverse DNS (docs/decisions.md, A10)"
     )]
     ZoneId,
-    /// A link-local address (SPEC.md §8 A10).
-    #[error("link-local address; it has no meaning beyond one link (SPEC.md A10)")]
+    /// A link-local address (docs/decisions.md, A10).
+    #[error("link-local address; it has no meaning beyond one link (docs/decisions.md, A10)")]
     LinkLocal,
 }
 
@@ -88,12 +88,12 @@ pub enum LadderError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LadderWarning {
-    /// An IPv4-mapped IPv6 input was converted to IPv4 (SPEC.md §8 A10).
+    /// An IPv4-mapped IPv6 input was converted to IPv4 (docs/decisions.md, A10).
     MappedToIpv4 {
         /// The original IPv6 address.
         original: Ipv6Addr,
     },
-    /// Bits below the prefix length were set and are ignored (SPEC.md §8 A11).
+    /// Bits below the prefix length were set and are ignored (docs/decisions.md, A11).
     HostBitsSet,
     /// A private or unique-local address: only useful with split-horizon DNS (RFC 8686 §5.1.3).
     PrivateAddress,
@@ -104,9 +104,9 @@ impl fmt::Display for LadderWarning {
         match self {
             Self::MappedToIpv4 { original } => write!(
                 f,
-                "IPv4-mapped address {original} treated as IPv4 (RFC 8686 is silent; SPEC.md A10)"
+                "IPv4-mapped address {original} treated as IPv4 (RFC 8686 is silent; docs/decisions.md, A10)"
             ),
-            Self::HostBitsSet => f.write_str("host bits below the prefix length are ignored (SPEC.md A11)"),
+            Self::HostBitsSet => f.write_str("host bits below the prefix length are ignored (docs/decisions.md, A11)"),
             Self::PrivateAddress => f.write_str(
                 "private address: works only with split-horizon DNS and DNSSEC anchors (RFC 8686 §5.1.3)",
             ),
@@ -126,7 +126,7 @@ pub struct IpPrefix {
 }
 
 impl IpPrefix {
-    /// Parses `ADDR` or `ADDR/LEN` (RFC 8686 §3.1), applying the SPEC.md §8 A10 / A11 decisions.
+    /// Parses `ADDR` or `ADDR/LEN` (RFC 8686 §3.1), applying the decisions A10 and A11 of docs/decisions.md.
     ///
     /// # Errors
     /// [`LadderError::InvalidSyntax`], [`LadderError::PrefixLengthOutOfRange`],

@@ -1,5 +1,5 @@
 //! Publish-side expansion: from a prefix an operator serves to the owner names its NAPTR records
-//! must sit at, so that every address inside the prefix finds them (SPEC.md §9.2 step 2).
+//! must sit at, so that every address inside the prefix finds them (docs/decisions.md, responder).
 //!
 //! Clients only query the depths of RFC 8686 Table 1 (IPv4 /8 /16 /24 /32; IPv6 /32 /40 /48 /56 /64
 //! /128). So:
@@ -10,7 +10,7 @@
 //! * or, with [`ExpansionMode::CoverShorter`], one owner at the next *shorter* supported length,
 //!   which also claims addresses outside the prefix and so needs an explicit opt-in.
 //!
-//! Expansion has a trap (SPEC.md §8 A12): a client that runs XDOMDISC for the *prefix itself*
+//! Expansion has a trap (docs/decisions.md, A12): a client that runs XDOMDISC for the *prefix itself*
 //! (say 198.51.100.0/22) starts at R16 and never sees the /24 names. [`PublishPlan::warnings`] says so.
 
 use std::fmt;
@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::ladder::{AddressFamily, IpPrefix, publish_boundary, query_boundary, reverse_name};
 
-/// Default cap on the number of owner names one prefix may expand to (`[interp]`, SPEC.md §9.2).
+/// Default cap on the number of owner names one prefix may expand to (docs/decisions.md, A12).
 pub const DEFAULT_MAX_OWNERS: usize = 4096;
 
 /// How an unaligned prefix is published.
@@ -81,7 +81,7 @@ pub enum PublishError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PublishWarning {
-    /// Expanded to longer names: a query for the prefix itself will not find them (SPEC.md §8 A12).
+    /// Expanded to longer names: a query for the prefix itself will not find them (docs/decisions.md, A12).
     ExpandedBeyondPrefixQuery {
         /// The prefix length.
         prefix_len: u8,
@@ -110,7 +110,7 @@ impl fmt::Display for PublishWarning {
             } => write!(
                 f,
                 "/{prefix_len} is published at /{owner_len} names: every address inside finds them, but a \
-                 query for the /{prefix_len} prefix itself starts at R{q} and will not (SPEC.md A12)"
+                 query for the /{prefix_len} prefix itself starts at R{q} and will not (docs/decisions.md, A12)"
             ),
             Self::ExpandedBeyondPrefixQuery {
                 prefix_len,

@@ -4,7 +4,7 @@
 //! backreferences, no flags. The `.*` matches the whole application-unique string, so the result
 //! is the constant URI, and no regular-expression engine is ever needed (or used: RFC 3403 §10).
 //!
-//! Two decisions the RFCs leave open (SPEC.md §8 A3, TV-P):
+//! Two decisions the RFCs leave open (docs/decisions.md, A3):
 //! * [`RegexpMode::Strict`] (the default) accepts only that literal shape; a raw or escaped `!`
 //!   inside the URI is an error.
 //! * [`RegexpMode::Lenient`] also accepts the anchored `!^.*$!URI!` variant other ecosystems publish
@@ -70,17 +70,17 @@ pub enum UnaptrRegexpError {
     /// Nothing between the delimiters: `!.*!!`.
     #[error("REGEXP yields an empty URI (\"!.*!!\")")]
     EmptyUri,
-    /// An unescaped `!` inside the URI, which makes four delimiters (SPEC.md §8 A3).
+    /// An unescaped `!` inside the URI, which makes four delimiters (docs/decisions.md, A3).
     #[error(
-        "raw '!' at offset {offset} inside the URI; RFC 4848 has no escaping for it (SPEC.md A3)"
+        "raw '!' at offset {offset} inside the URI; RFC 4848 has no escaping for it (docs/decisions.md, A3)"
     )]
     RawDelimiter {
         /// Offset of the extra `!`.
         offset: usize,
     },
-    /// An escaped `\!` inside the URI, refused in strict mode (SPEC.md §8 A3).
+    /// An escaped `\!` inside the URI, refused in strict mode (docs/decisions.md, A3).
     #[error(
-        "escaped '\\!' at offset {offset} inside the URI; only lenient mode unescapes it (SPEC.md A3)"
+        "escaped '\\!' at offset {offset} inside the URI; only lenient mode unescapes it (docs/decisions.md, A3)"
     )]
     EscapedDelimiter {
         /// Offset of the backslash.

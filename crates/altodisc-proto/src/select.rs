@@ -1,22 +1,22 @@
 //! NAPTR selection at one name: which records a U-NAPTR client may use, and in which order.
 //!
 //! Given every NAPTR record found at one name and the wanted (service, protocol) pair,
-//! [`select`] classifies each record (SPEC.md §9.1 steps 3–7):
+//! [`select`] classifies each record (docs/decisions.md, resolver steps 3–7):
 //!
 //! * **usable, terminal** (`U` flag): yields a URI (RFC 4848 §2.1–§2.2);
 //! * **usable, non-terminal** (empty flag): names the next name to query, with the *same* protocol
 //!   (RFC 3958 §2.2.3, §2.2.5);
 //! * **skipped**, with a [`SkipReason`]: flags that are not alphanumeric (RFC 3403 §4.1), unknown flags
-//!   (RFC 4848 §4.4), `S`/`A` flags that yield a host rather than a URI (SPEC.md §8 A4), a service
+//!   (RFC 4848 §4.4), `S`/`A` flags that yield a host rather than a URI (docs/decisions.md, A4), a service
 //!   field that does not parse (RFC 4848 §4.5) or does not offer the wanted service and protocol
 //!   (RFC 3958 §2.2.2), REGEXP and REPLACEMENT both set (RFC 3403 §4.1), a REGEXP that is not the
-//!   U-NAPTR form, a bad URI, or a URI whose scheme is not the protocol (SPEC.md §8 A2).
+//!   U-NAPTR form, a bad URI, or a URI whose scheme is not the protocol (docs/decisions.md, A2).
 //!
 //! Usable records are sorted by (ORDER, PREFERENCE) ascending (RFC 3403 §4.1, RFC 3958 §2.2.1), then
 //! by a deterministic tie-break (the URI or target, then the record's index), so the wire order in
 //! which a server happened to send the RRset never matters. Every usable record is returned, tagged
 //! with its ORDER: the caller backtracks through them (RFC 3958 §2.2.4), or keeps only the first
-//! ORDER group for strict RFC 3403 §4.1 behaviour ([`Selection::first_order_group`]; SPEC.md §8 A6).
+//! ORDER group for strict RFC 3403 §4.1 behaviour ([`Selection::first_order_group`]; docs/decisions.md, A6).
 
 use crate::name::DomainName;
 use crate::naptr::NaptrRecord;
@@ -27,16 +27,16 @@ use crate::uri::{UriError, check_uri, check_uri_for_protocol};
 /// Options for [`select`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SelectionOptions {
-    /// How strictly a `U` record's REGEXP is read (SPEC.md §8 A3, TV-P).
+    /// How strictly a `U` record's REGEXP is read (docs/decisions.md, A3).
     pub regexp_mode: RegexpMode,
     /// Accept a *non-terminal* record whose service field names the service but no protocol
-    /// (e.g. `ALTO`). Off by default: S-NAPTR matching needs a supported protocol (SPEC.md §8 A8).
+    /// (e.g. `ALTO`). Off by default: S-NAPTR matching needs a supported protocol (docs/decisions.md, A8).
     pub accept_service_only_non_terminal: bool,
     /// For a wanted protocol tag that is not itself a URI scheme ALTO uses (anything but `http` and
     /// `https`, e.g. `HELD` in `LIS:HELD`), accept any URI that passes
-    /// [`crate::uri::check_uri`] instead of requiring scheme = protocol. Off by default (SPEC.md
-    /// §8 A2 applies to every protocol); RFC 8686 §3.1 requires accepting any service parameter,
-    /// and RFC 5985 `LIS:HELD` records carry `https:` URIs (RFC 8686 Appendix C.4, TV-Z3).
+    /// [`crate::uri::check_uri`] instead of requiring scheme = protocol. Off by default (docs/decisions.md,
+    /// A2 applies to every protocol); RFC 8686 §3.1 requires accepting any service parameter,
+    /// and RFC 5985 `LIS:HELD` records carry `https:` URIs (RFC 8686 Appendix C.4).
     /// `http`/`https` are always checked strictly.
     pub any_scheme_for_non_http_protocols: bool,
 }
@@ -45,8 +45,8 @@ impl SelectionOptions {
     /// What the altodisc client selects with — the resolver, and the zone checker's replay that
     /// must find exactly what the client finds (ARCHITECTURE.md principle 2): the default, plus
     /// [`Self::any_scheme_for_non_http_protocols`], because RFC 8686 §3.1 accepts any service
-    /// parameter and `LIS:HELD` records carry `https:` URIs (RFC 8686 Appendix C.4, TV-Z3).
-    /// `http`/`https` keep the strict scheme = protocol check (SPEC.md §8 A2).
+    /// parameter and `LIS:HELD` records carry `https:` URIs (RFC 8686 Appendix C.4).
+    /// `http`/`https` keep the strict scheme = protocol check (docs/decisions.md, A2).
     #[must_use]
     pub fn client() -> Self {
         Self {
@@ -88,8 +88,10 @@ pub enum SkipReason {
     /// A flag U-NAPTR does not know, or more than one flag (RFC 4848 §4.4: skip the record).
     #[error("unknown flag(s) {0:?}; U-NAPTR knows \"\", U, S and A (RFC 4848 §4.4)")]
     UnknownFlag(String),
-    /// `S` or `A`: legal U-NAPTR, but yields a host, not the URI ALTO needs (SPEC.md §8 A4).
-    #[error("flag {0:?} yields a host, not a URI; ALTO discovery needs \"U\" (SPEC.md A4)")]
+    /// `S` or `A`: legal U-NAPTR, but yields a host, not the URI ALTO needs (docs/decisions.md, A4).
+    #[error(
+        "flag {0:?} yields a host, not a URI; ALTO discovery needs \"U\" (docs/decisions.md, A4)"
+    )]
     HostFlag(char),
     /// The SERVICES field does not parse (RFC 4848 §4.5).
     #[error("service field does not parse: {0}")]
@@ -100,8 +102,8 @@ pub enum SkipReason {
         /// The SERVICES field as found.
         found: String,
     },
-    /// The service matches but no protocol tag is given (SPEC.md §8 A8).
-    #[error("service field {found:?} names no protocol (SPEC.md A8)")]
+    /// The service matches but no protocol tag is given (docs/decisions.md, A8).
+    #[error("service field {found:?} names no protocol (docs/decisions.md, A8)")]
     NoProtocol {
         /// The SERVICES field.
         found: String,
@@ -121,7 +123,7 @@ pub enum SkipReason {
     /// A `U` record whose REGEXP is not the U-NAPTR form.
     #[error("REGEXP: {0}")]
     BadRegexp(UnaptrRegexpError),
-    /// The URI is unusable (including a scheme that differs from the protocol, SPEC.md §8 A2).
+    /// The URI is unusable (including a scheme that differs from the protocol, docs/decisions.md, A2).
     #[error("URI: {0}")]
     BadUri(UriError),
     /// A non-terminal record with a REGEXP (RFC 4848 §2.1: non-terminal records use REPLACEMENT).
@@ -152,7 +154,7 @@ pub struct Selection {
 
 impl Selection {
     /// The usable records sharing the lowest ORDER: strict RFC 3403 §4.1 ("once a match is found,
-    /// records with another ORDER MUST NOT be used"; SPEC.md §8 A6).
+    /// records with another ORDER MUST NOT be used"; docs/decisions.md, A6).
     #[must_use]
     pub fn first_order_group(&self) -> &[Usable] {
         let Some(first) = self.usable.first() else {
@@ -208,7 +210,7 @@ fn tie_break_key(next: &NextStep) -> String {
     }
 }
 
-/// Classifies one record (SPEC.md §9.1 steps 3–7).
+/// Classifies one record (docs/decisions.md, resolver steps 3–7).
 ///
 /// # Errors
 /// The [`SkipReason`] when the record is not usable for `wanted`.
@@ -349,7 +351,7 @@ mod tests {
             classify(&r, &held, &opts),
             Ok(NextStep::Uri("https://lis1.example.org:4802/?c=ex".into()))
         );
-        // http/https stay strict with the option on (SPEC.md A2).
+        // http/https stay strict with the option on (docs/decisions.md, A2).
         let http_under_https = NaptrRecord::terminal(1, 1, "ALTO:https", "!.*!http://a.example/!");
         assert!(classify(&http_under_https, &WantedService::alto_https(), &opts).is_err());
         // The client's options (resolver and checker replay) are exactly these.

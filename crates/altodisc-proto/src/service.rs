@@ -11,7 +11,7 @@
 //!
 //! So every tag is 1–32 characters, starts with a letter and continues with letters, digits, `+`, `-`
 //! or `.`; the `x-` form is a special case of the same shape. RFC 3958 §6.5 limits registered
-//! *protocol* tags to letters and digits; we follow RFC 4848's wider grammar (SPEC.md §8 A9).
+//! *protocol* tags to letters and digits; we follow RFC 4848's wider grammar (docs/decisions.md, A9).
 //! The whole field is case-insensitive (RFC 4848 §4.5): [`ServiceParameter::matches`] compares
 //! ASCII case-insensitively and keeps the original spelling for display.
 

@@ -12,7 +12,7 @@
 //! This is what the zone checker uses on records that are *not* in the U-NAPTR terminal form, and
 //! what tells an operator exactly where an expression breaks. It checks structure only: the same
 //! delimiter throughout and exactly three unescaped occurrences, the delimiter not a digit (BIND also
-//! rejects `0`) nor the flag `i`, only the flag `i` (lowercase, as BIND enforces: SPEC.md TV-P),
+//! rejects `0`) nor the flag `i`, only the flag `i` (lowercase, as BIND enforces),
 //! backreferences `\1`–`\9` that name an existing capture group (`\0` does not exist), and a
 //! well-formed POSIX extended regular expression (balanced groups, closed bracket expressions,
 //! known character classes, repetition with an operand, valid intervals).
@@ -376,7 +376,7 @@ fn check_replacement(
                 _ => {}
             }
             // `\\`, `\<delim>` and `\<other>` all consume two characters (BIND reads `\\` as one
-            // literal backslash; SPEC.md §4.3 [ambig]).
+            // literal backslash; RFC 3402 §3.2 leaves it open).
             i += 1 + utf8_len(next);
         } else {
             i += utf8_len(b[i]);

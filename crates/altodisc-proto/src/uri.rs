@@ -4,8 +4,8 @@
 //!   built only from unreserved, reserved and percent-encoded characters (RFC 3986 §2).
 //! * Its scheme must be `http` or `https` (RFC 7286 §3.2), with an authority and a non-empty host.
 //! * Its scheme must equal the protocol tag of the record (`ALTO:https` ⇒ `https:`). No RFC says so;
-//!   it is our decision, SPEC.md §8 A2.
-//! * It must not contain `!`, the U-NAPTR delimiter, which has no escape in RFC 4848 (SPEC.md §8 A3).
+//!   it is our decision, docs/decisions.md, A2.
+//! * It must not contain `!`, the U-NAPTR delimiter, which has no escape in RFC 4848 (docs/decisions.md, A3).
 
 /// Why a URI is not usable as an ALTO server URI.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,8 +23,8 @@ pub enum UriError {
     /// A scheme other than `http` or `https` (RFC 7286 §3.2).
     #[error("scheme {0:?} is not http or https (RFC 7286 §3.2)")]
     UnsupportedScheme(String),
-    /// The scheme differs from the record's protocol tag (SPEC.md §8 A2).
-    #[error("scheme {scheme:?} does not match protocol tag {protocol:?} (SPEC.md A2)")]
+    /// The scheme differs from the record's protocol tag (docs/decisions.md, A2).
+    #[error("scheme {scheme:?} does not match protocol tag {protocol:?} (docs/decisions.md, A2)")]
     SchemeMismatch {
         /// The URI's scheme.
         scheme: String,
@@ -51,8 +51,10 @@ pub enum UriError {
         /// Offset of the `%`.
         offset: usize,
     },
-    /// A `!`, which cannot be written inside `!.*!URI!` (SPEC.md §8 A3).
-    #[error("'!' at offset {offset}: the U-NAPTR delimiter cannot appear in the URI (SPEC.md A3)")]
+    /// A `!`, which cannot be written inside `!.*!URI!` (docs/decisions.md, A3).
+    #[error(
+        "'!' at offset {offset}: the U-NAPTR delimiter cannot appear in the URI (docs/decisions.md, A3)"
+    )]
     ContainsDelimiter {
         /// Offset of the `!`.
         offset: usize,
@@ -164,7 +166,7 @@ fn split_host_port(host_port: &str) -> Result<(&str, Option<u16>), UriError> {
     Ok((host, port))
 }
 
-/// [`check_uri`], then requires the scheme to equal `protocol` (case-insensitive; SPEC.md §8 A2).
+/// [`check_uri`], then requires the scheme to equal `protocol` (case-insensitive; docs/decisions.md, A2).
 ///
 /// # Errors
 /// The first [`UriError`] found, or [`UriError::SchemeMismatch`].

@@ -1,5 +1,5 @@
 //! The U-NAPTR walk around [`select`]: chasing non-terminal records from a
-//! start name until URIs are found (SPEC.md §9.1 `unaptr(name, svc, proto, depth, visited)`).
+//! start name until URIs are found (docs/decisions.md, resolver steps).
 //!
 //! ```text
 //!   UnaptrWalk::new(start, wanted, options)
@@ -20,7 +20,7 @@
 //!
 //! 1. A name deeper than [`WalkOptions::max_depth`] non-terminal hops, or one already visited for
 //!    this protocol, is not queried: [`WalkStatus::DepthExceeded`] / [`WalkStatus::Loop`]. No RFC
-//!    sets a cap; RFC 3958 §3.2 says "shallower is better" (SPEC.md §9.1 step 1 `[interp]`).
+//!    sets a cap; RFC 3958 §3.2 says "shallower is better" (docs/decisions.md, resolver step 1 `[interp]`).
 //!    The target of a CNAME also counts as visited, so a non-terminal record that points at it is
 //!    a loop too.
 //! 2. A name not seen before costs one lookup out of [`WalkOptions::max_lookups`], shared by all
@@ -29,16 +29,16 @@
 //!    Answers are remembered, so a second protocol costs no lookup for names already seen.
 //! 3. The RRset goes through [`select`] (RFC 3403 §4.1, RFC 4848 §4.4–§4.5);
 //!    with [`WalkOptions::first_order_only`] only the first ORDER group is kept (strict RFC 3403
-//!    §4.1, SPEC.md §8 A6); otherwise every usable record is tried, tagged with its ORDER.
+//!    §4.1, docs/decisions.md, A6); otherwise every usable record is tried, tagged with its ORDER.
 //! 4. Usable records in order: a terminal record appends a [`WalkCandidate`]; a non-terminal record
 //!    walks its REPLACEMENT with the **same** protocol (RFC 3958 §2.2.5), one level deeper; an
 //!    empty result there is a configuration error and the walk backtracks to the next record
 //!    (RFC 3958 §2.2.4).
 //! 5. A name's status is [`WalkStatus::Found`] when it or anything below it gave a candidate,
-//!    otherwise the worst status below it ([`WalkStatus::rank`], SPEC.md §9.1 step 8), otherwise
+//!    otherwise the worst status below it ([`WalkStatus::rank`], docs/decisions.md, resolver step 8), otherwise
 //!    [`WalkStatus::NoMatch`].
 //! 6. The first protocol whose walk yields a candidate wins and the walk stops; protocols are never
-//!    mixed within one chain (RFC 3958 §2.2.5, SPEC.md §9.1 `discover_local` step 4). When none
+//!    mixed within one chain (RFC 3958 §2.2.5, RFC 7286 §3.2). When none
 //!    does, the overall status is the worst over all protocols.
 //!
 //! Every candidate carries the smallest TTL along its chain: when any record relied on expires the
@@ -57,7 +57,7 @@ use crate::select::{NextStep, SelectionOptions, SkipReason, Usable, select};
 use crate::service::WantedService;
 
 /// Default cap on non-terminal depth (the start name is depth 0). No RFC sets one; RFC 3958 §3.2
-/// says "shallower is better" (SPEC.md §9.1 step 1 `[interp]`).
+/// says "shallower is better" (docs/decisions.md, resolver step 1 `[interp]`).
 pub const DEFAULT_MAX_DEPTH: usize = 5;
 
 /// Default cap on lookups in one walk (all protocols together): bounds hostile fan-out.
@@ -72,7 +72,7 @@ pub struct WalkOptions {
     pub max_lookups: usize,
     /// Passed to [`select`] at every name.
     pub selection: SelectionOptions,
-    /// Keep only the first ORDER group at each name (strict RFC 3403 §4.1; SPEC.md §8 A6). Off by
+    /// Keep only the first ORDER group at each name (strict RFC 3403 §4.1; docs/decisions.md, A6). Off by
     /// default: every usable record is tried, tagged with its ORDER, for backtracking.
     pub first_order_only: bool,
 }
@@ -102,7 +102,7 @@ impl WalkOptions {
     }
 }
 
-/// What a NAPTR lookup at one name gave (SPEC.md §9.1 step 2). `T` is the caller's reason for a
+/// What a NAPTR lookup at one name gave (docs/decisions.md, resolver step 2). `T` is the caller's reason for a
 /// temporary failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameAnswer<T> {
@@ -127,7 +127,7 @@ pub enum NameAnswer<T> {
     Temporary(T),
 }
 
-/// What one name, one protocol or the whole walk came to (SPEC.md §9.1 step 8).
+/// What one name, one protocol or the whole walk came to (docs/decisions.md, resolver step 8).
 ///
 /// The resolver uses it as its `NameStatus` (with its own temporary-failure reason). Deliberately
 /// not `#[non_exhaustive]`: a new variant (BOGUS, once DNSSEC lands) must make every `match` in
@@ -177,7 +177,7 @@ impl<T> WalkStatus<T> {
     }
 
     /// Precedence when nothing was found, higher is worse: temporary (4) > loop, depth, work
-    /// limit (3) > NODATA, no match (2) > NXDOMAIN (1); found is 5 (SPEC.md §9.1 step 8
+    /// limit (3) > NODATA, no match (2) > NXDOMAIN (1); found is 5 (docs/decisions.md, resolver step 8
     /// `[interp]`; BOGUS will rank above temporary once DNSSEC lands).
     #[must_use]
     pub fn rank(&self) -> u8 {
@@ -501,7 +501,7 @@ impl<T: Clone> UnaptrWalk<T> {
     fn advance_pending(&mut self) -> Option<DomainName> {
         let mut p = self.pending.take()?;
         if !p.asked {
-            // SPEC.md §9.1 step 1: depth first, then visited; neither costs a lookup.
+            // docs/decisions.md, resolver step 1: depth first, then visited; neither costs a lookup.
             if p.depth > self.options.max_depth {
                 self.leaf(&p, WalkStatus::DepthExceeded);
                 return None;
@@ -831,7 +831,7 @@ mod tests {
 
     #[test]
     fn tv_z1_sorted_and_http_does_not_match() {
-        // SPEC.md TV-Z1, inserted in the reverse order BIND returned them.
+        // The RFC 7286 §3.2 example, inserted in the reverse order BIND returned them.
         let mut z = Zone::default()
             .uri(
                 "example.net.",
@@ -871,7 +871,7 @@ mod tests {
 
     #[test]
     fn tv_z3_names_of_the_ladder() {
-        // SPEC.md TV-Z3 (RFC 8686 C.4): R64 NODATA, R56 only LIS:HELD, R48 ALTO + LIS.
+        // RFC 8686 C.4: R64 NODATA, R56 only LIS:HELD, R48 ALTO + LIS.
         let r56 = "0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.";
         let r48 = "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.";
         let mut z = Zone::default()
@@ -1057,7 +1057,7 @@ mod tests {
                 ("ok.example.".to_owned(), "https", WalkStatus::Found),
             ]
         );
-        // Without the good branch: temporary outranks NXDOMAIN (SPEC.md §9.1 step 8).
+        // Without the good branch: temporary outranks NXDOMAIN (docs/decisions.md, resolver step 8).
         let mut z = Zone::default()
             .follow("t.example.", 1, 1, "ALTO:https", "gone.example.")
             .follow("t.example.", 1, 2, "ALTO:https", "slow.example.")

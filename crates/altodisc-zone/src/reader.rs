@@ -2199,14 +2199,28 @@ mod directive_tests {
             max_file_size: 1000,
             ..ReadOptions::default()
         };
-        let err = read_zone_file_with(&main, Some(&apex()), &opts).unwrap_err();
-        let ZoneReadError::Limit { line, limit, .. } = &err else {
-            panic!("{err}")
-        };
-        assert_eq!(*line, 2);
+        // An include over the bound is refused before it is read: a Z1 error at each
+        // `$INCLUDE` line, and nothing of it is read.
+        let o = read_zone_file_with(&main, Some(&apex()), &opts).unwrap();
+        assert!(o.zone.records.is_empty(), "{:?}", o.zone.records);
+        let lines: Vec<_> = o
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule, d.severity, d.position.as_ref().map(|p| p.line)))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (Rule::Z1, Severity::Error, Some(2)),
+                (Rule::Z1, Severity::Error, Some(3))
+            ]
+        );
         assert!(
-            matches!(limit, ReadLimit::FileSize { limit: 1000, .. }),
-            "{err}"
+            o.diagnostics[0]
+                .message
+                .contains("is larger than 1000 bytes"),
+            "{}",
+            o.diagnostics[0].message
         );
         // Each file is small enough, but the same include twice passes the total.
         let opts = ReadOptions {

@@ -1,4 +1,4 @@
-//! RFC 7286 local discovery (`discover_local`, SPEC.md §9.1): for each interface and address
+//! RFC 7286 local discovery (RFC 7286 §3): for each interface and address
 //! family, a configured domain (RFC 7286 §3.1.1) first, else DHCP (§3.1.2) or the OS DHCP client's
 //! lease file, then U-NAPTR (§3.2) through [`crate::Resolver::unaptr`] (by default `ALTO:https`
 //! only, as [`crate::Resolver::resolve_domain`] does without `allow_http`).
@@ -260,7 +260,7 @@ pub async fn discover(
                 AddressFamily::Ipv4 => !i.ipv4.is_empty(),
                 AddressFamily::Ipv6 => i.has_ipv6(),
             };
-            // SPEC.md §9.1: each AF *configured on* the interface; an interface or family the
+            // RFC 7286 §3.1: each AF *configured on* the interface; an interface or family the
             // user named explicitly is reported even without an address, with the reason.
             if has || (explicit && !opts.families.is_empty()) {
                 jobs.push(run_pair(i.clone(), f, opts, resolver));
@@ -379,7 +379,7 @@ async fn learn_from_dhcp(
 }
 
 /// RFC 7286 §4.1: home gateways may hand out their own local domain (e.g. `.local`), useless for
-/// discovery unless split-horizon DNS answers it. Flag it (SPEC.md §9.1 step 3).
+/// discovery unless split-horizon DNS answers it. Flag it (docs/decisions.md, resolver step 3).
 #[must_use]
 pub fn domain_warnings(d: &DomainName) -> Vec<String> {
     let lower = d.to_lowercase_string();

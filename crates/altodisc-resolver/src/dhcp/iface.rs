@@ -41,7 +41,7 @@ impl Interface {
         self.ipv6.iter().copied().find(is_link_local)
     }
 
-    /// Whether the interface has any IPv6 address at all (the family is "configured", SPEC §9.1).
+    /// Whether the interface has any IPv6 address at all (the family is "configured", RFC 7286 §3.1).
     #[must_use]
     pub fn has_ipv6(&self) -> bool {
         !self.ipv6.is_empty()

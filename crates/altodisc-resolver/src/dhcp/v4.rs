@@ -1,7 +1,7 @@
 //! DHCPINFORM client (RFC 2131 §3.4, §4.4.3) for option 213 and, failing that, option 15.
 //!
-//! The request is built with dhcproto 0.15 (its option order, by code, gives exactly SPEC.md
-//! TV-W's options area). Replies are read from the raw bytes: the BOOTP header by offset and the
+//! The request is built with dhcproto 0.15 (its option order, by code, gives exactly the options
+//! area of our wire test vector). Replies are read from the raw bytes: the BOOTP header by offset and the
 //! options with `altodisc_proto::access_domain::v4_option`, which applies RFC 3396 concatenation
 //! and option overload (52) — dhcproto's typed decoder does neither for `file`/`sname` and would
 //! reject a whole message for one odd option we do not care about.
@@ -53,7 +53,7 @@ pub struct InformRequest {
     pub secs: u16,
 }
 
-/// The Parameter Request List (RFC 2132 §9.8), in preference order as SPEC.md TV-W fixes it:
+/// The Parameter Request List (RFC 2132 §9.8), in preference order as our wire test vector fixes it:
 /// subnet mask, Domain Name (15, the IPv4 fallback) and OPTION_V4_ACCESS_DOMAIN (213). Servers such
 /// as dnsmasq send 213 only when it is requested (DHCP-LAB-NOTES §2.1).
 pub const PARAMETER_REQUEST_LIST: [u8; 3] = [1, DHCPV4_DOMAIN_NAME, DHCPV4_ACCESS_DOMAIN];
@@ -194,7 +194,7 @@ pub fn parse_reply(bytes: &[u8], want_xid: Option<u32>) -> Result<V4Reply, V4Rej
 /// Chooses the domain from an accepted reply: option 213 if present (RFC 7286 §3.1.2 MUST), option
 /// 15 only when 213 is absent (SHOULD; RFC 5986 §3.4). A malformed 213 is an error, not a reason to
 /// fall back: the server did send the access-domain option, and it is broken. A root-only 213
-/// names nothing and counts as absent (SPEC.md §5, an interpretation).
+/// names nothing and counts as absent (an interpretation: RFC 2132 §3.17 gives no meaning to an empty domain name).
 ///
 /// # Errors
 /// [`DhcpError::InvalidOption`] or [`DhcpError::NoDomain`] with the reason.
@@ -387,7 +387,7 @@ mod tests {
         }
     }
 
-    /// SPEC.md TV-W: options area of a DHCPINFORM, and the header rules.
+    /// Wire test vector: options area of a DHCPINFORM, and the header rules.
     #[test]
     fn tv_w_inform_options_area() {
         let wire = encode_inform(&req()).unwrap();

@@ -1,7 +1,7 @@
 //! DHCPv6 Information-request client (RFC 8415 §18.2.6) for option 57 (RFC 5986 §3.3).
 //!
 //! The request is encoded here rather than with dhcproto: dhcproto keeps v6 options sorted by
-//! code, while SPEC.md TV-W fixes the order Client Identifier, Elapsed Time, ORO (the order dhcpcd
+//! code, while our wire test vector fixes the order Client Identifier, Elapsed Time, ORO (the order dhcpcd
 //! uses); the tests check that dhcproto decodes our bytes to the same typed options. Replies are
 //! walked with `altodisc_proto::access_domain::v6_options`, the decoder the lease-file path uses.
 //!
@@ -463,7 +463,7 @@ mod tests {
 
     const DUID: [u8; 10] = [0, 3, 0, 1, 2, 0, 0, 0, 0, 1];
 
-    /// SPEC.md TV-W: Information-request bytes.
+    /// Wire test vector: Information-request bytes.
     #[test]
     fn tv_w_information_request() {
         assert_eq!(duid_ll([2, 0, 0, 0, 0, 1]), DUID);
@@ -489,7 +489,7 @@ mod tests {
         assert!(oro.opts.contains(&v6::OptionCode::V6AccessDomain));
     }
 
-    /// SPEC.md TV-W: the Reply fragment with 57 and IRT 86400.
+    /// Wire test vector: the Reply fragment with 57 and IRT 86400.
     #[test]
     fn tv_w_reply_fragment() {
         let frag = unhex(

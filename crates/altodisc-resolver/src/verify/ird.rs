@@ -372,7 +372,7 @@ fn check_default_network_map(
         };
     };
     let id = value.as_str().ok_or(IrdError::DefaultNetworkMapNotString)?;
-    // [interp] SPEC §6: the named resource must be a network map of this IRD.
+    // Our reading of RFC 7285 §9.2.2: the named resource must be a network map of this IRD.
     let entry = resources
         .get(id)
         .ok_or_else(|| IrdError::DefaultNetworkMapUnknown { id: id.to_owned() })?;
