@@ -44,6 +44,9 @@ pub mod xdom;
 // IRD verification over HTTPS, RFC 7285 §9.2.
 pub mod verify;
 
+// The OpenALTO client's alto.conf: `default_ird` from a discovered URI.
+pub mod alto_conf;
+
 mod api;
 pub use api::Resolver;
 pub use dns::{DnsConfig, DnsSetupError, parse_server};
