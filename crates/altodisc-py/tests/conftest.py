@@ -200,3 +200,96 @@ def silent():
     s = SilentServer()
     yield s
     s.close()
+
+
+IRD_FIXTURE = ROOT / "tests" / "fixtures" / "ird" / "rfc7285-9.2.3.json"
+DIRECTORY = "application/alto-directory+json"
+
+
+class Nginx:
+    """nginx over TLS with a test CA (as crates/altodisc-testpeers/src/nginx.rs does):
+    /ird is the RFC 7285 §9.2.3 IRD, /wrong-type the same body as application/json."""
+
+    def __init__(self):
+        openssl = require("openssl", "openssl")
+        binary = require("nginx", "nginx-light")
+        self.dir = d = tempfile.mkdtemp(prefix="altodisc-py-nginx-")
+        run = lambda *a: subprocess.run([openssl, *a], cwd=d, check=True, capture_output=True)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=altodisc test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=altodisc test")
+        pathlib.Path(d, "server.ext").write_text(
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        )
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-set_serial", "2", "-days", "2", "-extfile", "server.ext", "-out", "server.pem")
+        self.ca = f"{d}/ca.pem"
+        os.makedirs(f"{d}/www")
+        shutil.copy(IRD_FIXTURE, f"{d}/www/ird.json")
+        self.port = free_port()
+        conf = (
+            f"master_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n"
+            f"error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n"
+            f"http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n"
+            f"  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n"
+            f"  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  types {{ }}\n"
+            f"  server {{\n    listen 127.0.0.1:{self.port} ssl;\n"
+            f"    ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n"
+            f"    location = /ird {{ default_type {DIRECTORY}; alias {d}/www/ird.json; }}\n"
+            f"    location = /wrong-type {{ default_type application/json; alias {d}/www/ird.json; }}\n"
+            f"    location / {{ return 404; }}\n  }}\n}}\n"
+        )
+        pathlib.Path(d, "nginx.conf").write_text(conf)
+        self.proc = Proc(
+            [binary, "-p", d, "-e", f"{d}/error.log", "-c", f"{d}/nginx.conf", "-g", "daemon off;"],
+            d, f"{d}/nginx.out",
+        )
+        end = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > end or self.proc.p.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("nginx did not start: " + pathlib.Path(d, "error.log").read_text())
+                time.sleep(0.1)
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nginx():
+    n = Nginx()
+    yield n
+    n.stop()
+
+
+def start_responder(config: str):
+    """`altodisc serve` with `config` ({listen} and {zones_dir} filled in); returns
+    (address, stop function)."""
+    binary = os.environ.get("ALTODISC_BIN") or str(ROOT / "target" / "debug" / "altodisc")
+    if not os.access(binary, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{binary} is missing: build it with cargo build --bin altodisc")
+        pytest.skip(f"{binary} not built (cargo build --bin altodisc)")
+    d = tempfile.mkdtemp(prefix="altodisc-py-serve-")
+    os.makedirs(f"{d}/zones")
+    port = free_port()
+    text = config.replace("{listen}", f"127.0.0.1:{port}").replace("{zones_dir}", f"{d}/zones")
+    pathlib.Path(d, "publish.toml").write_text(text)
+    p = Proc([binary, "serve", "--config", f"{d}/publish.toml"], d, f"{d}/serve.log")
+
+    def stop():
+        p.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+    return f"127.0.0.1:{port}", stop
