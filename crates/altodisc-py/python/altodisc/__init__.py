@@ -234,7 +234,7 @@ def verify(
 
 
 def verify_in_order(
-    uris: Iterable[str],
+    uris: Iterable[Union[str, Candidate]],
     *,
     ca_files: Union[None, PathLike, Sequence[PathLike]] = None,
     use_system_roots: bool = True,
