@@ -265,3 +265,66 @@ fn discovery_agent_unit_passes_systemd_analyze_verify() {
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
 }
+
+/// One run with `--verify --write-alto-conf`: NSD serves a NAPTR set whose first URI is not
+/// served (404 from nginx) and whose second is the RFC 7285 §9.2.3 IRD over TLS; the second
+/// becomes `default_ird` and every other line of the file stays.
+#[test]
+fn write_alto_conf_writes_the_first_verified_candidate() {
+    use altodisc_testpeers::nginx::{Nginx, Route};
+    use altodisc_testpeers::{Peer, PeerKind, Zone, require_or_skip, require_tool_or_skip};
+    if !require_tool_or_skip("nginx", "nginx")
+        || !require_tool_or_skip("openssl", "openssl")
+        || !require_or_skip(PeerKind::Nsd)
+    {
+        return;
+    }
+    let ird = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ird/rfc7285-9.2.3.json"),
+    )
+    .unwrap();
+    let nginx = Nginx::start(&[Route::body("/ird", "application/alto-directory+json", ird)])
+        .expect("nginx starts");
+    let zone = format!(
+        "$TTL 300\n@ IN SOA ns hostmaster 1 3600 900 604800 60\n@ IN NS ns\nns IN A 127.0.0.1\n\
+         @ IN NAPTR 100 10 \"u\" \"ALTO:https\" \"!.*!{}!\" .\n\
+         @ IN NAPTR 100 20 \"u\" \"ALTO:https\" \"!.*!{}!\" .\n",
+        nginx.https_url("/missing"),
+        nginx.https_url("/ird")
+    );
+    let peer = Peer::start(PeerKind::Nsd, &[Zone::text("isp.test.", zone)]).unwrap();
+    let tmp = TempDir::new("altoconf-ok");
+    let conf = tmp.0.join("alto.conf");
+    std::fs::write(
+        &conf,
+        "# site\n[client]\nauth_type = userpass\ndefault_ird = https://old.example/ird\n  old continuation\nstatic_ird = {\n    \"a\": \"b\"\n  }\n",
+    )
+    .unwrap();
+    let server = peer.addr().to_string();
+    let out = crate::altodisc(&[
+        "discover",
+        "-i",
+        "lo",
+        "--family",
+        "ipv4",
+        "--domain",
+        "isp.test",
+        "--no-dhcp",
+        "--server",
+        &server,
+        "--no-recursion",
+        "--verify",
+        "--ca-file",
+        nginx.ca_file().to_str().unwrap(),
+        "--write-alto-conf",
+        conf.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        format!(
+            "# site\n[client]\nauth_type = userpass\ndefault_ird = {}\nstatic_ird = {{\n    \"a\": \"b\"\n  }}\n",
+            nginx.https_url("/ird")
+        )
+    );
+}
