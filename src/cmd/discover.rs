@@ -129,7 +129,7 @@ struct ConfigInterface {
     ipv6: Option<String>,
 }
 
-/// A configured domain must be a valid, non-root FQDN (SPEC.md §9.1 step 3).
+/// A configured domain must be a valid, non-root FQDN (docs/decisions.md, resolver step 3).
 fn parse_domain(what: &str, text: &str) -> Result<DomainName, String> {
     let name = DomainName::parse(text).map_err(|e| format!("{what} {text:?}: {e}"))?;
     if name.is_root() {
@@ -245,7 +245,7 @@ pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
             return exit::code(code);
         }
     };
-    // --verify (issue 10): per pair, the IRD of each candidate in order until one verifies
+    // --verify: per pair, the IRD of each candidate in order until one verifies
     // (RFC 3958 §2.2.4 backtracking).
     let allow_http = opts
         .wanted
