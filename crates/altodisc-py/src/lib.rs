@@ -19,7 +19,7 @@ use altodisc_resolver::alto_conf;
 use altodisc_resolver::batch::{BatchOptions, run_batch};
 use altodisc_resolver::dhcp::discover::{DhcpMode, DiscoverOptions, DomainConfig, discover};
 use altodisc_resolver::dhcp::{AddressFamily, ClientOptions};
-use altodisc_resolver::dns::{DnsConfig, parse_server};
+use altodisc_resolver::dns::{DnsConfig, DnsSetupError, parse_server};
 use altodisc_resolver::dnssec::{DnssecConfig, DnssecMode};
 use altodisc_resolver::unaptr::UnaptrOptions;
 use altodisc_resolver::verify::{IrdVerifier, Verification, VerifyOptions};
@@ -179,7 +179,12 @@ impl Dns {
     async fn resolver(&self, config: &DnsConfig, dnssec: &DnssecConfig) -> Result<Resolver> {
         let r = Resolver::with_dnssec(config, dnssec)
             .await
-            .map_err(|e| Error::input(e.to_string()))?;
+            .map_err(|e| match e {
+                DnsSetupError::BadServer(_) | DnsSetupError::Dnssec(_) => {
+                    Error::input(e.to_string())
+                }
+                _ => Error::other(e.to_string()),
+            })?;
         let mut options = r.options;
         let defaults = UnaptrOptions::default();
         options.unaptr = UnaptrOptions {
@@ -318,13 +323,14 @@ fn xdom_many(
                 "concurrency={concurrency}: give 1 to 4096"
             )));
         }
-        if let Some((i, _)) = inputs
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.contains(['\n', '\r']))
-        {
+        // The batch runner reads lines and skips blank and `#` ones: such items would shift
+        // every later result, so they are refused here.
+        if let Some((i, s)) = inputs.iter().enumerate().find(|(_, s)| {
+            let t = s.trim();
+            t.is_empty() || t.starts_with('#') || s.contains(['\n', '\r'])
+        }) {
             return Err(Error::input(format!(
-                "inputs[{i}]: one address or prefix per item, without line breaks"
+                "inputs[{i}]: {s:?} is not one address or prefix"
             )));
         }
         let (config, sec, wanted) = dns.check()?;

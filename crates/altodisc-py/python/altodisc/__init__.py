@@ -193,9 +193,6 @@ def xdom_many(
         raise TypeError(f"concurrency: expected int, got {type(concurrency).__name__}")
     if not items:
         return []
-    if any(not s.strip() or s.lstrip().startswith("#") for s in items):
-        bad = next(i for i, s in enumerate(items) if not s.strip() or s.lstrip().startswith("#"))
-        raise InvalidInputError(f"inputs[{bad}]: {items[bad]!r} is not an address or prefix")
     text = _native.xdom_many(
         items,
         concurrency=concurrency,
