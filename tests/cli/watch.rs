@@ -174,6 +174,35 @@ fn agent_follows_address_changes_option_213_sighup_and_stops_on_sigterm() {
     );
     assert_eq!(v["reason"], "SIGHUP", "{v}");
 
+    // A new route is a network change too: another run, same answer.
+    let generation = v["generation"].as_u64().unwrap();
+    let out = lab.run(
+        &cli,
+        &[
+            "ip",
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "via",
+            netns::SRV_V4,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let start = Instant::now();
+    let v = loop {
+        let v = state(&state_file).unwrap();
+        if v["generation"].as_u64().unwrap() > generation {
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no re-run after a route change: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(v["reason"], "network change", "{v}");
+    assert_eq!(v["pairs"][0]["domain"], "example.net.", "{v}");
+
     // SIGTERM stops it cleanly (exit 0), leaving a complete file.
     lab.stop("agent");
     stop.store(true, Ordering::Relaxed);
