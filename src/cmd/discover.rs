@@ -108,6 +108,8 @@ pub(crate) struct DiscoverArgs {
     dns: DnsArgs,
     #[command(flatten)]
     verify: crate::cmd::verify::VerifyCandidates,
+    #[command(flatten)]
+    watch: super::watch::WatchArgs,
 }
 
 /// The TOML config file (`--config`).
@@ -221,6 +223,9 @@ pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(m) => return usage_error(&m),
     };
+    if args.watch.watch {
+        return super::watch::run(&args.watch, &opts, &args.dns, &args.verify, &rt);
+    }
     let results = rt.block_on(async {
         let resolver = args.dns.resolver().await.map_err(|e| (exit::USAGE, e))?;
         let mut ro = resolver.options;
@@ -265,6 +270,11 @@ pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
             Err(e) => return usage_error(&e.to_string()),
         }
     }
+    let alto_conf = args.watch.write_alto_conf.as_deref().map(|p| {
+        super::watch::write_alto_conf(p, &tried)
+            .map(|uri| eprintln!("altodisc: {}: default_ird = {uri}", p.display()))
+            .map_err(|m| eprintln!("altodisc: error: {m}"))
+    });
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let _ = if args.dns.json {
@@ -279,6 +289,9 @@ pub(crate) fn run(args: &DiscoverArgs) -> ExitCode {
     } else {
         write_human(&mut out, &results, &tried, args.dns.trace)
     };
+    if matches!(alto_conf, Some(Err(()))) {
+        return exit::code(exit::NOT_FOUND);
+    }
     exit::code(exit_code(&results, &tried))
 }
 

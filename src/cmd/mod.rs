@@ -13,4 +13,5 @@ pub(crate) mod resolve;
 pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;
+pub(crate) mod watch;
 pub(crate) mod xdom;

@@ -22,6 +22,8 @@ mod resolve;
 mod serve;
 mod sign_text;
 mod verify;
+// The discovery agent (`discover --watch`) and `--write-alto-conf`.
+mod watch;
 mod xdom;
 mod zone_files;
 

@@ -87,6 +87,9 @@ pub mod xdom;
 #[cfg(feature = "verify")]
 pub mod verify;
 
+// The OpenALTO client's alto.conf: `default_ird` from a discovered URI.
+pub mod alto_conf;
+
 mod api;
 pub use api::{AltoServer, Detail, Discovery, Error, Protocols, Resolver, Target};
 pub use dns::{DnsConfig, DnsSetupError, parse_server};
