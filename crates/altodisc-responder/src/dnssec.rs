@@ -29,9 +29,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use altodisc_proto::DomainName;
 use altodisc_zone::record::{CLASS_IN, Zone, ZoneRecord, rtype};
+use hickory_proto::dnssec::crypto::Digest;
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, NSEC, RRSIG, SigInput};
-use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, TBS};
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput};
+use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, SigningKey, TBS};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
 use hickory_proto::serialize::binary::{
     BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict,
@@ -301,7 +302,7 @@ fn is_below(name: &DomainName, ancestor: &DomainName) -> bool {
             .all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
-fn to_record(r: &ZoneRecord) -> Result<Record, SignError> {
+pub(crate) fn to_record(r: &ZoneRecord) -> Result<Record, SignError> {
     let err = |m: String| SignError::Record {
         owner: r.owner.to_string(),
         rtype: r.rtype,
@@ -353,7 +354,8 @@ fn is_dnssec_type(t: u16) -> bool {
 
 /// Signs `zone` with `keys`: adds the DNSKEY RRset at the apex, the NSEC chain, and an RRSIG for
 /// every authoritative RRset, valid from `now - inception_offset` to `now + validity`. Existing
-/// DNSKEY/RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced.
+/// DNSKEY/RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced. [`sign_zone_with`] with
+/// [`Denial::Nsec`].
 ///
 /// # Errors
 /// [`SignError`] when the zone has no SOA, a record does not decode, or signing fails.
@@ -363,6 +365,113 @@ pub fn sign_zone(
     policy: &SigningPolicy,
     now: SystemTime,
 ) -> Result<Zone, SignError> {
+    sign_zone_with(zone, keys, policy, &Denial::Nsec, now)
+}
+
+/// Authenticated denial of existence in a signed zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Denial {
+    /// An NSEC chain (RFC 4034 §4). The default: RFC 9276 §3.1 recommends NSEC unless zone
+    /// walking must be made harder, and a reverse zone can be enumerated by querying anyway.
+    #[default]
+    Nsec,
+    /// An NSEC3 chain of hashed owner names (RFC 5155) and the NSEC3PARAM at the apex.
+    Nsec3(Nsec3Params),
+}
+
+/// NSEC3 parameters (RFC 5155 §3.1). The default is RFC 9276 §3.1's: no extra iterations,
+/// no salt, no opt-out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nsec3Params {
+    /// Additional hash iterations (RFC 9276 §3.1: 0).
+    pub iterations: u16,
+    /// The salt, at most 255 octets (RFC 9276 §3.1: empty).
+    pub salt: Vec<u8>,
+    /// Opt-out (RFC 5155 §6): delegations without DS get no NSEC3 of their own.
+    pub opt_out: bool,
+}
+
+/// Most NSEC3 iterations accepted when signing: validators treat higher counts as insecure or
+/// bogus (RFC 9276 §3.2; unbound and BIND treat more than 150 as insecure, and Knot and BIND
+/// 9.18 refuse to sign with more than 150 or 50), and 0 is the recommended value.
+pub const MAX_NSEC3_ITERATIONS: u16 = 50;
+
+impl Nsec3Params {
+    /// Parses a salt as written in an NSEC3PARAM record (RFC 5155 §3.3): `-` (or an empty
+    /// string) for none, else hexadecimal digits, at most 255 octets.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn parse_salt(text: &str) -> Result<Vec<u8>, String> {
+        let t = text.trim();
+        if t.is_empty() || t == "-" {
+            return Ok(Vec::new());
+        }
+        let salt = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(t.as_bytes())
+            .map_err(|e| format!("salt {text:?}: not hexadecimal ({e}); use \"-\" for none"))?;
+        if salt.len() > 255 {
+            return Err(format!("salt {text:?}: longer than 255 octets"));
+        }
+        Ok(salt)
+    }
+
+    /// Checks the iteration count and salt length.
+    ///
+    /// # Errors
+    /// A message naming the limit.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.iterations > MAX_NSEC3_ITERATIONS {
+            return Err(format!(
+                "NSEC3 iterations {} is above {MAX_NSEC3_ITERATIONS}: validators treat such zones as insecure (RFC 9276 §3.2); use 0",
+                self.iterations
+            ));
+        }
+        if self.salt.len() > 255 {
+            return Err("NSEC3 salt longer than 255 octets".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The NSEC3 hash of a name given as its wire form (RFC 5155 §5: SHA-1 over the
+    /// lowercase wire form and the salt, then `iterations` times over the digest and the salt).
+    ///
+    /// # Errors
+    /// [`SignError::Crypto`] when the hash is unavailable.
+    pub fn hash(&self, wire: &[u8]) -> Result<Vec<u8>, SignError> {
+        nsec3_hash(wire, &self.salt, self.iterations)
+    }
+}
+
+/// RFC 5155 §5 hash of the wire-form name `wire` (lowercased here).
+pub(crate) fn nsec3_hash(wire: &[u8], salt: &[u8], iterations: u16) -> Result<Vec<u8>, SignError> {
+    let lower = wire.to_ascii_lowercase();
+    Digest::iterated(salt, &lower, DigestType::SHA1, iterations)
+        .map(|d| d.as_ref().to_vec())
+        .map_err(crypto)
+}
+
+/// [`sign_zone`] with the denial of existence chosen: an NSEC chain, or an NSEC3 chain
+/// (RFC 5155 §7.1) with the NSEC3PARAM at the apex.
+///
+/// # Errors
+/// [`SignError`] when the zone has no SOA, a record does not decode, signing fails, or the
+/// NSEC3 parameters are out of range.
+pub fn sign_zone_with(
+    zone: &Zone,
+    keys: &ZoneKeys,
+    policy: &SigningPolicy,
+    denial: &Denial,
+    now: SystemTime,
+) -> Result<Zone, SignError> {
+    if let Denial::Nsec3(p) = denial {
+        p.validate().map_err(|message| SignError::Record {
+            owner: zone.origin.to_string(),
+            rtype: rtype::NSEC3PARAM,
+            message,
+        })?;
+    }
     let origin = &zone.origin;
     let apex = to_name(origin)?;
     let records: Vec<&ZoneRecord> = zone
@@ -393,7 +502,7 @@ pub fn sign_zone(
     let glue = |n: &DomainName| cuts.iter().any(|c| is_below(n, c));
 
     // RRsets by (owner, type), in canonical owner order.
-    let mut sets: BTreeMap<Canon, BTreeMap<u16, Vec<&ZoneRecord>>> = BTreeMap::new();
+    let mut sets: OwnerSets<'_> = BTreeMap::new();
     for r in &records {
         if !glue(&r.owner) {
             sets.entry(Canon(r.owner.clone()))
@@ -489,6 +598,9 @@ pub fn sign_zone(
                 .collect::<Result<_, _>>()?;
             out.push(sign(owner, &rrset, &keys.zsk, &keys.zsk_dnskey)?);
         }
+        if *denial != Denial::Nsec {
+            continue;
+        }
         // NSEC to the next owner in canonical order, wrapping to the apex (RFC 4034 §4.1.1).
         let next = owners.get(i + 1).unwrap_or(origin);
         let mut bitmap: BTreeSet<u16> = types.keys().copied().collect();
@@ -501,10 +613,118 @@ pub fn sign_zone(
         out.push(to_zone_record(owner, nsec_ttl, &data)?);
         out.push(sign(owner, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
     }
+    if let Denial::Nsec3(params) = denial {
+        // NSEC3PARAM at the apex (RFC 5155 §4; flags 0: opt-out is a property of the NSEC3
+        // records, §4.1.2), TTL 0 as BIND and ldns-signzone give it: it is for the zone's
+        // servers, not for caches.
+        let param = RData::DNSSEC(DNSSECRData::NSEC3PARAM(NSEC3PARAM::new(
+            Nsec3HashAlgorithm::SHA1,
+            false,
+            params.iterations,
+            params.salt.clone(),
+        )));
+        out.push(to_zone_record(origin, 0, &param)?);
+        let rec = Record::from_rdata(apex.clone(), 0, param);
+        out.push(sign(origin, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
+        for (owner, nsec3) in nsec3_chain(origin, &sets, &cuts, params)? {
+            let data = RData::DNSSEC(DNSSECRData::NSEC3(nsec3));
+            let rec = Record::from_rdata(to_name(&owner)?, nsec_ttl, data.clone());
+            out.push(to_zone_record(&owner, nsec_ttl, &data)?);
+            out.push(sign(&owner, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
+        }
+    }
     Ok(Zone {
         origin: origin.clone(),
         records: out,
     })
+}
+
+/// RRsets of a zone by owner, in canonical order.
+type OwnerSets<'a> = BTreeMap<Canon, BTreeMap<u16, Vec<&'a ZoneRecord>>>;
+
+/// The NSEC3 chain of a zone (RFC 5155 §7.1): one NSEC3 per authoritative name and per empty
+/// non-terminal, owned by the hashed name, pointing to the next hash in order and wrapping.
+/// With opt-out, delegations without DS (and the empty non-terminals that only they make)
+/// have none, and every NSEC3 has the opt-out flag.
+fn nsec3_chain(
+    origin: &DomainName,
+    sets: &OwnerSets<'_>,
+    cuts: &[DomainName],
+    params: &Nsec3Params,
+) -> Result<Vec<(DomainName, NSEC3)>, SignError> {
+    let apex_labels = origin.label_count();
+    let mut names: BTreeMap<Canon, BTreeSet<u16>> = BTreeMap::new();
+    for (owner, types) in sets {
+        let delegation = cuts.contains(&owner.0);
+        let has_ds = types.contains_key(&rtype::DS);
+        if params.opt_out && delegation && !has_ds {
+            continue;
+        }
+        let mut bitmap: BTreeSet<u16> = types.keys().copied().collect();
+        // RRSIG is present at the name when an RRset there is signed: everything but the NS
+        // (and glue) of a delegation, whose DS is signed (RFC 4035 §2.2).
+        if !delegation || has_ds {
+            bitmap.insert(rtype::RRSIG);
+        }
+        if owner.0 == *origin {
+            bitmap.extend([rtype::DNSKEY, rtype::NSEC3PARAM]);
+        }
+        names.entry(owner.clone()).or_default().extend(bitmap);
+        // Empty non-terminals between the owner and the apex (RFC 5155 §7.1).
+        let labels: Vec<&[u8]> = owner.0.labels().collect();
+        for skip in 1..labels.len().saturating_sub(apex_labels) {
+            let anc = DomainName::from_labels(labels[skip..].iter().copied()).map_err(|e| {
+                SignError::Record {
+                    owner: owner.0.to_string(),
+                    rtype: rtype::NSEC3,
+                    message: e.to_string(),
+                }
+            })?;
+            names.entry(Canon(anc)).or_default();
+        }
+    }
+    let mut hashed: Vec<(Vec<u8>, BTreeSet<u16>, String)> = Vec::with_capacity(names.len());
+    for (name, bitmap) in names {
+        hashed.push((params.hash(name.0.as_wire())?, bitmap, name.0.to_string()));
+    }
+    hashed.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = hashed.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(SignError::Record {
+            owner: w[1].2.clone(),
+            rtype: rtype::NSEC3,
+            message: format!(
+                "NSEC3 hash collides with that of {} (RFC 5155 §7.1): choose another salt",
+                w[0].2
+            ),
+        });
+    }
+    let mut out = Vec::with_capacity(hashed.len());
+    for (i, (hash, bitmap, name)) in hashed.iter().enumerate() {
+        let next = hashed
+            .get(i + 1)
+            .or_else(|| hashed.first())
+            .map(|h| h.0.clone())
+            .unwrap_or_default();
+        // Base32 with the extended hex alphabet, lowercase, unpadded (RFC 5155 §3.3).
+        let label = data_encoding::BASE32_DNSSEC.encode(hash);
+        let owner =
+            DomainName::from_labels(std::iter::once(label.as_bytes()).chain(origin.labels()))
+                .map_err(|e| SignError::Record {
+                    owner: name.clone(),
+                    rtype: rtype::NSEC3,
+                    message: format!("hashed owner name: {e}"),
+                })?;
+        let nsec3 = NSEC3::new(
+            Nsec3HashAlgorithm::SHA1,
+            params.opt_out,
+            params.iterations,
+            params.salt.clone(),
+            next,
+            bitmap.iter().map(|t| RecordType::from(*t)),
+        );
+        out.push((owner, nsec3));
+    }
+    Ok(out)
 }
 
 /// What a signed zone adds to answers, indexed for the serving path (RFC 4035 §3.1): the RRSIGs
@@ -620,6 +840,153 @@ impl SignedExtras {
             }
         }
         None
+    }
+}
+
+/// The NSEC3 records of a signed zone, for the serving path (RFC 5155 §7.2). NSEC3 owner
+/// names are hashes, not names of the zone (RFC 5155 §7.2.8), so the index keeps them apart
+/// from its name tree, sorted by hash: a proof is a binary search for the hash of a name.
+#[derive(Debug, Default)]
+pub struct Nsec3Index {
+    /// Iterations and salt of the chain (NSEC3PARAM at the apex, else the first NSEC3).
+    params: Option<(u16, Vec<u8>)>,
+    /// From the apex NSEC3PARAM: preferred over the NSEC3 records' own.
+    from_param: bool,
+    /// While building: entries by owner key; then sorted by hash.
+    pending: std::collections::HashMap<Vec<u8>, usize>,
+    entries: Vec<Nsec3Entry>,
+    sorted: bool,
+}
+
+#[derive(Debug)]
+struct Nsec3Entry {
+    hash: Vec<u8>,
+    /// The NSEC3 record(s) and their RRSIGs.
+    records: Vec<Record>,
+    /// Octets the records take uncompressed (owner, fixed part, RDATA), for size bounds.
+    size: usize,
+}
+
+impl Nsec3Index {
+    /// Takes `rec` when it belongs to the NSEC3 chain (an NSEC3 record, or an RRSIG covering
+    /// one, owned by a base32hex label right below the apex, RFC 5155 §3.3), and notes the
+    /// chain's parameters from the apex NSEC3PARAM. `owner_key` and `origin_key` are the
+    /// lowercase wire forms of the owner and the origin. `Ok(false)`: not taken, index it as
+    /// any other record.
+    ///
+    /// # Errors
+    /// A message when the record does not decode.
+    pub fn offer(
+        &mut self,
+        owner_key: &[u8],
+        origin_key: &[u8],
+        rec: &ZoneRecord,
+    ) -> Result<bool, String> {
+        let rel_len = owner_key.len().saturating_sub(origin_key.len());
+        if rec.rtype == rtype::NSEC3PARAM && rel_len == 0 {
+            // RDATA: algorithm(1) flags(1) iterations(2) salt length(1) salt (RFC 5155 §4.2).
+            if let (Some(&1), Some(it), Some(&len)) =
+                (rec.rdata.first(), rec.rdata.get(2..4), rec.rdata.get(4))
+                && let Some(salt) = rec.rdata.get(5..5 + usize::from(len))
+                && !self.from_param
+            {
+                let it = u16::from_be_bytes([it[0], it[1]]);
+                self.params = Some((it, salt.to_vec()));
+                self.from_param = true;
+            }
+            return Ok(false);
+        }
+        let covered = |r: &ZoneRecord| r.rdata.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let ours = rec.rtype == rtype::NSEC3
+            || (rec.rtype == rtype::RRSIG && covered(rec) == Some(rtype::NSEC3));
+        let Some(label) = owner_key.get(1..rel_len) else {
+            return Ok(false);
+        };
+        if !ours || owner_key.first().map(|&l| usize::from(l) + 1) != Some(rel_len) {
+            return Ok(false);
+        }
+        let Ok(hash) = data_encoding::BASE32_DNSSEC.decode(label) else {
+            return Ok(false);
+        };
+        let record = to_record(rec).map_err(|e| e.to_string())?;
+        if self.params.is_none()
+            && let RData::DNSSEC(DNSSECRData::NSEC3(n)) = &record.data
+            && n.hash_algorithm() == Nsec3HashAlgorithm::SHA1
+        {
+            self.params = Some((n.iterations(), n.salt().to_vec()));
+        }
+        let size = owner_key.len() + 10 + rec.rdata.len();
+        let at = *self.pending.entry(owner_key.to_vec()).or_insert_with(|| {
+            self.entries.push(Nsec3Entry {
+                hash,
+                records: Vec::new(),
+                size: 0,
+            });
+            self.entries.len() - 1
+        });
+        if let Some(e) = self.entries.get_mut(at) {
+            if e.records.iter().any(|r| r.data == record.data) {
+                return Ok(true);
+            }
+            // The NSEC3 before its RRSIGs, whatever the order in the zone file.
+            if rec.rtype == rtype::NSEC3 {
+                e.records.insert(0, record);
+            } else {
+                e.records.push(record);
+            }
+            e.size += size;
+        }
+        Ok(true)
+    }
+
+    /// Ends the build: sorts the chain by hash.
+    #[must_use]
+    pub fn finish(mut self) -> Self {
+        self.pending = std::collections::HashMap::new();
+        self.entries.sort_by(|a, b| a.hash.cmp(&b.hash));
+        self.entries.shrink_to_fit();
+        self.sorted = true;
+        self
+    }
+
+    /// Whether the zone denies existence with NSEC3 (it has a chain whose hash is known).
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        self.params.is_some() && !self.entries.is_empty()
+    }
+
+    /// Every NSEC3 record and RRSIG of the chain (for zone transfers).
+    pub fn records(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.entries.iter().flat_map(|e| e.records.iter())
+    }
+
+    fn position(&self, key: &[u8]) -> Option<Result<usize, usize>> {
+        let (iterations, salt) = self.params.as_ref()?;
+        if !self.sorted {
+            return None;
+        }
+        let h = nsec3_hash(key, salt, *iterations).ok()?;
+        Some(self.entries.binary_search_by(|e| e.hash.as_slice().cmp(&h)))
+    }
+
+    /// The NSEC3 (with RRSIGs) whose hash is that of the name `key` (lowercase wire form), and
+    /// the octets it takes.
+    #[must_use]
+    pub fn matching(&self, key: &[u8]) -> Option<(&[Record], usize)> {
+        let i = self.position(key)?.ok()?;
+        self.entries.get(i).map(|e| (e.records.as_slice(), e.size))
+    }
+
+    /// The NSEC3 (with RRSIGs) covering the hash of `key`: the last one before it in hash
+    /// order, wrapping round to the last (RFC 5155 §3.1.7). `None` when a record matches.
+    #[must_use]
+    pub fn covering(&self, key: &[u8]) -> Option<(&[Record], usize)> {
+        let i = self.position(key)?.err()?;
+        let e = match i.checked_sub(1) {
+            Some(j) => self.entries.get(j),
+            None => self.entries.last(),
+        }?;
+        Some((e.records.as_slice(), e.size))
     }
 }
 
@@ -837,6 +1204,90 @@ ns.sub A 192.0.2.99\n";
         let again = sign_zone(&signed, &keys, &SigningPolicy::default(), now).unwrap();
         assert_eq!(again.records.len(), signed.records.len());
         assert!(render_zone(&signed).unwrap().contains("DNSKEY 257 3 13"));
+    }
+
+    #[test]
+    fn nsec3_chain_is_closed_signed_and_hashed_per_rfc_5155() {
+        let keys = ZoneKeys::generate().unwrap();
+        let params = Nsec3Params {
+            iterations: 2,
+            salt: Nsec3Params::parse_salt("AABBCCDD").unwrap(),
+            opt_out: false,
+        };
+        let signed = sign_zone_with(
+            &fixture(),
+            &keys,
+            &SigningPolicy::default(),
+            &Denial::Nsec3(params.clone()),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let count = |t: u16| signed.records.iter().filter(|r| r.rtype == t).count();
+        assert_eq!(count(rtype::NSEC), 0);
+        assert_eq!(count(rtype::NSEC3PARAM), 1);
+        // apex, 34, sub (delegation); not the glue ns.sub.
+        assert_eq!(count(rtype::NSEC3), 3);
+        let recs: Vec<Record> = signed
+            .records
+            .iter()
+            .map(|r| to_record(r).unwrap())
+            .collect();
+        // The chain: owner hashes (hickory's hash of each name) link in order and wrap.
+        let mut links = Vec::new();
+        for r in &recs {
+            if let RData::DNSSEC(DNSSECRData::NSEC3(n)) = &r.data {
+                let label = r.name.iter().next().unwrap().to_ascii_lowercase();
+                let owner = data_encoding::BASE32_DNSSEC.decode(&label).unwrap();
+                assert_eq!(
+                    (n.iterations(), n.salt()),
+                    (2, &[0xaa, 0xbb, 0xcc, 0xdd][..])
+                );
+                links.push((owner, n.next_hashed_owner_name().to_vec()));
+                // Every NSEC3 is signed.
+                assert!(
+                    recs.iter()
+                        .any(|s| s.name == r.name && s.record_type() == RecordType::RRSIG)
+                );
+            }
+        }
+        links.sort();
+        for (i, (_, next)) in links.iter().enumerate() {
+            assert_eq!(*next, links[(i + 1) % links.len()].0);
+        }
+        for name in [
+            "2.0.192.in-addr.arpa.",
+            "34.2.0.192.in-addr.arpa.",
+            "sub.2.0.192.in-addr.arpa.",
+        ] {
+            let h = Nsec3HashAlgorithm::SHA1
+                .hash(
+                    &[0xaa, 0xbb, 0xcc, 0xdd],
+                    &Name::from_ascii(name).unwrap(),
+                    2,
+                )
+                .unwrap();
+            assert!(
+                links.iter().any(|(o, _)| o.as_slice() == h.as_ref()),
+                "{name}"
+            );
+        }
+        // Bad parameters are refused with a reason.
+        assert!(Nsec3Params::parse_salt("xyz").is_err());
+        assert!(Nsec3Params::parse_salt(&"ab".repeat(256)).is_err());
+        assert_eq!(Nsec3Params::parse_salt("-").unwrap(), Vec::<u8>::new());
+        let many = Denial::Nsec3(Nsec3Params {
+            iterations: 500,
+            ..Nsec3Params::default()
+        });
+        let e = sign_zone_with(
+            &fixture(),
+            &keys,
+            &SigningPolicy::default(),
+            &many,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("RFC 9276"), "{e}");
     }
 
     #[test]
