@@ -225,6 +225,19 @@ pub struct ServeSection {
     /// `dnssec` for single zones, overriding the global one: `"<origin>" = "sign"`.
     #[serde(default)]
     pub dnssec_zones: std::collections::BTreeMap<String, DnssecMode>,
+    /// Denial of existence of signed zones: `"nsec"` (default) or `"nsec3"` (RFC 5155), and
+    /// its parameters (RFC 9276 §3.1 defaults: 0 iterations, no salt, no opt-out). See
+    /// [`crate::zone_signing`].
+    pub denial: Option<crate::zone_signing::DenialMethod>,
+    /// NSEC3 extra iterations (default 0).
+    pub nsec3_iterations: Option<u16>,
+    /// NSEC3 salt in hex, `"-"` for none (default).
+    pub nsec3_salt: Option<String>,
+    /// NSEC3 opt-out (default false).
+    pub nsec3_opt_out: Option<bool>,
+    /// `denial` for single zones: `"<origin>" = "nsec3"`.
+    #[serde(default)]
+    pub denial_zones: std::collections::BTreeMap<String, crate::zone_signing::DenialMethod>,
 }
 
 /// Default seconds between two polls for changed zone files or config.

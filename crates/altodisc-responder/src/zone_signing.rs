@@ -10,8 +10,15 @@
 //!                         they expire; every signing publishes a higher SOA serial, and a
 //!                         reload that changes neither a zone nor its keys keeps it signed as
 //!                         it is (same serial, no NOTIFY) until its refresh is due
-//!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC; they are served unchanged
-//!                         (a zone without DNSKEY or RRSIG is a load error)
+//!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC or NSEC3; they are served
+//!                         unchanged (a zone without DNSKEY or RRSIG is a load error)
+//!
+//!   denial = "nsec"       denial of existence of signed zones by an NSEC chain (the default;
+//!                         RFC 9276 §3.1: NSEC unless zone walking must be made harder)
+//!   denial = "nsec3"      an NSEC3 chain (RFC 5155) with nsec3_iterations (default 0),
+//!                         nsec3_salt (hex, default "-": none) and nsec3_opt_out (default false),
+//!                         RFC 9276 §3.1's values; [serve.denial_zones] "<origin>" = "nsec3"
+//!                         chooses per zone
 //! ```
 //!
 //! **Serial of a signed zone.** Every signing makes new signatures, and a secondary transfers
@@ -36,7 +43,7 @@ use altodisc_zone::publish_config::{SerialState, next_serial, serial_max};
 use altodisc_zone::record::{Zone, rtype};
 use serde::Deserialize;
 
-use crate::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+use crate::dnssec::{Denial, Nsec3Params, SigningPolicy, ZoneKeys, sign_zone_with};
 use crate::error::ResponderError;
 use crate::load::ServeSection;
 
@@ -52,6 +59,18 @@ pub enum DnssecMode {
     Sign,
     /// Zone files are already signed: serve them unchanged.
     Presigned,
+}
+
+/// How a signed zone denies existence (`[serve] denial`, `[serve.denial_zones]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DenialMethod {
+    /// An NSEC chain (RFC 4034 §4).
+    #[default]
+    Nsec,
+    /// An NSEC3 chain (RFC 5155) with the `nsec3_*` parameters.
+    Nsec3,
 }
 
 /// Longest signature validity accepted, in days.
@@ -136,6 +155,10 @@ pub struct DnssecSettings {
     pub key_dir: PathBuf,
     /// Signature validity and refresh margin.
     pub policy: SigningPolicy,
+    /// Denial of existence of zones not in `denial_zones`.
+    pub denial: Denial,
+    /// Denial for single zones (`[serve.denial_zones]`), keyed like `per_zone`.
+    pub denial_zones: BTreeMap<String, Denial>,
 }
 
 impl DnssecSettings {
@@ -174,6 +197,28 @@ impl DnssecSettings {
             base,
         )?;
         settings.per_zone = per_zone;
+        let params = Nsec3Params {
+            iterations: serve.nsec3_iterations.unwrap_or(0),
+            salt: Nsec3Params::parse_salt(serve.nsec3_salt.as_deref().unwrap_or("-"))
+                .map_err(|e| ResponderError::Config(format!("[serve] nsec3_salt: {e}")))?,
+            opt_out: serve.nsec3_opt_out.unwrap_or(false),
+        };
+        params
+            .validate()
+            .map_err(|e| ResponderError::Config(format!("[serve] nsec3_iterations: {e}")))?;
+        let denial = |m: DenialMethod| match m {
+            DenialMethod::Nsec => Denial::Nsec,
+            DenialMethod::Nsec3 => Denial::Nsec3(params.clone()),
+        };
+        settings.denial = denial(serve.denial.unwrap_or_default());
+        for (origin, method) in &serve.denial_zones {
+            let name = DomainName::parse(origin).map_err(|e| {
+                ResponderError::Config(format!("[serve.denial_zones] {origin:?}: {e}"))
+            })?;
+            settings
+                .denial_zones
+                .insert(name.to_lowercase_string(), denial(*method));
+        }
         Ok(settings)
     }
 
@@ -236,6 +281,8 @@ impl DnssecSettings {
             per_zone: BTreeMap::new(),
             key_dir: base.join(key_dir.unwrap_or_else(|| Path::new(DEFAULT_KEY_DIR))),
             policy,
+            denial: Denial::Nsec,
+            denial_zones: BTreeMap::new(),
         })
     }
 
@@ -246,6 +293,14 @@ impl DnssecSettings {
             .get(&origin.to_lowercase_string())
             .copied()
             .unwrap_or(self.mode)
+    }
+
+    /// The denial of existence the zone at `origin` is signed with.
+    #[must_use]
+    pub fn denial_for(&self, origin: &DomainName) -> &Denial {
+        self.denial_zones
+            .get(&origin.to_lowercase_string())
+            .unwrap_or(&self.denial)
     }
 
     /// Whether any zone is signed at load (so a re-signing reload is due some day).
@@ -303,7 +358,9 @@ impl DnssecSettings {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let serial = set_signed_serial(&mut zone, previous, now_unix);
-                let signed = sign_zone(&zone, &keys, &self.policy, now).map_err(fail)?;
+                let denial = self.denial_for(&origin);
+                let signed =
+                    sign_zone_with(&zone, &keys, &self.policy, denial, now).map_err(fail)?;
                 if let Some(serial) = serial {
                     serials.zones.insert(key, (0, serial));
                 }
@@ -312,9 +369,9 @@ impl DnssecSettings {
         }
     }
 
-    /// The public keys `origin` is signed with (KSK and ZSK DNSKEY in presentation form),
-    /// created on first use like [`Self::prepare`] does: a reload re-signs a zone whose keys
-    /// changed even when its records did not.
+    /// The public keys `origin` is signed with (KSK and ZSK DNSKEY in presentation form) and
+    /// its denial setting, keys created on first use like [`Self::prepare`] does: a reload
+    /// re-signs a zone whose keys or denial changed even when its records did not.
     ///
     /// # Errors
     /// [`ResponderError::Config`] when the keys cannot be read or made.
@@ -324,7 +381,14 @@ impl DnssecSettings {
             .map_err(|e| fail(format!("key directory {}: {e}", self.key_dir.display())))?;
         let keys =
             ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?;
-        Ok(format!("{} {}", keys.ksk_dnskey(), keys.zsk_dnskey()).into_bytes())
+        // The denial setting too: switching NSEC and NSEC3 must re-sign an unchanged zone.
+        Ok(format!(
+            "{} {} {:?}",
+            keys.ksk_dnskey(),
+            keys.zsk_dnskey(),
+            self.denial_for(origin)
+        )
+        .into_bytes())
     }
 
     /// When a zone signed at `signed_at` is due for re-signing: `refresh_before` ahead of the
@@ -487,6 +551,76 @@ mod tests {
         assert_eq!(s.mode_for(&off), DnssecMode::Off);
         let bad: ServeSection = toml_serve("[serve.dnssec_zones]\n\"a..b\" = \"sign\"\n");
         assert!(DnssecSettings::from_serve(&bad, dir.path()).is_err());
+    }
+
+    #[test]
+    fn denial_is_chosen_globally_and_per_zone() {
+        let dir = Scratch::new("denial");
+        let count = |z: &Zone, t: u16| z.records.iter().filter(|r| r.rtype == t).count();
+        let sign = |s: &DnssecSettings| {
+            s.prepare(
+                fixture(),
+                SystemTime::now(),
+                None,
+                &mut SerialState::default(),
+            )
+            .unwrap()
+        };
+        // Default: NSEC.
+        let nsec =
+            DnssecSettings::from_serve(&toml_serve("dnssec = \"sign\"\n"), dir.path()).unwrap();
+        let z = sign(&nsec);
+        assert!(count(&z, rtype::NSEC) > 0 && count(&z, rtype::NSEC3) == 0);
+        // Global NSEC3 with RFC 9276 defaults.
+        let n3 = DnssecSettings::from_serve(
+            &toml_serve("dnssec = \"sign\"\ndenial = \"nsec3\"\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(n3.denial, Denial::Nsec3(Nsec3Params::default()));
+        let z = sign(&n3);
+        assert!(count(&z, rtype::NSEC) == 0 && count(&z, rtype::NSEC3) == 2);
+        assert_eq!(count(&z, rtype::NSEC3PARAM), 1);
+        // Switching the denial changes the key material, so an unchanged zone is re-signed.
+        assert_ne!(
+            nsec.key_material(&fixture().origin).unwrap(),
+            n3.key_material(&fixture().origin).unwrap()
+        );
+        // Per zone, with parameters; the other zones keep the global choice.
+        let per = DnssecSettings::from_serve(
+            &toml_serve(
+                "dnssec = \"sign\"\nnsec3_salt = \"BEEF\"\nnsec3_opt_out = true\nnsec3_iterations = 1\n[serve.denial_zones]\n\"2.0.192.IN-ADDR.ARPA\" = \"nsec3\"\n",
+            ),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            per.denial_for(&fixture().origin),
+            &Denial::Nsec3(Nsec3Params {
+                iterations: 1,
+                salt: vec![0xbe, 0xef],
+                opt_out: true
+            })
+        );
+        assert_eq!(
+            per.denial_for(&DomainName::parse("example.net.").unwrap()),
+            &Denial::Nsec
+        );
+        for bad in [
+            "denial = \"nsec5\"\n",
+            "nsec3_salt = \"xyz\"\n",
+            "nsec3_iterations = 151\n",
+            "[serve.denial_zones]\n\"a..b\" = \"nsec3\"\n",
+        ] {
+            let config = altodisc_zone::publish_config::PublishConfig::from_toml(
+                &format!("[serve]\n{bad}"),
+                "test",
+            )
+            .unwrap();
+            let refused = ServeSection::from_config(&config, "test")
+                .and_then(|serve| DnssecSettings::from_serve(&serve, dir.path()));
+            assert!(refused.is_err(), "{bad}");
+        }
     }
 
     fn soa_serial(z: &Zone) -> u32 {
