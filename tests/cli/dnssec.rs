@@ -393,8 +393,10 @@ fn altodisc_signed_zone_verifies_with_ldns_knot_bind_and_validates_through_nsd()
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `altodisc sign` on every bundled zone: ldns-verify-zone and kzonecheck -d on accept the output;
-/// the keys persist (same DS on the second run); a broken zone file is refused.
+/// `altodisc sign` on every bundled zone, with NSEC, with NSEC3 (RFC 9276 defaults) and with
+/// NSEC3 opt-out and a salt: ldns-verify-zone, kzonecheck -d on and dnssec-verify accept the
+/// output; the keys persist (same DS on the second run); a broken zone file and bad NSEC3
+/// parameters are refused.
 #[test]
 fn sign_subcommand_signs_the_bundled_zones() {
     let dir = std::env::temp_dir().join(format!("altodisc-sign-{}", std::process::id()));
@@ -403,27 +405,64 @@ fn sign_subcommand_signs_the_bundled_zones() {
     let keys = dir.join("keys");
     let keys = keys.to_string_lossy().into_owned();
     let root = env!("CARGO_MANIFEST_DIR");
-    for origin in [
-        "2.0.192.in-addr.arpa.",
-        "113.0.203.in-addr.arpa.",
-        "8.b.d.0.1.0.0.2.ip6.arpa.",
-        "example.net.",
-    ] {
+    let denials: [&[&str]; 3] = [
+        &[],
+        &["--nsec3"],
+        &["--nsec3", "--nsec3-opt-out", "--nsec3-salt", "C0FFEE"],
+    ];
+    for (denial, origin) in denials.iter().flat_map(|d| {
+        [
+            "2.0.192.in-addr.arpa.",
+            "113.0.203.in-addr.arpa.",
+            "8.b.d.0.1.0.0.2.ip6.arpa.",
+            "example.net.",
+        ]
+        .map(|o| (*d, o))
+    }) {
         let zone = format!("{root}/zones/{origin}zone");
         let out_file = dir.join(format!("{origin}signed"));
         let out_file = out_file.to_string_lossy().into_owned();
         let ds_file = dir.join(format!("{origin}ds"));
         let ds_file = ds_file.to_string_lossy().into_owned();
         let run = || {
-            let out = altodisc(&[
-                "sign", "--keys", &keys, "--out", &out_file, "--ds-out", &ds_file, &zone,
-            ]);
-            assert_eq!(out.status.code(), Some(0), "{origin}: {out:?}");
+            let mut args = vec![
+                "sign", "--keys", &keys, "--out", &out_file, "--ds-out", &ds_file,
+            ];
+            args.extend_from_slice(denial);
+            args.push(&zone);
+            let out = altodisc(&args);
+            assert_eq!(out.status.code(), Some(0), "{origin} {denial:?}: {out:?}");
             assert!(String::from_utf8_lossy(&out.stderr).contains(" IN DS "));
             std::fs::read_to_string(&ds_file).unwrap()
         };
         let first = run();
         assert_eq!(run(), first, "{origin}: keys are reused");
+        let signed = std::fs::read_to_string(&out_file).unwrap();
+        let has = |t: &str| {
+            signed
+                .lines()
+                .any(|l| l.split_whitespace().nth(3) == Some(t))
+        };
+        if denial.is_empty() {
+            assert!(
+                has("NSEC") && !has("NSEC3") && !has("NSEC3PARAM"),
+                "{origin}"
+            );
+        } else {
+            assert!(
+                !has("NSEC") && has("NSEC3") && has("NSEC3PARAM"),
+                "{origin}"
+            );
+            // The NSEC3PARAM: SHA-1, flags 0, 0 extra iterations, the salt (or none).
+            let param: Vec<&str> = signed
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f.get(3) == Some(&"NSEC3PARAM"))
+                .map(|f| f[4..].to_vec())
+                .unwrap();
+            let salt = if denial.len() > 1 { "C0FFEE" } else { "-" };
+            assert_eq!(param, ["1", "0", "0", salt], "{origin} {denial:?}");
+        }
         // altodisc's own checker: a signed zone clears Z20 (unsigned reverse zone) and Z20b
         // (missing or expired RRSIG over NAPTR).
         let named = dir.join(format!("{origin}zone"));
@@ -444,8 +483,33 @@ fn sign_subcommand_signs_the_bundled_zones() {
                 .args(["-o", origin, "-d", "on", &out_file])
                 .output()
                 .unwrap();
-            assert!(v.status.success(), "{origin}: {v:?}");
+            assert!(v.status.success(), "{origin} {denial:?}: {v:?}");
         }
+        if require_tool_or_skip("dnssec-verify", "bind9-utils") {
+            let v = std::process::Command::new("dnssec-verify")
+                .args(["-o", origin, &out_file])
+                .output()
+                .unwrap();
+            assert!(v.status.success(), "{origin} {denial:?}: {v:?}");
+        }
+    }
+    // Out-of-range NSEC3 parameters: a usage error naming the reason, no output.
+    let zone = format!("{root}/zones/2.0.192.in-addr.arpa.zone");
+    for (args, reason) in [
+        (&["--nsec3", "--nsec3-iterations", "500"][..], "RFC 9276"),
+        (&["--nsec3", "--nsec3-salt", "not-hex"][..], "--nsec3-salt"),
+        (&["--nsec3-opt-out"][..], "--nsec3"),
+    ] {
+        let mut all = vec!["sign", "--keys", &keys];
+        all.extend_from_slice(args);
+        all.push(&zone);
+        let out = altodisc(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(reason),
+            "{args:?}: {out:?}"
+        );
     }
     let bad = dir.join("bad.zone");
     std::fs::write(
