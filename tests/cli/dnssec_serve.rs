@@ -129,13 +129,18 @@ impl Drop for Served {
 }
 
 fn write_config(dir: &Path, mode: &str) -> PathBuf {
+    write_config_with(dir, mode, "")
+}
+
+/// [`write_config`] with more `[serve]` keys.
+fn write_config_with(dir: &Path, mode: &str, extra: &str) -> PathBuf {
     let config = dir.join("publish.toml");
     std::fs::write(
         &config,
         format!(
             "[serve]\nzones_dir = \"zones\"\ndnssec = \"{mode}\"\nkey_dir = \"keys\"\n\
              signature_validity_days = 10\nrefresh_before_days = 3\n\
-             allow_transfer = [\"127.0.0.1\"]\n"
+             allow_transfer = [\"127.0.0.1\"]\n{extra}"
         ),
     )
     .unwrap();
@@ -293,7 +298,9 @@ fn plain_answer(server: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
     answer
 }
 
-fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str) {
+/// Compares DO=1 answers of altodisc and NSD on [`QUERIES`]; `denial` is the proof record type
+/// every negative answer must carry (`"nsec"` or `"nsec3"`).
+fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str, denial: &str) {
     for (name, qtype) in QUERIES {
         let a = sections(ours, name, qtype);
         let b = sections(nsd, name, qtype);
@@ -301,12 +308,13 @@ fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str) {
             a, b,
             "{label}: {name} {qtype}: altodisc (left) differs from NSD (right)"
         );
-        // Every negative answer and the referral carry an NSEC proof; every answer its RRSIGs.
+        // Every negative answer and the referral carry an NSEC (NSEC3) proof; every answer its
+        // RRSIGs.
         let (_, answer, authority) = a;
         let has = |v: &[String], t: &str| v.iter().any(|r| r.split(' ').nth(3) == Some(t));
         if answer.is_empty() {
             assert!(
-                has(&authority, "nsec"),
+                has(&authority, denial),
                 "{label}: {name} {qtype}: {authority:?}"
             );
         } else {
@@ -432,7 +440,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
     if require_or_skip(PeerKind::Nsd) {
         let nsd =
             Peer::start(PeerKind::Nsd, &[Zone::text(REVERSE_ORIGIN, pulled.clone())]).unwrap();
-        compare_with_nsd(served.addr, nsd.addr(), "sign");
+        compare_with_nsd(served.addr, nsd.addr(), "sign", "nsec");
         // ANY with DO=0 on the signed zone: one RRset and no RRSIG or NSEC (RFC 8482 §4.2,
         // RFC 4035 §3.1), like NSD; at the apex NSD picks SOA, altodisc (like Knot) the lowest
         // type, NS.
@@ -453,7 +461,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         pre.write_zone(REVERSE_ORIGIN, &pulled);
         let config = write_config(pre.path(), "presigned");
         let presigned = Served::start(&config);
-        compare_with_nsd(presigned.addr, nsd.addr(), "presigned");
+        compare_with_nsd(presigned.addr, nsd.addr(), "presigned", "nsec");
         assert!(!pre.path().join("keys").exists(), "presigned makes no keys");
     }
 
@@ -491,6 +499,128 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         "{v}"
     );
     assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+}
+
+/// `denial = "nsec3"` (RFC 5155, RFC 9276 defaults) and then with opt-out and a salt: the zone
+/// pulled by AXFR has an NSEC3 chain and passes ldns-verify-zone and kzonecheck -d on; unbound,
+/// validating with the zone's DS as trust anchor through a stub zone at altodisc, sets AD on the
+/// NXDOMAIN, NODATA, wildcard, wildcard NODATA and empty non-terminal answers (no SERVFAIL); NSD
+/// serving the same altodisc-signed text answers DO=1 queries with the same sections.
+#[test]
+fn nsec3_signing_responder_validates_through_unbound_and_matches_nsd() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") {
+        return;
+    }
+    for (tag, extra) in [
+        ("nsec3", "denial = \"nsec3\"\n"),
+        (
+            "nsec3-optout",
+            "[serve.denial_zones]\n\"2.0.192.in-addr.arpa.\" = \"nsec3\"\n\
+             \"example.net.\" = \"nsec3\"\n",
+        ),
+    ] {
+        let dir = Dir::new(tag);
+        dir.write_zone(REVERSE_ORIGIN, REVERSE);
+        dir.write_zone(FORWARD_ORIGIN, FORWARD);
+        let opt_out = tag == "nsec3-optout";
+        let extra = if opt_out {
+            format!("nsec3_opt_out = true\nnsec3_salt = \"ABCD\"\nnsec3_iterations = 1\n{extra}")
+        } else {
+            extra.to_owned()
+        };
+        let config = write_config_with(dir.path(), "sign", &extra);
+        let served = Served::start(&config);
+        let anchor_text = anchors(&dir.path().join("keys"));
+
+        let pulled = axfr(served.addr, REVERSE_ORIGIN);
+        let types = |t: &str| {
+            pulled
+                .lines()
+                .filter(|l| l.split_whitespace().nth(3) == Some(t))
+                .count()
+        };
+        assert_eq!(types("NSEC"), 0, "{tag}: {pulled}");
+        assert_eq!(types("NSEC3PARAM"), 1, "{tag}: {pulled}");
+        // apex, 12, 34, a.b.c, b.c, c, *.w, w, x.w, and sub unless opted out.
+        let expected = if tag == "nsec3" { 10 } else { 9 };
+        assert_eq!(types("NSEC3"), expected, "{tag}: {pulled}");
+        let pulled_file = dir.path().join("pulled.zone");
+        std::fs::write(&pulled_file, &pulled).unwrap();
+        let f = pulled_file.to_string_lossy().into_owned();
+        let run = |bin: &str, args: &[&str]| {
+            let out = Command::new(bin).args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{tag}: {bin} {args:?}: {}\n{}\n--- zone ---\n{pulled}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        if require_tool_or_skip("ldns-verify-zone", "ldnsutils") {
+            run("ldns-verify-zone", &[&f]);
+        }
+        if require_tool_or_skip("kzonecheck", "knot-dnssecutils") {
+            run("kzonecheck", &["-o", REVERSE_ORIGIN, "-d", "on", &f]);
+        }
+
+        if require_tool_or_skip("unbound", "unbound") {
+            let unbound = Unbound::start(
+                &[(REVERSE_ORIGIN, served.addr), (FORWARD_ORIGIN, served.addr)],
+                &anchor_text,
+                &[],
+            )
+            .unwrap();
+            // The last field: proven by an NSEC3 that covers a name (next closer, wildcard).
+            // With opt-out such a proof shows only that no signed name is there, so a
+            // validator answers it as insecure, without AD (RFC 5155 §6, §8.3); the answers
+            // proven by a matching NSEC3, and positive answers, stay secure.
+            for (name, qtype, status, by_cover) in [
+                ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", false),
+                ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN", true),
+                ("q.x.w.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN", true),
+                ("34.2.0.192.in-addr.arpa.", "TXT", "NOERROR", false),
+                ("y.w.2.0.192.in-addr.arpa.", "TXT", "NOERROR", true),
+                ("y.w.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", true),
+                ("c.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", false),
+                ("b.c.2.0.192.in-addr.arpa.", "PTR", "NOERROR", false),
+                ("12.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", false),
+                ("example.net.", "TXT", "NOERROR", false),
+                ("nothere.example.net.", "NAPTR", "NXDOMAIN", true),
+            ] {
+                let text = dig_flags(unbound.addr(), name, qtype);
+                let secure = text.contains(" ad");
+                assert!(
+                    text.contains(&format!("status: {status}"))
+                        && (secure || (opt_out && by_cover)),
+                    "{tag}: AD on {name} {qtype} ({status}): {text}\n{}",
+                    unbound.log_tail()
+                );
+                // Opt-out, by cover: insecure, not secure.
+                assert!(!(opt_out && by_cover && secure), "{tag}: {text}");
+            }
+            // Below the delegation: insecure (no DS), never bogus. The child's servers do not
+            // exist, so unbound fails to reach them; what matters is that it did not judge the
+            // referral's NSEC3 proof bogus.
+            let log = unbound.log_tail();
+            assert!(!log.contains("bogus"), "{tag}: {log}");
+        }
+
+        if require_or_skip(PeerKind::Nsd) {
+            let nsd =
+                Peer::start(PeerKind::Nsd, &[Zone::text(REVERSE_ORIGIN, pulled.clone())]).unwrap();
+            compare_with_nsd(served.addr, nsd.addr(), tag, "nsec3");
+            // And altodisc serving that text as presigned.
+            let pre = Dir::new(&format!("{tag}-presigned"));
+            pre.write_zone(REVERSE_ORIGIN, &pulled);
+            let presigned = Served::start(&write_config(pre.path(), "presigned"));
+            compare_with_nsd(
+                presigned.addr,
+                nsd.addr(),
+                &format!("{tag} presigned"),
+                "nsec3",
+            );
+        }
+    }
 }
 
 /// The apex SOA serial of `server`'s reverse zone and the expiration and inception
