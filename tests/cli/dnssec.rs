@@ -521,3 +521,129 @@ fn sign_subcommand_signs_the_bundled_zones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Rule Z20b verifies signatures and the denial chain: on zones signed by `altodisc sign` (NSEC
+/// and NSEC3) and then damaged (a corrupted RRSIG, signatures past their expiry, a missing NSEC
+/// or NSEC3 link), `altodisc check` reports Z20b with the line exactly when `ldns-verify-zone`
+/// rejects the zone, and accepts the undamaged zones as ldns-verify-zone does.
+#[test]
+fn checker_z20b_verifies_signatures_and_chains_like_ldns_verify_zone() {
+    if !require_tool_or_skip("ldns-verify-zone", "ldnsutils") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("altodisc-z20b-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let origin = "2.0.192.in-addr.arpa.";
+    let unsigned = dir.join("unsigned.zone");
+    std::fs::write(
+        &unsigned,
+        "$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 300\n\
+         @ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60\n\
+         @ NS ns.example.net.\n\
+         @ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/r24!\" .\n\
+         34 NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/r32!\" .\n\
+         a.b.c PTR deep.example.net.\n\
+         sub NS ns.sub\nns.sub A 192.0.2.99\n",
+    )
+    .unwrap();
+    let keys = dir.join("keys").to_string_lossy().into_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let field = |l: &str, i: usize| l.split_whitespace().nth(i).map(str::to_owned);
+    for denial in [&[][..], &["--nsec3"][..]] {
+        let mut args = vec!["sign", "--keys", &keys];
+        args.extend_from_slice(denial);
+        let path = unsigned.to_string_lossy().into_owned();
+        args.extend(["--origin", origin, &path]);
+        let out = altodisc(&args);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let signed = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = signed.lines().collect();
+        let chain_type = if denial.is_empty() { "NSEC" } else { "NSEC3" };
+        // A corrupted signature: one base64 character of the RRSIG over the NAPTR at 34.
+        let corrupt: String = lines
+            .iter()
+            .map(|l| {
+                if l.starts_with("34.") && field(l, 4).as_deref() == Some("NAPTR") {
+                    let (head, sig) = l.rsplit_once(' ').unwrap();
+                    let mut sig: Vec<char> = sig.chars().collect();
+                    sig[5] = if sig[5] == 'A' { 'B' } else { 'A' };
+                    format!("{head} {}\n", sig.into_iter().collect::<String>())
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        // A missing link: the first NSEC/NSEC3 record below the apex, and its RRSIG.
+        let victim = lines
+            .iter()
+            .find(|l| field(l, 3).as_deref() == Some(chain_type) && !l.starts_with(origin))
+            .and_then(|l| field(l, 0))
+            .unwrap();
+        let missing: String = lines
+            .iter()
+            .filter(|l| {
+                let t = field(l, 3);
+                let covered = field(l, 4);
+                !(field(l, 0).as_deref() == Some(&victim)
+                    && (t.as_deref() == Some(chain_type)
+                        || (t.as_deref() == Some("RRSIG")
+                            && covered.as_deref() == Some(chain_type))))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(missing.len() < signed.len());
+        let month = 30 * 86_400;
+        for (case, text, offset, expect) in [
+            ("good", &signed, 0, None),
+            ("corrupt", &corrupt, 0, Some("does not verify")),
+            ("expired", &signed, month, Some("expired")),
+            ("missing", &missing, 0, Some(chain_type)),
+        ] {
+            let label = format!("{chain_type} {case}");
+            let file = dir.join(format!("{origin}zone"));
+            std::fs::write(&file, text).unwrap();
+            let f = file.to_string_lossy().into_owned();
+            let ldns = std::process::Command::new("ldns-verify-zone")
+                .args(["-t", &format!("+{offset}"), &f])
+                .output()
+                .unwrap();
+            let check = altodisc(&[
+                "check",
+                "--verify-dnssec",
+                "--now",
+                &(now + offset).to_string(),
+                &f,
+            ]);
+            let report = String::from_utf8_lossy(&check.stdout).into_owned();
+            let z20b: Vec<&str> = report.lines().filter(|l| l.contains("Z20b")).collect();
+            assert_eq!(
+                ldns.status.success(),
+                z20b.is_empty(),
+                "{label}: ldns-verify-zone and the checker disagree\nldns: {}{}\ncheck: {report}",
+                String::from_utf8_lossy(&ldns.stdout),
+                String::from_utf8_lossy(&ldns.stderr)
+            );
+            match expect {
+                None => assert!(z20b.is_empty(), "{label}: {report}"),
+                Some(what) => {
+                    // The finding, and on the next line its position (file:line:col).
+                    let lines: Vec<&str> = report.lines().collect();
+                    let found = lines.windows(2).any(|w| {
+                        w[0].contains("Z20b")
+                            && w[0].contains(what)
+                            && w[1].contains(&format!("--> {f}:"))
+                    });
+                    assert!(
+                        found,
+                        "{label}: no Z20b finding with {what:?} and a position: {report}"
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

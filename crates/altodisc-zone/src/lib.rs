@@ -13,6 +13,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod dnssec_verify;
 pub mod master;
 pub mod output;
 pub mod publish_config;
