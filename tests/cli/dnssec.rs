@@ -645,5 +645,74 @@ fn checker_z20b_verifies_signatures_and_chains_like_ldns_verify_zone() {
             }
         }
     }
+    // A zone signed by another signer (ldns-signzone, NSEC and NSEC3) with a third DNSKEY that
+    // signs nothing (a pre-published key, RFC 6781 §4.1.1.1): accepted by both. The same zone
+    // with that key taken out of the signed DNSKEY RRset: rejected by both, at the DNSKEY RRSIG.
+    if require_tool_or_skip("ldns-signzone", "ldnsutils")
+        && require_tool_or_skip("ldns-keygen", "ldnsutils")
+    {
+        let keygen = |ksk: bool| {
+            let mut cmd = std::process::Command::new("ldns-keygen");
+            cmd.current_dir(&dir).args(["-a", "ECDSAP256SHA256"]);
+            if ksk {
+                cmd.arg("-k");
+            }
+            let out = cmd.arg(origin).output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let (ksk, zsk, spare) = (keygen(true), keygen(false), keygen(false));
+        let spare_key = std::fs::read_to_string(dir.join(format!("{spare}.key"))).unwrap();
+        let with_spare = dir.join("with-spare.zone");
+        std::fs::write(
+            &with_spare,
+            format!("{}{spare_key}", std::fs::read_to_string(&unsigned).unwrap()),
+        )
+        .unwrap();
+        for nsec3 in [false, true] {
+            let out_file = dir.join(format!("{origin}zone"));
+            let mut cmd = std::process::Command::new("ldns-signzone");
+            cmd.current_dir(&dir);
+            if nsec3 {
+                cmd.arg("-n");
+            }
+            let signed = cmd
+                .arg("-f")
+                .arg(&out_file)
+                .arg(&with_spare)
+                .args([&ksk, &zsk])
+                .output()
+                .unwrap();
+            assert!(signed.status.success(), "{signed:?}");
+            let text = std::fs::read_to_string(&out_file).unwrap();
+            // The key file: OWNER IN DNSKEY FLAGS PROTOCOL ALGORITHM KEY ;comment
+            let spare_b64 = field(&spare_key, 6).unwrap();
+            let without: String = text
+                .lines()
+                .filter(|l| !(field(l, 3).as_deref() == Some("DNSKEY") && l.contains(&spare_b64)))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert!(without.len() < text.len(), "the spare key is in the zone");
+            for (case, zone_text, ok) in
+                [("spare key", &text, true), ("key removed", &without, false)]
+            {
+                let label = format!("ldns-signzone nsec3={nsec3} {case}");
+                std::fs::write(&out_file, zone_text).unwrap();
+                let f = out_file.to_string_lossy().into_owned();
+                let ldns = std::process::Command::new("ldns-verify-zone")
+                    .arg(&f)
+                    .output()
+                    .unwrap();
+                let check = altodisc(&["check", "--verify-dnssec", &f]);
+                let report = String::from_utf8_lossy(&check.stdout).into_owned();
+                let z20b = report.lines().any(|l| l.contains("Z20b"));
+                assert_eq!(ldns.status.success(), ok, "{label}: {ldns:?}");
+                assert_eq!(!z20b, ok, "{label}: {report}");
+                if !ok {
+                    assert!(report.contains("DNSKEY RRset"), "{label}: {report}");
+                }
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

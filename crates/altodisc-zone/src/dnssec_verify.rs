@@ -397,3 +397,98 @@ fn nsec3_chain(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::read_zone_str;
+
+    const NOW: u64 = 1_900_000_000;
+
+    fn findings(text: &str) -> Vec<String> {
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let read = read_zone_str(text, "t.zone", Some(&origin));
+        assert!(!read.has_errors(), "{:?}", read.diagnostics);
+        verify_zone(&read.zone, NOW)
+            .into_iter()
+            .map(|d| {
+                assert_eq!(d.rule, Rule::Z20b);
+                let line = d.position.map_or(0, |p| p.line);
+                format!("{line}: {}", d.message)
+            })
+            .collect()
+    }
+
+    const HEAD: &str = "$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 300\n\
+        @ SOA ns.example.net. h.example.net. 1 3600 900 604800 60\n\
+        @ NS ns.example.net.\n";
+
+    #[test]
+    fn unsigned_zones_are_rule_z20s_not_this_ones() {
+        assert!(findings(HEAD).is_empty());
+    }
+
+    #[test]
+    fn missing_unknown_key_and_expired_signatures_are_found_with_their_line() {
+        let text = format!(
+            "{HEAD}@ DNSKEY 257 3 13 AQID\n\
+             @ RRSIG SOA 13 5 300 20400101000000 20200101000000 999 2.0.192.in-addr.arpa. AQID\n\
+             @ RRSIG NS 13 5 300 20300101000000 20200101000000 999 2.0.192.in-addr.arpa. AQID\n\
+             34 PTR x.example.net.\n"
+        );
+        let f = findings(&text);
+        // SOA: in its window, but no DNSKEY has tag 999.
+        assert!(
+            f.iter()
+                .any(|m| m.starts_with("6: ") && m.contains("key tag 999")),
+            "{f:?}"
+        );
+        // NS: its only RRSIG expired in 2030 (NOW is 2030-03-17).
+        assert!(
+            f.iter()
+                .any(|m| m.starts_with("7: ") && m.contains("expired")),
+            "{f:?}"
+        );
+        // The DNSKEY RRset and the PTR at 34: no RRSIG.
+        assert!(
+            f.iter()
+                .any(|m| m.starts_with("5: ") && m.contains("DNSKEY RRset")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter()
+                .any(|m| m.starts_with("8: ") && m.contains("PTR RRset")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn broken_nsec_chains_are_found() {
+        // The apex NSEC skips 10; 34's NSEC is missing; sub (a delegation) is in the chain,
+        // its glue is not.
+        let text = format!(
+            "{HEAD}@ DNSKEY 257 3 13 AQID\n\
+             @ NSEC 34 NS SOA RRSIG NSEC DNSKEY\n\
+             10 PTR a.example.net.\n\
+             10 NSEC 34 PTR RRSIG NSEC\n\
+             34 PTR b.example.net.\n\
+             sub NS ns.sub\n\
+             sub NSEC 2.0.192.in-addr.arpa. NS RRSIG NSEC\n\
+             ns.sub A 192.0.2.1\n"
+        );
+        let f = findings(&text);
+        let chain: Vec<&String> = f
+            .iter()
+            .filter(|m| m.contains("NSEC ") || m.contains("no NSEC"))
+            .collect();
+        assert!(
+            chain.iter().any(|m| m.starts_with("6: ") && m.contains("points to 34.2.0.192.in-addr.arpa., but the next name is 10.2.0.192.in-addr.arpa.")),
+            "{chain:?}"
+        );
+        assert!(chain.iter().any(|m| m.starts_with("9: ") && m.contains("34.2.0.192.in-addr.arpa. has no NSEC")), "{chain:?}");
+        assert!(
+            !f.iter().any(|m| m.contains("ns.sub")),
+            "glue is neither signed nor chained: {f:?}"
+        );
+    }
+}
