@@ -886,3 +886,114 @@ fn a_no_op_sighup_keeps_every_serial_and_notifies_nobody() {
     assert!(serial(FORWARD_ORIGIN, 6) > before.1);
     assert_eq!(notified(&secondary, quiet), [FORWARD_ORIGIN.to_owned()]);
 }
+
+/// Bad key material never takes a signed zone down: with its KSK file damaged under a running
+/// `serve`, a reload of the changed zone fails with an error naming the key file, and the
+/// previous signed version keeps serving (same serial, still validating); restoring the file
+/// lets the next reload through. A key directory that cannot be made is named at start.
+#[test]
+fn a_damaged_key_file_is_named_and_the_old_signed_zone_keeps_serving() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") {
+        return;
+    }
+    let dir = Dir::new("badkey");
+    dir.write_zone(REVERSE_ORIGIN, REVERSE);
+    let config = write_config_with(dir.path(), "sign", "denial = \"nsec3\"\n");
+    let served = Served::start(&config);
+    let ta = dir.path().join("anchor.txt");
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    std::fs::write(
+        &ta,
+        ZoneKeys::load_or_create(&dir.path().join("keys"), &reverse)
+            .unwrap()
+            .ds_text(&reverse)
+            .unwrap(),
+    )
+    .unwrap();
+    let ta = ta.to_string_lossy().into_owned();
+    let (before, _, _) = signed_soa(served.addr);
+    let ksk = dir.path().join(format!("keys/{REVERSE_ORIGIN}ksk.pk8"));
+    let good = std::fs::read(&ksk).unwrap();
+    std::fs::write(&ksk, b"not a key").unwrap();
+    dir.write_zone(
+        REVERSE_ORIGIN,
+        &REVERSE.replace("alto.example.net/r32", "alto.example.net/r32-new"),
+    );
+    let hup = || {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &served.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !served.log().contains("ksk.pk8") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no error naming the key file:\n{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Still the old signed zone, still secure.
+    assert_eq!(signed_soa(served.addr).0, before);
+    let out =
+        crate::dnssec::require_authoritative("xdom", &served.addr.to_string(), &ta, "192.0.2.34");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
+    let v = json(&out);
+    assert_eq!(
+        v["candidates"][0]["uri"], "https://alto.example.net/r32",
+        "{v}"
+    );
+    assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+    assert!(!served.log().contains("panicked"), "{}", served.log());
+    // The key restored: the change goes through, signed with the same keys.
+    std::fs::write(&ksk, &good).unwrap();
+    hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while signed_soa(served.addr).0 == before {
+        assert!(std::time::Instant::now() < deadline, "{}", served.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out =
+        crate::dnssec::require_authoritative("xdom", &served.addr.to_string(), &ta, "192.0.2.34");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
+    assert_eq!(
+        json(&out)["candidates"][0]["uri"],
+        "https://alto.example.net/r32-new"
+    );
+    drop(served);
+
+    // key_dir below a regular file: the start fails naming it.
+    let blocked = Dir::new("blocked");
+    blocked.write_zone(REVERSE_ORIGIN, REVERSE);
+    std::fs::write(blocked.path().join("notadir"), b"x").unwrap();
+    let config = blocked.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"notadir/keys\"\n",
+    )
+    .unwrap();
+    let log = blocked.path().join("serve.log");
+    let mut child = spawn_serve(&config, Stdio::null(), &log);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = status.expect("serve started although no zone could be signed");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(err.contains("notadir"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -168,7 +168,21 @@ impl ZoneKeys {
             })
         };
         match (ksk_path.exists(), zsk_path.exists()) {
-            (true, true) => Self::from_pkcs8(&read(&ksk_path)?, &read(&zsk_path)?),
+            (true, true) => {
+                let (ksk, zsk) = (read(&ksk_path)?, read(&zsk_path)?);
+                // A damaged key file is named, with what to do: the zone cannot be signed, and
+                // making a new key would silently break the DS at the parent.
+                for (path, der) in [(&ksk_path, &ksk), (&zsk_path, &zsk)] {
+                    EcdsaSigningKey::from_pkcs8(&der.clone().into(), Algorithm::ECDSAP256SHA256)
+                        .map_err(|e| SignError::KeyFile {
+                            path: path.clone(),
+                            message: format!(
+                                "not an ECDSA P-256 PKCS#8 private key ({e}); restore it from a backup (a new key needs a new DS at the parent)"
+                            ),
+                        })?;
+                }
+                Self::from_pkcs8(&ksk, &zsk)
+            }
             (false, false) => {
                 let ksk =
                     EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
@@ -1299,8 +1313,28 @@ ns.sub A 192.0.2.99\n";
         let b = ZoneKeys::load_or_create(&dir, &origin).unwrap();
         assert_eq!(a.ds_text(&origin).unwrap(), b.ds_text(&origin).unwrap());
         assert!(a.ds_text(&origin).unwrap().contains(" IN DS "));
+        // A damaged key file: an error naming it, never a new key.
+        let ksk = dir.join("2.0.192.in-addr.arpa.ksk.pk8");
+        let good = std::fs::read(&ksk).unwrap();
+        std::fs::write(&ksk, &good[..good.len() / 2]).unwrap();
+        let e = ZoneKeys::load_or_create(&dir, &origin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2.0.192.in-addr.arpa.ksk.pk8") && e.contains("backup"),
+            "{e}"
+        );
+        std::fs::write(&ksk, &good).unwrap();
+        assert!(ZoneKeys::load_or_create(&dir, &origin).is_ok());
         std::fs::remove_file(dir.join("2.0.192.in-addr.arpa.zsk.pk8")).unwrap();
         assert!(ZoneKeys::load_or_create(&dir, &origin).is_err());
+        // A key directory that cannot be made: the error names it.
+        let blocked = dir.join("file");
+        std::fs::write(&blocked, b"x").unwrap();
+        let e = ZoneKeys::load_or_create(&blocked.join("keys"), &origin)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("file/keys") || e.contains("file"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
