@@ -4,6 +4,7 @@ pub(crate) mod check;
 pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod discover;
+pub(crate) mod keys;
 pub(crate) mod names;
 pub(crate) mod render;
 pub(crate) mod resolve;

@@ -716,3 +716,72 @@ fn checker_z20b_verifies_signatures_and_chains_like_ldns_verify_zone() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `altodisc keys list|status`: the keys `altodisc sign` made, with the DS it printed and the
+/// matching key tag; a zone without keys is exit 1 and gets none made; a damaged key file or a
+/// missing directory is exit 2 naming it.
+#[test]
+fn keys_subcommand_lists_what_sign_made() {
+    let dir = std::env::temp_dir().join(format!("altodisc-keys-cmd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys").to_string_lossy().into_owned();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut ds = Vec::new();
+    for origin in ["2.0.192.in-addr.arpa.", "example.net."] {
+        let ds_file = dir
+            .join(format!("{origin}ds"))
+            .to_string_lossy()
+            .into_owned();
+        let zone = format!("{root}/zones/{origin}zone");
+        let out = altodisc(&["sign", "--keys", &keys, "--ds-out", &ds_file, &zone]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        ds.push(std::fs::read_to_string(&ds_file).unwrap().trim().to_owned());
+    }
+    let out = altodisc(&["keys", "list", "--key-dir", &keys, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let zones: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(zones.len(), 2, "{text}");
+    // Canonical order: 2.0.192.in-addr.arpa. (under arpa.) before example.net. (under net.).
+    assert_eq!(zones[0]["zone"], "2.0.192.in-addr.arpa.");
+    for (z, ds) in zones.iter().zip(&ds) {
+        assert_eq!(z["ds"], ds.as_str(), "{z}");
+        let ksk_tag = z["keys"][0]["key_tag"].as_u64().unwrap();
+        // DS fields: owner TTL IN DS TAG ALGORITHM DIGEST-TYPE DIGEST.
+        assert_eq!(
+            ds.split_whitespace().nth(4),
+            Some(ksk_tag.to_string().as_str())
+        );
+        assert_eq!(z["keys"][0]["role"], "KSK");
+        assert_eq!(z["keys"][1]["role"], "ZSK");
+    }
+    let out = altodisc(&["keys", "status", "--key-dir", &keys, "example.net"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("KSK tag") && text.contains("ZSK tag") && text.contains(&ds[1]),
+        "{text}"
+    );
+    // No keys: exit 1, and none are made.
+    let before = std::fs::read_dir(dir.join("keys")).unwrap().count();
+    let out = altodisc(&["keys", "status", "--key-dir", &keys, "other.example."]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(std::fs::read_dir(dir.join("keys")).unwrap().count(), before);
+    // A damaged key file: exit 2 naming it.
+    std::fs::write(dir.join("keys/example.net.zsk.pk8"), b"junk").unwrap();
+    let out = altodisc(&["keys", "status", "--key-dir", &keys, "example.net."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("example.net.zsk.pk8"));
+    let out = altodisc(&["keys", "list", "--key-dir", &keys]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2.0.192.in-addr.arpa."));
+    let missing = dir.join("nowhere").to_string_lossy().into_owned();
+    let out = altodisc(&["keys", "list", "--key-dir", &missing]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -208,6 +208,39 @@ impl ZoneKeys {
         }
     }
 
+    /// The key tags of the KSK and the ZSK (RFC 4034 Appendix B).
+    ///
+    /// # Errors
+    /// [`SignError::Crypto`] when a key cannot be encoded.
+    pub fn key_tags(&self) -> Result<(u16, u16), SignError> {
+        Ok((
+            self.ksk_dnskey.calculate_key_tag().map_err(crypto)?,
+            self.zsk_dnskey.calculate_key_tag().map_err(crypto)?,
+        ))
+    }
+
+    /// The zones with keys in `dir`: one per `<origin>ksk.pk8` file, sorted.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] when the directory cannot be read.
+    pub fn zones_in(dir: &Path) -> Result<Vec<DomainName>, SignError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| SignError::KeyFile {
+            path: dir.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut zones: Vec<DomainName> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let origin = name.strip_suffix("ksk.pk8")?;
+                let origin = if origin == "root." { "." } else { origin };
+                DomainName::parse(origin).ok()
+            })
+            .collect();
+        zones.sort_by(canonical_cmp);
+        Ok(zones)
+    }
+
     /// The KSK's DNSKEY RDATA.
     #[must_use]
     pub fn ksk_dnskey(&self) -> &DNSKEY {
