@@ -1,4 +1,4 @@
-//! `--dnssec` and `--trust-anchor` end to end (issue 9): Knot signs the zones (automatic
+//! `--dnssec` and `--trust-anchor` end to end (RFC 8686 §6.1, RFC 4035 §5): Knot signs the zones (automatic
 //! signing), unbound validates; `altodisc resolve`/`xdom` report `secure`, `insecure` or
 //! `indeterminate`, and `--dnssec require` fails clearly on unsigned data.
 

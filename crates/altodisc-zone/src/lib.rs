@@ -8,7 +8,7 @@
 //! ```
 //!
 //! * [`reader`]: RFC 1035 §5 / RFC 3597 master-file reader keeping file:line:col of every field.
-//! * [`rules`]: the stable rule catalogue of SPEC.md §9.3 (`Z1` … `Z24`).
+//! * [`rules`]: the stable rule catalogue of docs/checker-rules.md (`Z1` … `Z24`).
 //! * [`diag`]: [`Diagnostic`] and [`Severity`].
 
 pub mod check;
