@@ -9,6 +9,10 @@
 //!   sign_zone(&zone, &keys, &policy, now)   → Zone + DNSKEY RRset (signed by the KSK), an RRSIG per
 //!                                             authoritative RRset (ZSK), the NSEC chain (RFC 4035
 //!                                             §2.3) with its RRSIGs
+//!   sign_zone_with(.., &Denial::Nsec3(p), ..) the same with an NSEC3 chain and NSEC3PARAM
+//!                                             (RFC 5155 §7.1; RFC 9276 parameters by default)
+//!   Nsec3Index                                the NSEC3 chain by hash, for the proofs of DO=1
+//!                                             answers (RFC 5155 §7.2, crate::index)
 //!   needs_refresh(&signed, &policy, now)    → re-sign when any RRSIG expires within
 //!                                             `policy.refresh_before` (RRSIG refresh before expiry)
 //!   keys.ds_text(origin) / dnskey_text()     the DS (SHA-256) to give the parent / a trust anchor
