@@ -997,3 +997,88 @@ fn a_damaged_key_file_is_named_and_the_old_signed_zone_keeps_serving() {
     assert!(err.contains("notadir"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1) with lifetimes shortened to
+/// seconds (TTLs of 1 s, ZSK lifetime 4 s, propagation delay 1 s): unbound, validating with the
+/// KSK's DS as trust anchor, answers with AD every few hundred ms throughout, never SERVFAIL,
+/// while altodisc publishes a new ZSK, signs with it and withdraws the old one, more than once.
+#[test]
+fn zsk_rollover_keeps_unbound_validating_throughout() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") || !require_tool_or_skip("unbound", "unbound")
+    {
+        return;
+    }
+    let dir = Dir::new("zskroll");
+    let fast = REVERSE.replace("$TTL 300", "$TTL 1").replace(
+        "@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60",
+        "@ 1 SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 1",
+    );
+    assert_ne!(fast, REVERSE);
+    dir.write_zone(REVERSE_ORIGIN, &fast);
+    let config = dir.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+         signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
+         zsk_lifetime = \"4s\"\npropagation_delay = \"1s\"\n",
+    )
+    .unwrap();
+    let served = Served::start(&config);
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    let anchor = ZoneKeys::load_or_create(&dir.path().join("keys"), &reverse)
+        .unwrap()
+        .ds_text(&reverse)
+        .unwrap();
+    let unbound = Unbound::start(&[(REVERSE_ORIGIN, served.addr)], &anchor, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let mut signing_tags = std::collections::BTreeSet::new();
+    let mut most_dnskeys = 0;
+    let mut checks = 0;
+    while started.elapsed() < std::time::Duration::from_secs(16) {
+        for (name, qtype, status) in [
+            ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR"),
+            ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN"),
+        ] {
+            let text = dig_flags(unbound.addr(), name, qtype);
+            assert!(
+                text.contains(&format!("status: {status}")) && text.contains(" ad"),
+                "after {:?}: {name} {qtype}: {text}\n{}\n{}",
+                started.elapsed(),
+                unbound.log_tail(),
+                served.log()
+            );
+            checks += 1;
+        }
+        // What altodisc publishes: the DNSKEY count and the ZSK signing the NAPTR.
+        let (_, answer, _) = sections(served.addr, REVERSE_ORIGIN, "DNSKEY");
+        most_dnskeys = most_dnskeys.max(
+            answer
+                .iter()
+                .filter(|r| r.split(' ').nth(3) == Some("dnskey"))
+                .count(),
+        );
+        let (_, answer, _) = sections(served.addr, "34.2.0.192.in-addr.arpa.", "NAPTR");
+        if let Some(tag) = answer
+            .iter()
+            .map(|r| r.split(' ').collect::<Vec<_>>())
+            .find(|f| f.get(3) == Some(&"rrsig"))
+            .and_then(|f| f.get(10).map(|s| (*s).to_owned()))
+        {
+            signing_tags.insert(tag);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(checks > 40, "{checks}");
+    assert_eq!(
+        most_dnskeys, 3,
+        "a successor ZSK was pre-published beside the old one"
+    );
+    assert!(
+        signing_tags.len() >= 2,
+        "the ZSK changed: {signing_tags:?}\n{}",
+        served.log()
+    );
+    let state = std::fs::read_to_string(dir.path().join(format!("keys/{REVERSE_ORIGIN}zsk.state")))
+        .unwrap();
+    assert!(state.contains("active "), "{state}");
+}

@@ -107,6 +107,9 @@ pub struct ZoneKeys {
     zsk: EcdsaSigningKey,
     ksk_dnskey: DNSKEY,
     zsk_dnskey: DNSKEY,
+    /// ZSKs published in the DNSKEY RRset without signing: the successor of a pre-publication
+    /// rollover and the retired predecessor (RFC 6781 §4.1.1.1).
+    published: Vec<DNSKEY>,
 }
 
 impl std::fmt::Debug for ZoneKeys {
@@ -147,6 +150,7 @@ impl ZoneKeys {
             zsk,
             ksk_dnskey,
             zsk_dnskey,
+            published: Vec::new(),
         })
     }
 
@@ -283,6 +287,297 @@ impl ZoneKeys {
             to_name(origin)?,
             self.ksk_dnskey
         ))
+    }
+}
+
+/// Automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1): a new ZSK is published
+/// `lifetime` after the current one became active, signs once its DNSKEY has reached every cache
+/// (DNSKEY TTL + `propagation_delay`), and the old one stays published until the signatures it
+/// made have expired from caches (the zone's longest TTL + `propagation_delay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZskRollover {
+    /// How long a ZSK signs before its successor is published.
+    pub lifetime: Duration,
+    /// Time for a change to reach every secondary, added to each TTL-based wait.
+    pub propagation_delay: Duration,
+}
+
+/// One ZSK of a rollover state: its file (in the key directory) and when it entered its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StateKey {
+    file: String,
+    since: u64,
+}
+
+/// The persisted ZSK rollover state of a zone (`<origin>zsk.state` in the key directory), so a
+/// restart continues where it stood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ZskState {
+    active: StateKey,
+    incoming: Option<StateKey>,
+    retired: Option<StateKey>,
+    /// DNSKEY TTL and longest TTL of the zone as last signed: the waits are computed from them.
+    ttls: Option<(u32, u32)>,
+}
+
+impl ZskState {
+    fn parse(text: &str, path: &Path) -> Result<Self, SignError> {
+        let bad = |line: usize, why: &str| SignError::KeyFile {
+            path: path.to_owned(),
+            message: format!(
+                "line {line}: {why}; fix or remove the file (the rollover then starts over)"
+            ),
+        };
+        let (mut active, mut incoming, mut retired, mut ttls) = (None, None, None, None);
+        for (i, line) in text.lines().enumerate() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            match f.as_slice() {
+                [] => {}
+                [c, ..] if c.starts_with('#') => {}
+                ["ttls", a, b] => {
+                    ttls = Some((
+                        a.parse().map_err(|_| bad(i + 1, "bad TTL"))?,
+                        b.parse().map_err(|_| bad(i + 1, "bad TTL"))?,
+                    ));
+                }
+                [state, file, since] => {
+                    if file.contains('/') || file.starts_with('.') {
+                        return Err(bad(i + 1, "key file names must be plain file names"));
+                    }
+                    let key = StateKey {
+                        file: (*file).to_owned(),
+                        since: since.parse().map_err(|_| bad(i + 1, "bad time"))?,
+                    };
+                    match *state {
+                        "active" => active = Some(key),
+                        "incoming" => incoming = Some(key),
+                        "retired" => retired = Some(key),
+                        _ => return Err(bad(i + 1, "unknown state")),
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        i + 1,
+                        "expected `STATE FILE UNIX-TIME` or `ttls DNSKEY MAX`",
+                    ));
+                }
+            }
+        }
+        let active = active.ok_or_else(|| bad(0, "no active ZSK"))?;
+        Ok(Self {
+            active,
+            incoming,
+            retired,
+            ttls,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let mut s = String::from("# ZSK rollover state (RFC 6781 §4.1.1.1), written by altodisc\n");
+        for (name, k) in [
+            ("active", Some(&self.active)),
+            ("incoming", self.incoming.as_ref()),
+            ("retired", self.retired.as_ref()),
+        ] {
+            if let Some(k) = k {
+                s.push_str(&format!("{name} {} {}\n", k.file, k.since));
+            }
+        }
+        if let Some((d, m)) = self.ttls {
+            s.push_str(&format!("ttls {d} {m}\n"));
+        }
+        s
+    }
+
+    /// When the next step is due, in Unix seconds (`None` before the TTLs are known).
+    fn next_event(&self, roll: &ZskRollover) -> Option<u64> {
+        let delay = roll.propagation_delay.as_secs();
+        let (dnskey_ttl, max_ttl) = self.ttls?;
+        let mut at = Vec::new();
+        if let Some(k) = &self.incoming {
+            at.push(
+                k.since
+                    .saturating_add(u64::from(dnskey_ttl))
+                    .saturating_add(delay),
+            );
+        }
+        if let Some(k) = &self.retired {
+            at.push(
+                k.since
+                    .saturating_add(u64::from(max_ttl))
+                    .saturating_add(delay),
+            );
+        }
+        if self.incoming.is_none() && self.retired.is_none() {
+            at.push(self.active.since.saturating_add(roll.lifetime.as_secs()));
+        }
+        at.into_iter().min()
+    }
+
+    /// Takes every step due at `now` (Unix seconds); `true` when something changed. A new ZSK
+    /// is made in `dir` when the active one reaches its lifetime.
+    fn advance(
+        &mut self,
+        roll: &ZskRollover,
+        now: u64,
+        dir: &Path,
+        base: &str,
+    ) -> Result<bool, SignError> {
+        let mut changed = false;
+        // At most one step of each kind per call; a long outage catches up one step per load.
+        for _ in 0..3 {
+            let Some(due) = self.next_event(roll) else {
+                break;
+            };
+            if now < due {
+                break;
+            }
+            changed = true;
+            if let Some(new) = self.incoming.take() {
+                // The successor's DNSKEY is in every cache: it signs from now on.
+                let old = std::mem::replace(
+                    &mut self.active,
+                    StateKey {
+                        file: new.file,
+                        since: now,
+                    },
+                );
+                self.retired = Some(StateKey {
+                    file: old.file,
+                    since: now,
+                });
+            } else if self.retired.is_some() {
+                // No cache holds a signature of the old ZSK any more: withdraw its DNSKEY.
+                self.retired = None;
+            } else {
+                let key =
+                    EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+                let file = format!("{base}zsk-{now}.pk8");
+                let path = dir.join(&file);
+                if !path.exists() {
+                    write_private(&path, key.secret_pkcs8_der())?;
+                }
+                self.incoming = Some(StateKey { file, since: now });
+            }
+        }
+        Ok(changed)
+    }
+}
+
+fn file_base(origin: &DomainName) -> String {
+    let base = origin.to_lowercase_string();
+    if base == "." {
+        "root.".to_owned()
+    } else {
+        base
+    }
+}
+
+fn load_zsk(dir: &Path, file: &str) -> Result<(EcdsaSigningKey, DNSKEY), SignError> {
+    let path = dir.join(file);
+    let der = std::fs::read(&path).map_err(|e| SignError::KeyFile {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let key =
+        EcdsaSigningKey::from_pkcs8(&der.into(), Algorithm::ECDSAP256SHA256).map_err(|e| {
+            SignError::KeyFile {
+                path: path.clone(),
+                message: format!(
+                    "not an ECDSA P-256 PKCS#8 private key ({e}); restore it from a backup"
+                ),
+            }
+        })?;
+    let dnskey = DNSKEY::with_flags(FLAG_ZONE, key.to_public_key().map_err(crypto)?);
+    Ok((key, dnskey))
+}
+
+impl ZoneKeys {
+    /// [`Self::load_or_create`] with automatic ZSK rollover: reads `<origin>zsk.state`, takes the
+    /// steps due at `now`, records `ttls` (DNSKEY TTL and longest TTL of the zone about to be
+    /// signed; `None` keeps the recorded ones), writes the state back when it changed, and
+    /// returns the keys (signing ZSK and the ZSKs only published) with the time of the next
+    /// step.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read, parsed or
+    /// written.
+    pub fn load_rolling(
+        dir: &Path,
+        origin: &DomainName,
+        roll: &ZskRollover,
+        ttls: Option<(u32, u32)>,
+        now: SystemTime,
+    ) -> Result<(Self, Option<SystemTime>), SignError> {
+        let mut keys = Self::load_or_create(dir, origin)?;
+        let now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let base = file_base(origin);
+        let path = dir.join(format!("{base}zsk.state"));
+        let read = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(ZskState::parse(&text, &path)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(SignError::KeyFile {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let mut state = read.clone().unwrap_or_else(|| ZskState {
+            active: StateKey {
+                file: format!("{base}zsk.pk8"),
+                since: now_unix,
+            },
+            incoming: None,
+            retired: None,
+            ttls: None,
+        });
+        if ttls.is_some() {
+            state.ttls = ttls;
+        }
+        state.advance(roll, now_unix, dir, &base)?;
+        if read.as_ref() != Some(&state) {
+            let tmp = dir.join(format!("{base}zsk.state.tmp"));
+            std::fs::write(&tmp, state.to_text())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| SignError::KeyFile {
+                    path: path.clone(),
+                    message: format!("cannot write the rollover state: {e}"),
+                })?;
+        }
+        let (zsk, zsk_dnskey) = load_zsk(dir, &state.active.file)?;
+        keys.zsk = zsk;
+        keys.zsk_dnskey = zsk_dnskey;
+        keys.published.clear();
+        for k in [&state.incoming, &state.retired].into_iter().flatten() {
+            keys.published.push(load_zsk(dir, &k.file)?.1);
+        }
+        let next = state
+            .next_event(roll)
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+        Ok((keys, next))
+    }
+
+    /// The earliest next rollover step of any zone with a state file in `dir` (for the timer
+    /// that reloads `serve`). Unreadable state files are skipped here; the load reports them.
+    #[must_use]
+    pub fn next_rollover_step(dir: &Path, roll: &ZskRollover) -> Option<SystemTime> {
+        let entries = std::fs::read_dir(dir).ok()?;
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("zsk.state"))
+            .filter_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                ZskState::parse(&text, &e.path()).ok()?.next_event(roll)
+            })
+            .min()
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// The DNSKEYs published in addition to the KSK and the signing ZSK.
+    #[must_use]
+    pub fn published_only(&self) -> &[DNSKEY] {
+        &self.published
     }
 }
 
@@ -571,7 +866,8 @@ pub fn sign_zone_with(
         .cloned()
         .collect();
     let dnskey_ttl = soa.ttl;
-    let dnskeys = [keys.ksk_dnskey.clone(), keys.zsk_dnskey.clone()];
+    let mut dnskeys = vec![keys.ksk_dnskey.clone(), keys.zsk_dnskey.clone()];
+    dnskeys.extend(keys.published.iter().cloned());
     for k in &dnskeys {
         out.push(to_zone_record(
             origin,
@@ -1339,6 +1635,69 @@ ns.sub A 192.0.2.99\n";
         )
         .unwrap_err();
         assert!(e.to_string().contains("RFC 9276"), "{e}");
+    }
+
+    #[test]
+    fn zsk_rollover_prepublishes_swaps_and_withdraws_on_schedule() {
+        let dir = std::env::temp_dir().join(format!("altodisc-roll-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let roll = ZskRollover {
+            lifetime: Duration::from_secs(1000),
+            propagation_delay: Duration::from_secs(10),
+        };
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let ttls = Some((60, 300));
+        let tag = |k: &ZoneKeys| k.key_tags().unwrap();
+        let load = |s: u64| ZoneKeys::load_rolling(&dir, &origin, &roll, ttls, at(s)).unwrap();
+        let (k0, next) = load(0);
+        assert!(k0.published_only().is_empty());
+        assert_eq!(next, Some(at(1000)), "the lifetime of the first ZSK");
+        // Nothing before the lifetime; then the successor is published, not signing.
+        assert_eq!(tag(&load(999).0), tag(&k0));
+        let (k1, next) = load(1000);
+        assert_eq!(tag(&k1), tag(&k0), "the old ZSK still signs");
+        assert_eq!(k1.published_only().len(), 1);
+        assert_eq!(next, Some(at(1070)), "DNSKEY TTL 60 + delay 10");
+        // The successor signs; the old ZSK stays published.
+        let (k2, next) = load(1070);
+        assert_eq!(tag(&k2).0, tag(&k0).0, "the KSK is not rolled");
+        assert_ne!(tag(&k2).1, tag(&k0).1);
+        assert_eq!(k2.published_only(), &[k0.zsk_dnskey().clone()][..]);
+        assert_eq!(next, Some(at(1380)), "longest TTL 300 + delay 10");
+        // A restart in between continues from the state file.
+        let (again, _) = ZoneKeys::load_rolling(&dir, &origin, &roll, None, at(1200)).unwrap();
+        assert_eq!(tag(&again), tag(&k2));
+        // While both ZSKs are published the DNSKEY RRset holds three keys, signed by the KSK.
+        let signed = sign_zone(&fixture(), &k2, &SigningPolicy::default(), at(1070)).unwrap();
+        assert_eq!(
+            signed
+                .records
+                .iter()
+                .filter(|r| r.rtype == rtype::DNSKEY)
+                .count(),
+            3
+        );
+        // The old ZSK is withdrawn; the new one's lifetime runs from its activation.
+        let (k3, next) = load(1380);
+        assert!(k3.published_only().is_empty());
+        assert_eq!(tag(&k3), tag(&k2));
+        assert_eq!(next, Some(at(2070)), "activated at 1070, lifetime 1000");
+        assert_eq!(ZoneKeys::next_rollover_step(&dir, &roll), Some(at(2070)));
+        // Long overdue (the signer was down): the next rollover starts with a publication, never
+        // a key that signs before its DNSKEY could be cached.
+        let (k4, _) = load(9000);
+        assert_eq!(k4.published_only().len(), 1);
+        assert_eq!(tag(&k4), tag(&k3));
+        // A damaged state file is named; nothing is signed with a guess.
+        let state = dir.join("2.0.192.in-addr.arpa.zsk.state");
+        std::fs::write(&state, "active\n").unwrap();
+        let e = ZoneKeys::load_rolling(&dir, &origin, &roll, ttls, at(9500))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zsk.state") && e.contains("line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

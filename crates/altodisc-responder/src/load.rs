@@ -235,6 +235,12 @@ pub struct ServeSection {
     pub nsec3_salt: Option<String>,
     /// NSEC3 opt-out (default false).
     pub nsec3_opt_out: Option<bool>,
+    /// Automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1): the ZSK lifetime with a
+    /// unit (`"90d"`; absent: no rollover). See [`crate::zone_signing`].
+    pub zsk_lifetime: Option<String>,
+    /// Time for a change to reach every secondary, added to the TTL-based waits of a rollover
+    /// (default `"1h"`).
+    pub propagation_delay: Option<String>,
     /// `denial` for single zones: `"<origin>" = "nsec3"`.
     #[serde(default)]
     pub denial_zones: std::collections::BTreeMap<String, crate::zone_signing::DenialMethod>,

@@ -19,6 +19,13 @@
 //!                         nsec3_salt (hex, default "-": none) and nsec3_opt_out (default false),
 //!                         RFC 9276 §3.1's values; [serve.denial_zones] "<origin>" = "nsec3"
 //!                         chooses per zone
+//!
+//!   zsk_lifetime = "90d"  automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1): after
+//!                         the lifetime a new ZSK is published, it signs once its DNSKEY is in
+//!                         every cache (DNSKEY TTL + propagation_delay, default "1h"), and the old
+//!                         one is withdrawn once its signatures have left the caches (longest TTL
+//!                         of the zone + propagation_delay); the state is kept in
+//!                         `<key_dir>/<origin>zsk.state`, so a restart continues where it stood
 //! ```
 //!
 //! **Serial of a signed zone.** Every signing makes new signatures, and a secondary transfers
@@ -43,7 +50,7 @@ use altodisc_zone::publish_config::{SerialState, next_serial, serial_max};
 use altodisc_zone::record::{Zone, rtype};
 use serde::Deserialize;
 
-use crate::dnssec::{Denial, Nsec3Params, SigningPolicy, ZoneKeys, sign_zone_with};
+use crate::dnssec::{Denial, Nsec3Params, SigningPolicy, ZoneKeys, ZskRollover, sign_zone_with};
 use crate::error::ResponderError;
 use crate::load::ServeSection;
 
@@ -159,6 +166,8 @@ pub struct DnssecSettings {
     pub denial: Denial,
     /// Denial for single zones (`[serve.denial_zones]`), keyed like `per_zone`.
     pub denial_zones: BTreeMap<String, Denial>,
+    /// Automatic ZSK rollover (`zsk_lifetime`), off when `None`.
+    pub rollover: Option<ZskRollover>,
 }
 
 impl DnssecSettings {
@@ -211,6 +220,25 @@ impl DnssecSettings {
             DenialMethod::Nsec3 => Denial::Nsec3(params.clone()),
         };
         settings.denial = denial(serve.denial.unwrap_or_default());
+        let duration = |key: &str, text: &str| {
+            parse_duration(text).map_err(|e| ResponderError::Config(format!("[serve] {key}: {e}")))
+        };
+        let delay = match &serve.propagation_delay {
+            Some(t) => duration("propagation_delay", t)?,
+            None => Duration::from_secs(3600),
+        };
+        if let Some(t) = &serve.zsk_lifetime {
+            let lifetime = duration("zsk_lifetime", t)?;
+            if lifetime.is_zero() {
+                return Err(ResponderError::Config(
+                    "[serve] zsk_lifetime must be more than 0".to_owned(),
+                ));
+            }
+            settings.rollover = Some(ZskRollover {
+                lifetime,
+                propagation_delay: delay,
+            });
+        }
         for (origin, method) in &serve.denial_zones {
             let name = DomainName::parse(origin).map_err(|e| {
                 ResponderError::Config(format!("[serve.denial_zones] {origin:?}: {e}"))
@@ -283,6 +311,7 @@ impl DnssecSettings {
             policy,
             denial: Denial::Nsec,
             denial_zones: BTreeMap::new(),
+            rollover: None,
         })
     }
 
@@ -351,7 +380,20 @@ impl DnssecSettings {
                 std::fs::create_dir_all(&self.key_dir).map_err(|e| {
                     ResponderError::Config(format!("key directory {}: {e}", self.key_dir.display()))
                 })?;
-                let keys = ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?;
+                let keys = match &self.rollover {
+                    Some(roll) => {
+                        ZoneKeys::load_rolling(
+                            &self.key_dir,
+                            &origin,
+                            roll,
+                            Some(zone_ttls(&zone)),
+                            now,
+                        )
+                        .map_err(fail)?
+                        .0
+                    }
+                    None => ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?,
+                };
                 let key = signed_serial_key(&origin);
                 let previous = history.and_then(|h| h.zones.get(&key)).map(|&(_, s)| s);
                 let now_unix = now
@@ -379,14 +421,24 @@ impl DnssecSettings {
         let fail = |e: String| ResponderError::Config(format!("keys of zone {origin}: {e}"));
         std::fs::create_dir_all(&self.key_dir)
             .map_err(|e| fail(format!("key directory {}: {e}", self.key_dir.display())))?;
-        let keys =
-            ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?;
-        // The denial setting too: switching NSEC and NSEC3 must re-sign an unchanged zone.
+        let keys = match &self.rollover {
+            Some(roll) => {
+                ZoneKeys::load_rolling(&self.key_dir, origin, roll, None, SystemTime::now())
+                    .map_err(|e| fail(e.to_string()))?
+                    .0
+            }
+            None => {
+                ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?
+            }
+        };
+        // The denial setting too: switching NSEC and NSEC3 must re-sign an unchanged zone; and
+        // the ZSKs only published, which a rollover step changes.
         Ok(format!(
-            "{} {} {:?}",
+            "{} {} {:?} {:?}",
             keys.ksk_dnskey(),
             keys.zsk_dnskey(),
-            self.denial_for(origin)
+            self.denial_for(origin),
+            keys.published_only()
         )
         .into_bytes())
     }
@@ -395,20 +447,35 @@ impl DnssecSettings {
     /// expiry of its signatures.
     #[must_use]
     pub fn refresh_due(&self, signed_at: SystemTime) -> SystemTime {
-        signed_at
+        let refresh = signed_at
             + self
                 .policy
                 .validity
-                .saturating_sub(self.policy.refresh_before)
+                .saturating_sub(self.policy.refresh_before);
+        // A ZSK rollover step re-signs too (module docs).
+        self.rollover
+            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll))
+            .map_or(refresh, |step| step.min(refresh))
     }
 
     /// When zones signed at `signed_at` must be signed again: `refresh_before` ahead of the
     /// expiry of their signatures (`None` unless mode `sign`).
     #[must_use]
     pub fn resign_at(&self, signed_at: SystemTime) -> Option<SystemTime> {
-        self.signs()
-            .then(|| signed_at + (self.policy.validity - self.policy.refresh_before))
+        self.signs().then(|| self.refresh_due(signed_at))
     }
+}
+
+/// The DNSKEY TTL (the apex SOA's, as the signer gives it) and the longest TTL of `zone`: the
+/// waits of a ZSK rollover (RFC 6781 §4.1.1.1) are computed from them.
+fn zone_ttls(zone: &Zone) -> (u32, u32) {
+    let dnskey = zone
+        .records
+        .iter()
+        .find(|r| r.rtype == rtype::SOA && r.owner == zone.origin)
+        .map_or(0, |r| r.ttl);
+    let max = zone.records.iter().map(|r| r.ttl).max().unwrap_or(0);
+    (dnskey, max.max(dnskey))
 }
 
 /// Gives the apex SOA of `zone` the serial of its next signing: `max(next_serial(previous,
