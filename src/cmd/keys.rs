@@ -20,7 +20,9 @@ Examples:
   altodisc keys status --key-dir keys --json 2.0.192.in-addr.arpa.
 
 Keys: one KSK (flags 257) and one ZSK (256) per zone, ECDSA P-256 (algorithm 13), files
-<origin>ksk.pk8 and <origin>zsk.pk8. They are not rolled over automatically.
+<origin>ksk.pk8 and <origin>zsk.pk8. With `zsk_lifetime` in [serve] the ZSK is rolled over
+automatically (<origin>zsk.state): the list shows the active, incoming and retired ZSK.
+The KSK is not rolled over automatically.
 
 Exit codes: 0 listed, 1 no keys for the zone, 2 unreadable key directory or key file.")]
 pub(crate) struct KeysArgs {
@@ -73,14 +75,29 @@ fn describe(target: &Target, origin: &DomainName) -> Result<serde_json::Value, S
     let keys = ZoneKeys::load_or_create(&target.key_dir, origin).map_err(|e| e.to_string())?;
     let (ksk, zsk) = keys.key_tags().map_err(|e| e.to_string())?;
     let ds = keys.ds_text(origin).map_err(|e| e.to_string())?;
+    let mut list = vec![
+        serde_json::json!({"role": "KSK", "state": "active", "flags": 257,
+        "algorithm": 13, "key_tag": ksk, "file": ksk_file.display().to_string()}),
+    ];
+    // With automatic ZSK rollover the state file says which ZSKs are in use (read only here).
+    match ZoneKeys::rollover_status(&target.key_dir, origin).map_err(|e| e.to_string())? {
+        Some(zsks) => {
+            for z in zsks {
+                list.push(
+                    serde_json::json!({"role": "ZSK", "state": z.state, "flags": 256,
+                    "algorithm": 13, "key_tag": z.key_tag, "since": z.since,
+                    "file": target.key_dir.join(z.file).display().to_string()}),
+                );
+            }
+        }
+        None => list.push(
+            serde_json::json!({"role": "ZSK", "state": "active", "flags": 256,
+            "algorithm": 13, "key_tag": zsk, "file": zsk_file.display().to_string()}),
+        ),
+    }
     Ok(serde_json::json!({
         "zone": origin.to_lowercase_string(),
-        "keys": [
-            {"role": "KSK", "flags": 257, "algorithm": 13, "key_tag": ksk,
-             "file": ksk_file.display().to_string()},
-            {"role": "ZSK", "flags": 256, "algorithm": 13, "key_tag": zsk,
-             "file": zsk_file.display().to_string()},
-        ],
+        "keys": list,
         "ds": ds.trim(),
     }))
 }
@@ -93,8 +110,9 @@ fn print(target: &Target, v: &serde_json::Value) {
     println!("{}", v["zone"].as_str().unwrap_or_default());
     for k in v["keys"].as_array().into_iter().flatten() {
         println!(
-            "  {} tag {:>5} algorithm {} flags {}  {}",
+            "  {} {:<8} tag {:>5} algorithm {} flags {}  {}",
             k["role"].as_str().unwrap_or_default(),
+            k["state"].as_str().unwrap_or_default(),
             k["key_tag"],
             k["algorithm"],
             k["flags"],

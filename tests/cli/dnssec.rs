@@ -763,7 +763,7 @@ fn keys_subcommand_lists_what_sign_made() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("KSK tag") && text.contains("ZSK tag") && text.contains(&ds[1]),
+        text.contains("KSK active") && text.contains("ZSK active") && text.contains(&ds[1]),
         "{text}"
     );
     // No keys: exit 1, and none are made.

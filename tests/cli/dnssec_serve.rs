@@ -1078,7 +1078,40 @@ fn zsk_rollover_keeps_unbound_validating_throughout() {
         "the ZSK changed: {signing_tags:?}\n{}",
         served.log()
     );
+    // Stopped: the state no longer moves under the reads below.
+    drop(unbound);
+    drop(served);
     let state = std::fs::read_to_string(dir.path().join(format!("keys/{REVERSE_ORIGIN}zsk.state")))
         .unwrap();
     assert!(state.contains("active "), "{state}");
+    // `altodisc keys status` reads the rollover state: one active ZSK, no key made or moved.
+    let keys = dir.path().join("keys").to_string_lossy().into_owned();
+    let out = crate::altodisc(&[
+        "keys",
+        "status",
+        "--key-dir",
+        &keys,
+        "--json",
+        REVERSE_ORIGIN,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    let zsks: Vec<&serde_json::Value> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["role"] == "ZSK")
+        .collect();
+    assert_eq!(
+        zsks.iter().filter(|k| k["state"] == "active").count(),
+        1,
+        "{v}"
+    );
+    assert!(zsks.iter().all(|k| k["since"].is_u64()), "{v}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(format!("keys/{REVERSE_ORIGIN}zsk.state")))
+            .unwrap(),
+        state,
+        "keys status changed nothing"
+    );
 }

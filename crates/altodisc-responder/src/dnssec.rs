@@ -464,6 +464,20 @@ impl ZskState {
     }
 }
 
+/// One ZSK of a rollover, as [`ZoneKeys::rollover_status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZskStatus {
+    /// `active` (signs), `incoming` (published, signs after the wait) or `retired` (published
+    /// until its signatures have left caches).
+    pub state: &'static str,
+    /// The key file, in the key directory.
+    pub file: String,
+    /// When it entered that state (Unix seconds).
+    pub since: u64,
+    /// Its key tag.
+    pub key_tag: u16,
+}
+
 fn file_base(origin: &DomainName) -> String {
     let base = origin.to_lowercase_string();
     if base == "." {
@@ -572,6 +586,49 @@ impl ZoneKeys {
             })
             .min()
             .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// The ZSKs of a zone's rollover state, read only: the active, incoming and retired ZSK;
+    /// `None` without a state file (no rollover yet).
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read or parsed.
+    pub fn rollover_status(
+        dir: &Path,
+        origin: &DomainName,
+    ) -> Result<Option<Vec<ZskStatus>>, SignError> {
+        let path = dir.join(format!("{}zsk.state", file_base(origin)));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SignError::KeyFile {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let state = ZskState::parse(&text, &path)?;
+        let mut out = Vec::new();
+        for (name, k) in [
+            ("active", Some(&state.active)),
+            ("incoming", state.incoming.as_ref()),
+            ("retired", state.retired.as_ref()),
+        ] {
+            if let Some(k) = k {
+                let tag = load_zsk(dir, &k.file)?
+                    .1
+                    .calculate_key_tag()
+                    .map_err(crypto)?;
+                out.push(ZskStatus {
+                    state: name,
+                    file: k.file.clone(),
+                    since: k.since,
+                    key_tag: tag,
+                });
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The DNSKEYs published in addition to the KSK and the signing ZSK.
