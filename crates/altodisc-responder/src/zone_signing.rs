@@ -690,6 +690,58 @@ mod tests {
         }
     }
 
+    #[test]
+    fn zsk_rollover_settings() {
+        let dir = Scratch::new("rollover");
+        let s = DnssecSettings::from_serve(
+            &toml_serve("dnssec = \"sign\"\nzsk_lifetime = \"2d\"\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.rollover,
+            Some(ZskRollover {
+                lifetime: Duration::from_secs(2 * 86_400),
+                propagation_delay: Duration::from_secs(3600),
+            })
+        );
+        let none =
+            DnssecSettings::from_serve(&toml_serve("dnssec = \"sign\"\n"), dir.path()).unwrap();
+        assert_eq!(none.rollover, None);
+        for bad in [
+            "zsk_lifetime = \"0s\"\n",
+            "zsk_lifetime = \"30\"\n",
+            "zsk_lifetime = \"30d\"\npropagation_delay = \"soon\"\n",
+        ] {
+            assert!(
+                DnssecSettings::from_serve(&toml_serve(bad), dir.path()).is_err(),
+                "{bad}"
+            );
+        }
+        // Signing with rollover records the state; the timer is due at the ZSK's lifetime (2 days,
+        // before the signature refresh at 7 days).
+        let now = SystemTime::now();
+        let signed = s
+            .prepare(fixture(), now, None, &mut SerialState::default())
+            .unwrap();
+        assert_eq!(
+            signed
+                .records
+                .iter()
+                .filter(|r| r.rtype == rtype::DNSKEY)
+                .count(),
+            2
+        );
+        assert!(
+            dir.path()
+                .join("keys/2.0.192.in-addr.arpa.zsk.state")
+                .is_file()
+        );
+        let due = s.refresh_due(now);
+        assert!(due <= now + Duration::from_secs(2 * 86_400 + 1), "{due:?}");
+        assert!(due >= now + Duration::from_secs(2 * 86_400 - 5), "{due:?}");
+    }
+
     fn soa_serial(z: &Zone) -> u32 {
         let soa = z
             .records
