@@ -18,11 +18,13 @@ use crate::exit;
 Examples:
   altodisc keys list --key-dir /var/lib/altodisc/keys
   altodisc keys status --key-dir keys --json 2.0.192.in-addr.arpa.
+  altodisc keys ds-seen --key-dir keys 2.0.192.in-addr.arpa.   # then: systemctl reload altodisc
 
 Keys: one KSK (flags 257) and one ZSK (256) per zone, ECDSA P-256 (algorithm 13), files
 <origin>ksk.pk8 and <origin>zsk.pk8. With `zsk_lifetime` in [serve] the ZSK is rolled over
 automatically (<origin>zsk.state): the list shows the active, incoming and retired ZSK.
-The KSK is not rolled over automatically.
+With `ksk_lifetime` the KSK is rolled over by double-DS (RFC 6781 §4.1.2): publish the DS that
+the zone's CDS records name at the parent, then run `keys ds-seen`.
 
 Exit codes: 0 listed, 1 no keys for the zone, 2 unreadable key directory or key file.")]
 pub(crate) struct KeysArgs {
@@ -34,6 +36,17 @@ pub(crate) struct KeysArgs {
 enum KeysCommand {
     /// Every zone with keys in the directory.
     List(Target),
+    /// Confirm that the DS of the zone's new KSK is at the parent (KSK rollover by double-DS,
+    /// `ksk_lifetime` in [serve]): the old KSK is retired after the parent's DS TTL. Reload
+    /// `serve` (SIGHUP) afterwards so it sets its timer.
+    DsSeen {
+        /// The key directory (`[serve] key_dir`).
+        #[arg(long, value_name = "DIR")]
+        key_dir: PathBuf,
+        /// The zone.
+        #[arg(value_name = "ZONE")]
+        zone: String,
+    },
     /// The keys of one zone.
     Status {
         #[command(flatten)]
@@ -75,10 +88,26 @@ fn describe(target: &Target, origin: &DomainName) -> Result<serde_json::Value, S
     let keys = ZoneKeys::load_or_create(&target.key_dir, origin).map_err(|e| e.to_string())?;
     let (ksk, zsk) = keys.key_tags().map_err(|e| e.to_string())?;
     let ds = keys.ds_text(origin).map_err(|e| e.to_string())?;
-    let mut list = vec![
-        serde_json::json!({"role": "KSK", "state": "active", "flags": 257,
-        "algorithm": 13, "key_tag": ksk, "file": ksk_file.display().to_string()}),
-    ];
+    let mut ds_list = vec![ds.trim().to_owned()];
+    let mut list = vec![];
+    // With automatic KSK rollover the state file says which KSKs are in use (read only here).
+    match ZoneKeys::ksk_status(&target.key_dir, origin).map_err(|e| e.to_string())? {
+        Some(ksks) => {
+            ds_list.clear();
+            for (k, ds) in ksks {
+                list.push(
+                    serde_json::json!({"role": "KSK", "state": k.state, "flags": 257,
+                    "algorithm": 13, "key_tag": k.key_tag, "since": k.since,
+                    "file": target.key_dir.join(k.file).display().to_string()}),
+                );
+                ds_list.push(ds);
+            }
+        }
+        None => list.push(
+            serde_json::json!({"role": "KSK", "state": "active", "flags": 257,
+            "algorithm": 13, "key_tag": ksk, "file": ksk_file.display().to_string()}),
+        ),
+    }
     // With automatic ZSK rollover the state file says which ZSKs are in use (read only here).
     match ZoneKeys::rollover_status(&target.key_dir, origin).map_err(|e| e.to_string())? {
         Some(zsks) => {
@@ -98,7 +127,8 @@ fn describe(target: &Target, origin: &DomainName) -> Result<serde_json::Value, S
     Ok(serde_json::json!({
         "zone": origin.to_lowercase_string(),
         "keys": list,
-        "ds": ds.trim(),
+        "ds": ds_list.first(),
+        "ds_all": ds_list,
     }))
 }
 
@@ -119,7 +149,9 @@ fn print(target: &Target, v: &serde_json::Value) {
             k["file"].as_str().unwrap_or_default()
         );
     }
-    println!("  DS {}", v["ds"].as_str().unwrap_or_default());
+    for ds in v["ds_all"].as_array().into_iter().flatten() {
+        println!("  DS {}", ds.as_str().unwrap_or_default());
+    }
 }
 
 /// Runs `altodisc keys`.
@@ -141,6 +173,19 @@ pub(crate) fn run(args: &KeysArgs) -> ExitCode {
                 }
             }
             exit::code(code)
+        }
+        KeysCommand::DsSeen { key_dir, zone } => {
+            let origin = match DomainName::parse(zone) {
+                Ok(o) => o,
+                Err(e) => return fail(exit::USAGE, &format!("{zone:?}: {e}")),
+            };
+            match ZoneKeys::mark_ds_seen(key_dir, &origin, std::time::SystemTime::now()) {
+                Ok(msg) => {
+                    println!("{msg}");
+                    exit::code(exit::SUCCESS)
+                }
+                Err(e) => fail(exit::USAGE, &format!("zone {origin}: {e}")),
+            }
         }
         KeysCommand::Status { target, zone } => {
             let origin = match DomainName::parse(zone) {

@@ -1115,3 +1115,132 @@ fn zsk_rollover_keeps_unbound_validating_throughout() {
         "keys status changed nothing"
     );
 }
+
+/// Automatic KSK rollover by double-DS (RFC 6781 §4.1.2) with CDS/CDNSKEY (RFC 7344), lifetimes
+/// in seconds: the zone's CDS names the active KSK; after `ksk_lifetime` it names a new KSK too.
+/// The "parent" (unbound's trust anchors) takes both DS from the CDS; `altodisc keys ds-seen`
+/// confirms it; after the parent's DS TTL the new KSK replaces the old one in the DNSKEY RRset
+/// and the CDS names it alone. unbound answers with AD throughout, never SERVFAIL; the old KSK
+/// is not retired before `ds-seen`.
+#[test]
+fn ksk_double_ds_rollover_with_cds_keeps_unbound_validating() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") || !require_tool_or_skip("unbound", "unbound")
+    {
+        return;
+    }
+    let dir = Dir::new("kskroll");
+    let fast = REVERSE.replace("$TTL 300", "$TTL 1").replace(
+        "@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60",
+        "@ 1 SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 1",
+    );
+    dir.write_zone(REVERSE_ORIGIN, &fast);
+    let config = dir.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+         signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
+         ksk_lifetime = \"3s\"\nparent_ds_ttl = \"1s\"\npropagation_delay = \"1s\"\n",
+    )
+    .unwrap();
+    let served = Served::start(&config);
+    let records = |qtype: &str| -> Vec<Vec<String>> {
+        sections(served.addr, REVERSE_ORIGIN, qtype)
+            .1
+            .iter()
+            .map(|r| r.split(' ').map(str::to_owned).collect::<Vec<_>>())
+            .filter(|f| f.get(3).map(String::as_str) == Some(&qtype.to_lowercase()))
+            .collect()
+    };
+    let ksk_tags = || -> Vec<String> { records("CDS").iter().map(|f| f[4].clone()).collect() };
+    // Before the lifetime: one CDS, the active KSK.
+    let first = ksk_tags();
+    assert_eq!(first.len(), 1, "{first:?}\n{}", served.log());
+    // The successor is made: two CDS (and CDNSKEY).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let both = loop {
+        let tags = ksk_tags();
+        if tags.len() == 2 {
+            break tags;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{tags:?}\n{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(records("CDNSKEY").len(), 2);
+    let new_tag = both.iter().find(|t| **t != first[0]).unwrap().clone();
+    // The parent publishes the DS the CDS asks for (double-DS): unbound's trust anchors.
+    let anchors: String = records("CDS")
+        .iter()
+        .map(|f| format!("{REVERSE_ORIGIN} 3600 IN DS {}\n", f[4..].join(" ")))
+        .collect();
+    let unbound = Unbound::start(&[(REVERSE_ORIGIN, served.addr)], &anchors, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let dnskey_tags = || -> Vec<String> {
+        let (_, answer, _) = sections(served.addr, REVERSE_ORIGIN, "DNSKEY");
+        answer
+            .iter()
+            .map(|r| r.split(' ').collect::<Vec<_>>())
+            .filter(|f| f.get(3) == Some(&"rrsig") && f.get(4) == Some(&"dnskey"))
+            .filter_map(|f| f.get(10).map(|s| (*s).to_owned()))
+            .collect()
+    };
+    let mut confirmed = false;
+    let mut swapped_at = None;
+    let mut checks = 0;
+    while swapped_at
+        .is_none_or(|t: std::time::Instant| t.elapsed() < std::time::Duration::from_secs(4))
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "no swap\n{}",
+            served.log()
+        );
+        for (name, qtype, status) in [
+            ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR"),
+            ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN"),
+        ] {
+            let text = dig_flags(unbound.addr(), name, qtype);
+            assert!(
+                text.contains(&format!("status: {status}")) && text.contains(" ad"),
+                "after {:?}: {name} {qtype}: {text}\n{}\n{}",
+                started.elapsed(),
+                unbound.log_tail(),
+                served.log()
+            );
+            checks += 1;
+        }
+        let signers = dnskey_tags();
+        if !confirmed {
+            // Without ds-seen the old KSK keeps signing, whatever its age.
+            assert_eq!(signers, vec![first[0].clone()], "{}", served.log());
+            if started.elapsed() > std::time::Duration::from_secs(3) {
+                let keys = dir.path().join("keys").to_string_lossy().into_owned();
+                let out = crate::altodisc(&["keys", "ds-seen", "--key-dir", &keys, REVERSE_ORIGIN]);
+                assert_eq!(out.status.code(), Some(0), "{out:?}");
+                assert!(String::from_utf8_lossy(&out.stdout).contains(&new_tag));
+                assert!(
+                    Command::new("kill")
+                        .args(["-HUP", &served.child.id().to_string()])
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+                confirmed = true;
+            }
+        } else if swapped_at.is_none() && signers == vec![new_tag.clone()] {
+            swapped_at = Some(std::time::Instant::now());
+            // The CDS now names the new KSK alone: the parent may drop the old DS.
+            assert_eq!(ksk_tags(), vec![new_tag.clone()]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(checks > 20, "{checks}");
+    // ds-seen for a zone without a KSK rollover: a clear error.
+    let keys = dir.path().join("keys").to_string_lossy().into_owned();
+    let out = crate::altodisc(&["keys", "ds-seen", "--key-dir", &keys, "example.org."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no KSK rollover under way"));
+}

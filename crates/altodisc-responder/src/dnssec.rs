@@ -35,12 +35,18 @@ use altodisc_proto::DomainName;
 use altodisc_zone::record::{CLASS_IN, Zone, ZoneRecord, rtype};
 use hickory_proto::dnssec::crypto::Digest;
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput};
+use hickory_proto::dnssec::rdata::{
+    CDNSKEY, CDS, DNSKEY, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput,
+};
 use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, SigningKey, TBS};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
 use hickory_proto::serialize::binary::{
     BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict,
 };
+
+/// The CDS and CDNSKEY record types (RFC 7344 §3.1, §3.2).
+const TYPE_CDS: u16 = 59;
+const TYPE_CDNSKEY: u16 = 60;
 
 /// DNSKEY flags: Zone Key (RFC 4034 §2.1.1).
 const FLAG_ZONE: u16 = 0x0100;
@@ -110,6 +116,9 @@ pub struct ZoneKeys {
     /// ZSKs published in the DNSKEY RRset without signing: the successor of a pre-publication
     /// rollover and the retired predecessor (RFC 6781 §4.1.1.1).
     published: Vec<DNSKEY>,
+    /// KSKs whose DS the parent should hold, published as CDS/CDNSKEY (RFC 7344) during a KSK
+    /// rollover; empty otherwise.
+    cds: Vec<DNSKEY>,
 }
 
 impl std::fmt::Debug for ZoneKeys {
@@ -151,6 +160,7 @@ impl ZoneKeys {
             ksk_dnskey,
             zsk_dnskey,
             published: Vec::new(),
+            cds: Vec::new(),
         })
     }
 
@@ -464,10 +474,12 @@ impl ZskState {
     }
 }
 
-/// One ZSK of a rollover, as [`ZoneKeys::rollover_status`] reports it.
+/// One key of a rollover, as [`ZoneKeys::rollover_status`] and [`ZoneKeys::ksk_status`]
+/// report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZskStatus {
-    /// `active` (signs), `incoming` (published, signs after the wait) or `retired` (published
+    /// `active` (signs), `incoming` (ZSK: published, signs after the wait; KSK: made, its DS
+    /// asked for by CDS), `ds-seen` (KSK whose DS is at the parent) or `retired` (ZSK published
     /// until its signatures have left caches).
     pub state: &'static str,
     /// The key file, in the key directory.
@@ -476,6 +488,314 @@ pub struct ZskStatus {
     pub since: u64,
     /// Its key tag.
     pub key_tag: u16,
+}
+
+/// Automatic KSK rollover by double-DS (RFC 6781 §4.1.2) with CDS/CDNSKEY (RFC 7344, RFC
+/// 8078): `lifetime` after the KSK became active a successor is made and the CDS/CDNSKEY RRsets
+/// ask the parent for the DS of both; once the operator confirms the new DS is at the parent
+/// (`altodisc keys ds-seen`) and the parent's DS TTL + `propagation_delay` have passed, the
+/// successor replaces the old KSK in the DNSKEY RRset and the CDS/CDNSKEY name it alone, so the
+/// parent can drop the old DS. Outside a rollover the CDS/CDNSKEY name the active KSK. The old KSK never stops before its successor's DS is seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KskRollover {
+    /// How long a KSK is active before its successor is made.
+    pub lifetime: Duration,
+    /// TTL of the DS RRset at the parent: caches may hold the old DS set that long.
+    pub parent_ds_ttl: Duration,
+    /// Time for a change to reach every secondary.
+    pub propagation_delay: Duration,
+}
+
+/// The persisted KSK rollover state (`<origin>ksk.state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KskState {
+    active: StateKey,
+    incoming: Option<StateKey>,
+    /// When the successor's DS was confirmed at the parent.
+    ds_seen: Option<u64>,
+}
+
+impl KskState {
+    fn parse(text: &str, path: &Path) -> Result<Self, SignError> {
+        let bad = |line: usize, why: &str| SignError::KeyFile {
+            path: path.to_owned(),
+            message: format!("line {line}: {why}; fix the file from a backup"),
+        };
+        let (mut active, mut incoming, mut ds_seen) = (None, None, None);
+        for (i, line) in text.lines().enumerate() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            match f.as_slice() {
+                [] => {}
+                [c, ..] if c.starts_with('#') => {}
+                ["ds_seen", t] => ds_seen = Some(t.parse().map_err(|_| bad(i + 1, "bad time"))?),
+                [state @ ("active" | "incoming"), file, since] => {
+                    if file.contains('/') || file.starts_with('.') {
+                        return Err(bad(i + 1, "key file names must be plain file names"));
+                    }
+                    let key = StateKey {
+                        file: (*file).to_owned(),
+                        since: since.parse().map_err(|_| bad(i + 1, "bad time"))?,
+                    };
+                    if *state == "active" {
+                        active = Some(key);
+                    } else {
+                        incoming = Some(key);
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        i + 1,
+                        "expected `active|incoming FILE UNIX-TIME` or `ds_seen UNIX-TIME`",
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            active: active.ok_or_else(|| bad(0, "no active KSK"))?,
+            incoming,
+            ds_seen,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let mut s =
+            String::from("# KSK rollover state (RFC 6781 §4.1.2 double-DS), written by altodisc\n");
+        s.push_str(&format!(
+            "active {} {}\n",
+            self.active.file, self.active.since
+        ));
+        if let Some(k) = &self.incoming {
+            s.push_str(&format!("incoming {} {}\n", k.file, k.since));
+        }
+        if let Some(t) = self.ds_seen {
+            s.push_str(&format!("ds_seen {t}\n"));
+        }
+        s
+    }
+
+    fn next_event(&self, roll: &KskRollover) -> Option<u64> {
+        match (&self.incoming, self.ds_seen) {
+            (None, _) => Some(self.active.since.saturating_add(roll.lifetime.as_secs())),
+            // Waiting for the operator (or the parent): no timer.
+            (Some(_), None) => None,
+            (Some(_), Some(seen)) => Some(
+                seen.saturating_add(roll.parent_ds_ttl.as_secs())
+                    .saturating_add(roll.propagation_delay.as_secs()),
+            ),
+        }
+    }
+
+    fn advance(
+        &mut self,
+        roll: &KskRollover,
+        now: u64,
+        dir: &Path,
+        base: &str,
+    ) -> Result<(), SignError> {
+        let Some(due) = self.next_event(roll) else {
+            return Ok(());
+        };
+        if now < due {
+            return Ok(());
+        }
+        match self.incoming.take() {
+            Some(new) => {
+                // Double-DS: both DS are at the parent and cached; swap the DNSKEY.
+                self.active = StateKey {
+                    file: new.file,
+                    since: now,
+                };
+                self.ds_seen = None;
+            }
+            None => {
+                let key =
+                    EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+                let file = format!("{base}ksk-{now}.pk8");
+                let path = dir.join(&file);
+                if !path.exists() {
+                    write_private(&path, key.secret_pkcs8_der())?;
+                }
+                self.incoming = Some(StateKey { file, since: now });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load_ksk(dir: &Path, file: &str) -> Result<(EcdsaSigningKey, DNSKEY), SignError> {
+    let (key, dnskey) = load_zsk(dir, file)?;
+    let ksk = DNSKEY::with_flags(FLAG_ZONE | FLAG_SEP, dnskey.public_key().clone());
+    Ok((key, ksk))
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<(), SignError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| SignError::KeyFile {
+            path: path.to_owned(),
+            message: format!("cannot write the rollover state: {e}"),
+        })
+}
+
+impl ZoneKeys {
+    /// Applies the KSK rollover state of `origin` (`<origin>ksk.state`, made on first use) at
+    /// `now`: takes the step due, writes the state back when it changed, signs the DNSKEY RRset
+    /// with the active KSK, and publishes CDS/CDNSKEY while a successor waits. Returns the time
+    /// of the next step (`None` while waiting for `altodisc keys ds-seen`).
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read, parsed or
+    /// written.
+    pub fn roll_ksk(
+        &mut self,
+        dir: &Path,
+        origin: &DomainName,
+        roll: &KskRollover,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, SignError> {
+        let now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let base = file_base(origin);
+        let path = dir.join(format!("{base}ksk.state"));
+        let read = read_ksk_state(&path)?;
+        let mut state = read.clone().unwrap_or_else(|| KskState {
+            active: StateKey {
+                file: format!("{base}ksk.pk8"),
+                since: now_unix,
+            },
+            incoming: None,
+            ds_seen: None,
+        });
+        state.advance(roll, now_unix, dir, &base)?;
+        if read.as_ref() != Some(&state) {
+            write_atomic(&path, &state.to_text())?;
+        }
+        let (ksk, ksk_dnskey) = load_ksk(dir, &state.active.file)?;
+        self.ksk = ksk;
+        self.ksk_dnskey = ksk_dnskey;
+        // CDS/CDNSKEY mirror the DS set the parent should hold (RFC 7344 §4, RFC 8078 §3): the
+        // active KSK, and its successor as soon as it is made; after the swap the successor
+        // alone, which tells the parent to drop the old DS.
+        self.cds.clear();
+        self.cds.push(self.ksk_dnskey.clone());
+        if let Some(k) = &state.incoming {
+            self.cds.push(load_ksk(dir, &k.file)?.1);
+        }
+        Ok(state
+            .next_event(roll)
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+    }
+
+    /// Records that the DS of the zone's waiting successor KSK is at the parent (operator
+    /// command `altodisc keys ds-seen`): the swap follows after the parent's DS TTL.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] when there is no successor waiting, or the state cannot be read
+    /// or written.
+    pub fn mark_ds_seen(
+        dir: &Path,
+        origin: &DomainName,
+        now: SystemTime,
+    ) -> Result<String, SignError> {
+        let path = dir.join(format!("{}ksk.state", file_base(origin)));
+        let Some(mut state) = read_ksk_state(&path)? else {
+            return Err(SignError::KeyFile {
+                path,
+                message: "no KSK rollover under way for this zone (is ksk_lifetime set?)"
+                    .to_owned(),
+            });
+        };
+        let Some(incoming) = &state.incoming else {
+            return Err(SignError::KeyFile {
+                path,
+                message: "no new KSK is waiting for its DS".to_owned(),
+            });
+        };
+        let tag = load_ksk(dir, &incoming.file)?
+            .1
+            .calculate_key_tag()
+            .map_err(crypto)?;
+        if state.ds_seen.is_none() {
+            state.ds_seen = Some(now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+            write_atomic(&path, &state.to_text())?;
+        }
+        Ok(format!("KSK {tag} of {origin}: DS seen at the parent"))
+    }
+
+    /// The earliest next KSK rollover step of any zone with a state in `dir`.
+    #[must_use]
+    pub fn next_ksk_step(dir: &Path, roll: &KskRollover) -> Option<SystemTime> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("ksk.state"))
+            .filter_map(|e| read_ksk_state(&e.path()).ok().flatten()?.next_event(roll))
+            .min()
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// The KSKs of a zone's KSK rollover state, read only, each with its DS record (SHA-256):
+    /// the active one and a successor; `None` without a state file.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read or parsed.
+    pub fn ksk_status(
+        dir: &Path,
+        origin: &DomainName,
+    ) -> Result<Option<Vec<(ZskStatus, String)>>, SignError> {
+        let path = dir.join(format!("{}ksk.state", file_base(origin)));
+        let Some(state) = read_ksk_state(&path)? else {
+            return Ok(None);
+        };
+        let name = to_name(origin)?;
+        let mut out = Vec::new();
+        for (label, k) in [
+            ("active", Some(&state.active)),
+            ("incoming", state.incoming.as_ref()),
+        ] {
+            let Some(k) = k else { continue };
+            let dnskey = load_ksk(dir, &k.file)?.1;
+            let tag = dnskey.calculate_key_tag().map_err(crypto)?;
+            let digest = dnskey
+                .to_digest(&name, DigestType::SHA256)
+                .map_err(crypto)?;
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+            let state = if label == "incoming" && state.ds_seen.is_some() {
+                "ds-seen"
+            } else {
+                label
+            };
+            out.push((
+                ZskStatus {
+                    state,
+                    file: k.file.clone(),
+                    since: k.since,
+                    key_tag: tag,
+                },
+                format!("{name} 3600 IN DS {tag} 13 2 {hex}"),
+            ));
+        }
+        Ok(Some(out))
+    }
+
+    /// The KSKs published as CDS/CDNSKEY (during a KSK rollover).
+    #[must_use]
+    pub fn cds_keys(&self) -> &[DNSKEY] {
+        &self.cds
+    }
+}
+
+fn read_ksk_state(path: &Path) -> Result<Option<KskState>, SignError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => KskState::parse(&text, path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SignError::KeyFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }),
+    }
 }
 
 fn file_base(origin: &DomainName) -> String {
@@ -748,6 +1068,10 @@ fn unix_secs(t: SystemTime) -> u32 {
     u32::try_from(secs & u64::from(u32::MAX)).unwrap_or(0)
 }
 
+fn is_cds_type(t: u16) -> bool {
+    t == TYPE_CDS || t == TYPE_CDNSKEY
+}
+
 fn is_dnssec_type(t: u16) -> bool {
     matches!(
         t,
@@ -877,10 +1201,17 @@ pub fn sign_zone_with(
     }
     let origin = &zone.origin;
     let apex = to_name(origin)?;
+    // During a KSK rollover the signer owns the apex CDS/CDNSKEY RRsets (RFC 7344 §4).
+    let publish_cds = !keys.cds.is_empty();
+    let apex_extra: Vec<u16> = if publish_cds {
+        vec![rtype::DNSKEY, TYPE_CDS, TYPE_CDNSKEY]
+    } else {
+        vec![rtype::DNSKEY]
+    };
     let records: Vec<&ZoneRecord> = zone
         .records
         .iter()
-        .filter(|r| !is_dnssec_type(r.rtype))
+        .filter(|r| !(is_dnssec_type(r.rtype) || (publish_cds && is_cds_type(r.rtype))))
         .collect();
     let soa = records
         .iter()
@@ -919,7 +1250,7 @@ pub fn sign_zone_with(
     let mut out: Vec<ZoneRecord> = zone
         .records
         .iter()
-        .filter(|r| !is_dnssec_type(r.rtype))
+        .filter(|r| !(is_dnssec_type(r.rtype) || (publish_cds && is_cds_type(r.rtype))))
         .cloned()
         .collect();
     let dnskey_ttl = soa.ttl;
@@ -977,6 +1308,37 @@ pub fn sign_zone_with(
         })
         .collect();
     out.push(sign(origin, &dnskey_rrset, &keys.ksk, &keys.ksk_dnskey)?);
+    if publish_cds {
+        // CDS (SHA-256) and CDNSKEY of every KSK the parent should hold (RFC 7344 §3, §4.1:
+        // signed by the KSK, which the current DS set represents; RFC 8078 §3).
+        let mut cds = Vec::new();
+        let mut cdnskey = Vec::new();
+        for k in &keys.cds {
+            let digest = k.to_digest(&apex, DigestType::SHA256).map_err(crypto)?;
+            let tag = k.calculate_key_tag().map_err(crypto)?;
+            cds.push(RData::DNSSEC(DNSSECRData::CDS(CDS::new(
+                tag,
+                Some(Algorithm::ECDSAP256SHA256),
+                DigestType::SHA256,
+                digest.as_ref().to_vec(),
+            ))));
+            cdnskey.push(RData::DNSSEC(DNSSECRData::CDNSKEY(CDNSKEY::new(
+                true,
+                true,
+                false,
+                Some(Algorithm::ECDSAP256SHA256),
+                hickory_proto::dnssec::PublicKey::public_bytes(k.public_key()).to_vec(),
+            ))));
+        }
+        for set in [cds, cdnskey] {
+            let mut rrset = Vec::new();
+            for data in set {
+                out.push(to_zone_record(origin, dnskey_ttl, &data)?);
+                rrset.push(Record::from_rdata(apex.clone(), dnskey_ttl, data));
+            }
+            out.push(sign(origin, &rrset, &keys.ksk, &keys.ksk_dnskey)?);
+        }
+    }
 
     let owners: Vec<DomainName> = sets.keys().map(|c| c.0.clone()).collect();
     for (i, owner) in owners.iter().enumerate() {
@@ -1009,7 +1371,7 @@ pub fn sign_zone_with(
         let next = owners.get(i + 1).unwrap_or(origin);
         let mut bitmap: BTreeSet<u16> = types.keys().copied().collect();
         if *owner == *origin {
-            bitmap.insert(rtype::DNSKEY);
+            bitmap.extend(apex_extra.iter().copied());
         }
         let nsec = NSEC::new_cover_self(to_name(next)?, bitmap.into_iter().map(RecordType::from));
         let data = RData::DNSSEC(DNSSECRData::NSEC(nsec));
@@ -1030,7 +1392,7 @@ pub fn sign_zone_with(
         out.push(to_zone_record(origin, 0, &param)?);
         let rec = Record::from_rdata(apex.clone(), 0, param);
         out.push(sign(origin, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
-        for (owner, nsec3) in nsec3_chain(origin, &sets, &cuts, params)? {
+        for (owner, nsec3) in nsec3_chain(origin, &sets, &cuts, params, &apex_extra)? {
             let data = RData::DNSSEC(DNSSECRData::NSEC3(nsec3));
             let rec = Record::from_rdata(to_name(&owner)?, nsec_ttl, data.clone());
             out.push(to_zone_record(&owner, nsec_ttl, &data)?);
@@ -1055,6 +1417,7 @@ fn nsec3_chain(
     sets: &OwnerSets<'_>,
     cuts: &[DomainName],
     params: &Nsec3Params,
+    apex_extra: &[u16],
 ) -> Result<Vec<(DomainName, NSEC3)>, SignError> {
     let apex_labels = origin.label_count();
     let mut names: BTreeMap<Canon, BTreeSet<u16>> = BTreeMap::new();
@@ -1071,7 +1434,8 @@ fn nsec3_chain(
             bitmap.insert(rtype::RRSIG);
         }
         if owner.0 == *origin {
-            bitmap.extend([rtype::DNSKEY, rtype::NSEC3PARAM]);
+            bitmap.extend(apex_extra.iter().copied());
+            bitmap.insert(rtype::NSEC3PARAM);
         }
         names.entry(owner.clone()).or_default().extend(bitmap);
         // Empty non-terminals between the owner and the apex (RFC 5155 §7.1).
@@ -1754,6 +2118,81 @@ ns.sub A 192.0.2.99\n";
             .unwrap_err()
             .to_string();
         assert!(e.contains("zsk.state") && e.contains("line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ksk_double_ds_waits_for_the_parent() {
+        let dir = std::env::temp_dir().join(format!("altodisc-kskroll-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let roll = KskRollover {
+            lifetime: Duration::from_secs(1000),
+            parent_ds_ttl: Duration::from_secs(3600),
+            propagation_delay: Duration::from_secs(60),
+        };
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let load = |s: u64| {
+            let mut k = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+            let next = k.roll_ksk(&dir, &origin, &roll, at(s)).unwrap();
+            (k, next)
+        };
+        let (k0, next) = load(0);
+        assert_eq!(
+            k0.cds_keys(),
+            &[k0.ksk_dnskey().clone()][..],
+            "CDS names the active KSK"
+        );
+        assert_eq!(next, Some(at(1000)));
+        // No successor yet: ds-seen is refused with the reason.
+        let e = ZoneKeys::mark_ds_seen(&dir, &origin, at(10))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no new KSK is waiting"), "{e}");
+        // The successor is made and asked for by CDS; the old KSK signs, with no timer: the
+        // parent has to act first, however long it takes.
+        let (k1, next) = load(1000);
+        assert_eq!(k1.cds_keys().len(), 2);
+        assert_eq!(k1.ksk_dnskey(), k0.ksk_dnskey());
+        assert_eq!(next, None);
+        let (k2, _) = load(1_000_000);
+        assert_eq!(
+            k2.ksk_dnskey(),
+            k0.ksk_dnskey(),
+            "never retired before ds-seen"
+        );
+        // The operator confirms; after the DS TTL + delay the successor takes over.
+        ZoneKeys::mark_ds_seen(&dir, &origin, at(1_000_000)).unwrap();
+        let (k3, next) = load(1_000_100);
+        assert_eq!(k3.ksk_dnskey(), k2.ksk_dnskey());
+        assert_eq!(next, Some(at(1_003_660)));
+        let (k4, next) = load(1_003_660);
+        assert_ne!(k4.ksk_dnskey(), k0.ksk_dnskey());
+        assert_eq!(
+            k4.cds_keys(),
+            &[k4.ksk_dnskey().clone()][..],
+            "the new KSK alone"
+        );
+        assert_eq!(next, Some(at(1_004_660)));
+        // The signed DNSKEY RRset holds the new KSK and the ZSK; CDS and CDNSKEY are signed.
+        let signed = sign_zone(&fixture(), &k4, &SigningPolicy::default(), at(1_003_660)).unwrap();
+        let count = |t: u16| signed.records.iter().filter(|r| r.rtype == t).count();
+        assert_eq!(
+            (count(rtype::DNSKEY), count(TYPE_CDS), count(TYPE_CDNSKEY)),
+            (2, 1, 1)
+        );
+        let status = ZoneKeys::ksk_status(&dir, &origin).unwrap().unwrap();
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].0.state, "active");
+        // A damaged state file is named.
+        std::fs::write(dir.join("2.0.192.in-addr.arpa.ksk.state"), "incoming x\n").unwrap();
+        let mut k = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+        let e = k
+            .roll_ksk(&dir, &origin, &roll, at(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ksk.state") && e.contains("line 1"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

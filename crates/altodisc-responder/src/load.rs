@@ -241,6 +241,12 @@ pub struct ServeSection {
     /// Time for a change to reach every secondary, added to the TTL-based waits of a rollover
     /// (default `"1h"`).
     pub propagation_delay: Option<String>,
+    /// Automatic KSK rollover by double-DS with CDS/CDNSKEY (RFC 6781 §4.1.2, RFC 7344): the KSK
+    /// lifetime with a unit (`"1y"`; absent: no KSK rollover).
+    pub ksk_lifetime: Option<String>,
+    /// TTL of the zone's DS RRset at the parent (default `"1d"`), waited for after
+    /// `altodisc keys ds-seen`.
+    pub parent_ds_ttl: Option<String>,
     /// `denial` for single zones: `"<origin>" = "nsec3"`.
     #[serde(default)]
     pub denial_zones: std::collections::BTreeMap<String, crate::zone_signing::DenialMethod>,

@@ -26,6 +26,12 @@
 //!                         one is withdrawn once its signatures have left the caches (longest TTL
 //!                         of the zone + propagation_delay); the state is kept in
 //!                         `<key_dir>/<origin>zsk.state`, so a restart continues where it stood
+//!   ksk_lifetime = "1y"   automatic KSK rollover by double-DS (RFC 6781 §4.1.2): after the
+//!                         lifetime a new KSK is made and CDS/CDNSKEY (RFC 7344) ask the parent
+//!                         for the DS of both KSKs; after `altodisc keys ds-seen ZONE` and the
+//!                         parent's DS TTL (parent_ds_ttl, default "1d") + propagation_delay the
+//!                         new KSK replaces the old one and the CDS/CDNSKEY name it alone;
+//!                         state in `<key_dir>/<origin>ksk.state`
 //! ```
 //!
 //! **Serial of a signed zone.** Every signing makes new signatures, and a secondary transfers
@@ -50,7 +56,9 @@ use altodisc_zone::publish_config::{SerialState, next_serial, serial_max};
 use altodisc_zone::record::{Zone, rtype};
 use serde::Deserialize;
 
-use crate::dnssec::{Denial, Nsec3Params, SigningPolicy, ZoneKeys, ZskRollover, sign_zone_with};
+use crate::dnssec::{
+    Denial, KskRollover, Nsec3Params, SigningPolicy, ZoneKeys, ZskRollover, sign_zone_with,
+};
 use crate::error::ResponderError;
 use crate::load::ServeSection;
 
@@ -168,6 +176,8 @@ pub struct DnssecSettings {
     pub denial_zones: BTreeMap<String, Denial>,
     /// Automatic ZSK rollover (`zsk_lifetime`), off when `None`.
     pub rollover: Option<ZskRollover>,
+    /// Automatic KSK rollover (`ksk_lifetime`), off when `None`.
+    pub ksk_rollover: Option<KskRollover>,
 }
 
 impl DnssecSettings {
@@ -236,6 +246,23 @@ impl DnssecSettings {
             }
             settings.rollover = Some(ZskRollover {
                 lifetime,
+                propagation_delay: delay,
+            });
+        }
+        if let Some(t) = &serve.ksk_lifetime {
+            let lifetime = duration("ksk_lifetime", t)?;
+            if lifetime.is_zero() {
+                return Err(ResponderError::Config(
+                    "[serve] ksk_lifetime must be more than 0".to_owned(),
+                ));
+            }
+            let parent_ds_ttl = match &serve.parent_ds_ttl {
+                Some(t) => duration("parent_ds_ttl", t)?,
+                None => Duration::from_secs(86_400),
+            };
+            settings.ksk_rollover = Some(KskRollover {
+                lifetime,
+                parent_ds_ttl,
                 propagation_delay: delay,
             });
         }
@@ -312,6 +339,7 @@ impl DnssecSettings {
             denial: Denial::Nsec,
             denial_zones: BTreeMap::new(),
             rollover: None,
+            ksk_rollover: None,
         })
     }
 
@@ -380,7 +408,7 @@ impl DnssecSettings {
                 std::fs::create_dir_all(&self.key_dir).map_err(|e| {
                     ResponderError::Config(format!("key directory {}: {e}", self.key_dir.display()))
                 })?;
-                let keys = match &self.rollover {
+                let mut keys = match &self.rollover {
                     Some(roll) => {
                         ZoneKeys::load_rolling(
                             &self.key_dir,
@@ -394,6 +422,10 @@ impl DnssecSettings {
                     }
                     None => ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?,
                 };
+                if let Some(roll) = &self.ksk_rollover {
+                    keys.roll_ksk(&self.key_dir, &origin, roll, now)
+                        .map_err(fail)?;
+                }
                 let key = signed_serial_key(&origin);
                 let previous = history.and_then(|h| h.zones.get(&key)).map(|&(_, s)| s);
                 let now_unix = now
@@ -421,7 +453,7 @@ impl DnssecSettings {
         let fail = |e: String| ResponderError::Config(format!("keys of zone {origin}: {e}"));
         std::fs::create_dir_all(&self.key_dir)
             .map_err(|e| fail(format!("key directory {}: {e}", self.key_dir.display())))?;
-        let keys = match &self.rollover {
+        let mut keys = match &self.rollover {
             Some(roll) => {
                 ZoneKeys::load_rolling(&self.key_dir, origin, roll, None, SystemTime::now())
                     .map_err(|e| fail(e.to_string()))?
@@ -431,14 +463,19 @@ impl DnssecSettings {
                 ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?
             }
         };
+        if let Some(roll) = &self.ksk_rollover {
+            keys.roll_ksk(&self.key_dir, origin, roll, SystemTime::now())
+                .map_err(|e| fail(e.to_string()))?;
+        }
         // The denial setting too: switching NSEC and NSEC3 must re-sign an unchanged zone; and
-        // the ZSKs only published, which a rollover step changes.
+        // the keys only published (ZSKs, CDS/CDNSKEY), which a rollover step changes.
         Ok(format!(
-            "{} {} {:?} {:?}",
+            "{} {} {:?} {:?} {:?}",
             keys.ksk_dnskey(),
             keys.zsk_dnskey(),
             self.denial_for(origin),
-            keys.published_only()
+            keys.published_only(),
+            keys.cds_keys()
         )
         .into_bytes())
     }
@@ -452,10 +489,18 @@ impl DnssecSettings {
                 .policy
                 .validity
                 .saturating_sub(self.policy.refresh_before);
-        // A ZSK rollover step re-signs too (module docs).
-        self.rollover
-            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll))
-            .map_or(refresh, |step| step.min(refresh))
+        // A ZSK or KSK rollover step re-signs too (module docs).
+        let zsk = self
+            .rollover
+            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll));
+        let ksk = self
+            .ksk_rollover
+            .and_then(|roll| ZoneKeys::next_ksk_step(&self.key_dir, &roll));
+        [Some(refresh), zsk, ksk]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(refresh)
     }
 
     /// When zones signed at `signed_at` must be signed again: `refresh_before` ahead of the
