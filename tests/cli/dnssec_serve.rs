@@ -1139,7 +1139,8 @@ fn ksk_double_ds_rollover_with_cds_keeps_unbound_validating() {
         &config,
         "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
          signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
-         ksk_lifetime = \"3s\"\nparent_ds_ttl = \"1s\"\npropagation_delay = \"1s\"\n",
+         ksk_lifetime = \"3s\"\nparent_ds_ttl = \"1s\"\npropagation_delay = \"1s\"\n\
+         allow_transfer = [\"127.0.0.1\"]\n",
     )
     .unwrap();
     let served = Served::start(&config);
@@ -1238,6 +1239,27 @@ fn ksk_double_ds_rollover_with_cds_keeps_unbound_validating() {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
     assert!(checks > 20, "{checks}");
+    // The zone with its CDS/CDNSKEY, pulled by AXFR, passes ldns-verify-zone and kzonecheck.
+    let pulled = axfr(served.addr, REVERSE_ORIGIN);
+    assert!(
+        pulled.contains("CDS") && pulled.contains("CDNSKEY"),
+        "{pulled}"
+    );
+    let file = dir.path().join("pulled.zone");
+    std::fs::write(&file, &pulled).unwrap();
+    let f = file.to_string_lossy().into_owned();
+    for (bin, args) in [
+        ("ldns-verify-zone", vec![f.as_str()]),
+        (
+            "kzonecheck",
+            vec!["-o", REVERSE_ORIGIN, "-d", "on", f.as_str()],
+        ),
+    ] {
+        if require_tool_or_skip(bin, "ldnsutils / knot-dnssecutils") {
+            let out = Command::new(bin).args(&args).output().unwrap();
+            assert!(out.status.success(), "{bin}: {out:?}\n{pulled}");
+        }
+    }
     // ds-seen for a zone without a KSK rollover: a clear error.
     let keys = dir.path().join("keys").to_string_lossy().into_owned();
     let out = crate::altodisc(&["keys", "ds-seen", "--key-dir", &keys, "example.org."]);

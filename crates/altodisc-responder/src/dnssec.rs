@@ -681,7 +681,13 @@ impl ZoneKeys {
         self.cds.clear();
         self.cds.push(self.ksk_dnskey.clone());
         if let Some(k) = &state.incoming {
-            self.cds.push(load_ksk(dir, &k.file)?.1);
+            let successor = load_ksk(dir, &k.file)?.1;
+            // Its DNSKEY is published too, not signing: every CDS/CDNSKEY then matches a key
+            // of the DNSKEY RRset (RFC 7344 §4.1; Knot's checker insists), and validators
+            // holding either DS find their key.
+            self.published.retain(|p| *p != successor);
+            self.published.push(successor.clone());
+            self.cds.push(successor);
         }
         Ok(state
             .next_event(roll)
@@ -2154,6 +2160,11 @@ ns.sub A 192.0.2.99\n";
         // parent has to act first, however long it takes.
         let (k1, next) = load(1000);
         assert_eq!(k1.cds_keys().len(), 2);
+        assert_eq!(
+            k1.published_only(),
+            &k1.cds_keys()[1..],
+            "the successor's DNSKEY is published"
+        );
         assert_eq!(k1.ksk_dnskey(), k0.ksk_dnskey());
         assert_eq!(next, None);
         let (k2, _) = load(1_000_000);
