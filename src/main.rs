@@ -58,6 +58,8 @@ enum Command {
     /// DNSSEC-sign a zone file (NSEC, ECDSA P-256 keys kept in a directory) for serving by NSD,
     /// Knot or BIND; prints the DS for the parent or a resolver's trust anchor.
     Sign(cmd::sign::SignArgs),
+    /// List the DNSSEC keys of signed zones (role, key tag, DS for the parent) in a key directory.
+    Keys(cmd::keys::KeysArgs),
     /// Check zone files for ALTO discovery mistakes: syntax with exact positions, the U-NAPTR and
     /// RFC 8686 rules Z1–Z24, and intent replay; text, JSON or SARIF output for CI.
     Check(cmd::check::CheckArgs),
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(&args),
         Command::Render(args) => cmd::render::run(&args),
         Command::Sign(args) => cmd::sign::run(&args),
+        Command::Keys(args) => cmd::keys::run(&args),
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Resolve(args) => cmd::resolve::run(&args),
         Command::Xdom(args) => cmd::xdom::run(&args),

@@ -77,6 +77,10 @@ pub(crate) struct CheckArgs {
     /// Time for RRSIG validity checks (Z20b), Unix seconds; default now.
     #[arg(long, value_name = "SECONDS", hide = true)]
     now: Option<u64>,
+    /// Z20b verifies every RRSIG of signed zone files with their DNSKEYs and checks the NSEC or
+    /// NSEC3 chain, as ldns-verify-zone does.
+    #[arg(long)]
+    verify_dnssec: bool,
     /// Folder in which relative `$INCLUDE` paths are looked up, at every depth (BIND's
     /// `directory`, NSD's working directory). Default: the folder of the file that holds the
     /// `$INCLUDE` (Knot's rule). See docs/operators/zone-files.md.
@@ -181,6 +185,7 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
         options.now_unix = n;
     }
     let mut checker = Checker::new(options);
+    checker.set_verify_dnssec(args.verify_dnssec);
     let mut read_options = ReadOptions::default();
     if let Some(dir) = &args.include_base {
         read_options.include_base = IncludeBase::Dir(dir.clone());

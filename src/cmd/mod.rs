@@ -6,6 +6,7 @@ pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod discover;
 pub(crate) mod hints;
+pub(crate) mod keys;
 pub(crate) mod man_pages;
 pub(crate) mod names;
 pub(crate) mod render;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use altodisc_proto::DomainName;
-use altodisc_responder::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+use altodisc_responder::dnssec::{Denial, Nsec3Params, SigningPolicy, ZoneKeys, sign_zone_with};
 use altodisc_zone::master::zone_to_master;
 use clap::Args;
 
@@ -24,7 +24,8 @@ Examples:
 Keys: ECDSA P-256 (algorithm 13), a KSK and a ZSK per zone, created in --keys on first use
 (<origin>ksk.pk8, <origin>zsk.pk8, mode 0600) and reused afterwards, so the DS stays valid.
 The KSK's DS goes to stderr (and to --ds-out): give it to the parent zone, or to resolvers as a
---trust-anchor. Denial of existence: NSEC. Existing DNSSEC records are replaced. Re-sign before
+--trust-anchor. Denial of existence: NSEC, or NSEC3 with --nsec3 (RFC 5155; RFC 9276's 0 extra
+iterations and no salt unless given). Existing DNSSEC records are replaced. Re-sign before
 the signatures expire (--validity-days; `altodisc sign` again, e.g. daily from cron).
 
 Exit codes: 0 signed, 2 invalid input (unreadable or broken zone file, key problems).")]
@@ -47,6 +48,18 @@ pub(crate) struct SignArgs {
     /// Signature validity, in days from now (inception is one hour back, for slow clocks).
     #[arg(long, default_value_t = 14, value_name = "DAYS")]
     validity_days: u64,
+    /// Deny existence with NSEC3 (RFC 5155) instead of NSEC.
+    #[arg(long)]
+    nsec3: bool,
+    /// NSEC3 extra hash iterations (RFC 9276 §3.1: 0).
+    #[arg(long, default_value_t = 0, value_name = "N", requires = "nsec3")]
+    nsec3_iterations: u16,
+    /// NSEC3 salt in hex, or "-" for none (RFC 9276 §3.1: none).
+    #[arg(long, default_value = "-", value_name = "HEX", requires = "nsec3")]
+    nsec3_salt: String,
+    /// NSEC3 opt-out (RFC 5155 §6): delegations without DS get no NSEC3.
+    #[arg(long, requires = "nsec3")]
+    nsec3_opt_out: bool,
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -88,7 +101,23 @@ pub(crate) fn run(args: &SignArgs) -> ExitCode {
         validity: Duration::from_secs(args.validity_days.saturating_mul(86_400)),
         ..SigningPolicy::default()
     };
-    let signed = match sign_zone(&read.zone, &keys, &policy, SystemTime::now()) {
+    let denial = if args.nsec3 {
+        let params = match Nsec3Params::parse_salt(&args.nsec3_salt) {
+            Ok(salt) => Nsec3Params {
+                iterations: args.nsec3_iterations,
+                salt,
+                opt_out: args.nsec3_opt_out,
+            },
+            Err(e) => return fail(&format!("--nsec3-salt: {e}")),
+        };
+        if let Err(e) = params.validate() {
+            return fail(&format!("--nsec3-iterations: {e}"));
+        }
+        Denial::Nsec3(params)
+    } else {
+        Denial::Nsec
+    };
+    let signed = match sign_zone_with(&read.zone, &keys, &policy, &denial, SystemTime::now()) {
         Ok(z) => z,
         Err(e) => return fail(&e.to_string()),
     };

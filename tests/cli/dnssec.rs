@@ -1,4 +1,4 @@
-//! `--dnssec` and `--trust-anchor` end to end: Knot signs the zones (automatic
+//! `--dnssec` and `--trust-anchor` end to end (RFC 8686 §6.1, RFC 4035 §5): Knot signs the zones (automatic
 //! signing), unbound validates; `altodisc resolve`/`xdom` report `secure`, `insecure` or
 //! `indeterminate`, and `--dnssec require` fails clearly on unsigned data.
 
@@ -393,8 +393,10 @@ fn altodisc_signed_zone_verifies_with_ldns_knot_bind_and_validates_through_nsd()
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `altodisc sign` on every bundled zone: ldns-verify-zone and kzonecheck -d on accept the output;
-/// the keys persist (same DS on the second run); a broken zone file is refused.
+/// `altodisc sign` on every bundled zone, with NSEC, with NSEC3 (RFC 9276 defaults) and with
+/// NSEC3 opt-out and a salt: ldns-verify-zone, kzonecheck -d on and dnssec-verify accept the
+/// output; the keys persist (same DS on the second run); a broken zone file and bad NSEC3
+/// parameters are refused.
 #[test]
 fn sign_subcommand_signs_the_bundled_zones() {
     let dir = std::env::temp_dir().join(format!("altodisc-sign-{}", std::process::id()));
@@ -403,27 +405,64 @@ fn sign_subcommand_signs_the_bundled_zones() {
     let keys = dir.join("keys");
     let keys = keys.to_string_lossy().into_owned();
     let root = env!("CARGO_MANIFEST_DIR");
-    for origin in [
-        "2.0.192.in-addr.arpa.",
-        "113.0.203.in-addr.arpa.",
-        "8.b.d.0.1.0.0.2.ip6.arpa.",
-        "example.net.",
-    ] {
+    let denials: [&[&str]; 3] = [
+        &[],
+        &["--nsec3"],
+        &["--nsec3", "--nsec3-opt-out", "--nsec3-salt", "C0FFEE"],
+    ];
+    for (denial, origin) in denials.iter().flat_map(|d| {
+        [
+            "2.0.192.in-addr.arpa.",
+            "113.0.203.in-addr.arpa.",
+            "8.b.d.0.1.0.0.2.ip6.arpa.",
+            "example.net.",
+        ]
+        .map(|o| (*d, o))
+    }) {
         let zone = format!("{root}/zones/{origin}zone");
         let out_file = dir.join(format!("{origin}signed"));
         let out_file = out_file.to_string_lossy().into_owned();
         let ds_file = dir.join(format!("{origin}ds"));
         let ds_file = ds_file.to_string_lossy().into_owned();
         let run = || {
-            let out = altodisc(&[
-                "sign", "--keys", &keys, "--out", &out_file, "--ds-out", &ds_file, &zone,
-            ]);
-            assert_eq!(out.status.code(), Some(0), "{origin}: {out:?}");
+            let mut args = vec![
+                "sign", "--keys", &keys, "--out", &out_file, "--ds-out", &ds_file,
+            ];
+            args.extend_from_slice(denial);
+            args.push(&zone);
+            let out = altodisc(&args);
+            assert_eq!(out.status.code(), Some(0), "{origin} {denial:?}: {out:?}");
             assert!(String::from_utf8_lossy(&out.stderr).contains(" IN DS "));
             std::fs::read_to_string(&ds_file).unwrap()
         };
         let first = run();
         assert_eq!(run(), first, "{origin}: keys are reused");
+        let signed = std::fs::read_to_string(&out_file).unwrap();
+        let has = |t: &str| {
+            signed
+                .lines()
+                .any(|l| l.split_whitespace().nth(3) == Some(t))
+        };
+        if denial.is_empty() {
+            assert!(
+                has("NSEC") && !has("NSEC3") && !has("NSEC3PARAM"),
+                "{origin}"
+            );
+        } else {
+            assert!(
+                !has("NSEC") && has("NSEC3") && has("NSEC3PARAM"),
+                "{origin}"
+            );
+            // The NSEC3PARAM: SHA-1, flags 0, 0 extra iterations, the salt (or none).
+            let param: Vec<&str> = signed
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f.get(3) == Some(&"NSEC3PARAM"))
+                .map(|f| f[4..].to_vec())
+                .unwrap();
+            let salt = if denial.len() > 1 { "C0FFEE" } else { "-" };
+            assert_eq!(param, ["1", "0", "0", salt], "{origin} {denial:?}");
+        }
         // altodisc's own checker: a signed zone clears Z20 (unsigned reverse zone) and Z20b
         // (missing or expired RRSIG over NAPTR).
         let named = dir.join(format!("{origin}zone"));
@@ -444,8 +483,33 @@ fn sign_subcommand_signs_the_bundled_zones() {
                 .args(["-o", origin, "-d", "on", &out_file])
                 .output()
                 .unwrap();
-            assert!(v.status.success(), "{origin}: {v:?}");
+            assert!(v.status.success(), "{origin} {denial:?}: {v:?}");
         }
+        if require_tool_or_skip("dnssec-verify", "bind9-utils") {
+            let v = std::process::Command::new("dnssec-verify")
+                .args(["-o", origin, &out_file])
+                .output()
+                .unwrap();
+            assert!(v.status.success(), "{origin} {denial:?}: {v:?}");
+        }
+    }
+    // Out-of-range NSEC3 parameters: a usage error naming the reason, no output.
+    let zone = format!("{root}/zones/2.0.192.in-addr.arpa.zone");
+    for (args, reason) in [
+        (&["--nsec3", "--nsec3-iterations", "500"][..], "RFC 9276"),
+        (&["--nsec3", "--nsec3-salt", "not-hex"][..], "--nsec3-salt"),
+        (&["--nsec3-opt-out"][..], "--nsec3"),
+    ] {
+        let mut all = vec!["sign", "--keys", &keys];
+        all.extend_from_slice(args);
+        all.push(&zone);
+        let out = altodisc(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(reason),
+            "{args:?}: {out:?}"
+        );
     }
     let bad = dir.join("bad.zone");
     std::fs::write(
@@ -455,5 +519,269 @@ fn sign_subcommand_signs_the_bundled_zones() {
     .unwrap();
     let out = altodisc(&["sign", "--keys", &keys, &bad.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rule Z20b verifies signatures and the denial chain: on zones signed by `altodisc sign` (NSEC
+/// and NSEC3) and then damaged (a corrupted RRSIG, signatures past their expiry, a missing NSEC
+/// or NSEC3 link), `altodisc check` reports Z20b with the line exactly when `ldns-verify-zone`
+/// rejects the zone, and accepts the undamaged zones as ldns-verify-zone does.
+#[test]
+fn checker_z20b_verifies_signatures_and_chains_like_ldns_verify_zone() {
+    if !require_tool_or_skip("ldns-verify-zone", "ldnsutils") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("altodisc-z20b-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let origin = "2.0.192.in-addr.arpa.";
+    let unsigned = dir.join("unsigned.zone");
+    std::fs::write(
+        &unsigned,
+        "$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 300\n\
+         @ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60\n\
+         @ NS ns.example.net.\n\
+         @ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/r24!\" .\n\
+         34 NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example.net/r32!\" .\n\
+         a.b.c PTR deep.example.net.\n\
+         sub NS ns.sub\nns.sub A 192.0.2.99\n",
+    )
+    .unwrap();
+    let keys = dir.join("keys").to_string_lossy().into_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let field = |l: &str, i: usize| l.split_whitespace().nth(i).map(str::to_owned);
+    for denial in [&[][..], &["--nsec3"][..]] {
+        let mut args = vec!["sign", "--keys", &keys];
+        args.extend_from_slice(denial);
+        let path = unsigned.to_string_lossy().into_owned();
+        args.extend(["--origin", origin, &path]);
+        let out = altodisc(&args);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let signed = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = signed.lines().collect();
+        let chain_type = if denial.is_empty() { "NSEC" } else { "NSEC3" };
+        // A corrupted signature: one base64 character of the RRSIG over the NAPTR at 34.
+        let corrupt: String = lines
+            .iter()
+            .map(|l| {
+                if l.starts_with("34.") && field(l, 4).as_deref() == Some("NAPTR") {
+                    let (head, sig) = l.rsplit_once(' ').unwrap();
+                    let mut sig: Vec<char> = sig.chars().collect();
+                    sig[5] = if sig[5] == 'A' { 'B' } else { 'A' };
+                    format!("{head} {}\n", sig.into_iter().collect::<String>())
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        // A missing link: the first NSEC/NSEC3 record below the apex, and its RRSIG.
+        let victim = lines
+            .iter()
+            .find(|l| field(l, 3).as_deref() == Some(chain_type) && !l.starts_with(origin))
+            .and_then(|l| field(l, 0))
+            .unwrap();
+        let missing: String = lines
+            .iter()
+            .filter(|l| {
+                let t = field(l, 3);
+                let covered = field(l, 4);
+                !(field(l, 0).as_deref() == Some(&victim)
+                    && (t.as_deref() == Some(chain_type)
+                        || (t.as_deref() == Some("RRSIG")
+                            && covered.as_deref() == Some(chain_type))))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(missing.len() < signed.len());
+        let month = 30 * 86_400;
+        for (case, text, offset, expect) in [
+            ("good", &signed, 0, None),
+            ("corrupt", &corrupt, 0, Some("does not verify")),
+            ("expired", &signed, month, Some("expired")),
+            ("missing", &missing, 0, Some(chain_type)),
+        ] {
+            let label = format!("{chain_type} {case}");
+            let file = dir.join(format!("{origin}zone"));
+            std::fs::write(&file, text).unwrap();
+            let f = file.to_string_lossy().into_owned();
+            let ldns = std::process::Command::new("ldns-verify-zone")
+                .args(["-t", &format!("+{offset}"), &f])
+                .output()
+                .unwrap();
+            let check = altodisc(&[
+                "check",
+                "--verify-dnssec",
+                "--now",
+                &(now + offset).to_string(),
+                &f,
+            ]);
+            let report = String::from_utf8_lossy(&check.stdout).into_owned();
+            let z20b: Vec<&str> = report.lines().filter(|l| l.contains("Z20b")).collect();
+            assert_eq!(
+                ldns.status.success(),
+                z20b.is_empty(),
+                "{label}: ldns-verify-zone and the checker disagree\nldns: {}{}\ncheck: {report}",
+                String::from_utf8_lossy(&ldns.stdout),
+                String::from_utf8_lossy(&ldns.stderr)
+            );
+            match expect {
+                None => assert!(z20b.is_empty(), "{label}: {report}"),
+                Some(what) => {
+                    // The finding, and on the next line its position (file:line:col).
+                    let lines: Vec<&str> = report.lines().collect();
+                    let found = lines.windows(2).any(|w| {
+                        w[0].contains("Z20b")
+                            && w[0].contains(what)
+                            && w[1].contains(&format!("--> {f}:"))
+                    });
+                    assert!(
+                        found,
+                        "{label}: no Z20b finding with {what:?} and a position: {report}"
+                    );
+                }
+            }
+        }
+    }
+    // A zone signed by another signer (ldns-signzone, NSEC and NSEC3) with a third DNSKEY that
+    // signs nothing (a pre-published key, RFC 6781 §4.1.1.1): accepted by both. The same zone
+    // with that key taken out of the signed DNSKEY RRset: rejected by both, at the DNSKEY RRSIG.
+    if require_tool_or_skip("ldns-signzone", "ldnsutils")
+        && require_tool_or_skip("ldns-keygen", "ldnsutils")
+    {
+        let keygen = |ksk: bool| {
+            let mut cmd = std::process::Command::new("ldns-keygen");
+            cmd.current_dir(&dir).args(["-a", "ECDSAP256SHA256"]);
+            if ksk {
+                cmd.arg("-k");
+            }
+            let out = cmd.arg(origin).output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let (ksk, zsk, spare) = (keygen(true), keygen(false), keygen(false));
+        let spare_key = std::fs::read_to_string(dir.join(format!("{spare}.key"))).unwrap();
+        let with_spare = dir.join("with-spare.zone");
+        std::fs::write(
+            &with_spare,
+            format!("{}{spare_key}", std::fs::read_to_string(&unsigned).unwrap()),
+        )
+        .unwrap();
+        for nsec3 in [false, true] {
+            let out_file = dir.join(format!("{origin}zone"));
+            let mut cmd = std::process::Command::new("ldns-signzone");
+            cmd.current_dir(&dir);
+            if nsec3 {
+                cmd.arg("-n");
+            }
+            let signed = cmd
+                .arg("-f")
+                .arg(&out_file)
+                .arg(&with_spare)
+                .args([&ksk, &zsk])
+                .output()
+                .unwrap();
+            assert!(signed.status.success(), "{signed:?}");
+            let text = std::fs::read_to_string(&out_file).unwrap();
+            // The key file: OWNER IN DNSKEY FLAGS PROTOCOL ALGORITHM KEY ;comment
+            let spare_b64 = field(&spare_key, 6).unwrap();
+            let without: String = text
+                .lines()
+                .filter(|l| !(field(l, 3).as_deref() == Some("DNSKEY") && l.contains(&spare_b64)))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert!(without.len() < text.len(), "the spare key is in the zone");
+            for (case, zone_text, ok) in
+                [("spare key", &text, true), ("key removed", &without, false)]
+            {
+                let label = format!("ldns-signzone nsec3={nsec3} {case}");
+                std::fs::write(&out_file, zone_text).unwrap();
+                let f = out_file.to_string_lossy().into_owned();
+                let ldns = std::process::Command::new("ldns-verify-zone")
+                    .arg(&f)
+                    .output()
+                    .unwrap();
+                let check = altodisc(&["check", "--verify-dnssec", &f]);
+                let report = String::from_utf8_lossy(&check.stdout).into_owned();
+                let z20b = report.lines().any(|l| l.contains("Z20b"));
+                assert_eq!(ldns.status.success(), ok, "{label}: {ldns:?}");
+                assert_eq!(!z20b, ok, "{label}: {report}");
+                if !ok {
+                    assert!(report.contains("DNSKEY RRset"), "{label}: {report}");
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `altodisc keys list|status`: the keys `altodisc sign` made, with the DS it printed and the
+/// matching key tag; a zone without keys is exit 1 and gets none made; a damaged key file or a
+/// missing directory is exit 2 naming it.
+#[test]
+fn keys_subcommand_lists_what_sign_made() {
+    let dir = std::env::temp_dir().join(format!("altodisc-keys-cmd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("keys").to_string_lossy().into_owned();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut ds = Vec::new();
+    for origin in ["2.0.192.in-addr.arpa.", "example.net."] {
+        let ds_file = dir
+            .join(format!("{origin}ds"))
+            .to_string_lossy()
+            .into_owned();
+        let zone = format!("{root}/zones/{origin}zone");
+        let out = altodisc(&["sign", "--keys", &keys, "--ds-out", &ds_file, &zone]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        ds.push(std::fs::read_to_string(&ds_file).unwrap().trim().to_owned());
+    }
+    let out = altodisc(&["keys", "list", "--key-dir", &keys, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let zones: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(zones.len(), 2, "{text}");
+    // Canonical order: 2.0.192.in-addr.arpa. (under arpa.) before example.net. (under net.).
+    assert_eq!(zones[0]["zone"], "2.0.192.in-addr.arpa.");
+    for (z, ds) in zones.iter().zip(&ds) {
+        assert_eq!(z["ds"], ds.as_str(), "{z}");
+        let ksk_tag = z["keys"][0]["key_tag"].as_u64().unwrap();
+        // DS fields: owner TTL IN DS TAG ALGORITHM DIGEST-TYPE DIGEST.
+        assert_eq!(
+            ds.split_whitespace().nth(4),
+            Some(ksk_tag.to_string().as_str())
+        );
+        assert_eq!(z["keys"][0]["role"], "KSK");
+        assert_eq!(z["keys"][1]["role"], "ZSK");
+    }
+    let out = altodisc(&["keys", "status", "--key-dir", &keys, "example.net"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("KSK active") && text.contains("ZSK active") && text.contains(&ds[1]),
+        "{text}"
+    );
+    // No keys: exit 1, and none are made.
+    let before = std::fs::read_dir(dir.join("keys")).unwrap().count();
+    let out = altodisc(&["keys", "status", "--key-dir", &keys, "other.example."]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(std::fs::read_dir(dir.join("keys")).unwrap().count(), before);
+    // A damaged key file: exit 2 naming it.
+    std::fs::write(dir.join("keys/example.net.zsk.pk8"), b"junk").unwrap();
+    let out = altodisc(&["keys", "status", "--key-dir", &keys, "example.net."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("example.net.zsk.pk8"));
+    let out = altodisc(&["keys", "list", "--key-dir", &keys]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2.0.192.in-addr.arpa."));
+    let missing = dir.join("nowhere").to_string_lossy().into_owned();
+    let out = altodisc(&["keys", "list", "--key-dir", &missing]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
     let _ = std::fs::remove_dir_all(&dir);
 }

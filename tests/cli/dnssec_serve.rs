@@ -129,13 +129,18 @@ impl Drop for Served {
 }
 
 fn write_config(dir: &Path, mode: &str) -> PathBuf {
+    write_config_with(dir, mode, "")
+}
+
+/// [`write_config`] with more `[serve]` keys.
+fn write_config_with(dir: &Path, mode: &str, extra: &str) -> PathBuf {
     let config = dir.join("publish.toml");
     std::fs::write(
         &config,
         format!(
             "[serve]\nzones_dir = \"zones\"\ndnssec = \"{mode}\"\nkey_dir = \"keys\"\n\
              signature_validity_days = 10\nrefresh_before_days = 3\n\
-             allow_transfer = [\"127.0.0.1\"]\n"
+             allow_transfer = [\"127.0.0.1\"]\n{extra}"
         ),
     )
     .unwrap();
@@ -293,7 +298,9 @@ fn plain_answer(server: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
     answer
 }
 
-fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str) {
+/// Compares DO=1 answers of altodisc and NSD on [`QUERIES`]; `denial` is the proof record type
+/// every negative answer must carry (`"nsec"` or `"nsec3"`).
+fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str, denial: &str) {
     for (name, qtype) in QUERIES {
         let a = sections(ours, name, qtype);
         let b = sections(nsd, name, qtype);
@@ -301,12 +308,13 @@ fn compare_with_nsd(ours: SocketAddr, nsd: SocketAddr, label: &str) {
             a, b,
             "{label}: {name} {qtype}: altodisc (left) differs from NSD (right)"
         );
-        // Every negative answer and the referral carry an NSEC proof; every answer its RRSIGs.
+        // Every negative answer and the referral carry an NSEC (NSEC3) proof; every answer its
+        // RRSIGs.
         let (_, answer, authority) = a;
         let has = |v: &[String], t: &str| v.iter().any(|r| r.split(' ').nth(3) == Some(t));
         if answer.is_empty() {
             assert!(
-                has(&authority, "nsec"),
+                has(&authority, denial),
                 "{label}: {name} {qtype}: {authority:?}"
             );
         } else {
@@ -432,7 +440,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
     if require_or_skip(PeerKind::Nsd) {
         let nsd =
             Peer::start(PeerKind::Nsd, &[Zone::text(REVERSE_ORIGIN, pulled.clone())]).unwrap();
-        compare_with_nsd(served.addr, nsd.addr(), "sign");
+        compare_with_nsd(served.addr, nsd.addr(), "sign", "nsec");
         // ANY with DO=0 on the signed zone: one RRset and no RRSIG or NSEC (RFC 8482 §4.2,
         // RFC 4035 §3.1), like NSD; at the apex NSD picks SOA, altodisc (like Knot) the lowest
         // type, NS.
@@ -453,7 +461,7 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         pre.write_zone(REVERSE_ORIGIN, &pulled);
         let config = write_config(pre.path(), "presigned");
         let presigned = Served::start(&config);
-        compare_with_nsd(presigned.addr, nsd.addr(), "presigned");
+        compare_with_nsd(presigned.addr, nsd.addr(), "presigned", "nsec");
         assert!(!pre.path().join("keys").exists(), "presigned makes no keys");
     }
 
@@ -491,6 +499,128 @@ fn signing_responder_validates_through_unbound_and_matches_nsd() {
         "{v}"
     );
     assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+}
+
+/// `denial = "nsec3"` (RFC 5155, RFC 9276 defaults) and then with opt-out and a salt: the zone
+/// pulled by AXFR has an NSEC3 chain and passes ldns-verify-zone and kzonecheck -d on; unbound,
+/// validating with the zone's DS as trust anchor through a stub zone at altodisc, sets AD on the
+/// NXDOMAIN, NODATA, wildcard, wildcard NODATA and empty non-terminal answers (no SERVFAIL); NSD
+/// serving the same altodisc-signed text answers DO=1 queries with the same sections.
+#[test]
+fn nsec3_signing_responder_validates_through_unbound_and_matches_nsd() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") {
+        return;
+    }
+    for (tag, extra) in [
+        ("nsec3", "denial = \"nsec3\"\n"),
+        (
+            "nsec3-optout",
+            "[serve.denial_zones]\n\"2.0.192.in-addr.arpa.\" = \"nsec3\"\n\
+             \"example.net.\" = \"nsec3\"\n",
+        ),
+    ] {
+        let dir = Dir::new(tag);
+        dir.write_zone(REVERSE_ORIGIN, REVERSE);
+        dir.write_zone(FORWARD_ORIGIN, FORWARD);
+        let opt_out = tag == "nsec3-optout";
+        let extra = if opt_out {
+            format!("nsec3_opt_out = true\nnsec3_salt = \"ABCD\"\nnsec3_iterations = 1\n{extra}")
+        } else {
+            extra.to_owned()
+        };
+        let config = write_config_with(dir.path(), "sign", &extra);
+        let served = Served::start(&config);
+        let anchor_text = anchors(&dir.path().join("keys"));
+
+        let pulled = axfr(served.addr, REVERSE_ORIGIN);
+        let types = |t: &str| {
+            pulled
+                .lines()
+                .filter(|l| l.split_whitespace().nth(3) == Some(t))
+                .count()
+        };
+        assert_eq!(types("NSEC"), 0, "{tag}: {pulled}");
+        assert_eq!(types("NSEC3PARAM"), 1, "{tag}: {pulled}");
+        // apex, 12, 34, a.b.c, b.c, c, *.w, w, x.w, and sub unless opted out.
+        let expected = if tag == "nsec3" { 10 } else { 9 };
+        assert_eq!(types("NSEC3"), expected, "{tag}: {pulled}");
+        let pulled_file = dir.path().join("pulled.zone");
+        std::fs::write(&pulled_file, &pulled).unwrap();
+        let f = pulled_file.to_string_lossy().into_owned();
+        let run = |bin: &str, args: &[&str]| {
+            let out = Command::new(bin).args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{tag}: {bin} {args:?}: {}\n{}\n--- zone ---\n{pulled}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        if require_tool_or_skip("ldns-verify-zone", "ldnsutils") {
+            run("ldns-verify-zone", &[&f]);
+        }
+        if require_tool_or_skip("kzonecheck", "knot-dnssecutils") {
+            run("kzonecheck", &["-o", REVERSE_ORIGIN, "-d", "on", &f]);
+        }
+
+        if require_tool_or_skip("unbound", "unbound") {
+            let unbound = Unbound::start(
+                &[(REVERSE_ORIGIN, served.addr), (FORWARD_ORIGIN, served.addr)],
+                &anchor_text,
+                &[],
+            )
+            .unwrap();
+            // The last field: proven by an NSEC3 that covers a name (next closer, wildcard).
+            // With opt-out such a proof shows only that no signed name is there, so a
+            // validator answers it as insecure, without AD (RFC 5155 §6, §8.3); the answers
+            // proven by a matching NSEC3, and positive answers, stay secure.
+            for (name, qtype, status, by_cover) in [
+                ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", false),
+                ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN", true),
+                ("q.x.w.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN", true),
+                ("34.2.0.192.in-addr.arpa.", "TXT", "NOERROR", false),
+                ("y.w.2.0.192.in-addr.arpa.", "TXT", "NOERROR", true),
+                ("y.w.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", true),
+                ("c.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", false),
+                ("b.c.2.0.192.in-addr.arpa.", "PTR", "NOERROR", false),
+                ("12.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR", false),
+                ("example.net.", "TXT", "NOERROR", false),
+                ("nothere.example.net.", "NAPTR", "NXDOMAIN", true),
+            ] {
+                let text = dig_flags(unbound.addr(), name, qtype);
+                let secure = text.contains(" ad");
+                assert!(
+                    text.contains(&format!("status: {status}"))
+                        && (secure || (opt_out && by_cover)),
+                    "{tag}: AD on {name} {qtype} ({status}): {text}\n{}",
+                    unbound.log_tail()
+                );
+                // Opt-out, by cover: insecure, not secure.
+                assert!(!(opt_out && by_cover && secure), "{tag}: {text}");
+            }
+            // Below the delegation: insecure (no DS), never bogus. The child's servers do not
+            // exist, so unbound fails to reach them; what matters is that it did not judge the
+            // referral's NSEC3 proof bogus.
+            let log = unbound.log_tail();
+            assert!(!log.contains("bogus"), "{tag}: {log}");
+        }
+
+        if require_or_skip(PeerKind::Nsd) {
+            let nsd =
+                Peer::start(PeerKind::Nsd, &[Zone::text(REVERSE_ORIGIN, pulled.clone())]).unwrap();
+            compare_with_nsd(served.addr, nsd.addr(), tag, "nsec3");
+            // And altodisc serving that text as presigned.
+            let pre = Dir::new(&format!("{tag}-presigned"));
+            pre.write_zone(REVERSE_ORIGIN, &pulled);
+            let presigned = Served::start(&write_config(pre.path(), "presigned"));
+            compare_with_nsd(
+                presigned.addr,
+                nsd.addr(),
+                &format!("{tag} presigned"),
+                "nsec3",
+            );
+        }
+    }
 }
 
 /// The apex SOA serial of `server`'s reverse zone and the expiration and inception
@@ -755,4 +885,384 @@ fn a_no_op_sighup_keeps_every_serial_and_notifies_nobody() {
     assert_eq!(serial(REVERSE_ORIGIN, 5), before.0);
     assert!(serial(FORWARD_ORIGIN, 6) > before.1);
     assert_eq!(notified(&secondary, quiet), [FORWARD_ORIGIN.to_owned()]);
+}
+
+/// Bad key material never takes a signed zone down: with its KSK file damaged under a running
+/// `serve`, a reload of the changed zone fails with an error naming the key file, and the
+/// previous signed version keeps serving (same serial, still validating); restoring the file
+/// lets the next reload through. A key directory that cannot be made is named at start.
+#[test]
+fn a_damaged_key_file_is_named_and_the_old_signed_zone_keeps_serving() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") {
+        return;
+    }
+    let dir = Dir::new("badkey");
+    dir.write_zone(REVERSE_ORIGIN, REVERSE);
+    let config = write_config_with(dir.path(), "sign", "denial = \"nsec3\"\n");
+    let served = Served::start(&config);
+    let ta = dir.path().join("anchor.txt");
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    std::fs::write(
+        &ta,
+        ZoneKeys::load_or_create(&dir.path().join("keys"), &reverse)
+            .unwrap()
+            .ds_text(&reverse)
+            .unwrap(),
+    )
+    .unwrap();
+    let ta = ta.to_string_lossy().into_owned();
+    let (before, _, _) = signed_soa(served.addr);
+    let ksk = dir.path().join(format!("keys/{REVERSE_ORIGIN}ksk.pk8"));
+    let good = std::fs::read(&ksk).unwrap();
+    std::fs::write(&ksk, b"not a key").unwrap();
+    dir.write_zone(
+        REVERSE_ORIGIN,
+        &REVERSE.replace("alto.example.net/r32", "alto.example.net/r32-new"),
+    );
+    let hup = || {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &served.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !served.log().contains("ksk.pk8") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no error naming the key file:\n{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Still the old signed zone, still secure.
+    assert_eq!(signed_soa(served.addr).0, before);
+    let out =
+        crate::dnssec::require_authoritative("xdom", &served.addr.to_string(), &ta, "192.0.2.34");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
+    let v = json(&out);
+    assert_eq!(
+        v["candidates"][0]["uri"], "https://alto.example.net/r32",
+        "{v}"
+    );
+    assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+    assert!(!served.log().contains("panicked"), "{}", served.log());
+    // The key restored: the change goes through, signed with the same keys.
+    std::fs::write(&ksk, &good).unwrap();
+    hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while signed_soa(served.addr).0 == before {
+        assert!(std::time::Instant::now() < deadline, "{}", served.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out =
+        crate::dnssec::require_authoritative("xdom", &served.addr.to_string(), &ta, "192.0.2.34");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
+    assert_eq!(
+        json(&out)["candidates"][0]["uri"],
+        "https://alto.example.net/r32-new"
+    );
+    drop(served);
+
+    // key_dir below a regular file: the start fails naming it.
+    let blocked = Dir::new("blocked");
+    blocked.write_zone(REVERSE_ORIGIN, REVERSE);
+    std::fs::write(blocked.path().join("notadir"), b"x").unwrap();
+    let config = blocked.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"notadir/keys\"\n",
+    )
+    .unwrap();
+    let log = blocked.path().join("serve.log");
+    let mut child = spawn_serve(&config, Stdio::null(), &log);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = status.expect("serve started although no zone could be signed");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(err.contains("notadir"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1) with lifetimes shortened to
+/// seconds (TTLs of 1 s, ZSK lifetime 4 s, propagation delay 1 s): unbound, validating with the
+/// KSK's DS as trust anchor, answers with AD every few hundred ms throughout, never SERVFAIL,
+/// while altodisc publishes a new ZSK, signs with it and withdraws the old one, more than once.
+#[test]
+fn zsk_rollover_keeps_unbound_validating_throughout() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") || !require_tool_or_skip("unbound", "unbound")
+    {
+        return;
+    }
+    let dir = Dir::new("zskroll");
+    let fast = REVERSE.replace("$TTL 300", "$TTL 1").replace(
+        "@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60",
+        "@ 1 SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 1",
+    );
+    assert_ne!(fast, REVERSE);
+    dir.write_zone(REVERSE_ORIGIN, &fast);
+    let config = dir.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+         signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
+         zsk_lifetime = \"4s\"\npropagation_delay = \"1s\"\n",
+    )
+    .unwrap();
+    let served = Served::start(&config);
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    let anchor = ZoneKeys::load_or_create(&dir.path().join("keys"), &reverse)
+        .unwrap()
+        .ds_text(&reverse)
+        .unwrap();
+    let unbound = Unbound::start(&[(REVERSE_ORIGIN, served.addr)], &anchor, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let mut signing_tags = std::collections::BTreeSet::new();
+    let mut most_dnskeys = 0;
+    let mut checks = 0;
+    while started.elapsed() < std::time::Duration::from_secs(16) {
+        for (name, qtype, status) in [
+            ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR"),
+            ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN"),
+        ] {
+            let text = dig_flags(unbound.addr(), name, qtype);
+            assert!(
+                text.contains(&format!("status: {status}")) && text.contains(" ad"),
+                "after {:?}: {name} {qtype}: {text}\n{}\n{}",
+                started.elapsed(),
+                unbound.log_tail(),
+                served.log()
+            );
+            checks += 1;
+        }
+        // What altodisc publishes: the DNSKEY count and the ZSK signing the NAPTR.
+        let (_, answer, _) = sections(served.addr, REVERSE_ORIGIN, "DNSKEY");
+        most_dnskeys = most_dnskeys.max(
+            answer
+                .iter()
+                .filter(|r| r.split(' ').nth(3) == Some("dnskey"))
+                .count(),
+        );
+        let (_, answer, _) = sections(served.addr, "34.2.0.192.in-addr.arpa.", "NAPTR");
+        if let Some(tag) = answer
+            .iter()
+            .map(|r| r.split(' ').collect::<Vec<_>>())
+            .find(|f| f.get(3) == Some(&"rrsig"))
+            .and_then(|f| f.get(10).map(|s| (*s).to_owned()))
+        {
+            signing_tags.insert(tag);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(checks > 40, "{checks}");
+    assert_eq!(
+        most_dnskeys, 3,
+        "a successor ZSK was pre-published beside the old one"
+    );
+    assert!(
+        signing_tags.len() >= 2,
+        "the ZSK changed: {signing_tags:?}\n{}",
+        served.log()
+    );
+    // Stopped: the state no longer moves under the reads below.
+    drop(unbound);
+    drop(served);
+    let state = std::fs::read_to_string(dir.path().join(format!("keys/{REVERSE_ORIGIN}zsk.state")))
+        .unwrap();
+    assert!(state.contains("active "), "{state}");
+    // `altodisc keys status` reads the rollover state: one active ZSK, no key made or moved.
+    let keys = dir.path().join("keys").to_string_lossy().into_owned();
+    let out = crate::altodisc(&[
+        "keys",
+        "status",
+        "--key-dir",
+        &keys,
+        "--json",
+        REVERSE_ORIGIN,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    let zsks: Vec<&serde_json::Value> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["role"] == "ZSK")
+        .collect();
+    assert_eq!(
+        zsks.iter().filter(|k| k["state"] == "active").count(),
+        1,
+        "{v}"
+    );
+    assert!(zsks.iter().all(|k| k["since"].is_u64()), "{v}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(format!("keys/{REVERSE_ORIGIN}zsk.state")))
+            .unwrap(),
+        state,
+        "keys status changed nothing"
+    );
+}
+
+/// Automatic KSK rollover by double-DS (RFC 6781 §4.1.2) with CDS/CDNSKEY (RFC 7344), lifetimes
+/// in seconds: the zone's CDS names the active KSK; after `ksk_lifetime` it names a new KSK too.
+/// The "parent" (unbound's trust anchors) takes both DS from the CDS; `altodisc keys ds-seen`
+/// confirms it; after the parent's DS TTL the new KSK replaces the old one in the DNSKEY RRset
+/// and the CDS names it alone. unbound answers with AD throughout, never SERVFAIL; the old KSK
+/// is not retired before `ds-seen`.
+#[test]
+fn ksk_double_ds_rollover_with_cds_keeps_unbound_validating() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") || !require_tool_or_skip("unbound", "unbound")
+    {
+        return;
+    }
+    let dir = Dir::new("kskroll");
+    let fast = REVERSE.replace("$TTL 300", "$TTL 1").replace(
+        "@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60",
+        "@ 1 SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 1",
+    );
+    dir.write_zone(REVERSE_ORIGIN, &fast);
+    let config = dir.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+         signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
+         ksk_lifetime = \"3s\"\nparent_ds_ttl = \"1s\"\npropagation_delay = \"1s\"\n\
+         allow_transfer = [\"127.0.0.1\"]\n",
+    )
+    .unwrap();
+    let served = Served::start(&config);
+    let records = |qtype: &str| -> Vec<Vec<String>> {
+        sections(served.addr, REVERSE_ORIGIN, qtype)
+            .1
+            .iter()
+            .map(|r| r.split(' ').map(str::to_owned).collect::<Vec<_>>())
+            .filter(|f| f.get(3).map(String::as_str) == Some(&qtype.to_lowercase()))
+            .collect()
+    };
+    let ksk_tags = || -> Vec<String> { records("CDS").iter().map(|f| f[4].clone()).collect() };
+    // Before the lifetime: one CDS, the active KSK.
+    let first = ksk_tags();
+    assert_eq!(first.len(), 1, "{first:?}\n{}", served.log());
+    // The successor is made: two CDS (and CDNSKEY).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let both = loop {
+        let tags = ksk_tags();
+        if tags.len() == 2 {
+            break tags;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{tags:?}\n{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(records("CDNSKEY").len(), 2);
+    let new_tag = both.iter().find(|t| **t != first[0]).unwrap().clone();
+    // The parent publishes the DS the CDS asks for (double-DS): unbound's trust anchors.
+    let anchors: String = records("CDS")
+        .iter()
+        .map(|f| format!("{REVERSE_ORIGIN} 3600 IN DS {}\n", f[4..].join(" ")))
+        .collect();
+    let unbound = Unbound::start(&[(REVERSE_ORIGIN, served.addr)], &anchors, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let dnskey_tags = || -> Vec<String> {
+        let (_, answer, _) = sections(served.addr, REVERSE_ORIGIN, "DNSKEY");
+        answer
+            .iter()
+            .map(|r| r.split(' ').collect::<Vec<_>>())
+            .filter(|f| f.get(3) == Some(&"rrsig") && f.get(4) == Some(&"dnskey"))
+            .filter_map(|f| f.get(10).map(|s| (*s).to_owned()))
+            .collect()
+    };
+    let mut confirmed = false;
+    let mut swapped_at = None;
+    let mut checks = 0;
+    while swapped_at
+        .is_none_or(|t: std::time::Instant| t.elapsed() < std::time::Duration::from_secs(4))
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "no swap\n{}",
+            served.log()
+        );
+        for (name, qtype, status) in [
+            ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR"),
+            ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN"),
+        ] {
+            let text = dig_flags(unbound.addr(), name, qtype);
+            assert!(
+                text.contains(&format!("status: {status}")) && text.contains(" ad"),
+                "after {:?}: {name} {qtype}: {text}\n{}\n{}",
+                started.elapsed(),
+                unbound.log_tail(),
+                served.log()
+            );
+            checks += 1;
+        }
+        let signers = dnskey_tags();
+        if !confirmed {
+            // Without ds-seen the old KSK keeps signing, whatever its age.
+            assert_eq!(signers, vec![first[0].clone()], "{}", served.log());
+            if started.elapsed() > std::time::Duration::from_secs(3) {
+                let keys = dir.path().join("keys").to_string_lossy().into_owned();
+                let out = crate::altodisc(&["keys", "ds-seen", "--key-dir", &keys, REVERSE_ORIGIN]);
+                assert_eq!(out.status.code(), Some(0), "{out:?}");
+                assert!(String::from_utf8_lossy(&out.stdout).contains(&new_tag));
+                assert!(
+                    Command::new("kill")
+                        .args(["-HUP", &served.child.id().to_string()])
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+                confirmed = true;
+            }
+        } else if swapped_at.is_none() && signers == vec![new_tag.clone()] {
+            swapped_at = Some(std::time::Instant::now());
+            // The CDS now names the new KSK alone: the parent may drop the old DS.
+            assert_eq!(ksk_tags(), vec![new_tag.clone()]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(checks > 20, "{checks}");
+    // The zone with its CDS/CDNSKEY, pulled by AXFR, passes ldns-verify-zone and kzonecheck.
+    let pulled = axfr(served.addr, REVERSE_ORIGIN);
+    assert!(
+        pulled.contains("CDS") && pulled.contains("CDNSKEY"),
+        "{pulled}"
+    );
+    let file = dir.path().join("pulled.zone");
+    std::fs::write(&file, &pulled).unwrap();
+    let f = file.to_string_lossy().into_owned();
+    for (bin, args) in [
+        ("ldns-verify-zone", vec![f.as_str()]),
+        (
+            "kzonecheck",
+            vec!["-o", REVERSE_ORIGIN, "-d", "on", f.as_str()],
+        ),
+    ] {
+        if require_tool_or_skip(bin, "ldnsutils / knot-dnssecutils") {
+            let out = Command::new(bin).args(&args).output().unwrap();
+            assert!(out.status.success(), "{bin}: {out:?}\n{pulled}");
+        }
+    }
+    // ds-seen for a zone without a KSK rollover: a clear error.
+    let keys = dir.path().join("keys").to_string_lossy().into_owned();
+    let out = crate::altodisc(&["keys", "ds-seen", "--key-dir", &keys, "example.org."]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no KSK rollover under way"));
 }

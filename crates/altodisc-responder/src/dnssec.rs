@@ -9,6 +9,10 @@
 //!   sign_zone(&zone, &keys, &policy, now)   → Zone + DNSKEY RRset (signed by the KSK), an RRSIG per
 //!                                             authoritative RRset (ZSK), the NSEC chain (RFC 4035
 //!                                             §2.3) with its RRSIGs
+//!   sign_zone_with(.., &Denial::Nsec3(p), ..) the same with an NSEC3 chain and NSEC3PARAM
+//!                                             (RFC 5155 §7.1; RFC 9276 parameters by default)
+//!   Nsec3Index                                the NSEC3 chain by hash, for the proofs of DO=1
+//!                                             answers (RFC 5155 §7.2, crate::index)
 //!   needs_refresh(&signed, &policy, now)    → re-sign when any RRSIG expires within
 //!                                             `policy.refresh_before` (RRSIG refresh before expiry)
 //!   keys.ds_text(origin) / dnskey_text()     the DS (SHA-256) to give the parent / a trust anchor
@@ -29,13 +33,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use altodisc_proto::DomainName;
 use altodisc_zone::record::{CLASS_IN, Zone, ZoneRecord, rtype};
+use hickory_proto::dnssec::crypto::Digest;
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, NSEC, RRSIG, SigInput};
-use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, TBS};
+use hickory_proto::dnssec::rdata::{
+    CDNSKEY, CDS, DNSKEY, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput,
+};
+use hickory_proto::dnssec::{Algorithm, DigestType, Nsec3HashAlgorithm, SigningKey, TBS};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, SerialNumber};
 use hickory_proto::serialize::binary::{
     BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict,
 };
+
+/// The CDS and CDNSKEY record types (RFC 7344 §3.1, §3.2).
+const TYPE_CDS: u16 = 59;
+const TYPE_CDNSKEY: u16 = 60;
 
 /// DNSKEY flags: Zone Key (RFC 4034 §2.1.1).
 const FLAG_ZONE: u16 = 0x0100;
@@ -102,6 +113,12 @@ pub struct ZoneKeys {
     zsk: EcdsaSigningKey,
     ksk_dnskey: DNSKEY,
     zsk_dnskey: DNSKEY,
+    /// ZSKs published in the DNSKEY RRset without signing: the successor of a pre-publication
+    /// rollover and the retired predecessor (RFC 6781 §4.1.1.1).
+    published: Vec<DNSKEY>,
+    /// KSKs whose DS the parent should hold, published as CDS/CDNSKEY (RFC 7344) during a KSK
+    /// rollover; empty otherwise.
+    cds: Vec<DNSKEY>,
 }
 
 impl std::fmt::Debug for ZoneKeys {
@@ -142,6 +159,8 @@ impl ZoneKeys {
             zsk,
             ksk_dnskey,
             zsk_dnskey,
+            published: Vec::new(),
+            cds: Vec::new(),
         })
     }
 
@@ -167,7 +186,21 @@ impl ZoneKeys {
             })
         };
         match (ksk_path.exists(), zsk_path.exists()) {
-            (true, true) => Self::from_pkcs8(&read(&ksk_path)?, &read(&zsk_path)?),
+            (true, true) => {
+                let (ksk, zsk) = (read(&ksk_path)?, read(&zsk_path)?);
+                // A damaged key file is named, with what to do: the zone cannot be signed, and
+                // making a new key would silently break the DS at the parent.
+                for (path, der) in [(&ksk_path, &ksk), (&zsk_path, &zsk)] {
+                    EcdsaSigningKey::from_pkcs8(&der.clone().into(), Algorithm::ECDSAP256SHA256)
+                        .map_err(|e| SignError::KeyFile {
+                            path: path.clone(),
+                            message: format!(
+                                "not an ECDSA P-256 PKCS#8 private key ({e}); restore it from a backup (a new key needs a new DS at the parent)"
+                            ),
+                        })?;
+                }
+                Self::from_pkcs8(&ksk, &zsk)
+            }
             (false, false) => {
                 let ksk =
                     EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
@@ -191,6 +224,39 @@ impl ZoneKeys {
                     .to_owned(),
             }),
         }
+    }
+
+    /// The key tags of the KSK and the ZSK (RFC 4034 Appendix B).
+    ///
+    /// # Errors
+    /// [`SignError::Crypto`] when a key cannot be encoded.
+    pub fn key_tags(&self) -> Result<(u16, u16), SignError> {
+        Ok((
+            self.ksk_dnskey.calculate_key_tag().map_err(crypto)?,
+            self.zsk_dnskey.calculate_key_tag().map_err(crypto)?,
+        ))
+    }
+
+    /// The zones with keys in `dir`: one per `<origin>ksk.pk8` file, sorted.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] when the directory cannot be read.
+    pub fn zones_in(dir: &Path) -> Result<Vec<DomainName>, SignError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| SignError::KeyFile {
+            path: dir.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut zones: Vec<DomainName> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let origin = name.strip_suffix("ksk.pk8")?;
+                let origin = if origin == "root." { "." } else { origin };
+                DomainName::parse(origin).ok()
+            })
+            .collect();
+        zones.sort_by(canonical_cmp);
+        Ok(zones)
     }
 
     /// The KSK's DNSKEY RDATA.
@@ -231,6 +297,670 @@ impl ZoneKeys {
             to_name(origin)?,
             self.ksk_dnskey
         ))
+    }
+}
+
+/// Automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1): a new ZSK is published
+/// `lifetime` after the current one became active, signs once its DNSKEY has reached every cache
+/// (DNSKEY TTL + `propagation_delay`), and the old one stays published until the signatures it
+/// made have expired from caches (the zone's longest TTL + `propagation_delay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZskRollover {
+    /// How long a ZSK signs before its successor is published.
+    pub lifetime: Duration,
+    /// Time for a change to reach every secondary, added to each TTL-based wait.
+    pub propagation_delay: Duration,
+}
+
+/// One ZSK of a rollover state: its file (in the key directory) and when it entered its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StateKey {
+    file: String,
+    since: u64,
+}
+
+/// The persisted ZSK rollover state of a zone (`<origin>zsk.state` in the key directory), so a
+/// restart continues where it stood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ZskState {
+    active: StateKey,
+    incoming: Option<StateKey>,
+    retired: Option<StateKey>,
+    /// DNSKEY TTL and longest TTL of the zone as last signed: the waits are computed from them.
+    ttls: Option<(u32, u32)>,
+}
+
+impl ZskState {
+    fn parse(text: &str, path: &Path) -> Result<Self, SignError> {
+        let bad = |line: usize, why: &str| SignError::KeyFile {
+            path: path.to_owned(),
+            message: format!(
+                "line {line}: {why}; fix or remove the file (the rollover then starts over)"
+            ),
+        };
+        let (mut active, mut incoming, mut retired, mut ttls) = (None, None, None, None);
+        for (i, line) in text.lines().enumerate() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            match f.as_slice() {
+                [] => {}
+                [c, ..] if c.starts_with('#') => {}
+                ["ttls", a, b] => {
+                    ttls = Some((
+                        a.parse().map_err(|_| bad(i + 1, "bad TTL"))?,
+                        b.parse().map_err(|_| bad(i + 1, "bad TTL"))?,
+                    ));
+                }
+                [state, file, since] => {
+                    if file.contains('/') || file.starts_with('.') {
+                        return Err(bad(i + 1, "key file names must be plain file names"));
+                    }
+                    let key = StateKey {
+                        file: (*file).to_owned(),
+                        since: since.parse().map_err(|_| bad(i + 1, "bad time"))?,
+                    };
+                    match *state {
+                        "active" => active = Some(key),
+                        "incoming" => incoming = Some(key),
+                        "retired" => retired = Some(key),
+                        _ => return Err(bad(i + 1, "unknown state")),
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        i + 1,
+                        "expected `STATE FILE UNIX-TIME` or `ttls DNSKEY MAX`",
+                    ));
+                }
+            }
+        }
+        let active = active.ok_or_else(|| bad(0, "no active ZSK"))?;
+        Ok(Self {
+            active,
+            incoming,
+            retired,
+            ttls,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let mut s = String::from("# ZSK rollover state (RFC 6781 §4.1.1.1), written by altodisc\n");
+        for (name, k) in [
+            ("active", Some(&self.active)),
+            ("incoming", self.incoming.as_ref()),
+            ("retired", self.retired.as_ref()),
+        ] {
+            if let Some(k) = k {
+                s.push_str(&format!("{name} {} {}\n", k.file, k.since));
+            }
+        }
+        if let Some((d, m)) = self.ttls {
+            s.push_str(&format!("ttls {d} {m}\n"));
+        }
+        s
+    }
+
+    /// When the next step is due, in Unix seconds (`None` before the TTLs are known).
+    fn next_event(&self, roll: &ZskRollover) -> Option<u64> {
+        let delay = roll.propagation_delay.as_secs();
+        let (dnskey_ttl, max_ttl) = self.ttls?;
+        let mut at = Vec::new();
+        if let Some(k) = &self.incoming {
+            at.push(
+                k.since
+                    .saturating_add(u64::from(dnskey_ttl))
+                    .saturating_add(delay),
+            );
+        }
+        if let Some(k) = &self.retired {
+            at.push(
+                k.since
+                    .saturating_add(u64::from(max_ttl))
+                    .saturating_add(delay),
+            );
+        }
+        if self.incoming.is_none() && self.retired.is_none() {
+            at.push(self.active.since.saturating_add(roll.lifetime.as_secs()));
+        }
+        at.into_iter().min()
+    }
+
+    /// Takes every step due at `now` (Unix seconds); `true` when something changed. A new ZSK
+    /// is made in `dir` when the active one reaches its lifetime.
+    fn advance(
+        &mut self,
+        roll: &ZskRollover,
+        now: u64,
+        dir: &Path,
+        base: &str,
+    ) -> Result<bool, SignError> {
+        let mut changed = false;
+        // At most one step of each kind per call; a long outage catches up one step per load.
+        for _ in 0..3 {
+            let Some(due) = self.next_event(roll) else {
+                break;
+            };
+            if now < due {
+                break;
+            }
+            changed = true;
+            if let Some(new) = self.incoming.take() {
+                // The successor's DNSKEY is in every cache: it signs from now on.
+                let old = std::mem::replace(
+                    &mut self.active,
+                    StateKey {
+                        file: new.file,
+                        since: now,
+                    },
+                );
+                self.retired = Some(StateKey {
+                    file: old.file,
+                    since: now,
+                });
+            } else if self.retired.is_some() {
+                // No cache holds a signature of the old ZSK any more: withdraw its DNSKEY.
+                self.retired = None;
+            } else {
+                let key =
+                    EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+                let file = format!("{base}zsk-{now}.pk8");
+                let path = dir.join(&file);
+                if !path.exists() {
+                    write_private(&path, key.secret_pkcs8_der())?;
+                }
+                self.incoming = Some(StateKey { file, since: now });
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// One key of a rollover, as [`ZoneKeys::rollover_status`] and [`ZoneKeys::ksk_status`]
+/// report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZskStatus {
+    /// `active` (signs), `incoming` (ZSK: published, signs after the wait; KSK: made, its DS
+    /// asked for by CDS), `ds-seen` (KSK whose DS is at the parent) or `retired` (ZSK published
+    /// until its signatures have left caches).
+    pub state: &'static str,
+    /// The key file, in the key directory.
+    pub file: String,
+    /// When it entered that state (Unix seconds).
+    pub since: u64,
+    /// Its key tag.
+    pub key_tag: u16,
+}
+
+/// Automatic KSK rollover by double-DS (RFC 6781 §4.1.2) with CDS/CDNSKEY (RFC 7344, RFC
+/// 8078): `lifetime` after the KSK became active a successor is made and the CDS/CDNSKEY RRsets
+/// ask the parent for the DS of both; once the operator confirms the new DS is at the parent
+/// (`altodisc keys ds-seen`) and the parent's DS TTL + `propagation_delay` have passed, the
+/// successor replaces the old KSK in the DNSKEY RRset and the CDS/CDNSKEY name it alone, so the
+/// parent can drop the old DS. Outside a rollover the CDS/CDNSKEY name the active KSK. The old KSK never stops before its successor's DS is seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KskRollover {
+    /// How long a KSK is active before its successor is made.
+    pub lifetime: Duration,
+    /// TTL of the DS RRset at the parent: caches may hold the old DS set that long.
+    pub parent_ds_ttl: Duration,
+    /// Time for a change to reach every secondary.
+    pub propagation_delay: Duration,
+}
+
+/// The persisted KSK rollover state (`<origin>ksk.state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KskState {
+    active: StateKey,
+    incoming: Option<StateKey>,
+    /// When the successor's DS was confirmed at the parent.
+    ds_seen: Option<u64>,
+}
+
+impl KskState {
+    fn parse(text: &str, path: &Path) -> Result<Self, SignError> {
+        let bad = |line: usize, why: &str| SignError::KeyFile {
+            path: path.to_owned(),
+            message: format!("line {line}: {why}; fix the file from a backup"),
+        };
+        let (mut active, mut incoming, mut ds_seen) = (None, None, None);
+        for (i, line) in text.lines().enumerate() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            match f.as_slice() {
+                [] => {}
+                [c, ..] if c.starts_with('#') => {}
+                ["ds_seen", t] => ds_seen = Some(t.parse().map_err(|_| bad(i + 1, "bad time"))?),
+                [state @ ("active" | "incoming"), file, since] => {
+                    if file.contains('/') || file.starts_with('.') {
+                        return Err(bad(i + 1, "key file names must be plain file names"));
+                    }
+                    let key = StateKey {
+                        file: (*file).to_owned(),
+                        since: since.parse().map_err(|_| bad(i + 1, "bad time"))?,
+                    };
+                    if *state == "active" {
+                        active = Some(key);
+                    } else {
+                        incoming = Some(key);
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        i + 1,
+                        "expected `active|incoming FILE UNIX-TIME` or `ds_seen UNIX-TIME`",
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            active: active.ok_or_else(|| bad(0, "no active KSK"))?,
+            incoming,
+            ds_seen,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let mut s =
+            String::from("# KSK rollover state (RFC 6781 §4.1.2 double-DS), written by altodisc\n");
+        s.push_str(&format!(
+            "active {} {}\n",
+            self.active.file, self.active.since
+        ));
+        if let Some(k) = &self.incoming {
+            s.push_str(&format!("incoming {} {}\n", k.file, k.since));
+        }
+        if let Some(t) = self.ds_seen {
+            s.push_str(&format!("ds_seen {t}\n"));
+        }
+        s
+    }
+
+    fn next_event(&self, roll: &KskRollover) -> Option<u64> {
+        match (&self.incoming, self.ds_seen) {
+            (None, _) => Some(self.active.since.saturating_add(roll.lifetime.as_secs())),
+            // Waiting for the operator (or the parent): no timer.
+            (Some(_), None) => None,
+            (Some(_), Some(seen)) => Some(
+                seen.saturating_add(roll.parent_ds_ttl.as_secs())
+                    .saturating_add(roll.propagation_delay.as_secs()),
+            ),
+        }
+    }
+
+    fn advance(
+        &mut self,
+        roll: &KskRollover,
+        now: u64,
+        dir: &Path,
+        base: &str,
+    ) -> Result<(), SignError> {
+        let Some(due) = self.next_event(roll) else {
+            return Ok(());
+        };
+        if now < due {
+            return Ok(());
+        }
+        match self.incoming.take() {
+            Some(new) => {
+                // Double-DS: both DS are at the parent and cached; swap the DNSKEY.
+                self.active = StateKey {
+                    file: new.file,
+                    since: now,
+                };
+                self.ds_seen = None;
+            }
+            None => {
+                let key =
+                    EcdsaSigningKey::generate_pkcs8(Algorithm::ECDSAP256SHA256).map_err(crypto)?;
+                let file = format!("{base}ksk-{now}.pk8");
+                let path = dir.join(&file);
+                if !path.exists() {
+                    write_private(&path, key.secret_pkcs8_der())?;
+                }
+                self.incoming = Some(StateKey { file, since: now });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load_ksk(dir: &Path, file: &str) -> Result<(EcdsaSigningKey, DNSKEY), SignError> {
+    let (key, dnskey) = load_zsk(dir, file)?;
+    let ksk = DNSKEY::with_flags(FLAG_ZONE | FLAG_SEP, dnskey.public_key().clone());
+    Ok((key, ksk))
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<(), SignError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| SignError::KeyFile {
+            path: path.to_owned(),
+            message: format!("cannot write the rollover state: {e}"),
+        })
+}
+
+impl ZoneKeys {
+    /// Applies the KSK rollover state of `origin` (`<origin>ksk.state`, made on first use) at
+    /// `now`: takes the step due, writes the state back when it changed, signs the DNSKEY RRset
+    /// with the active KSK, and publishes CDS/CDNSKEY while a successor waits. Returns the time
+    /// of the next step (`None` while waiting for `altodisc keys ds-seen`).
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read, parsed or
+    /// written.
+    pub fn roll_ksk(
+        &mut self,
+        dir: &Path,
+        origin: &DomainName,
+        roll: &KskRollover,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, SignError> {
+        let now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let base = file_base(origin);
+        let path = dir.join(format!("{base}ksk.state"));
+        let read = read_ksk_state(&path)?;
+        let mut state = read.clone().unwrap_or_else(|| KskState {
+            active: StateKey {
+                file: format!("{base}ksk.pk8"),
+                since: now_unix,
+            },
+            incoming: None,
+            ds_seen: None,
+        });
+        state.advance(roll, now_unix, dir, &base)?;
+        if read.as_ref() != Some(&state) {
+            write_atomic(&path, &state.to_text())?;
+        }
+        let (ksk, ksk_dnskey) = load_ksk(dir, &state.active.file)?;
+        self.ksk = ksk;
+        self.ksk_dnskey = ksk_dnskey;
+        // CDS/CDNSKEY mirror the DS set the parent should hold (RFC 7344 §4, RFC 8078 §3): the
+        // active KSK, and its successor as soon as it is made; after the swap the successor
+        // alone, which tells the parent to drop the old DS.
+        self.cds.clear();
+        self.cds.push(self.ksk_dnskey.clone());
+        if let Some(k) = &state.incoming {
+            let successor = load_ksk(dir, &k.file)?.1;
+            // Its DNSKEY is published too, not signing: every CDS/CDNSKEY then matches a key
+            // of the DNSKEY RRset (RFC 7344 §4.1; Knot's checker insists), and validators
+            // holding either DS find their key.
+            self.published.retain(|p| *p != successor);
+            self.published.push(successor.clone());
+            self.cds.push(successor);
+        }
+        Ok(state
+            .next_event(roll)
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+    }
+
+    /// Records that the DS of the zone's waiting successor KSK is at the parent (operator
+    /// command `altodisc keys ds-seen`): the swap follows after the parent's DS TTL.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] when there is no successor waiting, or the state cannot be read
+    /// or written.
+    pub fn mark_ds_seen(
+        dir: &Path,
+        origin: &DomainName,
+        now: SystemTime,
+    ) -> Result<String, SignError> {
+        let path = dir.join(format!("{}ksk.state", file_base(origin)));
+        let Some(mut state) = read_ksk_state(&path)? else {
+            return Err(SignError::KeyFile {
+                path,
+                message: "no KSK rollover under way for this zone (is ksk_lifetime set?)"
+                    .to_owned(),
+            });
+        };
+        let Some(incoming) = &state.incoming else {
+            return Err(SignError::KeyFile {
+                path,
+                message: "no new KSK is waiting for its DS".to_owned(),
+            });
+        };
+        let tag = load_ksk(dir, &incoming.file)?
+            .1
+            .calculate_key_tag()
+            .map_err(crypto)?;
+        if state.ds_seen.is_none() {
+            state.ds_seen = Some(now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+            write_atomic(&path, &state.to_text())?;
+        }
+        Ok(format!("KSK {tag} of {origin}: DS seen at the parent"))
+    }
+
+    /// The earliest next KSK rollover step of any zone with a state in `dir`.
+    #[must_use]
+    pub fn next_ksk_step(dir: &Path, roll: &KskRollover) -> Option<SystemTime> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("ksk.state"))
+            .filter_map(|e| read_ksk_state(&e.path()).ok().flatten()?.next_event(roll))
+            .min()
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// The KSKs of a zone's KSK rollover state, read only, each with its DS record (SHA-256):
+    /// the active one and a successor; `None` without a state file.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read or parsed.
+    pub fn ksk_status(
+        dir: &Path,
+        origin: &DomainName,
+    ) -> Result<Option<Vec<(ZskStatus, String)>>, SignError> {
+        let path = dir.join(format!("{}ksk.state", file_base(origin)));
+        let Some(state) = read_ksk_state(&path)? else {
+            return Ok(None);
+        };
+        let name = to_name(origin)?;
+        let mut out = Vec::new();
+        for (label, k) in [
+            ("active", Some(&state.active)),
+            ("incoming", state.incoming.as_ref()),
+        ] {
+            let Some(k) = k else { continue };
+            let dnskey = load_ksk(dir, &k.file)?.1;
+            let tag = dnskey.calculate_key_tag().map_err(crypto)?;
+            let digest = dnskey
+                .to_digest(&name, DigestType::SHA256)
+                .map_err(crypto)?;
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+            let state = if label == "incoming" && state.ds_seen.is_some() {
+                "ds-seen"
+            } else {
+                label
+            };
+            out.push((
+                ZskStatus {
+                    state,
+                    file: k.file.clone(),
+                    since: k.since,
+                    key_tag: tag,
+                },
+                format!("{name} 3600 IN DS {tag} 13 2 {hex}"),
+            ));
+        }
+        Ok(Some(out))
+    }
+
+    /// The KSKs published as CDS/CDNSKEY (during a KSK rollover).
+    #[must_use]
+    pub fn cds_keys(&self) -> &[DNSKEY] {
+        &self.cds
+    }
+}
+
+fn read_ksk_state(path: &Path) -> Result<Option<KskState>, SignError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => KskState::parse(&text, path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SignError::KeyFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn file_base(origin: &DomainName) -> String {
+    let base = origin.to_lowercase_string();
+    if base == "." {
+        "root.".to_owned()
+    } else {
+        base
+    }
+}
+
+fn load_zsk(dir: &Path, file: &str) -> Result<(EcdsaSigningKey, DNSKEY), SignError> {
+    let path = dir.join(file);
+    let der = std::fs::read(&path).map_err(|e| SignError::KeyFile {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let key =
+        EcdsaSigningKey::from_pkcs8(&der.into(), Algorithm::ECDSAP256SHA256).map_err(|e| {
+            SignError::KeyFile {
+                path: path.clone(),
+                message: format!(
+                    "not an ECDSA P-256 PKCS#8 private key ({e}); restore it from a backup"
+                ),
+            }
+        })?;
+    let dnskey = DNSKEY::with_flags(FLAG_ZONE, key.to_public_key().map_err(crypto)?);
+    Ok((key, dnskey))
+}
+
+impl ZoneKeys {
+    /// [`Self::load_or_create`] with automatic ZSK rollover: reads `<origin>zsk.state`, takes the
+    /// steps due at `now`, records `ttls` (DNSKEY TTL and longest TTL of the zone about to be
+    /// signed; `None` keeps the recorded ones), writes the state back when it changed, and
+    /// returns the keys (signing ZSK and the ZSKs only published) with the time of the next
+    /// step.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read, parsed or
+    /// written.
+    pub fn load_rolling(
+        dir: &Path,
+        origin: &DomainName,
+        roll: &ZskRollover,
+        ttls: Option<(u32, u32)>,
+        now: SystemTime,
+    ) -> Result<(Self, Option<SystemTime>), SignError> {
+        let mut keys = Self::load_or_create(dir, origin)?;
+        let now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let base = file_base(origin);
+        let path = dir.join(format!("{base}zsk.state"));
+        let read = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(ZskState::parse(&text, &path)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(SignError::KeyFile {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let mut state = read.clone().unwrap_or_else(|| ZskState {
+            active: StateKey {
+                file: format!("{base}zsk.pk8"),
+                since: now_unix,
+            },
+            incoming: None,
+            retired: None,
+            ttls: None,
+        });
+        if ttls.is_some() {
+            state.ttls = ttls;
+        }
+        state.advance(roll, now_unix, dir, &base)?;
+        if read.as_ref() != Some(&state) {
+            let tmp = dir.join(format!("{base}zsk.state.tmp"));
+            std::fs::write(&tmp, state.to_text())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| SignError::KeyFile {
+                    path: path.clone(),
+                    message: format!("cannot write the rollover state: {e}"),
+                })?;
+        }
+        let (zsk, zsk_dnskey) = load_zsk(dir, &state.active.file)?;
+        keys.zsk = zsk;
+        keys.zsk_dnskey = zsk_dnskey;
+        keys.published.clear();
+        for k in [&state.incoming, &state.retired].into_iter().flatten() {
+            keys.published.push(load_zsk(dir, &k.file)?.1);
+        }
+        let next = state
+            .next_event(roll)
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+        Ok((keys, next))
+    }
+
+    /// The earliest next rollover step of any zone with a state file in `dir` (for the timer
+    /// that reloads `serve`). Unreadable state files are skipped here; the load reports them.
+    #[must_use]
+    pub fn next_rollover_step(dir: &Path, roll: &ZskRollover) -> Option<SystemTime> {
+        let entries = std::fs::read_dir(dir).ok()?;
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("zsk.state"))
+            .filter_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                ZskState::parse(&text, &e.path()).ok()?.next_event(roll)
+            })
+            .min()
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// The ZSKs of a zone's rollover state, read only: the active, incoming and retired ZSK;
+    /// `None` without a state file (no rollover yet).
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read or parsed.
+    pub fn rollover_status(
+        dir: &Path,
+        origin: &DomainName,
+    ) -> Result<Option<Vec<ZskStatus>>, SignError> {
+        let path = dir.join(format!("{}zsk.state", file_base(origin)));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(SignError::KeyFile {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let state = ZskState::parse(&text, &path)?;
+        let mut out = Vec::new();
+        for (name, k) in [
+            ("active", Some(&state.active)),
+            ("incoming", state.incoming.as_ref()),
+            ("retired", state.retired.as_ref()),
+        ] {
+            if let Some(k) = k {
+                let tag = load_zsk(dir, &k.file)?
+                    .1
+                    .calculate_key_tag()
+                    .map_err(crypto)?;
+                out.push(ZskStatus {
+                    state: name,
+                    file: k.file.clone(),
+                    since: k.since,
+                    key_tag: tag,
+                });
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The DNSKEYs published in addition to the KSK and the signing ZSK.
+    #[must_use]
+    pub fn published_only(&self) -> &[DNSKEY] {
+        &self.published
     }
 }
 
@@ -301,7 +1031,7 @@ fn is_below(name: &DomainName, ancestor: &DomainName) -> bool {
             .all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
-fn to_record(r: &ZoneRecord) -> Result<Record, SignError> {
+pub(crate) fn to_record(r: &ZoneRecord) -> Result<Record, SignError> {
     let err = |m: String| SignError::Record {
         owner: r.owner.to_string(),
         rtype: r.rtype,
@@ -344,6 +1074,10 @@ fn unix_secs(t: SystemTime) -> u32 {
     u32::try_from(secs & u64::from(u32::MAX)).unwrap_or(0)
 }
 
+fn is_cds_type(t: u16) -> bool {
+    t == TYPE_CDS || t == TYPE_CDNSKEY
+}
+
 fn is_dnssec_type(t: u16) -> bool {
     matches!(
         t,
@@ -353,7 +1087,8 @@ fn is_dnssec_type(t: u16) -> bool {
 
 /// Signs `zone` with `keys`: adds the DNSKEY RRset at the apex, the NSEC chain, and an RRSIG for
 /// every authoritative RRset, valid from `now - inception_offset` to `now + validity`. Existing
-/// DNSKEY/RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced.
+/// DNSKEY/RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced. [`sign_zone_with`] with
+/// [`Denial::Nsec`].
 ///
 /// # Errors
 /// [`SignError`] when the zone has no SOA, a record does not decode, or signing fails.
@@ -363,12 +1098,126 @@ pub fn sign_zone(
     policy: &SigningPolicy,
     now: SystemTime,
 ) -> Result<Zone, SignError> {
+    sign_zone_with(zone, keys, policy, &Denial::Nsec, now)
+}
+
+/// Authenticated denial of existence in a signed zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Denial {
+    /// An NSEC chain (RFC 4034 §4). The default: RFC 9276 §3.1 recommends NSEC unless zone
+    /// walking must be made harder, and a reverse zone can be enumerated by querying anyway.
+    #[default]
+    Nsec,
+    /// An NSEC3 chain of hashed owner names (RFC 5155) and the NSEC3PARAM at the apex.
+    Nsec3(Nsec3Params),
+}
+
+/// NSEC3 parameters (RFC 5155 §3.1). The default is RFC 9276 §3.1's: no extra iterations,
+/// no salt, no opt-out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nsec3Params {
+    /// Additional hash iterations (RFC 9276 §3.1: 0).
+    pub iterations: u16,
+    /// The salt, at most 255 octets (RFC 9276 §3.1: empty).
+    pub salt: Vec<u8>,
+    /// Opt-out (RFC 5155 §6): delegations without DS get no NSEC3 of their own.
+    pub opt_out: bool,
+}
+
+/// Most NSEC3 iterations accepted when signing: validators treat higher counts as insecure or
+/// bogus (RFC 9276 §3.2; unbound and BIND treat more than 150 as insecure, and Knot and BIND
+/// 9.18 refuse to sign with more than 150 or 50), and 0 is the recommended value.
+pub const MAX_NSEC3_ITERATIONS: u16 = 50;
+
+impl Nsec3Params {
+    /// Parses a salt as written in an NSEC3PARAM record (RFC 5155 §3.3): `-` (or an empty
+    /// string) for none, else hexadecimal digits, at most 255 octets.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn parse_salt(text: &str) -> Result<Vec<u8>, String> {
+        let t = text.trim();
+        if t.is_empty() || t == "-" {
+            return Ok(Vec::new());
+        }
+        let salt = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(t.as_bytes())
+            .map_err(|e| format!("salt {text:?}: not hexadecimal ({e}); use \"-\" for none"))?;
+        if salt.len() > 255 {
+            return Err(format!("salt {text:?}: longer than 255 octets"));
+        }
+        Ok(salt)
+    }
+
+    /// Checks the iteration count and salt length.
+    ///
+    /// # Errors
+    /// A message naming the limit.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.iterations > MAX_NSEC3_ITERATIONS {
+            return Err(format!(
+                "NSEC3 iterations {} is above {MAX_NSEC3_ITERATIONS}: validators treat such zones as insecure (RFC 9276 §3.2); use 0",
+                self.iterations
+            ));
+        }
+        if self.salt.len() > 255 {
+            return Err("NSEC3 salt longer than 255 octets".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The NSEC3 hash of a name given as its wire form (RFC 5155 §5: SHA-1 over the
+    /// lowercase wire form and the salt, then `iterations` times over the digest and the salt).
+    ///
+    /// # Errors
+    /// [`SignError::Crypto`] when the hash is unavailable.
+    pub fn hash(&self, wire: &[u8]) -> Result<Vec<u8>, SignError> {
+        nsec3_hash(wire, &self.salt, self.iterations)
+    }
+}
+
+/// RFC 5155 §5 hash of the wire-form name `wire` (lowercased here).
+pub(crate) fn nsec3_hash(wire: &[u8], salt: &[u8], iterations: u16) -> Result<Vec<u8>, SignError> {
+    let lower = wire.to_ascii_lowercase();
+    Digest::iterated(salt, &lower, DigestType::SHA1, iterations)
+        .map(|d| d.as_ref().to_vec())
+        .map_err(crypto)
+}
+
+/// [`sign_zone`] with the denial of existence chosen: an NSEC chain, or an NSEC3 chain
+/// (RFC 5155 §7.1) with the NSEC3PARAM at the apex.
+///
+/// # Errors
+/// [`SignError`] when the zone has no SOA, a record does not decode, signing fails, or the
+/// NSEC3 parameters are out of range.
+pub fn sign_zone_with(
+    zone: &Zone,
+    keys: &ZoneKeys,
+    policy: &SigningPolicy,
+    denial: &Denial,
+    now: SystemTime,
+) -> Result<Zone, SignError> {
+    if let Denial::Nsec3(p) = denial {
+        p.validate().map_err(|message| SignError::Record {
+            owner: zone.origin.to_string(),
+            rtype: rtype::NSEC3PARAM,
+            message,
+        })?;
+    }
     let origin = &zone.origin;
     let apex = to_name(origin)?;
+    // During a KSK rollover the signer owns the apex CDS/CDNSKEY RRsets (RFC 7344 §4).
+    let publish_cds = !keys.cds.is_empty();
+    let apex_extra: Vec<u16> = if publish_cds {
+        vec![rtype::DNSKEY, TYPE_CDS, TYPE_CDNSKEY]
+    } else {
+        vec![rtype::DNSKEY]
+    };
     let records: Vec<&ZoneRecord> = zone
         .records
         .iter()
-        .filter(|r| !is_dnssec_type(r.rtype))
+        .filter(|r| !(is_dnssec_type(r.rtype) || (publish_cds && is_cds_type(r.rtype))))
         .collect();
     let soa = records
         .iter()
@@ -393,7 +1242,7 @@ pub fn sign_zone(
     let glue = |n: &DomainName| cuts.iter().any(|c| is_below(n, c));
 
     // RRsets by (owner, type), in canonical owner order.
-    let mut sets: BTreeMap<Canon, BTreeMap<u16, Vec<&ZoneRecord>>> = BTreeMap::new();
+    let mut sets: OwnerSets<'_> = BTreeMap::new();
     for r in &records {
         if !glue(&r.owner) {
             sets.entry(Canon(r.owner.clone()))
@@ -407,11 +1256,12 @@ pub fn sign_zone(
     let mut out: Vec<ZoneRecord> = zone
         .records
         .iter()
-        .filter(|r| !is_dnssec_type(r.rtype))
+        .filter(|r| !(is_dnssec_type(r.rtype) || (publish_cds && is_cds_type(r.rtype))))
         .cloned()
         .collect();
     let dnskey_ttl = soa.ttl;
-    let dnskeys = [keys.ksk_dnskey.clone(), keys.zsk_dnskey.clone()];
+    let mut dnskeys = vec![keys.ksk_dnskey.clone(), keys.zsk_dnskey.clone()];
+    dnskeys.extend(keys.published.iter().cloned());
     for k in &dnskeys {
         out.push(to_zone_record(
             origin,
@@ -464,6 +1314,37 @@ pub fn sign_zone(
         })
         .collect();
     out.push(sign(origin, &dnskey_rrset, &keys.ksk, &keys.ksk_dnskey)?);
+    if publish_cds {
+        // CDS (SHA-256) and CDNSKEY of every KSK the parent should hold (RFC 7344 §3, §4.1:
+        // signed by the KSK, which the current DS set represents; RFC 8078 §3).
+        let mut cds = Vec::new();
+        let mut cdnskey = Vec::new();
+        for k in &keys.cds {
+            let digest = k.to_digest(&apex, DigestType::SHA256).map_err(crypto)?;
+            let tag = k.calculate_key_tag().map_err(crypto)?;
+            cds.push(RData::DNSSEC(DNSSECRData::CDS(CDS::new(
+                tag,
+                Some(Algorithm::ECDSAP256SHA256),
+                DigestType::SHA256,
+                digest.as_ref().to_vec(),
+            ))));
+            cdnskey.push(RData::DNSSEC(DNSSECRData::CDNSKEY(CDNSKEY::new(
+                true,
+                true,
+                false,
+                Some(Algorithm::ECDSAP256SHA256),
+                hickory_proto::dnssec::PublicKey::public_bytes(k.public_key()).to_vec(),
+            ))));
+        }
+        for set in [cds, cdnskey] {
+            let mut rrset = Vec::new();
+            for data in set {
+                out.push(to_zone_record(origin, dnskey_ttl, &data)?);
+                rrset.push(Record::from_rdata(apex.clone(), dnskey_ttl, data));
+            }
+            out.push(sign(origin, &rrset, &keys.ksk, &keys.ksk_dnskey)?);
+        }
+    }
 
     let owners: Vec<DomainName> = sets.keys().map(|c| c.0.clone()).collect();
     for (i, owner) in owners.iter().enumerate() {
@@ -489,11 +1370,14 @@ pub fn sign_zone(
                 .collect::<Result<_, _>>()?;
             out.push(sign(owner, &rrset, &keys.zsk, &keys.zsk_dnskey)?);
         }
+        if *denial != Denial::Nsec {
+            continue;
+        }
         // NSEC to the next owner in canonical order, wrapping to the apex (RFC 4034 §4.1.1).
         let next = owners.get(i + 1).unwrap_or(origin);
         let mut bitmap: BTreeSet<u16> = types.keys().copied().collect();
         if *owner == *origin {
-            bitmap.insert(rtype::DNSKEY);
+            bitmap.extend(apex_extra.iter().copied());
         }
         let nsec = NSEC::new_cover_self(to_name(next)?, bitmap.into_iter().map(RecordType::from));
         let data = RData::DNSSEC(DNSSECRData::NSEC(nsec));
@@ -501,10 +1385,120 @@ pub fn sign_zone(
         out.push(to_zone_record(owner, nsec_ttl, &data)?);
         out.push(sign(owner, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
     }
+    if let Denial::Nsec3(params) = denial {
+        // NSEC3PARAM at the apex (RFC 5155 §4; flags 0: opt-out is a property of the NSEC3
+        // records, §4.1.2), TTL 0 as BIND and ldns-signzone give it: it is for the zone's
+        // servers, not for caches.
+        let param = RData::DNSSEC(DNSSECRData::NSEC3PARAM(NSEC3PARAM::new(
+            Nsec3HashAlgorithm::SHA1,
+            false,
+            params.iterations,
+            params.salt.clone(),
+        )));
+        out.push(to_zone_record(origin, 0, &param)?);
+        let rec = Record::from_rdata(apex.clone(), 0, param);
+        out.push(sign(origin, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
+        for (owner, nsec3) in nsec3_chain(origin, &sets, &cuts, params, &apex_extra)? {
+            let data = RData::DNSSEC(DNSSECRData::NSEC3(nsec3));
+            let rec = Record::from_rdata(to_name(&owner)?, nsec_ttl, data.clone());
+            out.push(to_zone_record(&owner, nsec_ttl, &data)?);
+            out.push(sign(&owner, &[rec], &keys.zsk, &keys.zsk_dnskey)?);
+        }
+    }
     Ok(Zone {
         origin: origin.clone(),
         records: out,
     })
+}
+
+/// RRsets of a zone by owner, in canonical order.
+type OwnerSets<'a> = BTreeMap<Canon, BTreeMap<u16, Vec<&'a ZoneRecord>>>;
+
+/// The NSEC3 chain of a zone (RFC 5155 §7.1): one NSEC3 per authoritative name and per empty
+/// non-terminal, owned by the hashed name, pointing to the next hash in order and wrapping.
+/// With opt-out, delegations without DS (and the empty non-terminals that only they make)
+/// have none, and every NSEC3 has the opt-out flag.
+fn nsec3_chain(
+    origin: &DomainName,
+    sets: &OwnerSets<'_>,
+    cuts: &[DomainName],
+    params: &Nsec3Params,
+    apex_extra: &[u16],
+) -> Result<Vec<(DomainName, NSEC3)>, SignError> {
+    let apex_labels = origin.label_count();
+    let mut names: BTreeMap<Canon, BTreeSet<u16>> = BTreeMap::new();
+    for (owner, types) in sets {
+        let delegation = cuts.contains(&owner.0);
+        let has_ds = types.contains_key(&rtype::DS);
+        if params.opt_out && delegation && !has_ds {
+            continue;
+        }
+        let mut bitmap: BTreeSet<u16> = types.keys().copied().collect();
+        // RRSIG is present at the name when an RRset there is signed: everything but the NS
+        // (and glue) of a delegation, whose DS is signed (RFC 4035 §2.2).
+        if !delegation || has_ds {
+            bitmap.insert(rtype::RRSIG);
+        }
+        if owner.0 == *origin {
+            bitmap.extend(apex_extra.iter().copied());
+            bitmap.insert(rtype::NSEC3PARAM);
+        }
+        names.entry(owner.clone()).or_default().extend(bitmap);
+        // Empty non-terminals between the owner and the apex (RFC 5155 §7.1).
+        let labels: Vec<&[u8]> = owner.0.labels().collect();
+        for skip in 1..labels.len().saturating_sub(apex_labels) {
+            let anc = DomainName::from_labels(labels[skip..].iter().copied()).map_err(|e| {
+                SignError::Record {
+                    owner: owner.0.to_string(),
+                    rtype: rtype::NSEC3,
+                    message: e.to_string(),
+                }
+            })?;
+            names.entry(Canon(anc)).or_default();
+        }
+    }
+    let mut hashed: Vec<(Vec<u8>, BTreeSet<u16>, String)> = Vec::with_capacity(names.len());
+    for (name, bitmap) in names {
+        hashed.push((params.hash(name.0.as_wire())?, bitmap, name.0.to_string()));
+    }
+    hashed.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = hashed.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(SignError::Record {
+            owner: w[1].2.clone(),
+            rtype: rtype::NSEC3,
+            message: format!(
+                "NSEC3 hash collides with that of {} (RFC 5155 §7.1): choose another salt",
+                w[0].2
+            ),
+        });
+    }
+    let mut out = Vec::with_capacity(hashed.len());
+    for (i, (hash, bitmap, name)) in hashed.iter().enumerate() {
+        let next = hashed
+            .get(i + 1)
+            .or_else(|| hashed.first())
+            .map(|h| h.0.clone())
+            .unwrap_or_default();
+        // Base32 with the extended hex alphabet, lowercase, unpadded (RFC 5155 §3.3).
+        let label = data_encoding::BASE32_DNSSEC.encode(hash);
+        let owner =
+            DomainName::from_labels(std::iter::once(label.as_bytes()).chain(origin.labels()))
+                .map_err(|e| SignError::Record {
+                    owner: name.clone(),
+                    rtype: rtype::NSEC3,
+                    message: format!("hashed owner name: {e}"),
+                })?;
+        let nsec3 = NSEC3::new(
+            Nsec3HashAlgorithm::SHA1,
+            params.opt_out,
+            params.iterations,
+            params.salt.clone(),
+            next,
+            bitmap.iter().map(|t| RecordType::from(*t)),
+        );
+        out.push((owner, nsec3));
+    }
+    Ok(out)
 }
 
 /// What a signed zone adds to answers, indexed for the serving path (RFC 4035 §3.1): the RRSIGs
@@ -620,6 +1614,153 @@ impl SignedExtras {
             }
         }
         None
+    }
+}
+
+/// The NSEC3 records of a signed zone, for the serving path (RFC 5155 §7.2). NSEC3 owner
+/// names are hashes, not names of the zone (RFC 5155 §7.2.8), so the index keeps them apart
+/// from its name tree, sorted by hash: a proof is a binary search for the hash of a name.
+#[derive(Debug, Default)]
+pub struct Nsec3Index {
+    /// Iterations and salt of the chain (NSEC3PARAM at the apex, else the first NSEC3).
+    params: Option<(u16, Vec<u8>)>,
+    /// From the apex NSEC3PARAM: preferred over the NSEC3 records' own.
+    from_param: bool,
+    /// While building: entries by owner key; then sorted by hash.
+    pending: std::collections::HashMap<Vec<u8>, usize>,
+    entries: Vec<Nsec3Entry>,
+    sorted: bool,
+}
+
+#[derive(Debug)]
+struct Nsec3Entry {
+    hash: Vec<u8>,
+    /// The NSEC3 record(s) and their RRSIGs.
+    records: Vec<Record>,
+    /// Octets the records take uncompressed (owner, fixed part, RDATA), for size bounds.
+    size: usize,
+}
+
+impl Nsec3Index {
+    /// Takes `rec` when it belongs to the NSEC3 chain (an NSEC3 record, or an RRSIG covering
+    /// one, owned by a base32hex label right below the apex, RFC 5155 §3.3), and notes the
+    /// chain's parameters from the apex NSEC3PARAM. `owner_key` and `origin_key` are the
+    /// lowercase wire forms of the owner and the origin. `Ok(false)`: not taken, index it as
+    /// any other record.
+    ///
+    /// # Errors
+    /// A message when the record does not decode.
+    pub fn offer(
+        &mut self,
+        owner_key: &[u8],
+        origin_key: &[u8],
+        rec: &ZoneRecord,
+    ) -> Result<bool, String> {
+        let rel_len = owner_key.len().saturating_sub(origin_key.len());
+        if rec.rtype == rtype::NSEC3PARAM && rel_len == 0 {
+            // RDATA: algorithm(1) flags(1) iterations(2) salt length(1) salt (RFC 5155 §4.2).
+            if let (Some(&1), Some(it), Some(&len)) =
+                (rec.rdata.first(), rec.rdata.get(2..4), rec.rdata.get(4))
+                && let Some(salt) = rec.rdata.get(5..5 + usize::from(len))
+                && !self.from_param
+            {
+                let it = u16::from_be_bytes([it[0], it[1]]);
+                self.params = Some((it, salt.to_vec()));
+                self.from_param = true;
+            }
+            return Ok(false);
+        }
+        let covered = |r: &ZoneRecord| r.rdata.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let ours = rec.rtype == rtype::NSEC3
+            || (rec.rtype == rtype::RRSIG && covered(rec) == Some(rtype::NSEC3));
+        let Some(label) = owner_key.get(1..rel_len) else {
+            return Ok(false);
+        };
+        if !ours || owner_key.first().map(|&l| usize::from(l) + 1) != Some(rel_len) {
+            return Ok(false);
+        }
+        let Ok(hash) = data_encoding::BASE32_DNSSEC.decode(label) else {
+            return Ok(false);
+        };
+        let record = to_record(rec).map_err(|e| e.to_string())?;
+        if self.params.is_none()
+            && let RData::DNSSEC(DNSSECRData::NSEC3(n)) = &record.data
+            && n.hash_algorithm() == Nsec3HashAlgorithm::SHA1
+        {
+            self.params = Some((n.iterations(), n.salt().to_vec()));
+        }
+        let size = owner_key.len() + 10 + rec.rdata.len();
+        let at = *self.pending.entry(owner_key.to_vec()).or_insert_with(|| {
+            self.entries.push(Nsec3Entry {
+                hash,
+                records: Vec::new(),
+                size: 0,
+            });
+            self.entries.len() - 1
+        });
+        if let Some(e) = self.entries.get_mut(at) {
+            if e.records.iter().any(|r| r.data == record.data) {
+                return Ok(true);
+            }
+            // The NSEC3 before its RRSIGs, whatever the order in the zone file.
+            if rec.rtype == rtype::NSEC3 {
+                e.records.insert(0, record);
+            } else {
+                e.records.push(record);
+            }
+            e.size += size;
+        }
+        Ok(true)
+    }
+
+    /// Ends the build: sorts the chain by hash.
+    #[must_use]
+    pub fn finish(mut self) -> Self {
+        self.pending = std::collections::HashMap::new();
+        self.entries.sort_by(|a, b| a.hash.cmp(&b.hash));
+        self.entries.shrink_to_fit();
+        self.sorted = true;
+        self
+    }
+
+    /// Whether the zone denies existence with NSEC3 (it has a chain whose hash is known).
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        self.params.is_some() && !self.entries.is_empty()
+    }
+
+    /// Every NSEC3 record and RRSIG of the chain (for zone transfers).
+    pub fn records(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.entries.iter().flat_map(|e| e.records.iter())
+    }
+
+    fn position(&self, key: &[u8]) -> Option<Result<usize, usize>> {
+        let (iterations, salt) = self.params.as_ref()?;
+        if !self.sorted {
+            return None;
+        }
+        let h = nsec3_hash(key, salt, *iterations).ok()?;
+        Some(self.entries.binary_search_by(|e| e.hash.as_slice().cmp(&h)))
+    }
+
+    /// The NSEC3 (with RRSIGs) whose hash is that of the name `key` (lowercase wire form), and
+    /// the octets it takes.
+    #[must_use]
+    pub fn matching(&self, key: &[u8]) -> Option<(&[Record], usize)> {
+        let i = self.position(key)?.ok()?;
+        self.entries.get(i).map(|e| (e.records.as_slice(), e.size))
+    }
+
+    /// The NSEC3 (with RRSIGs) covering the hash of `key`: the last one before it in hash
+    /// order, wrapping round to the last (RFC 5155 §3.1.7). `None` when a record matches.
+    #[must_use]
+    pub fn covering(&self, key: &[u8]) -> Option<(&[Record], usize)> {
+        let i = self.position(key)?.err()?;
+        let e = match i.checked_sub(1) {
+            Some(j) => self.entries.get(j),
+            None => self.entries.last(),
+        }?;
+        Some((e.records.as_slice(), e.size))
     }
 }
 
@@ -840,6 +1981,233 @@ ns.sub A 192.0.2.99\n";
     }
 
     #[test]
+    fn nsec3_chain_is_closed_signed_and_hashed_per_rfc_5155() {
+        let keys = ZoneKeys::generate().unwrap();
+        let params = Nsec3Params {
+            iterations: 2,
+            salt: Nsec3Params::parse_salt("AABBCCDD").unwrap(),
+            opt_out: false,
+        };
+        let signed = sign_zone_with(
+            &fixture(),
+            &keys,
+            &SigningPolicy::default(),
+            &Denial::Nsec3(params.clone()),
+            SystemTime::now(),
+        )
+        .unwrap();
+        let count = |t: u16| signed.records.iter().filter(|r| r.rtype == t).count();
+        assert_eq!(count(rtype::NSEC), 0);
+        assert_eq!(count(rtype::NSEC3PARAM), 1);
+        // apex, 34, sub (delegation); not the glue ns.sub.
+        assert_eq!(count(rtype::NSEC3), 3);
+        let recs: Vec<Record> = signed
+            .records
+            .iter()
+            .map(|r| to_record(r).unwrap())
+            .collect();
+        // The chain: owner hashes (hickory's hash of each name) link in order and wrap.
+        let mut links = Vec::new();
+        for r in &recs {
+            if let RData::DNSSEC(DNSSECRData::NSEC3(n)) = &r.data {
+                let label = r.name.iter().next().unwrap().to_ascii_lowercase();
+                let owner = data_encoding::BASE32_DNSSEC.decode(&label).unwrap();
+                assert_eq!(
+                    (n.iterations(), n.salt()),
+                    (2, &[0xaa, 0xbb, 0xcc, 0xdd][..])
+                );
+                links.push((owner, n.next_hashed_owner_name().to_vec()));
+                // Every NSEC3 is signed.
+                assert!(
+                    recs.iter()
+                        .any(|s| s.name == r.name && s.record_type() == RecordType::RRSIG)
+                );
+            }
+        }
+        links.sort();
+        for (i, (_, next)) in links.iter().enumerate() {
+            assert_eq!(*next, links[(i + 1) % links.len()].0);
+        }
+        for name in [
+            "2.0.192.in-addr.arpa.",
+            "34.2.0.192.in-addr.arpa.",
+            "sub.2.0.192.in-addr.arpa.",
+        ] {
+            let h = Nsec3HashAlgorithm::SHA1
+                .hash(
+                    &[0xaa, 0xbb, 0xcc, 0xdd],
+                    &Name::from_ascii(name).unwrap(),
+                    2,
+                )
+                .unwrap();
+            assert!(
+                links.iter().any(|(o, _)| o.as_slice() == h.as_ref()),
+                "{name}"
+            );
+        }
+        // Bad parameters are refused with a reason.
+        assert!(Nsec3Params::parse_salt("xyz").is_err());
+        assert!(Nsec3Params::parse_salt(&"ab".repeat(256)).is_err());
+        assert_eq!(Nsec3Params::parse_salt("-").unwrap(), Vec::<u8>::new());
+        let many = Denial::Nsec3(Nsec3Params {
+            iterations: 500,
+            ..Nsec3Params::default()
+        });
+        let e = sign_zone_with(
+            &fixture(),
+            &keys,
+            &SigningPolicy::default(),
+            &many,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("RFC 9276"), "{e}");
+    }
+
+    #[test]
+    fn zsk_rollover_prepublishes_swaps_and_withdraws_on_schedule() {
+        let dir = std::env::temp_dir().join(format!("altodisc-roll-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let roll = ZskRollover {
+            lifetime: Duration::from_secs(1000),
+            propagation_delay: Duration::from_secs(10),
+        };
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let ttls = Some((60, 300));
+        let tag = |k: &ZoneKeys| k.key_tags().unwrap();
+        let load = |s: u64| ZoneKeys::load_rolling(&dir, &origin, &roll, ttls, at(s)).unwrap();
+        let (k0, next) = load(0);
+        assert!(k0.published_only().is_empty());
+        assert_eq!(next, Some(at(1000)), "the lifetime of the first ZSK");
+        // Nothing before the lifetime; then the successor is published, not signing.
+        assert_eq!(tag(&load(999).0), tag(&k0));
+        let (k1, next) = load(1000);
+        assert_eq!(tag(&k1), tag(&k0), "the old ZSK still signs");
+        assert_eq!(k1.published_only().len(), 1);
+        assert_eq!(next, Some(at(1070)), "DNSKEY TTL 60 + delay 10");
+        // The successor signs; the old ZSK stays published.
+        let (k2, next) = load(1070);
+        assert_eq!(tag(&k2).0, tag(&k0).0, "the KSK is not rolled");
+        assert_ne!(tag(&k2).1, tag(&k0).1);
+        assert_eq!(k2.published_only(), &[k0.zsk_dnskey().clone()][..]);
+        assert_eq!(next, Some(at(1380)), "longest TTL 300 + delay 10");
+        // A restart in between continues from the state file.
+        let (again, _) = ZoneKeys::load_rolling(&dir, &origin, &roll, None, at(1200)).unwrap();
+        assert_eq!(tag(&again), tag(&k2));
+        // While both ZSKs are published the DNSKEY RRset holds three keys, signed by the KSK.
+        let signed = sign_zone(&fixture(), &k2, &SigningPolicy::default(), at(1070)).unwrap();
+        assert_eq!(
+            signed
+                .records
+                .iter()
+                .filter(|r| r.rtype == rtype::DNSKEY)
+                .count(),
+            3
+        );
+        // The old ZSK is withdrawn; the new one's lifetime runs from its activation.
+        let (k3, next) = load(1380);
+        assert!(k3.published_only().is_empty());
+        assert_eq!(tag(&k3), tag(&k2));
+        assert_eq!(next, Some(at(2070)), "activated at 1070, lifetime 1000");
+        assert_eq!(ZoneKeys::next_rollover_step(&dir, &roll), Some(at(2070)));
+        // Long overdue (the signer was down): the next rollover starts with a publication, never
+        // a key that signs before its DNSKEY could be cached.
+        let (k4, _) = load(9000);
+        assert_eq!(k4.published_only().len(), 1);
+        assert_eq!(tag(&k4), tag(&k3));
+        // A damaged state file is named; nothing is signed with a guess.
+        let state = dir.join("2.0.192.in-addr.arpa.zsk.state");
+        std::fs::write(&state, "active\n").unwrap();
+        let e = ZoneKeys::load_rolling(&dir, &origin, &roll, ttls, at(9500))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zsk.state") && e.contains("line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ksk_double_ds_waits_for_the_parent() {
+        let dir = std::env::temp_dir().join(format!("altodisc-kskroll-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let roll = KskRollover {
+            lifetime: Duration::from_secs(1000),
+            parent_ds_ttl: Duration::from_secs(3600),
+            propagation_delay: Duration::from_secs(60),
+        };
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let load = |s: u64| {
+            let mut k = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+            let next = k.roll_ksk(&dir, &origin, &roll, at(s)).unwrap();
+            (k, next)
+        };
+        let (k0, next) = load(0);
+        assert_eq!(
+            k0.cds_keys(),
+            &[k0.ksk_dnskey().clone()][..],
+            "CDS names the active KSK"
+        );
+        assert_eq!(next, Some(at(1000)));
+        // No successor yet: ds-seen is refused with the reason.
+        let e = ZoneKeys::mark_ds_seen(&dir, &origin, at(10))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no new KSK is waiting"), "{e}");
+        // The successor is made and asked for by CDS; the old KSK signs, with no timer: the
+        // parent has to act first, however long it takes.
+        let (k1, next) = load(1000);
+        assert_eq!(k1.cds_keys().len(), 2);
+        assert_eq!(
+            k1.published_only(),
+            &k1.cds_keys()[1..],
+            "the successor's DNSKEY is published"
+        );
+        assert_eq!(k1.ksk_dnskey(), k0.ksk_dnskey());
+        assert_eq!(next, None);
+        let (k2, _) = load(1_000_000);
+        assert_eq!(
+            k2.ksk_dnskey(),
+            k0.ksk_dnskey(),
+            "never retired before ds-seen"
+        );
+        // The operator confirms; after the DS TTL + delay the successor takes over.
+        ZoneKeys::mark_ds_seen(&dir, &origin, at(1_000_000)).unwrap();
+        let (k3, next) = load(1_000_100);
+        assert_eq!(k3.ksk_dnskey(), k2.ksk_dnskey());
+        assert_eq!(next, Some(at(1_003_660)));
+        let (k4, next) = load(1_003_660);
+        assert_ne!(k4.ksk_dnskey(), k0.ksk_dnskey());
+        assert_eq!(
+            k4.cds_keys(),
+            &[k4.ksk_dnskey().clone()][..],
+            "the new KSK alone"
+        );
+        assert_eq!(next, Some(at(1_004_660)));
+        // The signed DNSKEY RRset holds the new KSK and the ZSK; CDS and CDNSKEY are signed.
+        let signed = sign_zone(&fixture(), &k4, &SigningPolicy::default(), at(1_003_660)).unwrap();
+        let count = |t: u16| signed.records.iter().filter(|r| r.rtype == t).count();
+        assert_eq!(
+            (count(rtype::DNSKEY), count(TYPE_CDS), count(TYPE_CDNSKEY)),
+            (2, 1, 1)
+        );
+        let status = ZoneKeys::ksk_status(&dir, &origin).unwrap().unwrap();
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].0.state, "active");
+        // A damaged state file is named.
+        std::fs::write(dir.join("2.0.192.in-addr.arpa.ksk.state"), "incoming x\n").unwrap();
+        let mut k = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+        let e = k
+            .roll_ksk(&dir, &origin, &roll, at(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ksk.state") && e.contains("line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn keys_persist_across_restarts() {
         let dir = std::env::temp_dir().join(format!("altodisc-keys-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -848,8 +2216,28 @@ ns.sub A 192.0.2.99\n";
         let b = ZoneKeys::load_or_create(&dir, &origin).unwrap();
         assert_eq!(a.ds_text(&origin).unwrap(), b.ds_text(&origin).unwrap());
         assert!(a.ds_text(&origin).unwrap().contains(" IN DS "));
+        // A damaged key file: an error naming it, never a new key.
+        let ksk = dir.join("2.0.192.in-addr.arpa.ksk.pk8");
+        let good = std::fs::read(&ksk).unwrap();
+        std::fs::write(&ksk, &good[..good.len() / 2]).unwrap();
+        let e = ZoneKeys::load_or_create(&dir, &origin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2.0.192.in-addr.arpa.ksk.pk8") && e.contains("backup"),
+            "{e}"
+        );
+        std::fs::write(&ksk, &good).unwrap();
+        assert!(ZoneKeys::load_or_create(&dir, &origin).is_ok());
         std::fs::remove_file(dir.join("2.0.192.in-addr.arpa.zsk.pk8")).unwrap();
         assert!(ZoneKeys::load_or_create(&dir, &origin).is_err());
+        // A key directory that cannot be made: the error names it.
+        let blocked = dir.join("file");
+        std::fs::write(&blocked, b"x").unwrap();
+        let e = ZoneKeys::load_or_create(&blocked.join("keys"), &origin)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("file/keys") || e.contains("file"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -438,6 +438,8 @@ pub struct ZoneBuilder {
     last_parent: u32,
     /// Octets of RDATA left behind by RRsets that moved to the end of the arena to grow.
     moved: usize,
+    /// The NSEC3 chain, kept apart from the names (RFC 5155 §7.2.8).
+    nsec3: crate::dnssec::Nsec3Index,
 }
 
 impl ZoneBuilder {
@@ -468,6 +470,7 @@ impl ZoneBuilder {
             last_node: apex,
             last_parent: NONE,
             moved: 0,
+            nsec3: crate::dnssec::Nsec3Index::default(),
         })
     }
 
@@ -499,6 +502,20 @@ impl ZoneBuilder {
             len: rec.rdata.len(),
             at: at(),
         })?;
+        if matches!(rec.rtype, rtype::NSEC3 | rtype::RRSIG | rtype::NSEC3PARAM)
+            && self
+                .nsec3
+                .offer(&self.owner, &self.origin_key, rec)
+                .map_err(|reason| IndexError::Rdata {
+                    rtype: rec.rtype,
+                    reason,
+                    at: at(),
+                })?
+        {
+            self.signed = true;
+            self.record_count += 1;
+            return Ok(());
+        }
         // Decode once now, so a query never meets RDATA that cannot be sent; RDATA decoded before
         // is not decoded again. The SOA is always decoded: its record is kept.
         let rdata_hash = self.store.hash(&rec.rdata);
@@ -775,6 +792,7 @@ impl ZoneBuilder {
             record_count: self.record_count,
             signed: self.signed,
             nsec_order,
+            nsec3: self.nsec3.finish(),
         })
     }
 }
@@ -811,6 +829,8 @@ pub struct ZoneData {
     signed: bool,
     /// NSEC owners in canonical order (RFC 4034 §6.1), empty for unsigned zones.
     nsec_order: Vec<Box<[u8]>>,
+    /// The NSEC3 chain of an NSEC3-signed zone (empty otherwise).
+    nsec3: crate::dnssec::Nsec3Index,
 }
 
 impl ZoneData {
@@ -856,19 +876,24 @@ impl ZoneData {
     /// lowercase (DNS names compare case-insensitively, RFC 4343 §3): the body of a zone
     /// transfer (RFC 5936 §2.2), whose first and last record is [`Self::soa`].
     pub fn transfer_records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.store.nodes.iter().flat_map(|node| {
-            let owner = name_from_wire(&self.full_key(node)).ok();
-            self.store
-                .node_ref(node)
-                .rrsets()
-                .filter(|set| set.rtype != rtype::SOA)
-                .flat_map(move |set| {
-                    owner
-                        .as_ref()
-                        .map(|o| set.records(o).collect::<Vec<_>>())
-                        .unwrap_or_default()
-                })
-        })
+        let nsec3 = self.nsec3.records().cloned();
+        self.store
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                let owner = name_from_wire(&self.full_key(node)).ok();
+                self.store
+                    .node_ref(node)
+                    .rrsets()
+                    .filter(|set| set.rtype != rtype::SOA)
+                    .flat_map(move |set| {
+                        owner
+                            .as_ref()
+                            .map(|o| set.records(o).collect::<Vec<_>>())
+                            .unwrap_or_default()
+                    })
+            })
+            .chain(nsec3)
     }
 
     /// Number of names, empty non-terminals included.
@@ -1286,6 +1311,9 @@ impl ZoneData {
                     // proving there is no DS (an unsigned delegation).
                     match cut.rrset(RecordType::DS) {
                         Some(ds) => self.push_authority_set(cut, ds, &cut_name, answer),
+                        // RFC 5155 §7.2.7: the NSEC3 of the cut, or with opt-out the closest
+                        // provable encloser proof.
+                        None if self.nsec3.is_active() => self.push_nsec3_nodata(cut_key, answer),
                         None => self.push_nsec_of(cut_key, answer),
                     }
                 }
@@ -1305,7 +1333,19 @@ impl ZoneData {
                     wkey.extend_from_slice(encloser);
                     if let Some(wild) = self.node(wkey.as_slice()) {
                         answer.wildcard = true;
-                        if answer.dnssec_ok {
+                        if answer.dnssec_ok && self.nsec3.is_active() {
+                            // RFC 5155 §7.2.6: the NSEC3 covering the next closer name; a
+                            // wildcard NODATA (§7.2.5) also the NSEC3 of the closest encloser
+                            // and that of the wildcard.
+                            let next_closer = next_closer(key, encloser);
+                            self.push_nsec3(self.nsec3.covering(next_closer), answer);
+                            if wild.rrset(qtype).is_none()
+                                && wild.rrset(RecordType::CNAME).is_none()
+                            {
+                                self.push_nsec3(self.nsec3.matching(encloser), answer);
+                                self.push_nsec3(self.nsec3.matching(&wkey), answer);
+                            }
+                        } else if answer.dnssec_ok {
                             // RFC 4035 §3.1.3.3/§3.1.3.4: prove QNAME itself does not exist;
                             // a wildcard NODATA also gets the wildcard's NSEC (below).
                             self.push_covering_nsec(key, answer);
@@ -1328,7 +1368,15 @@ impl ZoneData {
         answer.rcode = ResponseCode::NXDomain;
         answer.kind = AnswerKind::NxDomain;
         self.push_negative_soa(answer);
-        if answer.dnssec_ok {
+        if answer.dnssec_ok && self.nsec3.is_active() {
+            // RFC 5155 §7.2.2: the closest encloser proof and the NSEC3 covering the wildcard
+            // at the closest encloser.
+            let ce = self.push_nsec3_encloser_proof(key, answer);
+            let mut wkey = Vec::with_capacity(ce.len() + 2);
+            wkey.extend_from_slice(&WILDCARD_LABEL);
+            wkey.extend_from_slice(ce);
+            self.push_nsec3(self.nsec3.covering(&wkey), answer);
+        } else if answer.dnssec_ok {
             // RFC 4035 §3.1.3.2: the NSEC covering QNAME and the NSEC covering the wildcard at
             // the closest encloser (`encloser`, the longest existing ancestor).
             self.push_covering_nsec(key, answer);
@@ -1415,7 +1463,11 @@ impl ZoneData {
             // RFC 4035 §3.1.3.1: the NSEC at QNAME shows the type is absent; an empty
             // non-terminal has no NSEC, and the NSEC covering it shows nothing is there.
             let key = lower_key(owner);
-            if node.rrset(RecordType::NSEC).is_some() {
+            if self.nsec3.is_active() {
+                // RFC 5155 §7.2.3/§7.2.4: the NSEC3 of QNAME (an empty non-terminal has one
+                // too), or for DS at an opt-out delegation the closest provable encloser proof.
+                self.push_nsec3_nodata(&key, answer);
+            } else if node.rrset(RecordType::NSEC).is_some() {
                 self.push_nsec_of(&key, answer);
             } else {
                 self.push_covering_nsec(&key, answer);
@@ -1478,6 +1530,57 @@ impl ZoneData {
         if !seen {
             self.push_authority_set(node, nsec, &owner, answer);
         }
+    }
+
+    /// An NSEC3 with its RRSIGs into the authority section, once.
+    fn push_nsec3<'z>(&'z self, found: Option<(&'z [Record], usize)>, answer: &mut Answer<'z>) {
+        let Some((records, size)) = found else {
+            return;
+        };
+        let Some(first) = records.first() else {
+            return;
+        };
+        if answer
+            .authorities
+            .iter()
+            .any(|r| r.name == first.name && r.record_type() == first.record_type())
+        {
+            return;
+        }
+        answer.size_bound += size;
+        answer.authorities.extend(records.iter().map(Cow::Borrowed));
+    }
+
+    /// The NSEC3 matching `key`, or when there is none (a delegation left out by opt-out) the
+    /// closest provable encloser proof (RFC 5155 §7.2.3, §7.2.4, §7.2.7).
+    fn push_nsec3_nodata<'z>(&'z self, key: &[u8], answer: &mut Answer<'z>) {
+        match self.nsec3.matching(key) {
+            Some(found) => self.push_nsec3(Some(found), answer),
+            None => {
+                self.push_nsec3_encloser_proof(key, answer);
+            }
+        }
+    }
+
+    /// The closest (provable) encloser proof of `key` (RFC 5155 §7.2.1): the NSEC3 of the
+    /// longest ancestor that has one, and the NSEC3 covering the next closer name. Returns the
+    /// encloser (the apex when nothing closer has an NSEC3).
+    fn push_nsec3_encloser_proof<'z, 'k>(
+        &'z self,
+        key: &'k [u8],
+        answer: &mut Answer<'z>,
+    ) -> &'k [u8] {
+        let mut child = key;
+        while child.len() > self.origin_key.len() {
+            let up = parent(child);
+            if let Some(found) = self.nsec3.matching(up) {
+                self.push_nsec3(Some(found), answer);
+                self.push_nsec3(self.nsec3.covering(child), answer);
+                return up;
+            }
+            child = up;
+        }
+        child
     }
 
     /// The NSEC whose owner is the last one at or before `key` in canonical order, wrapping
@@ -1544,6 +1647,20 @@ impl ZoneData {
             }
         }
     }
+}
+
+/// The next closer name of `key` (RFC 5155 §1.3): its ancestor one label longer than the
+/// closest encloser `encloser` (a suffix of `key`).
+fn next_closer<'k>(key: &'k [u8], encloser: &[u8]) -> &'k [u8] {
+    let mut at = key;
+    while at.len() > encloser.len() {
+        let up = parent(at);
+        if up.len() <= encloser.len() {
+            return at;
+        }
+        at = up;
+    }
+    at
 }
 
 /// The lowercase wire form of `name` (the index key).
@@ -2034,6 +2151,178 @@ ns.sub  A     192.0.2.53
 
     fn o(name: &str, t: RecordType) -> (String, RecordType) {
         (name.to_owned(), t)
+    }
+
+    fn nsec3_index(opt_out: bool) -> ZoneIndex {
+        use crate::dnssec::{Denial, Nsec3Params, SigningPolicy, ZoneKeys, sign_zone_with};
+        let zone = zone_from_text("2.0.192.in-addr.arpa.", REVERSE);
+        let denial = Denial::Nsec3(Nsec3Params {
+            opt_out,
+            ..Nsec3Params::default()
+        });
+        let signed = sign_zone_with(
+            &zone,
+            &ZoneKeys::generate().unwrap(),
+            &SigningPolicy::default(),
+            &denial,
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+        ZoneIndex::build(&[signed]).unwrap()
+    }
+
+    /// The NSEC3 records of the authority section, checked against hashes computed by hickory
+    /// (independent of the signer's and the index's hashing): which names each one matches or
+    /// covers (RFC 5155 §1.3, §3.1.7).
+    struct Nsec3Proof(Vec<(Vec<u8>, hickory_proto::dnssec::rdata::NSEC3)>);
+    impl Nsec3Proof {
+        fn of(a: &Answer<'_>) -> Self {
+            use hickory_proto::dnssec::rdata::DNSSECRData;
+            let mut v = Vec::new();
+            for r in &a.authorities {
+                if let RData::DNSSEC(DNSSECRData::NSEC3(n3)) = &r.data {
+                    let label = r.name.iter().next().unwrap().to_ascii_lowercase();
+                    let hash = data_encoding::BASE32_DNSSEC.decode(&label).unwrap();
+                    // Each NSEC3 comes with its RRSIG.
+                    assert!(
+                        a.authorities
+                            .iter()
+                            .any(|s| s.name == r.name && s.record_type() == RecordType::RRSIG),
+                        "{}",
+                        r.name
+                    );
+                    v.push((hash, n3.clone()));
+                }
+            }
+            Self(v)
+        }
+        fn hash(name: &str) -> Vec<u8> {
+            hickory_proto::dnssec::Nsec3HashAlgorithm::SHA1
+                .hash(&[], &n(name), 0)
+                .unwrap()
+                .as_ref()
+                .to_vec()
+        }
+        fn matching(&self, name: &str) -> Option<&hickory_proto::dnssec::rdata::NSEC3> {
+            let h = Self::hash(name);
+            self.0.iter().find(|(o, _)| *o == h).map(|(_, r)| r)
+        }
+        fn covers(&self, name: &str) -> bool {
+            let h = Self::hash(name);
+            self.0.iter().any(|(o, r)| {
+                let next = r.next_hashed_owner_name();
+                if o.as_slice() < next {
+                    o < &h && h.as_slice() < next
+                } else {
+                    o < &h || h.as_slice() < next
+                }
+            })
+        }
+    }
+
+    #[test]
+    fn nsec3_negative_answers_carry_rfc5155_proofs() {
+        let idx = nsec3_index(false);
+        let z = ".2.0.192.in-addr.arpa.";
+        let apex = "2.0.192.in-addr.arpa.";
+        // NXDOMAIN (RFC 5155 §7.2.2): closest encloser (apex) matched, next closer and the
+        // wildcard at the closest encloser covered; no NSEC.
+        let a = idx.lookup_dnssec(&n(&format!("11{z}")), RecordType::NAPTR, true);
+        assert_eq!(a.rcode, ResponseCode::NXDomain);
+        let p = Nsec3Proof::of(&a);
+        assert!(p.matching(apex).is_some());
+        assert!(p.covers(&format!("11{z}")));
+        assert!(p.covers(&format!("*{z}")));
+        assert!(p.0.len() <= 3);
+        assert!(
+            a.authorities
+                .iter()
+                .all(|r| r.record_type() != RecordType::NSEC)
+        );
+        // Deeper: closest encloser x.w, next closer y.x.w.
+        let a = idx.lookup_dnssec(&n(&format!("z.y.x.w{z}")), RecordType::NAPTR, true);
+        assert_eq!(a.rcode, ResponseCode::NXDomain);
+        let p = Nsec3Proof::of(&a);
+        assert!(p.matching(&format!("x.w{z}")).is_some());
+        assert!(p.covers(&format!("y.x.w{z}")));
+        assert!(p.covers(&format!("*.x.w{z}")));
+        // NODATA (§7.2.3): the NSEC3 of QNAME, whose bitmap lacks the type.
+        let a = idx.lookup_dnssec(&n(&format!("10{z}")), RecordType::TXT, true);
+        assert_eq!(a.kind, AnswerKind::NoData);
+        let p = Nsec3Proof::of(&a);
+        let m = p.matching(&format!("10{z}")).unwrap();
+        let types: Vec<RecordType> = m.type_bit_maps().collect();
+        assert!(types.contains(&RecordType::NAPTR) && !types.contains(&RecordType::TXT));
+        assert_eq!(p.0.len(), 1);
+        // Empty non-terminal: its own NSEC3, with an empty bitmap (RFC 5155 §7.1).
+        let a = idx.lookup_dnssec(&n(&format!("b.c{z}")), RecordType::NAPTR, true);
+        assert_eq!(a.kind, AnswerKind::NoData);
+        let p = Nsec3Proof::of(&a);
+        let m = p.matching(&format!("b.c{z}")).unwrap();
+        assert_eq!(m.type_bit_maps().count(), 0);
+        // Wildcard answer (§7.2.6): the NSEC3 covering the next closer name only.
+        let a = idx.lookup_dnssec(&n(&format!("y.w{z}")), RecordType::NAPTR, true);
+        assert_eq!((a.kind, a.wildcard), (AnswerKind::Positive, true));
+        let p = Nsec3Proof::of(&a);
+        assert!(p.covers(&format!("y.w{z}")));
+        assert_eq!(p.0.len(), 1);
+        // Wildcard NODATA (§7.2.5): closest encloser w matched, next closer covered, the
+        // wildcard matched.
+        let a = idx.lookup_dnssec(&n(&format!("q.y.w{z}")), RecordType::TXT, true);
+        assert_eq!(a.kind, AnswerKind::NoData);
+        let p = Nsec3Proof::of(&a);
+        assert!(p.matching(&format!("w{z}")).is_some());
+        assert!(p.covers(&format!("y.w{z}")));
+        assert!(p.matching(&format!("*.w{z}")).is_some());
+        // Referral to an unsigned delegation (§7.2.7): the NSEC3 of the cut, NS without DS.
+        let a = idx.lookup_dnssec(&n(&format!("h.sub{z}")), RecordType::NAPTR, true);
+        assert_eq!(a.kind, AnswerKind::Referral);
+        let p = Nsec3Proof::of(&a);
+        let m = p.matching(&format!("sub{z}")).unwrap();
+        let types: Vec<RecordType> = m.type_bit_maps().collect();
+        assert!(types.contains(&RecordType::NS) && !types.contains(&RecordType::DS));
+        assert!(!m.opt_out());
+        // An NSEC3 owner name is no name of the zone (RFC 5155 §7.2.8).
+        let owner = p.0[0].0.clone();
+        let hashed = format!("{}{z}", data_encoding::BASE32_DNSSEC.encode(&owner));
+        let a = idx.lookup_dnssec(&n(&hashed), RecordType::NSEC3, true);
+        assert_eq!(a.rcode, ResponseCode::NXDomain);
+        // Without DO nothing of it.
+        let a = idx.lookup(&n(&format!("11{z}")), RecordType::NAPTR);
+        assert!(Nsec3Proof::of(&a).0.is_empty());
+        // A zone transfer carries the whole chain: one NSEC3 per name.
+        let zone = idx.zones().next().unwrap();
+        let count = zone
+            .transfer_records()
+            .filter(|r| r.record_type() == RecordType::NSEC3)
+            .count();
+        // apex 10 a.b.c b.c c *.w w x.w 12 12.0-25 0-25 13 14 15 16 sub: 16 names.
+        assert_eq!(count, 16);
+    }
+
+    #[test]
+    fn nsec3_opt_out_proves_unsigned_delegations_by_the_closest_provable_encloser() {
+        let idx = nsec3_index(true);
+        let z = ".2.0.192.in-addr.arpa.";
+        let a = idx.lookup_dnssec(&n(&format!("h.sub{z}")), RecordType::NAPTR, true);
+        assert_eq!(a.kind, AnswerKind::Referral);
+        let p = Nsec3Proof::of(&a);
+        assert!(p.matching(&format!("sub{z}")).is_none());
+        assert!(p.matching("2.0.192.in-addr.arpa.").is_some());
+        assert!(p.covers(&format!("sub{z}")));
+        assert!(p.0.iter().all(|(_, r)| r.opt_out()));
+        // DS at the opted-out cut: NODATA by the same proof (§7.2.4).
+        let a = idx.lookup_dnssec(&n(&format!("sub{z}")), RecordType::DS, true);
+        assert_eq!(a.kind, AnswerKind::NoData);
+        assert!(Nsec3Proof::of(&a).covers(&format!("sub{z}")));
+        let count = idx
+            .zones()
+            .next()
+            .unwrap()
+            .transfer_records()
+            .filter(|r| r.record_type() == RecordType::NSEC3)
+            .count();
+        assert_eq!(count, 15, "no NSEC3 for the unsigned delegation");
     }
 
     #[test]

@@ -245,6 +245,31 @@ pub struct ServeSection {
     /// Directory of the config file (relative `secret_file`s are read from there).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Denial of existence of signed zones: `"nsec"` (default) or `"nsec3"` (RFC 5155), and
+    /// its parameters (RFC 9276 §3.1 defaults: 0 iterations, no salt, no opt-out). See
+    /// [`crate::zone_signing`].
+    pub denial: Option<crate::zone_signing::DenialMethod>,
+    /// NSEC3 extra iterations (default 0).
+    pub nsec3_iterations: Option<u16>,
+    /// NSEC3 salt in hex, `"-"` for none (default).
+    pub nsec3_salt: Option<String>,
+    /// NSEC3 opt-out (default false).
+    pub nsec3_opt_out: Option<bool>,
+    /// Automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1): the ZSK lifetime with a
+    /// unit (`"90d"`; absent: no rollover). See [`crate::zone_signing`].
+    pub zsk_lifetime: Option<String>,
+    /// Time for a change to reach every secondary, added to the TTL-based waits of a rollover
+    /// (default `"1h"`).
+    pub propagation_delay: Option<String>,
+    /// Automatic KSK rollover by double-DS with CDS/CDNSKEY (RFC 6781 §4.1.2, RFC 7344): the KSK
+    /// lifetime with a unit (`"1y"`; absent: no KSK rollover).
+    pub ksk_lifetime: Option<String>,
+    /// TTL of the zone's DS RRset at the parent (default `"1d"`), waited for after
+    /// `altodisc keys ds-seen`.
+    pub parent_ds_ttl: Option<String>,
+    /// `denial` for single zones: `"<origin>" = "nsec3"`.
+    #[serde(default)]
+    pub denial_zones: std::collections::BTreeMap<String, crate::zone_signing::DenialMethod>,
 }
 
 /// Default seconds between two polls for changed zone files or config.

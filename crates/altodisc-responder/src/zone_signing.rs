@@ -10,8 +10,28 @@
 //!                         they expire; every signing publishes a higher SOA serial, and a
 //!                         reload that changes neither a zone nor its keys keeps it signed as
 //!                         it is (same serial, no NOTIFY) until its refresh is due
-//!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC; they are served unchanged
-//!                         (a zone without DNSKEY or RRSIG is a load error)
+//!   dnssec = "presigned"  zone files already hold DNSKEY/RRSIG/NSEC or NSEC3; they are served
+//!                         unchanged (a zone without DNSKEY or RRSIG is a load error)
+//!
+//!   denial = "nsec"       denial of existence of signed zones by an NSEC chain (the default;
+//!                         RFC 9276 §3.1: NSEC unless zone walking must be made harder)
+//!   denial = "nsec3"      an NSEC3 chain (RFC 5155) with nsec3_iterations (default 0),
+//!                         nsec3_salt (hex, default "-": none) and nsec3_opt_out (default false),
+//!                         RFC 9276 §3.1's values; [serve.denial_zones] "<origin>" = "nsec3"
+//!                         chooses per zone
+//!
+//!   zsk_lifetime = "90d"  automatic ZSK rollover by pre-publication (RFC 6781 §4.1.1.1): after
+//!                         the lifetime a new ZSK is published, it signs once its DNSKEY is in
+//!                         every cache (DNSKEY TTL + propagation_delay, default "1h"), and the old
+//!                         one is withdrawn once its signatures have left the caches (longest TTL
+//!                         of the zone + propagation_delay); the state is kept in
+//!                         `<key_dir>/<origin>zsk.state`, so a restart continues where it stood
+//!   ksk_lifetime = "1y"   automatic KSK rollover by double-DS (RFC 6781 §4.1.2): after the
+//!                         lifetime a new KSK is made and CDS/CDNSKEY (RFC 7344) ask the parent
+//!                         for the DS of both KSKs; after `altodisc keys ds-seen ZONE` and the
+//!                         parent's DS TTL (parent_ds_ttl, default "1d") + propagation_delay the
+//!                         new KSK replaces the old one and the CDS/CDNSKEY name it alone;
+//!                         state in `<key_dir>/<origin>ksk.state`
 //! ```
 //!
 //! **Serial of a signed zone.** Every signing makes new signatures, and a secondary transfers
@@ -36,7 +56,9 @@ use altodisc_zone::publish_config::{SerialState, next_serial, serial_max};
 use altodisc_zone::record::{Zone, rtype};
 use serde::Deserialize;
 
-use crate::dnssec::{SigningPolicy, ZoneKeys, sign_zone};
+use crate::dnssec::{
+    Denial, KskRollover, Nsec3Params, SigningPolicy, ZoneKeys, ZskRollover, sign_zone_with,
+};
 use crate::error::ResponderError;
 use crate::load::ServeSection;
 
@@ -52,6 +74,18 @@ pub enum DnssecMode {
     Sign,
     /// Zone files are already signed: serve them unchanged.
     Presigned,
+}
+
+/// How a signed zone denies existence (`[serve] denial`, `[serve.denial_zones]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DenialMethod {
+    /// An NSEC chain (RFC 4034 §4).
+    #[default]
+    Nsec,
+    /// An NSEC3 chain (RFC 5155) with the `nsec3_*` parameters.
+    Nsec3,
 }
 
 /// Longest signature validity accepted, in days.
@@ -136,6 +170,14 @@ pub struct DnssecSettings {
     pub key_dir: PathBuf,
     /// Signature validity and refresh margin.
     pub policy: SigningPolicy,
+    /// Denial of existence of zones not in `denial_zones`.
+    pub denial: Denial,
+    /// Denial for single zones (`[serve.denial_zones]`), keyed like `per_zone`.
+    pub denial_zones: BTreeMap<String, Denial>,
+    /// Automatic ZSK rollover (`zsk_lifetime`), off when `None`.
+    pub rollover: Option<ZskRollover>,
+    /// Automatic KSK rollover (`ksk_lifetime`), off when `None`.
+    pub ksk_rollover: Option<KskRollover>,
 }
 
 impl DnssecSettings {
@@ -174,6 +216,64 @@ impl DnssecSettings {
             base,
         )?;
         settings.per_zone = per_zone;
+        let params = Nsec3Params {
+            iterations: serve.nsec3_iterations.unwrap_or(0),
+            salt: Nsec3Params::parse_salt(serve.nsec3_salt.as_deref().unwrap_or("-"))
+                .map_err(|e| ResponderError::Config(format!("[serve] nsec3_salt: {e}")))?,
+            opt_out: serve.nsec3_opt_out.unwrap_or(false),
+        };
+        params
+            .validate()
+            .map_err(|e| ResponderError::Config(format!("[serve] nsec3_iterations: {e}")))?;
+        let denial = |m: DenialMethod| match m {
+            DenialMethod::Nsec => Denial::Nsec,
+            DenialMethod::Nsec3 => Denial::Nsec3(params.clone()),
+        };
+        settings.denial = denial(serve.denial.unwrap_or_default());
+        let duration = |key: &str, text: &str| {
+            parse_duration(text).map_err(|e| ResponderError::Config(format!("[serve] {key}: {e}")))
+        };
+        let delay = match &serve.propagation_delay {
+            Some(t) => duration("propagation_delay", t)?,
+            None => Duration::from_secs(3600),
+        };
+        if let Some(t) = &serve.zsk_lifetime {
+            let lifetime = duration("zsk_lifetime", t)?;
+            if lifetime.is_zero() {
+                return Err(ResponderError::Config(
+                    "[serve] zsk_lifetime must be more than 0".to_owned(),
+                ));
+            }
+            settings.rollover = Some(ZskRollover {
+                lifetime,
+                propagation_delay: delay,
+            });
+        }
+        if let Some(t) = &serve.ksk_lifetime {
+            let lifetime = duration("ksk_lifetime", t)?;
+            if lifetime.is_zero() {
+                return Err(ResponderError::Config(
+                    "[serve] ksk_lifetime must be more than 0".to_owned(),
+                ));
+            }
+            let parent_ds_ttl = match &serve.parent_ds_ttl {
+                Some(t) => duration("parent_ds_ttl", t)?,
+                None => Duration::from_secs(86_400),
+            };
+            settings.ksk_rollover = Some(KskRollover {
+                lifetime,
+                parent_ds_ttl,
+                propagation_delay: delay,
+            });
+        }
+        for (origin, method) in &serve.denial_zones {
+            let name = DomainName::parse(origin).map_err(|e| {
+                ResponderError::Config(format!("[serve.denial_zones] {origin:?}: {e}"))
+            })?;
+            settings
+                .denial_zones
+                .insert(name.to_lowercase_string(), denial(*method));
+        }
         Ok(settings)
     }
 
@@ -236,6 +336,10 @@ impl DnssecSettings {
             per_zone: BTreeMap::new(),
             key_dir: base.join(key_dir.unwrap_or_else(|| Path::new(DEFAULT_KEY_DIR))),
             policy,
+            denial: Denial::Nsec,
+            denial_zones: BTreeMap::new(),
+            rollover: None,
+            ksk_rollover: None,
         })
     }
 
@@ -246,6 +350,14 @@ impl DnssecSettings {
             .get(&origin.to_lowercase_string())
             .copied()
             .unwrap_or(self.mode)
+    }
+
+    /// The denial of existence the zone at `origin` is signed with.
+    #[must_use]
+    pub fn denial_for(&self, origin: &DomainName) -> &Denial {
+        self.denial_zones
+            .get(&origin.to_lowercase_string())
+            .unwrap_or(&self.denial)
     }
 
     /// Whether any zone is signed at load (so a re-signing reload is due some day).
@@ -296,14 +408,33 @@ impl DnssecSettings {
                 std::fs::create_dir_all(&self.key_dir).map_err(|e| {
                     ResponderError::Config(format!("key directory {}: {e}", self.key_dir.display()))
                 })?;
-                let keys = ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?;
+                let mut keys = match &self.rollover {
+                    Some(roll) => {
+                        ZoneKeys::load_rolling(
+                            &self.key_dir,
+                            &origin,
+                            roll,
+                            Some(zone_ttls(&zone)),
+                            now,
+                        )
+                        .map_err(fail)?
+                        .0
+                    }
+                    None => ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?,
+                };
+                if let Some(roll) = &self.ksk_rollover {
+                    keys.roll_ksk(&self.key_dir, &origin, roll, now)
+                        .map_err(fail)?;
+                }
                 let key = signed_serial_key(&origin);
                 let previous = history.and_then(|h| h.zones.get(&key)).map(|&(_, s)| s);
                 let now_unix = now
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let serial = set_signed_serial(&mut zone, previous, now_unix);
-                let signed = sign_zone(&zone, &keys, &self.policy, now).map_err(fail)?;
+                let denial = self.denial_for(&origin);
+                let signed =
+                    sign_zone_with(&zone, &keys, &self.policy, denial, now).map_err(fail)?;
                 if let Some(serial) = serial {
                     serials.zones.insert(key, (0, serial));
                 }
@@ -312,9 +443,9 @@ impl DnssecSettings {
         }
     }
 
-    /// The public keys `origin` is signed with (KSK and ZSK DNSKEY in presentation form),
-    /// created on first use like [`Self::prepare`] does: a reload re-signs a zone whose keys
-    /// changed even when its records did not.
+    /// The public keys `origin` is signed with (KSK and ZSK DNSKEY in presentation form) and
+    /// its denial setting, keys created on first use like [`Self::prepare`] does: a reload
+    /// re-signs a zone whose keys or denial changed even when its records did not.
     ///
     /// # Errors
     /// [`ResponderError::Config`] when the keys cannot be read or made.
@@ -322,29 +453,74 @@ impl DnssecSettings {
         let fail = |e: String| ResponderError::Config(format!("keys of zone {origin}: {e}"));
         std::fs::create_dir_all(&self.key_dir)
             .map_err(|e| fail(format!("key directory {}: {e}", self.key_dir.display())))?;
-        let keys =
-            ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?;
-        Ok(format!("{} {}", keys.ksk_dnskey(), keys.zsk_dnskey()).into_bytes())
+        let mut keys = match &self.rollover {
+            Some(roll) => {
+                ZoneKeys::load_rolling(&self.key_dir, origin, roll, None, SystemTime::now())
+                    .map_err(|e| fail(e.to_string()))?
+                    .0
+            }
+            None => {
+                ZoneKeys::load_or_create(&self.key_dir, origin).map_err(|e| fail(e.to_string()))?
+            }
+        };
+        if let Some(roll) = &self.ksk_rollover {
+            keys.roll_ksk(&self.key_dir, origin, roll, SystemTime::now())
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        // The denial setting too: switching NSEC and NSEC3 must re-sign an unchanged zone; and
+        // the keys only published (ZSKs, CDS/CDNSKEY), which a rollover step changes.
+        Ok(format!(
+            "{} {} {:?} {:?} {:?}",
+            keys.ksk_dnskey(),
+            keys.zsk_dnskey(),
+            self.denial_for(origin),
+            keys.published_only(),
+            keys.cds_keys()
+        )
+        .into_bytes())
     }
 
     /// When a zone signed at `signed_at` is due for re-signing: `refresh_before` ahead of the
     /// expiry of its signatures.
     #[must_use]
     pub fn refresh_due(&self, signed_at: SystemTime) -> SystemTime {
-        signed_at
+        let refresh = signed_at
             + self
                 .policy
                 .validity
-                .saturating_sub(self.policy.refresh_before)
+                .saturating_sub(self.policy.refresh_before);
+        // A ZSK or KSK rollover step re-signs too (module docs).
+        let zsk = self
+            .rollover
+            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll));
+        let ksk = self
+            .ksk_rollover
+            .and_then(|roll| ZoneKeys::next_ksk_step(&self.key_dir, &roll));
+        [Some(refresh), zsk, ksk]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(refresh)
     }
 
     /// When zones signed at `signed_at` must be signed again: `refresh_before` ahead of the
     /// expiry of their signatures (`None` unless mode `sign`).
     #[must_use]
     pub fn resign_at(&self, signed_at: SystemTime) -> Option<SystemTime> {
-        self.signs()
-            .then(|| signed_at + (self.policy.validity - self.policy.refresh_before))
+        self.signs().then(|| self.refresh_due(signed_at))
     }
+}
+
+/// The DNSKEY TTL (the apex SOA's, as the signer gives it) and the longest TTL of `zone`: the
+/// waits of a ZSK rollover (RFC 6781 §4.1.1.1) are computed from them.
+fn zone_ttls(zone: &Zone) -> (u32, u32) {
+    let dnskey = zone
+        .records
+        .iter()
+        .find(|r| r.rtype == rtype::SOA && r.owner == zone.origin)
+        .map_or(0, |r| r.ttl);
+    let max = zone.records.iter().map(|r| r.ttl).max().unwrap_or(0);
+    (dnskey, max.max(dnskey))
 }
 
 /// Gives the apex SOA of `zone` the serial of its next signing: `max(next_serial(previous,
@@ -487,6 +663,128 @@ mod tests {
         assert_eq!(s.mode_for(&off), DnssecMode::Off);
         let bad: ServeSection = toml_serve("[serve.dnssec_zones]\n\"a..b\" = \"sign\"\n");
         assert!(DnssecSettings::from_serve(&bad, dir.path()).is_err());
+    }
+
+    #[test]
+    fn denial_is_chosen_globally_and_per_zone() {
+        let dir = Scratch::new("denial");
+        let count = |z: &Zone, t: u16| z.records.iter().filter(|r| r.rtype == t).count();
+        let sign = |s: &DnssecSettings| {
+            s.prepare(
+                fixture(),
+                SystemTime::now(),
+                None,
+                &mut SerialState::default(),
+            )
+            .unwrap()
+        };
+        // Default: NSEC.
+        let nsec =
+            DnssecSettings::from_serve(&toml_serve("dnssec = \"sign\"\n"), dir.path()).unwrap();
+        let z = sign(&nsec);
+        assert!(count(&z, rtype::NSEC) > 0 && count(&z, rtype::NSEC3) == 0);
+        // Global NSEC3 with RFC 9276 defaults.
+        let n3 = DnssecSettings::from_serve(
+            &toml_serve("dnssec = \"sign\"\ndenial = \"nsec3\"\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(n3.denial, Denial::Nsec3(Nsec3Params::default()));
+        let z = sign(&n3);
+        assert!(count(&z, rtype::NSEC) == 0 && count(&z, rtype::NSEC3) == 2);
+        assert_eq!(count(&z, rtype::NSEC3PARAM), 1);
+        // Switching the denial changes the key material, so an unchanged zone is re-signed.
+        assert_ne!(
+            nsec.key_material(&fixture().origin).unwrap(),
+            n3.key_material(&fixture().origin).unwrap()
+        );
+        // Per zone, with parameters; the other zones keep the global choice.
+        let per = DnssecSettings::from_serve(
+            &toml_serve(
+                "dnssec = \"sign\"\nnsec3_salt = \"BEEF\"\nnsec3_opt_out = true\nnsec3_iterations = 1\n[serve.denial_zones]\n\"2.0.192.IN-ADDR.ARPA\" = \"nsec3\"\n",
+            ),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            per.denial_for(&fixture().origin),
+            &Denial::Nsec3(Nsec3Params {
+                iterations: 1,
+                salt: vec![0xbe, 0xef],
+                opt_out: true
+            })
+        );
+        assert_eq!(
+            per.denial_for(&DomainName::parse("example.net.").unwrap()),
+            &Denial::Nsec
+        );
+        for bad in [
+            "denial = \"nsec5\"\n",
+            "nsec3_salt = \"xyz\"\n",
+            "nsec3_iterations = 151\n",
+            "[serve.denial_zones]\n\"a..b\" = \"nsec3\"\n",
+        ] {
+            let config = altodisc_zone::publish_config::PublishConfig::from_toml(
+                &format!("[serve]\n{bad}"),
+                "test",
+            )
+            .unwrap();
+            let refused = ServeSection::from_config(&config, "test")
+                .and_then(|serve| DnssecSettings::from_serve(&serve, dir.path()));
+            assert!(refused.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn zsk_rollover_settings() {
+        let dir = Scratch::new("rollover");
+        let s = DnssecSettings::from_serve(
+            &toml_serve("dnssec = \"sign\"\nzsk_lifetime = \"2d\"\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.rollover,
+            Some(ZskRollover {
+                lifetime: Duration::from_secs(2 * 86_400),
+                propagation_delay: Duration::from_secs(3600),
+            })
+        );
+        let none =
+            DnssecSettings::from_serve(&toml_serve("dnssec = \"sign\"\n"), dir.path()).unwrap();
+        assert_eq!(none.rollover, None);
+        for bad in [
+            "zsk_lifetime = \"0s\"\n",
+            "zsk_lifetime = \"30\"\n",
+            "zsk_lifetime = \"30d\"\npropagation_delay = \"soon\"\n",
+        ] {
+            assert!(
+                DnssecSettings::from_serve(&toml_serve(bad), dir.path()).is_err(),
+                "{bad}"
+            );
+        }
+        // Signing with rollover records the state; the timer is due at the ZSK's lifetime (2 days,
+        // before the signature refresh at 7 days).
+        let now = SystemTime::now();
+        let signed = s
+            .prepare(fixture(), now, None, &mut SerialState::default())
+            .unwrap();
+        assert_eq!(
+            signed
+                .records
+                .iter()
+                .filter(|r| r.rtype == rtype::DNSKEY)
+                .count(),
+            2
+        );
+        assert!(
+            dir.path()
+                .join("keys/2.0.192.in-addr.arpa.zsk.state")
+                .is_file()
+        );
+        let due = s.refresh_due(now);
+        assert!(due <= now + Duration::from_secs(2 * 86_400 + 1), "{due:?}");
+        assert!(due >= now + Duration::from_secs(2 * 86_400 - 5), "{due:?}");
     }
 
     fn soa_serial(z: &Zone) -> u32 {

@@ -14,8 +14,9 @@
 //!   (ENUM, SIP, LIS) legitimately use other REGEXP shapes.
 //! * All selection logic is `altodisc_proto::select::classify` / `select` — the same functions the
 //!   resolver runs — so "the checker says usable" and "the client uses it" cannot drift apart.
-//! * Z20b checks RRSIG presence and validity period over NAPTR RRsets; it does not verify the
-//!   signature cryptographically.
+//! * Z20b checks RRSIG presence and validity period over NAPTR RRsets, and for zone files with a
+//!   DNSKEY, when asked ([`Checker::set_verify_dnssec`]), verifies every signature and the
+//!   NSEC/NSEC3 chain ([`crate::dnssec_verify`]).
 //! * Z17 names the first three sibling owners in source order (it used to take them in hash-table
 //!   order, which changed with the other zones loaded beside).
 
@@ -1164,6 +1165,9 @@ pub struct Checker {
     options: CheckOptions,
     set: ZoneSet,
     diagnostics: Vec<Diagnostic>,
+    /// Z20b also verifies signatures and the NSEC/NSEC3 chain of signed zone files
+    /// ([`Checker::set_verify_dnssec`]).
+    verify_dnssec: bool,
 }
 
 /// Records a [`ZoneFeed`] collects before indexing them together (see [`Checker::accept_batch`]).
@@ -1251,7 +1255,15 @@ impl Checker {
             options,
             set: ZoneSet::default(),
             diagnostics: Vec::new(),
+            verify_dnssec: false,
         }
+    }
+
+    /// Makes Z20b verify, for every zone file with a DNSKEY loaded after this call, each
+    /// RRSIG with the apex DNSKEYs and the NSEC/NSEC3 chain ([`crate::dnssec_verify`]; the file
+    /// is read a second time). Off by default: it costs a signature check per RRset.
+    pub fn set_verify_dnssec(&mut self, on: bool) {
+        self.verify_dnssec = on;
     }
 
     /// Reads a zone file (streaming) and runs the per-record rules on it.
@@ -1276,6 +1288,7 @@ impl Checker {
         origin: Option<&DomainName>,
         read_options: &ReadOptions,
     ) -> Result<DomainName, ZoneReadError> {
+        let first_rec = self.set.recs.len();
         // Size hint: a NAPTR line is about 80 octets.
         if let Ok(meta) = std::fs::metadata(path) {
             let hint = usize::try_from(meta.len() / 80).unwrap_or(0).min(1 << 24);
@@ -1343,6 +1356,13 @@ impl Checker {
         let summary = summary?;
         self.diagnostics.extend(summary.diagnostics);
         self.add_zone_info(summary.origin.clone(), &pending, origin.is_some());
+        // Z20b in depth for a signed zone: signatures and NSEC/NSEC3 chain (dnssec_verify).
+        let recs = self.set.recs.get(first_rec..).unwrap_or_default();
+        if self.verify_dnssec && recs.iter().any(|r| r.rtype == rtype::DNSKEY) {
+            let now = self.options.now_unix;
+            let found = crate::dnssec_verify::verify_file(path, &summary.origin, read_options, now);
+            self.diagnostics.extend(found);
+        }
         Ok(summary.origin)
     }
 

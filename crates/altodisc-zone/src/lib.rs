@@ -15,6 +15,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod dnssec_verify;
 pub mod master;
 pub mod output;
 pub mod publish_config;

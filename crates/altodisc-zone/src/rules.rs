@@ -257,7 +257,9 @@ relies on DNSSEC; reverse zones with ALTO records SHOULD be signed. The zone has
         "signed zone: NAPTR RRset without a valid RRSIG (RFC 4035 §2.2)",
         "RFC 4035 §2.2: every authoritative RRset in a signed zone carries an RRSIG. A NAPTR RRset whose \
 RRSIG is missing or expired is bogus for validating clients, which then never use the records. \
-(The checker looks at presence and the validity period only; it does not verify signatures.)",
+With `altodisc check --verify-dnssec`, for a zone file with a DNSKEY the checker also verifies every authoritative RRset's RRSIG with the \
+apex DNSKEYs (RFC 4035 §5.3) and the NSEC or NSEC3 chain (RFC 4034 §4.1.1, RFC 5155 §7.1), as \
+ldns-verify-zone does.",
     ),
     (
         Rule::Z21,
