@@ -311,7 +311,7 @@ async fn run_pair(
     let outcome = resolver.unaptr(&learned.domain, &opts.wanted).await;
     result.status = if outcome.found() {
         PairStatus::Found
-    } else if outcome.status.is_temporary() {
+    } else if outcome.is_temporary() {
         PairStatus::Temporary
     } else {
         PairStatus::NotFound
