@@ -532,3 +532,28 @@ fn live_check_against_a_dead_server_stops_with_one_clear_error() {
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }
+
+/// `docs/checker-rules.md` is what `--explain` prints, rule by rule, for every rule there is: the
+/// page every message points to cannot fall behind the catalogue.
+#[test]
+fn rule_catalogue_page_matches_explain_for_every_rule() {
+    let page = std::fs::read_to_string(root().join("docs/checker-rules.md")).unwrap();
+    let sections = page.matches("\n## ").count();
+    assert_eq!(
+        sections,
+        altodisc_zone::Rule::ALL.len(),
+        "one section per rule"
+    );
+    for rule in altodisc_zone::Rule::ALL {
+        let o = altodisc(&["check", "--explain", rule.id()]);
+        assert_eq!(o.status.code(), Some(0));
+        let text = stdout(&o);
+        let (head, body) = text.split_once("\n\n").unwrap();
+        assert!(
+            page.contains(&format!("\n## {}\n\n{}\n", head.trim(), body.trim())),
+            "docs/checker-rules.md is out of date for {}: regenerate its section from `altodisc check --explain {}`",
+            rule.id(),
+            rule.id()
+        );
+    }
+}
