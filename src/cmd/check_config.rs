@@ -202,6 +202,21 @@ impl Source {
 
     /// The place an error message names: an entry (`prefix[4] ...`), else the longest `[serve]`
     /// key it mentions, else the `[serve]` table itself.
+    /// `(FILE:LINE:COL, rest)` when `message` starts with a position in this file.
+    fn split_position(&self, message: &str) -> Option<(String, String)> {
+        let rest = message
+            .strip_prefix(self.file.as_str())?
+            .strip_prefix(':')?;
+        let (line, rest) = rest.split_once(':')?;
+        let (col, rest) = rest.split_once(':')?;
+        line.parse::<u32>().ok()?;
+        col.parse::<u32>().ok()?;
+        Some((
+            format!("{}:{line}:{col}", self.file),
+            rest.trim_start().to_owned(),
+        ))
+    }
+
     fn locate(&self, message: &str) -> String {
         for (kind, entries) in [
             ("access_domain", &self.spans.access_domain),
@@ -285,8 +300,13 @@ pub(crate) fn check(request: Request<'_>) -> Report {
     let loaded = match sources.load(None) {
         Ok(l) => l,
         Err(e) => {
-            let mut message = e.to_string();
-            let at = source.locate(&message);
+            let full = e.to_string();
+            // The publishing config names its entries by position already
+            // (`FILE:LINE:COL: prefix …`); otherwise the entry or key is looked up here.
+            let (at, mut message) = match source.split_position(&full) {
+                Some((at, rest)) => (at, rest),
+                None => (source.locate(&full), full),
+            };
             let mut hint = hint_for(&message);
             if let Some(other) = conflicting_entry(&config, &message) {
                 let _ = write!(
@@ -432,14 +452,19 @@ fn static_check(
     let spans = toml::from_str(text).unwrap_or_default();
     let serve = toml::from_str::<ServeDoc>(text);
     source.spans = spans;
+    let base = request.config.parent().unwrap_or_else(|| Path::new("."));
     let serve = match serve {
-        Ok(d) => d.serve.unwrap_or_default(),
+        Ok(d) => ServeSection {
+            // Relative paths in [serve] (TSIG `secret_file`s) are taken from the config's
+            // folder, as `serve` does (`ServeSection::from_config`).
+            base_dir: base.to_path_buf(),
+            ..d.serve.unwrap_or_default()
+        },
         Err(e) => {
             report.problems.push(toml_problem(&source, &e, "[serve]: "));
             return None;
         }
     };
-    let base = request.config.parent().unwrap_or_else(|| Path::new("."));
     let mut semantic = |result: Result<(), String>| {
         if let Err(message) = result {
             report.problems.push(Problem {

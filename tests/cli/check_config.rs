@@ -33,6 +33,7 @@ ns = ["ns1.example.org."]
 
 [[zone]]
 origin = "example.org."
+records = ["ns1 3600 IN A 192.0.2.53"]
 
 [[access_domain]]
 domain = "example.org."
@@ -199,19 +200,23 @@ fn entry_errors_point_at_the_entry_not_its_number() {
     let (path, out) = check(&dir, &text);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    // The second [[prefix]] header (203.0.113.0/24 is in no zone).
+    // The value of the second entry's `prefix` key (203.0.113.0/24 is in no zone), once.
     let line = text
         .lines()
         .enumerate()
-        .filter(|(_, l)| *l == "[[prefix]]")
+        .filter(|(_, l)| l.starts_with("prefix = "))
         .nth(1)
         .unwrap()
         .0
         + 1;
     assert!(
-        err.contains(&format!("{}:{line}:1: error: prefix[1]", path.display())),
+        err.contains(&format!(
+            "{}:{line}:10: error: prefix 203.0.113.0/24: owner 113.0.203.in-addr.arpa. is in no [[zone]]",
+            path.display()
+        )),
         "{err}"
     );
+    assert_eq!(err.matches(&path.display().to_string()).count(), 1, "{err}");
     assert!(err.contains("add a zone"), "{err}");
 }
 
@@ -344,20 +349,20 @@ fn a_conflict_names_the_other_entry_and_where_it_is() {
         record("https://alto.example.org/ird"),
         record("https://alto2.example.org/ird"),
     );
-    let headers: Vec<usize> = text
+    let prefixes: Vec<usize> = text
         .lines()
         .enumerate()
-        .filter(|(_, l)| *l == "[[prefix]]")
+        .filter(|(_, l)| l.starts_with("prefix = "))
         .map(|(i, _)| i + 1)
         .collect();
     let (path, out) = check(&dir, &text);
     assert_eq!(out.status.code(), Some(1));
     let p = path.display();
+    // The same prefix twice: refused, naming the other entry and where it is.
     let expected = format!(
-        "{p}:{}:1: error: prefix[1] 198.51.100.0/24: owner 100.51.198.in-addr.arpa. already has a \
-         record with order 100 preference 10 for this service; the other is prefix[0] \
-         198.51.100.0/24 at {p}:{}:1",
-        headers[1], headers[0]
+        "{p}:{}:10: error: prefix 198.51.100.0/24: the same prefix 198.51.100.0/24 as {p}:{}:10: \
+         prefix 198.51.100.0/24: merge their records into one entry",
+        prefixes[1], prefixes[0]
     );
     assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
     let out = altodisc(&[

@@ -761,7 +761,7 @@ fn tsig_from_the_config_guards_transfers_and_signs_notify() {
             "https://alto2.example.org/ird",
         ),
     );
-    served.wait_metric("altodisc_reloads_total{result=\"ok\"}", 1);
+    served.wait_metric("altodisc_reloads_total{result=\"success\"}", 1);
     let after = serial(served.addr);
     assert!(after > before);
     let deadline = Instant::now() + Duration::from_secs(30);
