@@ -79,7 +79,13 @@ pub struct ServeOptions {
     /// On shutdown, queries being answered may finish for this long; then every connection is
     /// closed, whatever clients do (default [`DEFAULT_SHUTDOWN_GRACE`]).
     pub shutdown_grace: Duration,
-    /// UDP receive loops per socket (default: the number of CPUs this process may use).
+    /// Workers (`[serve] workers`, `--workers`): UDP receive loops per listen address, each a
+    /// task of the multi-threaded runtime, so up to this many queries are answered at once on
+    /// as many cores, as NSD's `server-count` and Knot's `udp-workers` do. They share one
+    /// socket: an idle loop takes whatever datagram arrives, where a socket per worker
+    /// (`SO_REUSEPORT`) hashes each client to one worker, however busy. TCP connections are
+    /// served on every runtime thread whatever this is, within the connection limits, which
+    /// stay global. 1 to [`MAX_WORKERS`]; default: the number of CPUs this process may use.
     pub udp_workers: usize,
     /// Who may transfer zones (AXFR/IXFR over TCP); empty = nobody.
     pub transfer_acl: TransferAcl,
@@ -116,6 +122,10 @@ pub const DEFAULT_UDP_BUSY_POLL: Duration = Duration::ZERO;
 /// Budget suggested to those who opt in to busy polling: polls of up to 1 ms, from 10,000
 /// queries per second on a socket (below that rate the server sleeps between queries).
 pub const SUGGESTED_UDP_BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// Largest [`ServeOptions::udp_workers`] accepted from a config or the command line: NSD caps
+/// `server-count` far lower in practice; more loops than that only wait on the same socket.
+pub const MAX_WORKERS: usize = 1024;
 
 /// Default of [`ServeOptions::tcp_query_timeout`]: a query fits one or two TCP segments, so
 /// even a lost segment (a retransmission after about 1 s) completes well within it.
@@ -316,7 +326,7 @@ impl Responder {
         for (bound, udp, tcp) in sockets {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             let poll_token = busy_poll::PollToken::default();
-            for _ in 0..options.udp_workers.max(1) {
+            for _ in 0..options.udp_workers.clamp(1, MAX_WORKERS) {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 if options.udp_batch {
                     tasks.spawn(udp::udp_batch_loop(
