@@ -238,10 +238,12 @@ fn compare_with(kind: PeerKind, exact_truncation: bool) {
         .collect();
     let peer = Peer::start(kind, &zones).expect("peer starts");
     // One worker and two (this machine's cores, as NSD's `server-count: 2` and Knot's two UDP
-    // workers): the answers must not depend on which worker takes a query.
-    for workers in [1, 2] {
+    // workers), sharing one socket or with one each (`SO_REUSEPORT`): the answers must not
+    // depend on which worker takes a query.
+    for (workers, reuseport) in [(1, false), (2, false), (2, true)] {
         let ours = Running::with_options(ServeOptions {
             udp_workers: workers,
+            udp_reuseport: reuseport,
             ..ServeOptions::default()
         });
         assert_same_answers(kind, peer.addr(), ours.addr, exact_truncation);

@@ -68,9 +68,21 @@ fn client(addr: SocketAddr, seed: usize) -> HashMap<u16, Message> {
 }
 
 #[test]
-fn two_workers_answer_every_query_of_concurrent_clients() {
+fn two_workers_on_one_socket_answer_every_query_of_concurrent_clients() {
+    concurrent_clients(false);
+}
+
+/// The same with a socket per worker (`SO_REUSEPORT`, Linux only).
+#[cfg(target_os = "linux")]
+#[test]
+fn two_workers_with_a_socket_each_answer_every_query_of_concurrent_clients() {
+    concurrent_clients(true);
+}
+
+fn concurrent_clients(reuseport: bool) {
     let server = Running::with_options(ServeOptions {
         udp_workers: 2,
+        udp_reuseport: reuseport,
         ..ServeOptions::default()
     });
     let addr = server.addr;
