@@ -70,6 +70,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "MICROSECONDS",
           value_parser = clap::value_parser!(u64).range(..=altodisc_responder::MAX_UDP_BUSY_POLL_US))]
     udp_busy_poll_us: Option<u64>,
+    /// UDP workers per listen address, each answering on its own core (default: the number of
+    /// CPUs; 1 to 1024; overrides `serve.workers`). TCP is served on every core either way.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=altodisc_responder::MAX_WORKERS as u64))]
+    workers: Option<u64>,
     /// Most TCP connections from one source, an IPv4 address or an IPv6 /64 (default 64; 0 =
     /// only the overall `serve.max_tcp_connections`); further ones are closed at once.
     #[arg(long, value_name = "N")]
@@ -235,6 +240,9 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     }
     if let Some(us) = args.udp_busy_poll_us {
         options.udp_busy_poll = Duration::from_micros(us);
+    }
+    if let Some(n) = args.workers.and_then(|n| usize::try_from(n).ok()) {
+        options.udp_workers = n;
     }
     if let Some(n) = args.max_tcp_per_source {
         options.max_tcp_connections_per_source = n;

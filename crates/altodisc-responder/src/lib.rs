@@ -47,5 +47,6 @@ pub use error::{IndexError, ResponderError};
 pub use handler::ZoneRequestHandler;
 pub use index::{Answer, AnswerKind, ZoneIndex};
 pub use server::{
-    DEFAULT_UDP_BUSY_POLL, MAX_UDP_BUSY_POLL_US, Responder, SUGGESTED_UDP_BUSY_POLL, ServeOptions,
+    DEFAULT_UDP_BUSY_POLL, MAX_UDP_BUSY_POLL_US, MAX_WORKERS, Responder, SUGGESTED_UDP_BUSY_POLL,
+    ServeOptions,
 };

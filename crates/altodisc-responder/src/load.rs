@@ -200,6 +200,9 @@ pub struct ServeSection {
     /// [`crate::MAX_UDP_BUSY_POLL_US`]; default [`crate::DEFAULT_UDP_BUSY_POLL`]). See
     /// [`ServeOptions::udp_busy_poll`].
     pub udp_busy_poll_us: Option<u64>,
+    /// UDP workers per listen address, 1 to [`crate::MAX_WORKERS`] (default: the number of
+    /// CPUs). See [`ServeOptions::udp_workers`].
+    pub workers: Option<usize>,
     /// Run the zone checker as the gate of every load (default true). Turning it off saves the
     /// second pass over very large zone files; a zone that does not load fails either way.
     pub check: Option<bool>,
@@ -333,7 +336,28 @@ impl ServeSection {
             }
             options.udp_busy_poll = Duration::from_micros(us);
         }
+        if let Some(n) = self.workers {
+            options.udp_workers = check_workers(n)
+                .map_err(|e| ResponderError::Config(format!("[serve] workers = {n}: {e}")))?;
+        }
         Ok(())
+    }
+}
+
+/// `n` if it is a valid worker count (see [`ServeOptions::udp_workers`]), else what to do
+/// instead; shared by `[serve] workers` and `--workers`.
+///
+/// # Errors
+/// The reason, with the bound, for 0 or more than [`crate::MAX_WORKERS`].
+pub fn check_workers(n: usize) -> Result<usize, String> {
+    if (1..=crate::MAX_WORKERS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "workers must be 1 to {} (one per CPU is the default; more than the CPUs only \
+             wait on the same socket)",
+            crate::MAX_WORKERS
+        ))
     }
 }
 
@@ -1377,6 +1401,29 @@ mod tests {
         std::fs::write(dir.join("other.example.zone"), "").unwrap();
         assert_ne!(sources.fingerprint(), fp, "a new zone file is a change");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn workers_are_set_and_zero_or_absurd_counts_are_refused_with_the_bound() {
+        let mut options = ServeOptions::default();
+        assert!(options.udp_workers >= 1);
+        let cfg: PublishConfig = "[serve]\nworkers = 2\n".parse().unwrap();
+        let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
+        serve.apply(&mut options).unwrap();
+        assert_eq!(options.udp_workers, 2);
+        for bad in [0, 1025, 1_000_000] {
+            let cfg: PublishConfig = format!("[serve]\nworkers = {bad}\n").parse().unwrap();
+            let serve = ServeSection::from_config(&cfg, "f.toml").unwrap();
+            let err = serve.apply(&mut options).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "[serve] workers = {bad}: workers must be 1 to 1024"
+                )),
+                "{err}"
+            );
+            assert_eq!(options.udp_workers, 2, "a refused value changes nothing");
+        }
+        assert_eq!(check_workers(1024), Ok(1024));
     }
 
     #[test]

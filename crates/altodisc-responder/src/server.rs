@@ -79,7 +79,13 @@ pub struct ServeOptions {
     /// On shutdown, queries being answered may finish for this long; then every connection is
     /// closed, whatever clients do (default [`DEFAULT_SHUTDOWN_GRACE`]).
     pub shutdown_grace: Duration,
-    /// UDP receive loops per socket (default: the number of CPUs this process may use).
+    /// Workers (`[serve] workers`, `--workers`): UDP receive loops per listen address, each a
+    /// task of the multi-threaded runtime, so up to this many queries are answered at once on
+    /// as many cores, as NSD's `server-count` and Knot's `udp-workers` do. They share one
+    /// socket: an idle loop takes whatever datagram arrives, where a socket per worker
+    /// (`SO_REUSEPORT`) hashes each client to one worker, however busy. TCP connections are
+    /// served on every runtime thread whatever this is, within the connection limits, which
+    /// stay global. 1 to [`MAX_WORKERS`]; default: the number of CPUs this process may use.
     pub udp_workers: usize,
     /// Who may transfer zones (AXFR/IXFR over TCP); empty = nobody.
     pub transfer_acl: TransferAcl,
@@ -106,6 +112,10 @@ pub struct ServeOptions {
     /// the price of CPU time (at most one polling loop per socket). Zero turns it off.
     /// Default [`DEFAULT_UDP_BUSY_POLL`] (off).
     pub udp_busy_poll: Duration,
+    /// One UDP socket per worker (`SO_REUSEPORT`, Linux) instead of one shared by all workers;
+    /// the kernel then hashes each client address to one socket. Off by default; on with the
+    /// environment variable `ALTODISC_UDP_REUSEPORT=1`, so `bench/responder` can compare both.
+    pub udp_reuseport: bool,
 }
 
 /// Default of [`ServeOptions::udp_busy_poll`]: off. A polling loop keeps one CPU at 99–100 %
@@ -116,6 +126,10 @@ pub const DEFAULT_UDP_BUSY_POLL: Duration = Duration::ZERO;
 /// Budget suggested to those who opt in to busy polling: polls of up to 1 ms, from 10,000
 /// queries per second on a socket (below that rate the server sleeps between queries).
 pub const SUGGESTED_UDP_BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// Largest [`ServeOptions::udp_workers`] accepted from a config or the command line: NSD caps
+/// `server-count` far lower in practice; more loops than that only wait on the same socket.
+pub const MAX_WORKERS: usize = 1024;
 
 /// Default of [`ServeOptions::tcp_query_timeout`]: a query fits one or two TCP segments, so
 /// even a lost segment (a retransmission after about 1 s) completes well within it.
@@ -157,6 +171,7 @@ impl Default for ServeOptions {
             udp_fast_path: std::env::var_os("ALTODISC_UDP_FASTPATH").is_none_or(|v| v != "0"),
             udp_batch: std::env::var_os("ALTODISC_UDP_BATCH").is_none_or(|v| v != "0"),
             udp_busy_poll: DEFAULT_UDP_BUSY_POLL,
+            udp_reuseport: std::env::var_os("ALTODISC_UDP_REUSEPORT").is_some_and(|v| v == "1"),
         }
     }
 }
@@ -231,19 +246,56 @@ fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(TCP_BACKLOG)
 }
 
+/// A UDP socket on `addr` with `SO_REUSEPORT`, so that each worker can have its own socket on
+/// the same address (the kernel spreads datagrams over them by the client's address and port).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn reuseport_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrStorage, bind, setsockopt, socket, sockopt,
+    };
+    use std::os::fd::AsRawFd;
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(
+        family,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    setsockopt(&fd, sockopt::ReusePort, &true)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    let socket = UdpSocket::from_std(std::net::UdpSocket::from(fd))?;
+    enlarge_udp_buffers(&socket);
+    Ok(socket)
+}
+
 /// Binds UDP and TCP on the same address. For port 0 the kernel picks the UDP port, and the TCP
 /// listener must take the same number: that TCP port can already be in use by an unrelated
 /// socket, so a fresh pair is tried (a bounded number of times) instead of failing.
 async fn bind_udp_and_tcp(
     addr: SocketAddr,
+    reuseport: bool,
 ) -> Result<(SocketAddr, UdpSocket, TcpListener), ResponderError> {
     let bind_err = |source| ResponderError::Bind { addr, source };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        enlarge_udp_buffers(&udp);
+        let udp = if reuseport {
+            reuseport_udp(addr).map_err(bind_err)?
+        } else {
+            let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
+            enlarge_udp_buffers(&udp);
+            udp
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let udp = {
+            let _ = reuseport;
+            UdpSocket::bind(addr).await.map_err(bind_err)?
+        };
         let bound = udp.local_addr().map_err(bind_err)?;
         match tcp_listener(bound) {
             Ok(tcp) => return Ok((bound, udp, tcp)),
@@ -284,10 +336,25 @@ impl Responder {
             idle_timeout: options.tcp_idle_timeout,
             query_timeout: options.tcp_query_timeout,
         });
+        let workers = options.udp_workers.clamp(1, MAX_WORKERS);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let reuseport = options.udp_reuseport && workers > 1;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let reuseport = false;
         let mut sockets = Vec::new();
         for &addr in &options.listen {
-            let (bound, udp, tcp) = bind_udp_and_tcp(addr).await?;
-            sockets.push((bound, Arc::new(udp), tcp));
+            let (bound, udp, tcp) = bind_udp_and_tcp(addr, reuseport).await?;
+            let mut udp = vec![Arc::new(udp)];
+            // With SO_REUSEPORT, a socket per further worker on the port the first one got.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            while reuseport && udp.len() < workers {
+                let more = reuseport_udp(bound).map_err(|source| ResponderError::Bind {
+                    addr: bound,
+                    source,
+                })?;
+                udp.push(Arc::new(more));
+            }
+            sockets.push((bound, udp, tcp));
         }
         let metrics_listener = match options.metrics_listen {
             Some(addr) => {
@@ -313,10 +380,18 @@ impl Responder {
             ));
         }
         let mut local_addrs = Vec::new();
-        for (bound, udp, tcp) in sockets {
+        for (bound, udps, tcp) in sockets {
+            // One busy-poll token per socket (at most one loop polls a socket at a time).
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            let poll_token = busy_poll::PollToken::default();
-            for _ in 0..options.udp_workers.max(1) {
+            let tokens: Vec<busy_poll::PollToken> =
+                udps.iter().map(|_| Default::default()).collect();
+            for worker in 0..workers {
+                // A shared socket: every worker on it; SO_REUSEPORT: its own socket each.
+                let Some(udp) = udps.get(worker % udps.len()) else {
+                    continue;
+                };
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let poll_token = tokens.get(worker % udps.len()).cloned().unwrap_or_default();
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 if options.udp_batch {
                     tasks.spawn(udp::udp_batch_loop(
@@ -719,7 +794,7 @@ mod tests {
         };
         let plain = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let default = getsockopt(&plain, sockopt::RcvBuf).unwrap();
-        let (_, udp, _) = bind_udp_and_tcp(SocketAddr::from(([127, 0, 0, 1], 0)))
+        let (_, udp, _) = bind_udp_and_tcp(SocketAddr::from(([127, 0, 0, 1], 0)), false)
             .await
             .unwrap();
         // Linux reports twice what was set; without CAP_NET_ADMIN it caps what is set at the

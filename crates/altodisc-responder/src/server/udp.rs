@@ -24,7 +24,7 @@ use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmm
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::busy_poll::{BusyPoll, PollGuard, PollToken};
 use super::{Ctx, MAX_UDP_QUERY, answer, formerr};
@@ -371,7 +371,8 @@ pub(super) async fn udp_batch_loop(
             Ok(0) => continue,
             Ok(_) => {}
             Err(error) => {
-                debug!(%error, "UDP socket no longer readable");
+                // This worker ends; the other workers of the socket keep serving it.
+                warn!(%error, "UDP socket no longer readable: this worker stops");
                 return;
             }
         }

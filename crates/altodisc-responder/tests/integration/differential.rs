@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use altodisc_proto::ladder::reverse_name;
+use altodisc_responder::ServeOptions;
 use altodisc_testpeers::{Peer, PeerKind, Zone, require_or_skip};
 use hickory_proto::rr::RecordType;
 
@@ -236,8 +237,17 @@ fn compare_with(kind: PeerKind, exact_truncation: bool) {
         .map(|(origin, path)| Zone::file(origin, path))
         .collect();
     let peer = Peer::start(kind, &zones).expect("peer starts");
-    let ours = Running::bundled();
-    assert_same_answers(kind, peer.addr(), ours.addr, exact_truncation);
+    // One worker and two (this machine's cores, as NSD's `server-count: 2` and Knot's two UDP
+    // workers), sharing one socket or with one each (`SO_REUSEPORT`): the answers must not
+    // depend on which worker takes a query.
+    for (workers, reuseport) in [(1, false), (2, false), (2, true)] {
+        let ours = Running::with_options(ServeOptions {
+            udp_workers: workers,
+            udp_reuseport: reuseport,
+            ..ServeOptions::default()
+        });
+        assert_same_answers(kind, peer.addr(), ours.addr, exact_truncation);
+    }
     // The list covers what it claims (guards against a peer or zone that answers everything alike).
     let classes = |name: &str, t, via| {
         let s = ask(peer.addr(), name, t, via);

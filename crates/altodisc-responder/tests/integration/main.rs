@@ -2,7 +2,8 @@
 //! differential comparison with NSD and Knot serving the same zone files, and real clients
 //! (`dig`, `kdig`) parsing every answer; NSD and Knot as secondaries of altodisc (AXFR, NOTIFY);
 //! protocol corner cases against NSD, Knot and BIND, and the RFC 8906 `dig` checks;
-//! hostile traffic while valid queries keep being answered.
+//! hostile traffic while valid queries keep being answered; several UDP workers answering
+//! concurrent clients.
 
 // Tests may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -20,3 +21,4 @@ mod rfc8906;
 mod secondaries;
 mod transport;
 mod tsig;
+mod workers;
