@@ -40,7 +40,7 @@ pub mod walk;
 
 pub use access_domain::{AccessDomainError, decode_access_domain, parse_domain_name_option};
 pub use ladder::{AddressFamily, IpPrefix, LadderError, LadderStep, LadderWarning, ReverseLadder};
-pub use name::{DomainName, NameError};
+pub use name::{CanonicalName, DomainName, NameError, canonical_cmp};
 pub use naptr::{NaptrRecord, NaptrWireError};
 pub use publish::{
     ExpansionMode, ExpansionPolicy, PublishError, PublishPlan, PublishWarning, publish_owners,

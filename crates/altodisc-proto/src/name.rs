@@ -8,6 +8,7 @@
 //! Limits enforced everywhere (RFC 1035 §2.3.4): a label is at most 63 octets and the whole encoded
 //! name at most 255 octets.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
@@ -427,6 +428,32 @@ impl Hash for DomainName {
         for b in &self.wire {
             state.write_u8(b.to_ascii_lowercase());
         }
+    }
+}
+
+/// RFC 4034 §6.1 canonical name order: label by label from the right, each label compared as
+/// lowercase octets, absent labels sorting first. The order of NSEC/NSEC3 chains and of
+/// canonical RRset sorting.
+#[must_use]
+pub fn canonical_cmp(a: &DomainName, b: &DomainName) -> Ordering {
+    let la: Vec<Vec<u8>> = a.labels().map(<[u8]>::to_ascii_lowercase).collect();
+    let lb: Vec<Vec<u8>> = b.labels().map(<[u8]>::to_ascii_lowercase).collect();
+    la.iter().rev().cmp(lb.iter().rev())
+}
+
+/// A name ordered by [`canonical_cmp`], as a key of ordered maps and sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalName(pub DomainName);
+
+impl PartialOrd for CanonicalName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CanonicalName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        canonical_cmp(&self.0, &other.0)
     }
 }
 

@@ -26,12 +26,13 @@
 //! Wiring into serving (DO bit, RRSIGs in answers, NSEC in negative answers, a config switch,
 //! AXFR carrying the signatures) is done in the responder's handler and index, not here.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use altodisc_proto::DomainName;
+use altodisc_proto::name::CanonicalName;
+pub use altodisc_proto::name::canonical_cmp;
 use altodisc_zone::record::{CLASS_IN, Zone, ZoneRecord, rtype};
 use hickory_proto::dnssec::crypto::Digest;
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
@@ -996,31 +997,6 @@ fn from_name(n: &Name) -> Result<DomainName, SignError> {
     })
 }
 
-/// RFC 4034 §6.1 canonical name order: label by label from the right, each label compared as
-/// lowercase octets, absent labels sorting first.
-#[must_use]
-pub fn canonical_cmp(a: &DomainName, b: &DomainName) -> Ordering {
-    let la: Vec<Vec<u8>> = a.labels().map(<[u8]>::to_ascii_lowercase).collect();
-    let lb: Vec<Vec<u8>> = b.labels().map(<[u8]>::to_ascii_lowercase).collect();
-    la.iter().rev().cmp(lb.iter().rev())
-}
-
-/// A key for canonical ordering in ordered maps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Canon(DomainName);
-
-impl PartialOrd for Canon {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Canon {
-    fn cmp(&self, other: &Self) -> Ordering {
-        canonical_cmp(&self.0, &other.0)
-    }
-}
-
 fn is_below(name: &DomainName, ancestor: &DomainName) -> bool {
     let n: Vec<&[u8]> = name.labels().collect();
     let a: Vec<&[u8]> = ancestor.labels().collect();
@@ -1245,7 +1221,7 @@ pub fn sign_zone_with(
     let mut sets: OwnerSets<'_> = BTreeMap::new();
     for r in &records {
         if !glue(&r.owner) {
-            sets.entry(Canon(r.owner.clone()))
+            sets.entry(CanonicalName(r.owner.clone()))
                 .or_default()
                 .entry(r.rtype)
                 .or_default()
@@ -1348,7 +1324,7 @@ pub fn sign_zone_with(
 
     let owners: Vec<DomainName> = sets.keys().map(|c| c.0.clone()).collect();
     for (i, owner) in owners.iter().enumerate() {
-        let Some(types) = sets.get(&Canon(owner.clone())) else {
+        let Some(types) = sets.get(&CanonicalName(owner.clone())) else {
             continue;
         };
         let delegation = cuts.contains(owner);
@@ -1412,7 +1388,7 @@ pub fn sign_zone_with(
 }
 
 /// RRsets of a zone by owner, in canonical order.
-type OwnerSets<'a> = BTreeMap<Canon, BTreeMap<u16, Vec<&'a ZoneRecord>>>;
+type OwnerSets<'a> = BTreeMap<CanonicalName, BTreeMap<u16, Vec<&'a ZoneRecord>>>;
 
 /// The NSEC3 chain of a zone (RFC 5155 §7.1): one NSEC3 per authoritative name and per empty
 /// non-terminal, owned by the hashed name, pointing to the next hash in order and wrapping.
@@ -1426,7 +1402,7 @@ fn nsec3_chain(
     apex_extra: &[u16],
 ) -> Result<Vec<(DomainName, NSEC3)>, SignError> {
     let apex_labels = origin.label_count();
-    let mut names: BTreeMap<Canon, BTreeSet<u16>> = BTreeMap::new();
+    let mut names: BTreeMap<CanonicalName, BTreeSet<u16>> = BTreeMap::new();
     for (owner, types) in sets {
         let delegation = cuts.contains(&owner.0);
         let has_ds = types.contains_key(&rtype::DS);
@@ -1454,7 +1430,7 @@ fn nsec3_chain(
                     message: e.to_string(),
                 }
             })?;
-            names.entry(Canon(anc)).or_default();
+            names.entry(CanonicalName(anc)).or_default();
         }
     }
     let mut hashed: Vec<(Vec<u8>, BTreeSet<u16>, String)> = Vec::with_capacity(names.len());
@@ -1507,7 +1483,7 @@ fn nsec3_chain(
 #[derive(Debug, Clone, Default)]
 pub struct SignedExtras {
     rrsigs: std::collections::HashMap<(String, u16), Vec<ZoneRecord>>,
-    nsec: BTreeMap<Canon, ZoneRecord>,
+    nsec: BTreeMap<CanonicalName, ZoneRecord>,
     origin: Option<DomainName>,
 }
 
@@ -1535,7 +1511,7 @@ impl SignedExtras {
                     }
                 }
                 rtype::NSEC => {
-                    x.nsec.insert(Canon(r.owner.clone()), r.clone());
+                    x.nsec.insert(CanonicalName(r.owner.clone()), r.clone());
                 }
                 _ => {}
             }
@@ -1564,7 +1540,7 @@ impl SignedExtras {
     /// owner before it in canonical order, wrapping round; RFC 4034 §4.1.1).
     fn covering(&self, qname: &DomainName) -> Option<&ZoneRecord> {
         self.nsec
-            .range(..=Canon(qname.clone()))
+            .range(..=CanonicalName(qname.clone()))
             .next_back()
             .or_else(|| self.nsec.iter().next_back())
             .map(|(_, r)| r)
@@ -1574,7 +1550,7 @@ impl SignedExtras {
     #[must_use]
     pub fn nodata_proof(&self, qname: &DomainName) -> Vec<ZoneRecord> {
         let mut out = Vec::new();
-        if let Some(n) = self.nsec.get(&Canon(qname.clone())) {
+        if let Some(n) = self.nsec.get(&CanonicalName(qname.clone())) {
             self.with_sig(n, &mut out);
         }
         out
@@ -1886,6 +1862,7 @@ pub fn owner_names(zone: &Zone) -> Result<Vec<DomainName>, SignError> {
 mod tests {
     use super::*;
     use altodisc_zone::reader::read_zone_str;
+    use std::cmp::Ordering;
 
     pub(crate) const FIXTURE: &str = "$ORIGIN 2.0.192.in-addr.arpa.\n$TTL 300\n\
 @ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60\n\

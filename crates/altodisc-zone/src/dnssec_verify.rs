@@ -23,6 +23,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use altodisc_proto::DomainName;
+use altodisc_proto::name::{CanonicalName, canonical_cmp};
 use hickory_proto::dnssec::DigestType;
 use hickory_proto::dnssec::Verifier as _;
 use hickory_proto::dnssec::crypto::Digest;
@@ -33,29 +34,6 @@ use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use crate::diag::Diagnostic;
 use crate::record::{Position, Zone, ZoneRecord, rtype};
 use crate::rules::Rule;
-
-/// RFC 4034 §6.1 canonical order of names.
-fn canonical_cmp(a: &DomainName, b: &DomainName) -> Ordering {
-    let la: Vec<Vec<u8>> = a.labels().map(<[u8]>::to_ascii_lowercase).collect();
-    let lb: Vec<Vec<u8>> = b.labels().map(<[u8]>::to_ascii_lowercase).collect();
-    la.iter().rev().cmp(lb.iter().rev())
-}
-
-/// A name ordered canonically.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Canon(DomainName);
-
-impl PartialOrd for Canon {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Canon {
-    fn cmp(&self, other: &Self) -> Ordering {
-        canonical_cmp(&self.0, &other.0)
-    }
-}
 
 fn is_below(name: &DomainName, ancestor: &DomainName) -> bool {
     name.label_count() > ancestor.label_count() && name.is_subdomain_of(ancestor)
@@ -113,7 +91,7 @@ pub fn verify_zone(zone: &Zone, now_unix: u64) -> Vec<Diagnostic> {
     let mut keys: Vec<DNSKEY> = Vec::new();
     // RRsets by owner and type; RRSIGs by owner and covered type.
     let mut sets: Sets<'_> = BTreeMap::new();
-    let mut sigs: BTreeMap<(Canon, u16), Vec<(&ZoneRecord, RRSIG)>> = BTreeMap::new();
+    let mut sigs: BTreeMap<(CanonicalName, u16), Vec<(&ZoneRecord, RRSIG)>> = BTreeMap::new();
     for r in &zone.records {
         // Undecodable RDATA is the reader's and other rules' finding.
         let Ok(rec) = decode(r) else {
@@ -122,7 +100,7 @@ pub fn verify_zone(zone: &Zone, now_unix: u64) -> Vec<Diagnostic> {
         match rec.data {
             RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
                 let covered = u16::from(sig.input().type_covered);
-                sigs.entry((Canon(r.owner.clone()), covered))
+                sigs.entry((CanonicalName(r.owner.clone()), covered))
                     .or_default()
                     .push((r, sig));
             }
@@ -133,7 +111,7 @@ pub fn verify_zone(zone: &Zone, now_unix: u64) -> Vec<Diagnostic> {
                     keys.push(k.clone());
                 }
                 let rec = Record::from_rdata(rec.name, rec.ttl, data);
-                sets.entry(Canon(r.owner.clone()))
+                sets.entry(CanonicalName(r.owner.clone()))
                     .or_default()
                     .entry(r.rtype)
                     .or_default()
@@ -242,7 +220,7 @@ pub fn verify_zone(zone: &Zone, now_unix: u64) -> Vec<Diagnostic> {
 
     // Authoritative names and the denial chain.
     let nsec3_owner = |types: &Types<'_>| types.keys().all(|t| *t == rtype::NSEC3);
-    let names: Vec<&Canon> = sets
+    let names: Vec<&CanonicalName> = sets
         .iter()
         .filter(|(n, t)| !glue(&n.0) && !nsec3_owner(t))
         .map(|(n, _)| n)
@@ -260,9 +238,14 @@ pub fn verify_zone(zone: &Zone, now_unix: u64) -> Vec<Diagnostic> {
 /// The RRsets of one owner by type, each record with its decoded form.
 type Types<'a> = BTreeMap<u16, Vec<(&'a ZoneRecord, Record)>>;
 /// The RRsets of a zone by owner, in canonical order.
-type Sets<'a> = BTreeMap<Canon, Types<'a>>;
+type Sets<'a> = BTreeMap<CanonicalName, Types<'a>>;
 
-fn nsec_chain(origin: &DomainName, sets: &Sets<'_>, names: &[&Canon], out: &mut Vec<Diagnostic>) {
+fn nsec_chain(
+    origin: &DomainName,
+    sets: &Sets<'_>,
+    names: &[&CanonicalName],
+    out: &mut Vec<Diagnostic>,
+) {
     for (i, name) in names.iter().enumerate() {
         let next = names.get(i + 1).map_or(origin, |n| &n.0);
         let Some(types) = sets.get(*name) else {
@@ -304,7 +287,7 @@ fn nsec_chain(origin: &DomainName, sets: &Sets<'_>, names: &[&Canon], out: &mut 
 fn nsec3_chain(
     origin: &DomainName,
     sets: &Sets<'_>,
-    names: &[&Canon],
+    names: &[&CanonicalName],
     cuts: &[DomainName],
     out: &mut Vec<Diagnostic>,
 ) {
@@ -358,7 +341,7 @@ fn nsec3_chain(
     }
     let opt_out = chain.iter().any(|c| c.3);
     let hashes: BTreeSet<&[u8]> = chain.iter().map(|c| c.0.as_slice()).collect();
-    let mut expected: BTreeMap<Canon, Option<&Position>> = BTreeMap::new();
+    let mut expected: BTreeMap<CanonicalName, Option<&Position>> = BTreeMap::new();
     for name in names {
         let types = sets.get(*name);
         let delegation = cuts.contains(&name.0);
@@ -375,7 +358,7 @@ fn nsec3_chain(
         let labels: Vec<&[u8]> = name.0.labels().collect();
         for skip in 1..labels.len().saturating_sub(origin.label_count()) {
             if let Ok(anc) = DomainName::from_labels(labels[skip..].iter().copied()) {
-                expected.entry(Canon(anc)).or_insert(at);
+                expected.entry(CanonicalName(anc)).or_insert(at);
             }
         }
     }
