@@ -357,3 +357,52 @@ fn write_alto_conf_writes_the_first_verified_candidate() {
         )
     );
 }
+
+/// A state file that cannot be written stops the agent at once with an error naming it and
+/// what to fix, and leaves what is at that path as it was (no partial file, no temporary file).
+#[test]
+fn unwritable_state_file_is_a_clear_error_and_leaves_the_path_intact() {
+    let tmp = TempDir::new("statefile");
+    // Root ignores permission bits, so the unwritable places here are a missing directory and
+    // a path that is a directory with content.
+    let missing = tmp.0.join("no-such-dir/discovery.json");
+    let occupied = tmp.0.join("discovery.json");
+    std::fs::create_dir(&occupied).unwrap();
+    std::fs::write(occupied.join("keep"), "keep\n").unwrap();
+    for path in [&missing, &occupied] {
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_altodisc"))
+            .args([
+                "discover",
+                "--watch",
+                "--domain",
+                "example.net",
+                "--server",
+                "127.0.0.1:1",
+                "--no-recursion",
+                "--state-file",
+                path.to_str().unwrap(),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("--state-file {}:", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("must exist and be writable"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+    }
+    assert!(!missing.parent().unwrap().exists());
+    assert_eq!(
+        std::fs::read_to_string(occupied.join("keep")).unwrap(),
+        "keep\n"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["discovery.json"], "no temporary file left");
+}

@@ -48,6 +48,7 @@ rname = "hostmaster.isp.test."
 service = "ALTO:https"
 [[zone]]
 origin = "isp.test."
+records = ["ns1 120 IN A 192.0.2.53"]
 [[access_domain]]
 domain = "isp.test."
 records = [
