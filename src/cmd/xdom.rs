@@ -5,6 +5,7 @@ use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use altodisc_resolver::batch::{BatchOptions, BatchSummary, DEFAULT_CONCURRENCY, run_batch};
+use altodisc_resolver::dns::DnsSource;
 use altodisc_resolver::udp_engine::{EngineConfig, UdpEngineSource};
 use altodisc_resolver::{Resolver, XdomOptions, XdomOutcome, XdomStatus};
 use clap::Args;
@@ -56,8 +57,8 @@ pub(crate) struct XdomArgs {
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
     concurrency: usize,
     /// In batch mode, send every query through the full DNS client instead of the UDP query
-    /// engine (for comparison; the engine is used only with --server and without DNSSEC
-    /// validation).
+    /// engine (for comparison; the engine is used only with --server, and leaves the names DNSSEC
+    /// validation covers to the full client).
     #[arg(long, requires = "batch")]
     no_udp_engine: bool,
     /// Query the ladder names one at a time instead of all at once.
@@ -251,22 +252,25 @@ fn run_batch_mode(
     ))
 }
 
-/// The source a batch queries: with explicit `--server`s and no DNSSEC validation, the UDP
-/// query engine (many queries outstanding on one socket) in front of the resolver's client, which
-/// still answers everything the engine leaves to it (TC, CNAMEs, errors, refusals); otherwise the
-/// resolver's client alone (hickory validates DNSSEC).
+/// The source a batch queries: with explicit `--server`s, the UDP query engine (many queries
+/// outstanding on one socket) in front of a full client, which still answers everything the
+/// engine leaves to it (TC, CNAMEs, errors, refusals, names DNSSEC validation covers); without
+/// `--server` or with --no-udp-engine, the resolver's client alone.
 async fn batch_source(
     args: &XdomArgs,
     resolver: &Resolver,
 ) -> Result<std::sync::Arc<dyn altodisc_resolver::NaptrSource>, String> {
     let config = args.dns.dns_config()?;
-    let dnssec = args.dns.dnssec_config()?;
     let Some(&server) = config.servers.first() else {
         return Ok(resolver.source());
     };
-    if dnssec.mode.validates() || args.no_udp_engine {
+    if args.no_udp_engine {
         return Ok(resolver.source());
     }
+    let dnssec = args.dns.dnssec_config()?;
+    let full = DnsSource::with_dnssec(&config, &dnssec)
+        .await
+        .map_err(|e| e.to_string())?;
     let engine = EngineConfig {
         server,
         timeout: config.timeout,
@@ -274,7 +278,7 @@ async fn batch_source(
         recursion_desired: config.recursion_desired,
         other_servers: config.servers.len() > 1,
     };
-    let source = UdpEngineSource::new(engine, resolver.source())
+    let source = UdpEngineSource::new(engine, std::sync::Arc::new(full))
         .await
         .map_err(|e| format!("cannot open a UDP socket to {server}: {e}"))?;
     Ok(std::sync::Arc::new(source))

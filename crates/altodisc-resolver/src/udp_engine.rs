@@ -12,11 +12,12 @@
 //! query name, and NXDOMAIN / NODATA carrying the zone's SOA (RFC 2308 §5). Everything else — a
 //! truncated answer (TC, RFC 7766 §5: the TCP retry), a CNAME, an error RCODE, a negative
 //! answer without SOA, a response that does not decode, a refused connection, a silent server
-//! when other servers are configured — is handed to the full client (the `fallback`, normally
-//! [`crate::dns::DnsSource`]), so the results are those of the one-by-one resolution. DNSSEC
-//! validation is never done here: build the engine only when validation is off
-//! ([`UdpEngineSource::new`] is the caller's choice; `altodisc xdom --batch` keeps hickory when
-//! `--dnssec` validates).
+//! when other servers are configured — is handed to the full client (the `fallback`, a
+//! [`DnsSource`]), so the results are those of the one-by-one resolution. DNSSEC validation is
+//! never done here: a name the fallback would validate ([`DnsSource::unvalidated_state`] is
+//! `None`) goes to it whole; the others (DNSSEC off, or no chain of trust through these
+//! servers, RFC 4033 §5 "indeterminate") are labelled as the fallback labels them, and
+//! `--dnssec require` refuses a positive answer that is not secure, as the fallback does.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,7 +32,8 @@ use hickory_resolver::proto::rr::{DNSClass, RData, RecordType};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-use crate::dns::EDNS_PAYLOAD;
+use crate::dns::{DnsSource, EDNS_PAYLOAD};
+use crate::dnssec::DnssecMode;
 use crate::source::{
     FailureReason, LookupFailure, NaptrAnswer, NaptrLookup, NaptrSource, QueryTrace, Transport,
 };
@@ -94,7 +96,7 @@ impl Drop for Receiver {
 pub struct UdpEngineSource {
     shared: Arc<Shared>,
     config: EngineConfig,
-    fallback: Arc<dyn NaptrSource>,
+    fallback: Arc<DnsSource>,
     _receiver: Receiver,
 }
 
@@ -113,10 +115,7 @@ impl UdpEngineSource {
     ///
     /// # Errors
     /// When the socket cannot be bound or connected.
-    pub async fn new(
-        config: EngineConfig,
-        fallback: Arc<dyn NaptrSource>,
-    ) -> std::io::Result<Self> {
+    pub async fn new(config: EngineConfig, fallback: Arc<DnsSource>) -> std::io::Result<Self> {
         let local: SocketAddr = if config.server.is_ipv4() {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
@@ -300,7 +299,13 @@ async fn receive(shared: Arc<Shared>) {
 }
 
 /// The outcome decided from a response, or `None` when the full client must decide.
-fn decide(name: &DomainName, wire: &[u8], elapsed: Duration) -> Option<NaptrLookup> {
+fn decide(
+    name: &DomainName,
+    wire: &[u8],
+    elapsed: Duration,
+    dnssec: DnssecState,
+    require: bool,
+) -> Option<NaptrLookup> {
     let msg = Message::from_vec(wire).ok()?;
     if msg.metadata.truncation {
         return None;
@@ -377,6 +382,12 @@ fn decide(name: &DomainName, wire: &[u8], elapsed: Duration) -> Option<NaptrLook
         }
     }
     let answers = msg.answers.len();
+    if require && dnssec != DnssecState::Secure {
+        return Some(NaptrLookup {
+            result: Err(LookupFailure::Failed(FailureReason::DnssecRequired(dnssec))),
+            queries: vec![trace(answers, Some(ttl))],
+        });
+    }
     Some(NaptrLookup {
         result: Ok(NaptrAnswer {
             owner: owner.unwrap_or_else(|| name.clone()),
@@ -384,7 +395,7 @@ fn decide(name: &DomainName, wire: &[u8], elapsed: Duration) -> Option<NaptrLook
             records,
             malformed,
             ttl,
-            dnssec: DnssecState::Unchecked,
+            dnssec,
         }),
         queries: vec![trace(answers, Some(ttl))],
     })
@@ -393,13 +404,17 @@ fn decide(name: &DomainName, wire: &[u8], elapsed: Duration) -> Option<NaptrLook
 #[async_trait::async_trait]
 impl NaptrSource for UdpEngineSource {
     async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
+        let Some(dnssec) = self.fallback.unvalidated_state(name).await else {
+            return self.fallback.lookup_naptr(name).await;
+        };
         if self.shared.refused.load(Ordering::Relaxed) {
             return self.fallback.lookup_naptr(name).await;
         }
+        let require = self.fallback.dnssec_mode() == DnssecMode::Require;
         let started = Instant::now();
         match self.exchange(name).await {
             Some(Reply::Response(wire)) => {
-                if let Some(decided) = decide(name, &wire, started.elapsed()) {
+                if let Some(decided) = decide(name, &wire, started.elapsed(), dnssec, require) {
                     return decided;
                 }
             }
@@ -458,7 +473,7 @@ mod tests {
             b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
         ] {
             assert_eq!(question_of(bad), None);
-            assert!(decide(&name, bad, Duration::ZERO).is_none());
+            assert!(decide(&name, bad, Duration::ZERO, DnssecState::Unchecked, false).is_none());
         }
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use altodisc_resolver::batch::{BatchOptions, run_batch};
+use altodisc_resolver::dns::DnsSource;
 use altodisc_resolver::udp_engine::{EngineConfig, UdpEngineSource};
 use altodisc_resolver::{DnsConfig, Resolver, WantedService};
 use altodisc_testpeers::{Peer, PeerKind, Zone, require_or_skip};
@@ -124,7 +125,7 @@ async fn batch_through_the_engine_matches_one_by_one_resolution() {
             recursion_desired: false,
             other_servers: false,
         },
-        resolver.source(),
+        Arc::new(DnsSource::new(&config).unwrap()),
     )
     .await
     .unwrap();
