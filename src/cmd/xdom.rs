@@ -5,6 +5,8 @@ use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use altodisc_resolver::batch::{BatchOptions, BatchSummary, DEFAULT_CONCURRENCY, run_batch};
+use altodisc_resolver::dns::DnsSource;
+use altodisc_resolver::udp_engine::{EngineConfig, UdpEngineSource};
 use altodisc_resolver::{Resolver, XdomOptions, XdomOutcome, XdomStatus};
 use clap::Args;
 
@@ -54,6 +56,11 @@ pub(crate) struct XdomArgs {
     /// Inputs resolved at the same time in batch mode.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
     concurrency: usize,
+    /// In batch mode, send every query through the full DNS client instead of the UDP query
+    /// engine (for comparison; the engine is used only with --server, and leaves the names DNSSEC
+    /// validation covers to the full client).
+    #[arg(long, requires = "batch")]
+    no_udp_engine: bool,
     /// Query the ladder names one at a time instead of all at once.
     #[arg(long)]
     sequential: bool,
@@ -157,22 +164,29 @@ pub(crate) fn run(args: &XdomArgs) -> ExitCode {
     exit::code(aggregate(not_found, temporary))
 }
 
-fn read_lines(path: &str) -> io::Result<Vec<String>> {
+/// The input lines, read as the batch goes (memory stays bounded however long the input);
+/// the first read error ends the input and is kept in `error`.
+fn read_lines(
+    path: &str,
+    error: std::rc::Rc<std::cell::RefCell<Option<io::Error>>>,
+) -> io::Result<impl Iterator<Item = String>> {
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(io::stdin().lock())
     } else {
         Box::new(io::BufReader::new(std::fs::File::open(path)?))
     };
-    let mut lines = Vec::new();
-    for line in reader.split(b'\n') {
+    Ok(reader.split(b'\n').map_while(move |line| match line {
         // Invalid UTF-8 becomes an invalid line (an error object), not a failed run.
-        lines.push(
-            String::from_utf8_lossy(&line?)
+        Ok(line) => Some(
+            String::from_utf8_lossy(&line)
                 .trim_end_matches('\r')
                 .to_owned(),
-        );
-    }
-    Ok(lines)
+        ),
+        Err(e) => {
+            *error.borrow_mut() = Some(e);
+            None
+        }
+    }))
 }
 
 fn run_batch_mode(
@@ -182,7 +196,8 @@ fn run_batch_mode(
     wanted: &[altodisc_proto::service::WantedService],
     rt: &tokio::runtime::Runtime,
 ) -> ExitCode {
-    let lines = match read_lines(path) {
+    let read_error = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let lines = match read_lines(path, std::rc::Rc::clone(&read_error)) {
         Ok(l) => l,
         Err(e) => return usage_error(&format!("--batch {path}: {e}")),
     };
@@ -194,8 +209,12 @@ fn run_batch_mode(
     let show_progress = io::stderr().is_terminal();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    let source = match rt.block_on(batch_source(args, resolver)) {
+        Ok(s) => s,
+        Err(m) => return usage_error(&m),
+    };
     let result = rt.block_on(run_batch(
-        resolver.source(),
+        source,
         lines,
         wanted,
         &options,
@@ -220,10 +239,49 @@ fn run_batch_mode(
         }
     };
     eprintln!("altodisc xdom: {summary}");
+    if let Some(e) = read_error.borrow_mut().take() {
+        eprintln!(
+            "altodisc: error: --batch {path}: reading stopped after {} lines: {e}",
+            summary.inputs
+        );
+        return exit::code(exit::NOT_FOUND);
+    }
     exit::code(aggregate(
         summary.not_found + summary.errors,
         summary.temporary,
     ))
+}
+
+/// The source a batch queries: with explicit `--server`s, the UDP query engine (many queries
+/// outstanding on one socket) in front of a full client, which still answers everything the
+/// engine leaves to it (TC, CNAMEs, errors, refusals, names DNSSEC validation covers); without
+/// `--server` or with --no-udp-engine, the resolver's client alone.
+async fn batch_source(
+    args: &XdomArgs,
+    resolver: &Resolver,
+) -> Result<std::sync::Arc<dyn altodisc_resolver::NaptrSource>, String> {
+    let config = args.dns.dns_config()?;
+    let Some(&server) = config.servers.first() else {
+        return Ok(resolver.source());
+    };
+    if args.no_udp_engine {
+        return Ok(resolver.source());
+    }
+    let dnssec = args.dns.dnssec_config()?;
+    let full = DnsSource::with_dnssec(&config, &dnssec)
+        .await
+        .map_err(|e| e.to_string())?;
+    let engine = EngineConfig {
+        server,
+        timeout: config.timeout,
+        attempts: config.attempts,
+        recursion_desired: config.recursion_desired,
+        other_servers: config.servers.len() > 1,
+    };
+    let source = UdpEngineSource::new(engine, std::sync::Arc::new(full))
+        .await
+        .map_err(|e| format!("cannot open a UDP socket to {server}: {e}"))?;
+    Ok(std::sync::Arc::new(source))
 }
 
 fn write_human(out: &mut impl Write, o: &XdomOutcome, trace: bool) -> io::Result<()> {

@@ -10,7 +10,7 @@
 //! are never cached, so the xdom retry rule really asks again.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -46,7 +46,16 @@ struct Slot {
     /// Distinguishes a slot from its replacement when evicting.
     id: u64,
     query: Query,
+    /// Looked up again since the last sweep (see [`MAX_ENTRIES`]).
+    used: Arc<AtomicBool>,
 }
+
+/// Entries kept before a sweep. A batch of millions of addresses would otherwise keep every R32
+/// (R128) name, each looked up once, for its TTL: memory grows with the input. When the map
+/// reaches this size, finished entries not looked up again since the previous sweep are dropped
+/// (queries in flight always stay), so shared R24/R16/R8 names of the addresses being resolved
+/// stay cached while one-off names go; memory is bounded by this many entries.
+pub const MAX_ENTRIES: usize = 65_536;
 
 /// Counters of a [`CachedSource`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,8 +123,12 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
                 .peek()
                 .is_none_or(|e| e.expires.is_some_and(|t| Instant::now() < t));
             if reusable {
+                slot.used.store(true, Ordering::Relaxed);
                 return (slot.clone(), false);
             }
+        }
+        if slots.len() >= MAX_ENTRIES {
+            slots.retain(|_, s| s.query.peek().is_none() || s.used.swap(false, Ordering::Relaxed));
         }
         let inner = Arc::clone(&self.inner);
         let sent = Arc::clone(&self.sent);
@@ -131,6 +144,7 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
         let slot = Slot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             query,
+            used: Arc::new(AtomicBool::new(false)),
         };
         slots.insert(name.clone(), slot.clone());
         (slot, true)
@@ -263,6 +277,27 @@ mod tests {
         // The finished entry is cached for its TTL: no further query.
         let _ = c.lookup_naptr(&name).await;
         assert_eq!(src.query_count(), 1);
+    }
+
+    /// One-off names are swept once the map is full; names looked up again survive the sweep.
+    #[tokio::test]
+    async fn map_stays_bounded_and_keeps_shared_names() {
+        let c = CachedSource::new(MemorySource::new());
+        let shared = n("shared.example.");
+        let _ = c.lookup_naptr(&shared).await;
+        for i in 0..(3 * MAX_ENTRIES) {
+            let _ = c.lookup_naptr(&n(&format!("{i}.once.example."))).await;
+            if i % 1000 == 0 {
+                let _ = c.lookup_naptr(&shared).await;
+            }
+            let len = c.slots.lock().unwrap().len();
+            assert!(len <= MAX_ENTRIES, "{len} entries at {i}");
+        }
+        assert_eq!(
+            c.inner().query_count(),
+            1 + 3 * MAX_ENTRIES,
+            "shared name sent once"
+        );
     }
 
     #[tokio::test]

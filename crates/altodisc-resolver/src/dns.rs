@@ -588,6 +588,21 @@ impl DnsSource {
     }
 }
 
+impl DnsSource {
+    /// The DNSSEC state an answer for `name` gets without validation, or `None` when this
+    /// source validates it (then only this source may answer it). `Unchecked` with DNSSEC off;
+    /// `Indeterminate` for a name that no chain of trust reaches through these servers (the
+    /// fallback of [`DnsSource::with_dnssec`]). The batch's UDP query engine
+    /// ([`crate::udp_engine`]) answers such names itself, labelled as this source would.
+    pub async fn unvalidated_state(&self, name: &DomainName) -> Option<DnssecState> {
+        if !self.mode.validates() {
+            return Some(DnssecState::Unchecked);
+        }
+        let fb = self.fallback.as_ref()?;
+        (!fb.covers(name) && !fb.root_reachable().await).then_some(DnssecState::Indeterminate)
+    }
+}
+
 impl Fallback {
     /// Whether `name` is at or below a `--trust-anchor` name.
     fn covers(&self, name: &DomainName) -> bool {

@@ -80,6 +80,7 @@ pub mod dns;
 pub mod dnssec;
 pub mod memory;
 pub mod source;
+pub mod udp_engine;
 pub mod unaptr;
 pub mod xdom;
 

@@ -1,0 +1,178 @@
+//! Batch mode through the UDP query engine gives the same answers as resolving each address on
+//! its own through the full client, against a real NSD: NAPTR at R32, R24 and R16, CNAMEs
+//! (RFC 2317 style, left to the full client), an RRset too large for UDP (TC, the TCP retry),
+//! NODATA and NXDOMAIN ladders.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use altodisc_resolver::batch::{BatchOptions, run_batch};
+use altodisc_resolver::dns::DnsSource;
+use altodisc_resolver::udp_engine::{EngineConfig, UdpEngineSource};
+use altodisc_resolver::{DnsConfig, Resolver, WantedService};
+use altodisc_testpeers::{Peer, PeerKind, Zone, require_or_skip};
+use serde_json::Value;
+
+/// /24s 10.0.C.0 for C in 0..NETS, ADDRS addresses each.
+const NETS: usize = 48;
+const ADDRS: usize = 60;
+
+fn zone() -> String {
+    let u = "\"u\" \"ALTO:https\"";
+    let mut z = String::from(
+        "$ORIGIN 10.in-addr.arpa.\n$TTL 3600\n\
+         @ IN SOA ns1.example.net. hostmaster.example.net. 1 7200 900 1209600 300\n\
+         @ IN NS ns1.example.net.\n",
+    );
+    writeln!(
+        z,
+        "0 IN NAPTR 100 10 {u} \"!.*!https://r16.example.net/ird!\" ."
+    )
+    .unwrap();
+    writeln!(
+        z,
+        "target IN NAPTR 100 10 {u} \"!.*!https://via-cname.example.net/ird!\" ."
+    )
+    .unwrap();
+    for c in 0..NETS {
+        match c % 6 {
+            0 => writeln!(
+                z,
+                "{c}.0 IN NAPTR 100 10 {u} \"!.*!https://r24-{c}.example.net/ird!\" ."
+            )
+            .unwrap(),
+            1 => {
+                for d in 1..=20 {
+                    writeln!(
+                        z,
+                        "{d}.{c}.0 IN NAPTR 100 {d} {u} \"!.*!https://r32-{c}-{d}.example.net/ird!\" ."
+                    )
+                    .unwrap();
+                }
+            }
+            2 => writeln!(z, "{c}.0 IN CNAME target").unwrap(),
+            3 => {
+                // 30 records: larger than the 1232-octet EDNS payload, so TC=1 and TCP.
+                for p in 0..30 {
+                    writeln!(
+                        z,
+                        "{c}.0 IN NAPTR 100 {p} {u} \"!.*!https://big-{c}-{p}-padding-padding.example.net/ird!\" ."
+                    )
+                    .unwrap();
+                }
+            }
+            4 => writeln!(z, "{c}.0 IN PTR nodata.example.net.").unwrap(),
+            _ => {} // nothing below the R16 (NXDOMAIN at R32 and R24, found at R16)
+        }
+    }
+    z
+}
+
+/// What must agree: status, matched name, candidates (TTL aside: the full client's own cache
+/// counts it down between the one-by-one lookups).
+fn essence(v: &Value) -> String {
+    let cands: Vec<String> = v["candidates"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    format!(
+                        "{} {}/{} owner={} chain={}",
+                        c["uri"], c["order"], c["preference"], c["owner"], c["chain"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {} matched={} degraded={} [{}]",
+        v["input"],
+        v["result"],
+        v["matched_name"],
+        v["degraded"],
+        cands.join("; ")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_through_the_engine_matches_one_by_one_resolution() {
+    if !require_or_skip(PeerKind::Nsd) {
+        return;
+    }
+    let peer = Peer::start(PeerKind::Nsd, &[Zone::text("10.in-addr.arpa.", zone())]).unwrap();
+    let config = DnsConfig {
+        servers: vec![peer.addr()],
+        recursion_desired: false,
+        ..DnsConfig::default()
+    };
+    let resolver = Resolver::with_servers(&config).unwrap();
+    let wanted = [WantedService::alto_https()];
+    let inputs: Vec<String> = (0..NETS)
+        .flat_map(|c| (1..=ADDRS).map(move |d| format!("10.0.{c}.{d}")))
+        .collect();
+
+    let mut expected = Vec::new();
+    for input in &inputs {
+        let o = resolver.xdom(input, &wanted).await.unwrap();
+        expected.push(essence(&o.to_json(false)));
+    }
+
+    let engine = UdpEngineSource::new(
+        EngineConfig {
+            server: peer.addr(),
+            timeout: config.timeout,
+            attempts: config.attempts,
+            recursion_desired: false,
+            other_servers: false,
+        },
+        Arc::new(DnsSource::new(&config).unwrap()),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    let options = BatchOptions {
+        concurrency: 128,
+        with_queries: true,
+        ..BatchOptions::default()
+    };
+    let summary = run_batch(
+        Arc::new(engine),
+        inputs.clone(),
+        &wanted,
+        &options,
+        &mut out,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), inputs.len());
+    for (row, want) in rows.iter().zip(&expected) {
+        assert_eq!(&essence(row), want);
+    }
+    // Every kind of outcome occurred, so the comparison covered them.
+    let all = expected.join("\n");
+    for needle in [
+        "r24-0.",
+        "r32-1-7.",
+        "via-cname",
+        "big-3-29-",
+        "r16.example",
+    ] {
+        assert!(all.contains(needle), "{needle} missing");
+    }
+    // The TC answers went over TCP (the full client's retry), the rest over UDP.
+    let transports: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r["queries"].as_array().cloned().unwrap_or_default())
+        .map(|q| q["transport"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(transports.iter().any(|t| t == "tcp"), "{transports:?}");
+    assert!(transports.iter().any(|t| t == "udp"));
+    assert_eq!(summary.inputs, inputs.len() as u64);
+    assert_eq!(summary.temporary, 0, "{summary}");
+}
