@@ -37,7 +37,7 @@ enum KeysCommand {
     /// Every zone with keys in the directory.
     List(Target),
     /// Confirm that the DS of the zone's new KSK is at the parent (KSK rollover by double-DS,
-    /// `ksk_lifetime` in [serve]): the old KSK is retired after the parent's DS TTL. Reload
+    /// `ksk_lifetime` in `[serve]`): the old KSK is retired after the parent's DS TTL. Reload
     /// `serve` (SIGHUP) afterwards so it sets its timer.
     DsSeen {
         /// The key directory (`[serve] key_dir`).

@@ -23,7 +23,7 @@
 //! | [`name`] | domain names in wire and presentation form | RFC 1035 §3.1, §5.1 |
 //! | [`walk`] | the U-NAPTR walk: non-terminal chasing, loops, budget, protocol order | RFC 3958 §2.2.4–§2.2.5, RFC 4848 |
 //!
-//! Decisions where the RFCs are silent or disagree are marked with their entry in `docs/decisions.md` (A<n>) in the
+//! Decisions where the RFCs are silent or disagree are marked with their entry in `docs/decisions.md` (`A<n>`) in the
 //! docs of the item that takes them.
 
 pub mod access_domain;
