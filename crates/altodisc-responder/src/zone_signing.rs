@@ -102,38 +102,21 @@ pub fn signed_serial_key(origin: &DomainName) -> String {
     format!("signed:{}", origin.to_lowercase_string())
 }
 
-/// Parses a duration of the `[serve]` table: a whole number with a unit, `s`, `m`, `h`, `d` or
-/// `w` (`"90s"`, `"15m"`, `"14d"`). A bare number is refused: days or seconds would be a guess.
+/// Parses a duration of the `[serve]` table with humantime's units (`"90s"`, `"15m"`, `"14d"`,
+/// `"2w"`, `"1y"`, `"1h 30m"`). A bare number is refused: days or seconds would be a guess.
 ///
 /// # Errors
 /// A message naming what is wrong.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let unit_secs: u64 = match unit.trim() {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        "" => {
-            return Err(format!(
-                "{text:?}: give a unit: s, m, h, d or w (e.g. \"14d\")"
-            ));
-        }
-        other => {
-            return Err(format!(
-                "{text:?}: unknown unit {other:?} (s, m, h, d or w)"
-            ));
-        }
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a whole number and a unit, e.g. \"90s\""))?;
-    n.checked_mul(unit_secs)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?}: too long"))
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?}: give a unit: s, m, h, d, w or y (e.g. \"14d\")"
+        ));
+    }
+    humantime::parse_duration(t).map_err(|e| {
+        format!("{text:?}: {e}; write a whole number and a unit (s, m, h, d, w, y), e.g. \"14d\"")
+    })
 }
 
 /// One of the old `*_days` key and its duration form, not both.
@@ -848,7 +831,11 @@ mod tests {
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43_200)));
         assert_eq!(parse_duration("14d"), Ok(Duration::from_secs(14 * 86_400)));
         assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
-        for bad in ["14", "d", "-1d", "1.5d", "3y", "99999999999999999999s"] {
+        // The documented `ksk_lifetime = "1y"` (humantime: 365.25 days).
+        assert_eq!(parse_duration("1y"), Ok(Duration::from_secs(31_557_600)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("1.5d"), Ok(Duration::from_secs(129_600)));
+        for bad in ["14", "d", "-1d", "1,5d", "3x", "99999999999999999999s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(
