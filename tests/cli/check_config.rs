@@ -302,17 +302,26 @@ fn default_key_dir_on_a_read_only_config_directory_is_an_error_with_the_fix() {
     let config = etc.join("altodisc.toml");
     let text = format!("[serve]\nlisten = [\"127.0.0.1:5300\"]\ndnssec = \"sign\"\n{ZONE}");
     std::fs::write(&config, &text).unwrap();
-    let script = format!(
-        "mount --bind '{etc}' '{etc}' && mount -o remount,bind,ro '{etc}' && \
-         STATE_DIRECTORY=/var/lib/altodisc '{bin}' check-config '{config}'",
-        etc = etc.display(),
-        bin = env!("CARGO_BIN_EXE_altodisc"),
-        config = config.display()
-    );
-    let out = Command::new(unshare)
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .unwrap();
+    let state = dir.0.join("state");
+    std::fs::create_dir(&state).unwrap();
+    // `env` sets the variable or takes it away, inside a mount namespace where the config's
+    // directory is read-only (as under ProtectSystem=strict).
+    let read_only = |env: &str| {
+        let script = format!(
+            "mount --bind '{etc}' '{etc}' && mount -o remount,bind,ro '{etc}' && \
+             env {env} '{bin}' check-config '{config}'",
+            etc = etc.display(),
+            bin = env!("CARGO_BIN_EXE_altodisc"),
+            config = config.display()
+        );
+        Command::new(&unshare)
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap()
+    };
+    // Outside systemd (no STATE_DIRECTORY) the default is `keys` beside the config: refused,
+    // with the fix.
+    let out = read_only("-u STATE_DIRECTORY");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -327,6 +336,10 @@ fn default_key_dir_on_a_read_only_config_directory_is_an_error_with_the_fix() {
         err.contains("key_dir = \"/var/lib/altodisc/keys\""),
         "{err}"
     );
+    // Under the unit (STATE_DIRECTORY set) the default is `keys` in the state directory: the
+    // same config passes although its own directory is read-only.
+    let out = read_only(&format!("STATE_DIRECTORY='{}'", state.display()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Writable, the same config passes.
     let out = altodisc(&["check-config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -141,6 +141,21 @@ fn either(
 /// Default key directory, relative to the config file.
 pub const DEFAULT_KEY_DIR: &str = "keys";
 
+/// Where keys go when `key_dir` is not set: `keys` in the service's state directory when
+/// systemd gives one (`$STATE_DIRECTORY`, a ':'-separated list of absolute paths whose first is
+/// the unit's own; the packaged unit's is /var/lib/altodisc, the only place it may write under
+/// `ProtectSystem=strict`), else [`DEFAULT_KEY_DIR`] beside the config file (`base`).
+#[must_use]
+pub fn default_key_dir(base: &Path, state_directory: Option<&std::ffi::OsStr>) -> PathBuf {
+    state_directory
+        .and_then(|s| {
+            let first = s.to_string_lossy().split(':').next()?.to_owned();
+            let dir = PathBuf::from(first);
+            dir.is_absolute().then(|| dir.join(DEFAULT_KEY_DIR))
+        })
+        .unwrap_or_else(|| base.join(DEFAULT_KEY_DIR))
+}
+
 /// The DNSSEC settings of a load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnssecSettings {
@@ -317,7 +332,10 @@ impl DnssecSettings {
         Ok(Self {
             mode: mode.unwrap_or_default(),
             per_zone: BTreeMap::new(),
-            key_dir: base.join(key_dir.unwrap_or_else(|| Path::new(DEFAULT_KEY_DIR))),
+            key_dir: key_dir.map_or_else(
+                || default_key_dir(base, std::env::var_os("STATE_DIRECTORY").as_deref()),
+                |dir| base.join(dir),
+            ),
             policy,
             denial: Denial::Nsec,
             denial_zones: BTreeMap::new(),
@@ -822,6 +840,31 @@ mod tests {
         assert_eq!(soa_serial(&e), 2_026_112_201);
         // The signatures cover the new serial (the SOA RRSIG is made after the serial is set).
         assert!(!needs_refresh(&e, &s.policy, t0));
+    }
+
+    #[test]
+    fn default_key_dir_is_in_the_state_directory_under_systemd() {
+        let base = Path::new("/etc/altodisc");
+        assert_eq!(
+            default_key_dir(base, None),
+            PathBuf::from("/etc/altodisc/keys")
+        );
+        assert_eq!(
+            default_key_dir(base, Some(std::ffi::OsStr::new("/var/lib/altodisc"))),
+            PathBuf::from("/var/lib/altodisc/keys")
+        );
+        assert_eq!(
+            default_key_dir(
+                base,
+                Some(std::ffi::OsStr::new("/var/lib/altodisc:/var/lib/other"))
+            ),
+            PathBuf::from("/var/lib/altodisc/keys")
+        );
+        // Not an absolute path: not from systemd, ignored.
+        assert_eq!(
+            default_key_dir(base, Some(std::ffi::OsStr::new("relative"))),
+            PathBuf::from("/etc/altodisc/keys")
+        );
     }
 
     #[test]
