@@ -16,7 +16,8 @@ use altodisc_zone::Severity;
 use altodisc_zone::check::{CheckOptions, Checker};
 use altodisc_zone::publish_config::{PublishConfig, SerialState};
 use altodisc_zone::reader::{
-    StreamSummary, origin_from_file_name, read_zone_file, stream_zone_file,
+    IncludeBase, ReadOptions, StreamSummary, origin_from_file_name, read_zone_file_with,
+    stream_zone_file_with,
 };
 use altodisc_zone::record::{Zone, ZoneRecord};
 use serde::Deserialize;
@@ -45,13 +46,23 @@ pub struct Loaded {
 /// [`ResponderError::Io`] if the directory cannot be read; [`ResponderError::ZoneFile`] with
 /// `file:line:col` for the first error diagnostic of any file.
 pub fn load_zone_dir(dir: &Path) -> Result<Loaded, ResponderError> {
+    load_zone_dir_with(dir, &ReadOptions::default())
+}
+
+/// [`load_zone_dir`] with explicit reader options (`[serve] include_base`, see
+/// [`ServeSection::read_options`]).
+///
+/// # Errors
+/// As [`load_zone_dir`].
+pub fn load_zone_dir_with(dir: &Path, read: &ReadOptions) -> Result<Loaded, ResponderError> {
     let files = zone_files(dir)?;
     let mut loaded = Loaded::default();
     for (path, origin) in files {
-        let outcome = read_zone_file(&path, Some(&origin)).map_err(|e| ResponderError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let outcome =
+            read_zone_file_with(&path, Some(&origin), read).map_err(|e| ResponderError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         if let Some(first) = outcome
             .diagnostics
             .iter()
@@ -100,7 +111,14 @@ pub fn stream_zone_file_into_index(
     origin: &DomainName,
     warnings: &mut Vec<String>,
 ) -> Result<ZoneData, ResponderError> {
-    stream_zone_file_tapped(path, origin, warnings, &mut |_| {}, &mut |_| {})
+    stream_zone_file_tapped(
+        path,
+        origin,
+        &ReadOptions::default(),
+        warnings,
+        &mut |_| {},
+        &mut |_| {},
+    )
 }
 
 /// [`stream_zone_file_into_index`] that also hands every record to `tap` after indexing it, and
@@ -109,13 +127,14 @@ pub fn stream_zone_file_into_index(
 fn stream_zone_file_tapped(
     path: &Path,
     origin: &DomainName,
+    read: &ReadOptions,
     warnings: &mut Vec<String>,
     tap: &mut dyn FnMut(&ZoneRecord),
     done: &mut dyn FnMut(&StreamSummary),
 ) -> Result<ZoneData, ResponderError> {
     let mut builder = ZoneBuilder::new(origin)?;
     let mut first_error: Option<IndexError> = None;
-    let summary = stream_zone_file(path, Some(origin), &mut |rec| {
+    let summary = stream_zone_file_with(path, Some(origin), read, &mut |rec| {
         if first_error.is_none()
             && let Err(e) = builder.add(&rec)
         {
@@ -172,6 +191,11 @@ pub struct ServeSection {
     pub listen: Vec<SocketAddr>,
     /// Directory of `<origin>.zone` files, relative to the config file.
     pub zones_dir: Option<PathBuf>,
+    /// Folder in which relative `$INCLUDE` paths of zone files are looked up, at every depth
+    /// (BIND's `directory`, NSD's working directory); relative to the config file's folder.
+    /// Absent: the folder of the file that holds the `$INCLUDE` (Knot's rule). The same as
+    /// `altodisc check --include-base`; see [`Self::read_options`].
+    pub include_base: Option<PathBuf>,
     /// TCP idle timeout in seconds.
     pub tcp_idle_timeout: Option<u64>,
     /// Most concurrent TCP connections.
@@ -300,6 +324,35 @@ impl ServeSection {
         }
     }
 
+    /// The reader options of the zone files: `include_base` resolved from the config file's
+    /// folder.
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] naming the key and the resolved path when `include_base` is
+    /// not an existing directory (every relative `$INCLUDE` would fail otherwise, one zone at a
+    /// time, with a less direct message).
+    pub fn read_options(&self) -> Result<ReadOptions, ResponderError> {
+        let mut read = ReadOptions::default();
+        if let Some(dir) = &self.include_base {
+            let resolved = self.base_dir.join(dir);
+            if !resolved.is_dir() {
+                let why = if resolved.exists() {
+                    "is not a directory"
+                } else {
+                    "does not exist"
+                };
+                return Err(ResponderError::Config(format!(
+                    "[serve] include_base = {:?}: {} {why} (a relative include_base is read from \
+                     the config file's folder); create it or fix the path",
+                    dir.display().to_string(),
+                    resolved.display()
+                )));
+            }
+            read.include_base = IncludeBase::Dir(resolved);
+        }
+        Ok(read)
+    }
+
     /// Applies the transport settings to `options` (listen addresses are added).
     ///
     /// # Errors
@@ -409,6 +462,7 @@ impl Sources {
     fn plan(&self, previous: Option<&SerialState>) -> Result<Plan, ResponderError> {
         let mut dirs: Vec<PathBuf> = self.zones_dir.iter().cloned().collect();
         let mut serve = ServeSection::default();
+        let mut read = ReadOptions::default();
         let mut generated = Loaded::default();
         let mut serial_file = None;
         // Without a config there is no serial file: the running server's state is all there is.
@@ -418,6 +472,7 @@ impl Sources {
             let config =
                 PublishConfig::load(path).map_err(|e| ResponderError::Config(e.to_string()))?;
             serve = ServeSection::from_config(&config, &file)?;
+            read = serve.read_options()?;
             let base = path.parent().unwrap_or_else(|| Path::new("."));
             serial_file = serve.serial_file.as_ref().map(|f| base.join(f));
             if let Some(dir) = &serve.zones_dir {
@@ -445,6 +500,7 @@ impl Sources {
         }
         Ok(Plan {
             serve,
+            read,
             generated,
             dirs,
             serial_file,
@@ -460,12 +516,13 @@ impl Sources {
     pub fn load(&self, previous: Option<&SerialState>) -> Result<LoadedSources, ResponderError> {
         let Plan {
             serve,
+            read,
             generated: mut loaded,
             dirs,
             ..
         } = self.plan(previous)?;
         for dir in dirs {
-            let files = load_zone_dir(&dir)?;
+            let files = load_zone_dir_with(&dir, &read)?;
             loaded.zones.extend(files.zones);
             loaded.warnings.extend(files.warnings);
         }
@@ -507,6 +564,7 @@ impl Sources {
     ) -> Result<LoadedIndex, ResponderError> {
         let Plan {
             serve,
+            read,
             mut generated,
             dirs,
             serial_file,
@@ -533,18 +591,19 @@ impl Sources {
         // checker on this thread (`build_and_check_zones`). Signed zones are built from prepared
         // records, so the checker reads the sources itself on a second thread meanwhile.
         let (built, checked) = if run_check && !dnssec.active() {
-            let (built, checked) = build_and_check_zones(generated_zones, &files, &mut warnings);
+            let (built, checked) =
+                build_and_check_zones(generated_zones, &files, &read, &mut warnings);
             (built, Some(checked))
         } else {
             std::thread::scope(|scope| {
-                let checker =
-                    run_check.then(|| scope.spawn(|| check_sources(generated_zones, &files)));
+                let checker = run_check
+                    .then(|| scope.spawn(|| check_sources(generated_zones, &files, &read)));
                 let built = if !dnssec.active() {
-                    build_zones(generated_zones, &files, &mut warnings)
+                    build_zones(generated_zones, &files, &read, &mut warnings)
                 } else {
                     build_prepared_zones(
                         generated_zones,
-                        &files,
+                        (&files, &read),
                         &mut warnings,
                         &dnssec,
                         signed_at,
@@ -750,6 +809,7 @@ fn check_one(feed: impl FnOnce(&mut Checker)) -> Result<(), Vec<String>> {
 /// What loading one unit needs besides the unit.
 struct UnitCtx<'a> {
     check: bool,
+    read: &'a ReadOptions,
     dnssec: &'a DnssecSettings,
     now: SystemTime,
     history: Option<&'a SerialState>,
@@ -783,7 +843,14 @@ impl UnitCtx<'_> {
                 Unit::File(path, origin) => {
                     let mut checker = self.check.then(|| Checker::new(CheckOptions::default()));
                     let built = match checker.as_mut() {
-                        None => stream_zone_file_into_index(path, origin, warnings),
+                        None => stream_zone_file_tapped(
+                            path,
+                            origin,
+                            self.read,
+                            warnings,
+                            &mut |_| {},
+                            &mut |_| {},
+                        ),
                         Some(checker) => {
                             let hint = std::fs::metadata(path)
                                 .map_or(0, |m| usize::try_from(m.len() / 64).unwrap_or(usize::MAX));
@@ -792,6 +859,7 @@ impl UnitCtx<'_> {
                             let zone = stream_zone_file_tapped(
                                 path,
                                 origin,
+                                self.read,
                                 warnings,
                                 &mut |rec| feed.add_ref(rec),
                                 &mut |s| end = Some((s.origin.clone(), s.diagnostics.clone())),
@@ -817,7 +885,7 @@ impl UnitCtx<'_> {
         let zone = match unit {
             Unit::Generated(zone) => (*zone).clone(),
             Unit::File(path, origin) => {
-                let outcome = read_zone_file(path, Some(origin)).map_err(|e| {
+                let outcome = read_zone_file_with(path, Some(origin), self.read).map_err(|e| {
                     load_err(ResponderError::Io {
                         path: path.to_path_buf(),
                         source: std::io::Error::other(e.to_string()),
@@ -920,6 +988,7 @@ impl Sources {
         let previous = served.map(|s| &s.serials);
         let Plan {
             serve,
+            read,
             mut generated,
             dirs,
             serial_file,
@@ -939,6 +1008,7 @@ impl Sources {
         let now = SystemTime::now();
         let ctx = UnitCtx {
             check: check && serve.check.unwrap_or(true),
+            read: &read,
             dnssec: &dnssec,
             now,
             history: history.as_ref(),
@@ -1102,6 +1172,7 @@ fn hash_file(path: &Path, h: &mut impl std::hash::Hasher) {
 fn build_zones(
     generated: &[Zone],
     files: &[(PathBuf, DomainName)],
+    read: &ReadOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ZoneData>, ResponderError> {
     let mut zones = generated
@@ -1109,7 +1180,14 @@ fn build_zones(
         .map(ZoneData::build)
         .collect::<Result<Vec<_>, _>>()?;
     for (path, origin) in files {
-        zones.push(stream_zone_file_into_index(path, origin, warnings)?);
+        zones.push(stream_zone_file_tapped(
+            path,
+            origin,
+            read,
+            warnings,
+            &mut |_| {},
+            &mut |_| {},
+        )?);
     }
     Ok(zones)
 }
@@ -1118,7 +1196,7 @@ fn build_zones(
 /// be signed (or checked for signatures) before it is indexed.
 fn build_prepared_zones(
     generated: &[Zone],
-    files: &[(PathBuf, DomainName)],
+    (files, read): (&[(PathBuf, DomainName)], &ReadOptions),
     warnings: &mut Vec<String>,
     dnssec: &DnssecSettings,
     now: SystemTime,
@@ -1134,10 +1212,11 @@ fn build_prepared_zones(
         )?)?);
     }
     for (path, origin) in files {
-        let outcome = read_zone_file(path, Some(origin)).map_err(|e| ResponderError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let outcome =
+            read_zone_file_with(path, Some(origin), read).map_err(|e| ResponderError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         if let Some(first) = outcome
             .diagnostics
             .iter()
@@ -1164,6 +1243,7 @@ fn build_prepared_zones(
 fn build_and_check_zones(
     generated: &[Zone],
     files: &[(PathBuf, DomainName)],
+    read: &ReadOptions,
     warnings: &mut Vec<String>,
 ) -> (
     Result<Vec<ZoneData>, ResponderError>,
@@ -1187,6 +1267,7 @@ fn build_and_check_zones(
             let zone = stream_zone_file_tapped(
                 path,
                 origin,
+                read,
                 warnings,
                 &mut |rec| feed.add_ref(rec),
                 &mut |summary| end = Some((summary.origin.clone(), summary.diagnostics.clone())),
@@ -1215,6 +1296,7 @@ fn build_and_check_zones(
 fn check_sources(
     generated: &[Zone],
     files: &[(PathBuf, DomainName)],
+    read: &ReadOptions,
 ) -> Result<(), ResponderError> {
     let mut checker = Checker::new(CheckOptions::default());
     for zone in generated {
@@ -1222,7 +1304,7 @@ fn check_sources(
     }
     for (path, origin) in files {
         checker
-            .load_file(path, Some(origin))
+            .load_file_with(path, Some(origin), read)
             .map_err(|e| ResponderError::Io {
                 path: path.clone(),
                 source: std::io::Error::other(e.to_string()),
@@ -1255,6 +1337,8 @@ fn checker_verdict(checker: &mut Checker) -> Result<(), ResponderError> {
 /// What the config asks for, before zone files are read.
 struct Plan {
     serve: ServeSection,
+    /// The zone files' reader options (`[serve] include_base`).
+    read: ReadOptions,
     generated: Loaded,
     dirs: Vec<PathBuf>,
     serial_file: Option<PathBuf>,
@@ -1694,6 +1778,79 @@ mod tests {
             zones_dir: Some(dir.0.clone()),
         };
         assert_eq!(without.strict(), None);
+    }
+
+    #[test]
+    fn include_base_resolves_relative_includes_at_every_depth_from_the_config_folder() {
+        let dir = Scratch::new("incbase");
+        std::fs::create_dir_all(dir.0.join("zones")).unwrap();
+        std::fs::create_dir_all(dir.0.join("inc/sub")).unwrap();
+        dir.write(
+            "zones/example.com.zone",
+            "$TTL 60\n@ SOA ns.example. h.example. 7 2 3 4 5\n$INCLUDE sub/ns.inc\n",
+        );
+        // Nested: `sub/more.inc` is found from the include base, not from inc/sub/ (where
+        // Knot's rule, the default, would look).
+        dir.write(
+            "inc/sub/ns.inc",
+            "@ NS ns.example.\n$INCLUDE sub/more.inc\n",
+        );
+        dir.write(
+            "inc/sub/more.inc",
+            "@ NAPTR 10 10 \"u\" \"ALTO:https\" \"!.*!https://alto.example/!\" .\n",
+        );
+        dir.write(
+            "p.toml",
+            "[serve]\nzones_dir = \"zones\"\ninclude_base = \"inc\"\n",
+        );
+        let sources = Sources {
+            config: Some(dir.0.join("p.toml")),
+            zones_dir: None,
+        };
+        let apex = hickory_proto::rr::Name::from_ascii("example.com.").unwrap();
+        let naptr = |index: &ZoneIndex| {
+            index
+                .lookup(&apex, hickory_proto::rr::RecordType::NAPTR)
+                .answers
+                .len()
+        };
+        // Every load path reads the includes from the base: zone by zone with the gate, all or
+        // nothing with and without it, and the in-memory load of check-config.
+        let isolated = sources.load_index_isolated(None, true).unwrap();
+        assert!(isolated.failed.is_empty(), "{:?}", isolated.failed);
+        assert_eq!(naptr(&isolated.index), 1);
+        assert_eq!(naptr(&sources.load_index_checked(None).unwrap().index), 1);
+        assert_eq!(naptr(&sources.load_index(None).unwrap().index), 1);
+        assert_eq!(sources.load(None).unwrap().loaded.zones[0].records.len(), 3);
+
+        // Without the key the default rule looks beside the zone file, and the failure names
+        // both candidate paths.
+        dir.write("p.toml", "[serve]\nzones_dir = \"zones\"\n");
+        let err = sources
+            .load_index_isolated(None, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("zones/sub/ns.inc") && err.contains("sub/ns.inc"),
+            "{err}"
+        );
+
+        // A base that does not exist, or is a file: the load stops with the key and the path.
+        for (value, why) in [("nope", "does not exist"), ("p.toml", "is not a directory")] {
+            dir.write(
+                "p.toml",
+                &format!("[serve]\nzones_dir = \"zones\"\ninclude_base = \"{value}\"\n"),
+            );
+            let err = sources.load_index_isolated(None, true).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, ResponderError::Config(_)), "{text}");
+            let path = dir.0.join(value).display().to_string();
+            assert!(
+                text.contains(&format!("[serve] include_base = \"{value}\": {path} {why}")),
+                "{text}"
+            );
+            assert!(sources.load(None).is_err());
+        }
     }
 
     #[test]
