@@ -82,10 +82,17 @@ pub(crate) struct CheckArgs {
     #[arg(long)]
     verify_dnssec: bool,
     /// Folder in which relative `$INCLUDE` paths are looked up, at every depth (BIND's
-    /// `directory`, NSD's working directory). Default: the folder of the file that holds the
-    /// `$INCLUDE` (Knot's rule). See docs/operators/zone-files.md.
+    /// `directory`, NSD's working directory). Default: `include_base` of the --config, else the
+    /// folder of the file that holds the `$INCLUDE` (Knot's rule). This flag wins over the
+    /// config. See docs/operators/zone-files.md.
     #[arg(long, value_name = "DIR")]
     include_base: Option<PathBuf>,
+    /// The publishing config `altodisc serve --config` reads: its `[serve] include_base`
+    /// (relative to the config file's folder) is used, so relative `$INCLUDE`s are found where
+    /// the server finds them. Only that key is taken from it (the zones to check are the PATHs;
+    /// --intent replays a config's entries).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Colour: auto (terminal only), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
@@ -147,6 +154,41 @@ fn generated_zones(path: &Path, now_unix: u64) -> Result<Vec<altodisc_zone::Zone
     Ok(published.zones)
 }
 
+/// The reader options: `--include-base`, else `[serve] include_base` of `--config` (resolved
+/// from the config file's folder, as `serve` does), else the default rule.
+fn read_options(args: &CheckArgs) -> Result<ReadOptions, String> {
+    let from_config = match &args.config {
+        None => ReadOptions::default(),
+        Some(path) => {
+            use altodisc_responder::load::ServeSection;
+            use altodisc_zone::publish_config::PublishConfig;
+            let file = path.display().to_string();
+            let config = PublishConfig::load(path).map_err(|e| format!("--config {file}: {e}"))?;
+            let serve = ServeSection::from_config(&config, &file).map_err(|e| e.to_string())?;
+            if args.include_base.is_some() {
+                // The flag wins; the config's key is not even looked at.
+                ReadOptions::default()
+            } else {
+                serve
+                    .read_options()
+                    .map_err(|e| format!("--config {file}: {e}"))?
+            }
+        }
+    };
+    let mut options = from_config;
+    if let Some(dir) = &args.include_base {
+        if !dir.is_dir() {
+            return Err(format!(
+                "--include-base {}: not a directory; give the folder relative $INCLUDE paths are \
+                 read from",
+                dir.display()
+            ));
+        }
+        options.include_base = IncludeBase::Dir(dir.clone());
+    }
+    Ok(options)
+}
+
 /// Runs `altodisc check`.
 pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
     if let Some(rule) = &args.explain {
@@ -186,10 +228,13 @@ pub(crate) fn run(args: &CheckArgs) -> std::process::ExitCode {
     }
     let mut checker = Checker::new(options);
     checker.set_verify_dnssec(args.verify_dnssec);
-    let mut read_options = ReadOptions::default();
-    if let Some(dir) = &args.include_base {
-        read_options.include_base = IncludeBase::Dir(dir.clone());
-    }
+    let read_options = match read_options(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::code(exit::USAGE);
+        }
+    };
     for f in &files {
         // A name-derived origin only for names that look like a domain (`<origin>.zone` with at
         // least one dot in the stem); `$ORIGIN` inside the file takes over for what follows.

@@ -72,3 +72,84 @@ fn include_of_a_device_is_refused_with_file_line_and_bound() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `altodisc check --config FILE ZONE` and `[serve] include_base` in it.
+fn check_with(args: &[&str]) -> (Option<i32>, String, String) {
+    // Run from `/`: a relative key must be read from the config's folder, not from here.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_altodisc"))
+        .current_dir("/")
+        .args(["check", "--color", "never"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn include_base_key_of_the_config_and_the_flag_winning_over_it() {
+    let dir = layout("key");
+    std::fs::create_dir_all(dir.join("conf")).unwrap();
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    let main = dir.join("zones/main.zone").display().to_string();
+    let config = dir.join("conf/altodisc.toml");
+    let config_s = config.display().to_string();
+    // `..` from conf/ is the folder that holds part.inc.
+    std::fs::write(&config, "[serve]\ninclude_base = \"..\"\n").unwrap();
+    let (code, out, err) = check_with(&["--config", &config_s, &main]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // The key names a folder without part.inc: the include is not found there...
+    std::fs::write(&config, "[serve]\ninclude_base = \"../empty\"\n").unwrap();
+    let (code, out, err) = check_with(&["--config", &config_s, &main]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let there = dir.join("conf/../empty/part.inc").display().to_string();
+    assert!(
+        out.contains(&format!("included file {there} not found")),
+        "{out}"
+    );
+    // ...and --include-base wins over the key.
+    let base = dir.display().to_string();
+    let (code, out, err) = check_with(&["--config", &config_s, "--include-base", &base, &main]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn include_base_that_is_not_a_folder_is_a_usage_error_naming_key_and_path() {
+    let dir = layout("badkey");
+    let main = dir.join("zones/main.zone").display().to_string();
+    let config = dir.join("altodisc.toml");
+    let config_s = config.display().to_string();
+    std::fs::write(&config, "[serve]\ninclude_base = \"nope\"\n").unwrap();
+    let (code, out, err) = check_with(&["--config", &config_s, &main]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    let nope = dir.join("nope").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "--config {config_s}: [serve] include_base = \"nope\": {nope} does not exist"
+        )),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+    // The flag wins: the key is not used, so its bad value does not matter.
+    let base = dir.display().to_string();
+    let (code, out, err) = check_with(&["--config", &config_s, "--include-base", &base, &main]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // A flag that is not a folder.
+    let (code, _, err) = check_with(&["--include-base", &nope, &main]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("--include-base {nope}: not a directory")),
+        "{err}"
+    );
+    // Unknown keys of [serve] are refused as by serve.
+    std::fs::write(&config, "[serve]\ninclude_bsae = \".\"\n").unwrap();
+    let (code, _, err) = check_with(&["--config", &config_s, &main]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("include_bsae"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
