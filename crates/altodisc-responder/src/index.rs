@@ -1706,6 +1706,13 @@ fn name_from_wire(wire: &[u8]) -> Result<Name, String> {
 
 /// Decodes standalone RDATA; all of it must be used.
 fn decode_rdata(t: RecordType, data: &[u8]) -> Result<RData, String> {
+    // hickory reads type 65305 as its ANAME draft, but the number is in the private-use range
+    // (65280-65534, RFC 6895 §3.1): its RDATA is opaque, read as unknown data like its
+    // neighbours (BIND's test zones carry `TYPE65305 \# 0`, which peers load).
+    let t = match t {
+        RecordType::ANAME => RecordType::Unknown(u16::from(t)),
+        t => t,
+    };
     let len = u16::try_from(data.len()).map_err(|_| "RDATA over 65535 octets".to_owned())?;
     let mut decoder = BinDecoder::new(data);
     let rd = RData::read(&mut decoder, t, Restrict::new(len)).map_err(|e| e.to_string())?;

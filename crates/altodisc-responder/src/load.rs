@@ -842,6 +842,7 @@ impl UnitCtx<'_> {
                 }
                 Unit::File(path, origin) => {
                     let mut checker = self.check.then(|| Checker::new(CheckOptions::default()));
+                    let mut read_through = false;
                     let built = match checker.as_mut() {
                         None => stream_zone_file_tapped(
                             path,
@@ -855,6 +856,9 @@ impl UnitCtx<'_> {
                             let hint = std::fs::metadata(path)
                                 .map_or(0, |m| usize::try_from(m.len() / 64).unwrap_or(usize::MAX));
                             let mut feed = checker.feed_zone(hint);
+                            // The file name gives the origin, as `altodisc check --origin` does:
+                            // the SOA must sit at it (Z28), records outside it are Z30.
+                            feed.given_origin(origin);
                             let mut end = None;
                             let zone = stream_zone_file_tapped(
                                 path,
@@ -865,18 +869,29 @@ impl UnitCtx<'_> {
                                 &mut |s| end = Some((s.origin.clone(), s.diagnostics.clone())),
                             );
                             if let Some((origin, diagnostics)) = end {
+                                read_through = true;
                                 feed.finish(origin, diagnostics);
                             }
                             zone
                         }
                     };
-                    let built = built.map_err(load_err)?;
-                    if let Some(mut checker) = checker {
+                    // With the gate on, a file the reader read to its end is judged as
+                    // `altodisc check` judges it: the checker has the reader's diagnostics and
+                    // every record, so its errors, in check's order, are the zone's reasons even
+                    // when the indexer refused a record as well (a CNAME beside other data is
+                    // both Z15 and an index error; a syntax error after a Z29 record comes second
+                    // in check's report). The loader's own message stands when the checker finds
+                    // nothing, or when the reader stopped (unreadable file, a bound reached:
+                    // check's exit 2 with that same message).
+                    if let Some(mut checker) = checker
+                        && read_through
+                    {
                         let errors = checker_errors(&mut checker);
                         if !errors.is_empty() {
-                            return Err((errors, true));
+                            return Err((errors, built.is_ok()));
                         }
                     }
+                    let built = built.map_err(load_err)?;
                     Ok(std::sync::Arc::new(built))
                 }
             };
@@ -1263,6 +1278,8 @@ fn build_and_check_zones(
             let hint = std::fs::metadata(path)
                 .map_or(0, |m| usize::try_from(m.len() / 64).unwrap_or(usize::MAX));
             let mut feed = checker.feed_zone(hint);
+            // The origin is given by the file name (Z28, Z30), as in `UnitCtx::load`.
+            feed.given_origin(origin);
             let mut end = None;
             let zone = stream_zone_file_tapped(
                 path,
@@ -1851,6 +1868,48 @@ mod tests {
             );
             assert!(sources.load(None).is_err());
         }
+    }
+
+    #[test]
+    fn the_gate_reports_what_altodisc_check_reports_first() {
+        let dir = Scratch::new("gatefirst");
+        let soa = "$TTL 60\n@ SOA ns.example. h.example. 1 2 3 4 5\n@ NS ns.example.\n";
+        // The indexer refuses the CNAME too; the reason given is the checker's Z15.
+        dir.write(
+            "a.example.zone",
+            &format!("{soa}x CNAME y.example.\nx A 192.0.2.1\n"),
+        );
+        // Outside the zone named by the file: Z30, which needs the origin given to the checker.
+        dir.write("b.example.zone", &format!("{soa}other.test. A 192.0.2.1\n"));
+        // Private-use type 65305 (hickory's ANAME) with empty RDATA loads like its neighbours.
+        dir.write(
+            "c.example.zone",
+            &format!("{soa}t TYPE65305 \\# 0\nt TYPE65304 \\# 0\n"),
+        );
+        let sources = Sources {
+            config: None,
+            zones_dir: Some(dir.0.clone()),
+        };
+        let loaded = sources.load_index_isolated(None, true).unwrap();
+        let first = |zone: &str| {
+            let f = loaded.failed.iter().find(|f| f.zone == zone).unwrap();
+            (f.errors[0].clone(), f.check)
+        };
+        let (a, a_check) = first("a.example.");
+        assert!(a.contains("a.example.zone:4:1: error[Z15]"), "{a}");
+        assert!(
+            !a_check,
+            "the zone did not load: not a checker-only failure"
+        );
+        let (b, _) = first("b.example.");
+        assert!(b.contains("b.example.zone:4:1: error[Z30]"), "{b}");
+        assert_eq!(loaded.failed.len(), 2, "{:?}", loaded.failed);
+        let t = hickory_proto::rr::Name::from_ascii("t.c.example.").unwrap();
+        let answer = loaded
+            .index
+            .lookup(&t, hickory_proto::rr::RecordType::Unknown(65305));
+        assert_eq!(answer.answers.len(), 1, "{answer:?}");
+        assert_eq!(u16::from(answer.answers[0].record_type()), 65305);
     }
 
     #[test]
