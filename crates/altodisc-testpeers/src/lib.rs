@@ -66,6 +66,8 @@ pub mod nginx;
 pub mod dnssec;
 // Network-namespace lab for DHCP tests (dnsmasq, Kea, NSD inside test namespaces).
 pub mod netns;
+// The peer zone corpus and how named-checkzone, kzonecheck and nsd-checkzone judge its files.
+pub mod peer_corpus;
 
 /// How long [`Peer::start`] waits for the daemon to answer before giving up.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);

@@ -17,105 +17,12 @@
 //! A peer that times out (30 s) or dies on a signal makes that file's peer verdict "failed"; the
 //! file then counts as a disagreement among peers and is listed.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use altodisc_proto::DomainName;
+use altodisc_testpeers::peer_corpus::{self, Judgement, Peers};
 use altodisc_zone::Severity;
 use altodisc_zone::check::{CheckOptions, Checker};
-
-fn corpus_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/peer-zones")
-}
-
-/// One file of `origins.tsv`.
-struct Case {
-    /// Path inside the corpus, `repo/path`.
-    rel: String,
-    origin: String,
-}
-
-fn cases(root: &Path) -> Vec<Case> {
-    let tsv = std::fs::File::open(root.join("origins.tsv")).unwrap();
-    std::io::BufReader::new(tsv)
-        .lines()
-        .skip(1)
-        .map(Result::unwrap)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert!(f.len() >= 3, "origins.tsv: bad line {l:?}");
-            Case {
-                rel: format!("{}/{}", f[0], f[1]),
-                origin: f[2].to_owned(),
-            }
-        })
-        .collect()
-}
-
-/// What a peer said: accepted, rejected (with its first message), or failed to run properly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    Accept,
-    Reject(String),
-    Failed(String),
-}
-
-impl Verdict {
-    fn short(&self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Reject(_) => "reject",
-            Self::Failed(_) => "FAILED",
-        }
-    }
-}
-
-const PEERS: [(&str, &str); 3] = [
-    ("named-checkzone", "bind9-utils"),
-    ("kzonecheck", "knot-dnssecutils"),
-    ("nsd-checkzone", "nsd"),
-];
-
-fn peer_args(peer: &str, origin: &str, file: &str) -> Vec<String> {
-    let v: Vec<&str> = match peer {
-        "named-checkzone" => vec!["-i", "local", origin, file],
-        "kzonecheck" => vec!["-d", "off", "-o", origin, file],
-        _ => vec![origin, file],
-    };
-    v.into_iter().map(str::to_owned).collect()
-}
-
-fn run_peer(bin: &Path, peer: &str, dir: &Path, origin: &str, file: &str) -> Verdict {
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg(bin)
-        .args(peer_args(peer, origin, file))
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The first line that says what is wrong (kzonecheck starts with it, BIND and NSD too).
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .to_owned();
-    match out.status.code() {
-        Some(0) => Verdict::Accept,
-        Some(124) => Verdict::Failed(format!("timed out after 30 s: {first}")),
-        Some(_) => Verdict::Reject(first),
-        None => Verdict::Failed(format!("killed by a signal: {first}")),
-    }
-}
 
 /// altodisc's verdict: `Ok(None)` clean, `Ok(Some(first error))`, `Err` for what the CLI exits
 /// 2 on (unreadable input) or a panic.
@@ -139,76 +46,38 @@ fn run_altodisc(path: &Path, origin: &str) -> Result<Option<String>, String> {
 
 struct Outcome {
     rel: String,
-    peers: Vec<Verdict>,
+    peers: Judgement,
     ours: Result<Option<String>, String>,
 }
 
 #[test]
 fn altodisc_agrees_with_bind_knot_and_nsd_on_the_peer_corpus() {
-    let root = corpus_root();
-    if !root.join("origins.tsv").exists() {
-        assert!(
-            !altodisc_testpeers::is_ci(),
-            "CI=true and the peer corpus is missing at {}",
-            root.display()
-        );
-        eprintln!("skipped: peer corpus not found at {}", root.display());
+    let root = peer_corpus::root(Path::new(env!("CARGO_MANIFEST_DIR")));
+    if !peer_corpus::present_or_skip(&root) {
         return;
     }
-    let mut bins = Vec::new();
-    for (peer, package) in PEERS {
-        if !altodisc_testpeers::require_tool_or_skip(peer, package) {
-            return;
-        }
-        bins.push(altodisc_testpeers::find_binary(peer).unwrap());
-    }
-    let cases = cases(&root);
+    let Some(peers) = Peers::require_or_skip() else {
+        return;
+    };
+    let cases = peer_corpus::cases(&root).unwrap();
     assert!(
         cases.len() >= 1000,
         "origins.tsv lists only {} files",
         cases.len()
     );
     let started = std::time::Instant::now();
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
-    // The peers are separate processes that mostly wait on start-up and I/O: a few more threads
-    // than cores keeps both cores busy.
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2;
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(case) = cases.get(i) else { break };
-                    let path = root.join(&case.rel);
-                    let dir = path.parent().unwrap();
-                    let file = path.file_name().unwrap().to_string_lossy().into_owned();
-                    let peers = PEERS
-                        .iter()
-                        .zip(&bins)
-                        .map(|((peer, _), bin)| run_peer(bin, peer, dir, &case.origin, &file))
-                        .collect();
-                    let ours = run_altodisc(&path, &case.origin);
-                    results.lock().unwrap().push(Outcome {
-                        rel: case.rel.clone(),
-                        peers,
-                        ours,
-                    });
-                }
-            });
-        }
+    let results = peer_corpus::for_each_parallel(&cases, |case| Outcome {
+        rel: case.rel.clone(),
+        peers: peers.judge(&root, case),
+        ours: run_altodisc(&case.path(&root), &case.origin),
     });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by(|a, b| a.rel.cmp(&b.rel));
     let (mut false_alarms, mut misses, mut crashes, mut peer_failures) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut all_accept, mut all_reject) = (0usize, 0usize);
     for r in &results {
         let verdicts = format!(
-            "named-checkzone {}, kzonecheck {}, nsd-checkzone {}, altodisc {}",
-            r.peers[0].short(),
-            r.peers[1].short(),
-            r.peers[2].short(),
+            "{}, altodisc {}",
+            r.peers.summary(),
             match &r.ours {
                 Ok(None) => "accept",
                 Ok(Some(_)) => "reject",
@@ -219,13 +88,12 @@ fn altodisc_agrees_with_bind_knot_and_nsd_on_the_peer_corpus() {
             crashes.push(format!("{}: {e} ({verdicts})", r.rel));
             continue;
         }
-        if let Some(Verdict::Failed(why)) = r.peers.iter().find(|v| matches!(v, Verdict::Failed(_)))
-        {
+        if let Some(why) = r.peers.failure() {
             peer_failures.push(format!("{}: a peer failed: {why} ({verdicts})", r.rel));
             continue;
         }
-        let accepted = r.peers.iter().all(|v| *v == Verdict::Accept);
-        let rejected = r.peers.iter().all(|v| matches!(v, Verdict::Reject(_)));
+        let accepted = r.peers.all_accept();
+        let rejected = r.peers.all_reject();
         all_accept += usize::from(accepted);
         all_reject += usize::from(rejected);
         match &r.ours {
@@ -233,18 +101,10 @@ fn altodisc_agrees_with_bind_knot_and_nsd_on_the_peer_corpus() {
                 false_alarms.push(format!("{}: {first}\n    ({verdicts})", r.rel));
             }
             Ok(None) if rejected => {
-                let said: Vec<String> = PEERS
-                    .iter()
-                    .zip(&r.peers)
-                    .filter_map(|((p, _), v)| match v {
-                        Verdict::Reject(m) => Some(format!("{p}: {m}")),
-                        _ => None,
-                    })
-                    .collect();
                 misses.push(format!(
                     "{}: altodisc reports no error\n    {}\n    ({verdicts})",
                     r.rel,
-                    said.join("\n    ")
+                    r.peers.rejections().join("\n    ")
                 ));
             }
             _ => {}
