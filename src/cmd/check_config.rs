@@ -512,6 +512,14 @@ fn static_check(
             });
         }
     }
+    // What `serve` checks before it reads a zone file (also under --config-only).
+    if let Err(e) = serve.read_options() {
+        report.problems.push(Problem {
+            at: Some(source.at_span(source.serve_key("include_base"))),
+            message: e.to_string(),
+            hint: None,
+        });
+    }
     if let Some(f) = &serve.serial_file {
         let full = base.join(f);
         if let Some(parent) = full.parent()

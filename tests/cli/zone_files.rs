@@ -153,3 +153,50 @@ fn include_base_that_is_not_a_folder_is_a_usage_error_naming_key_and_path() {
     assert!(err.contains("include_bsae"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn check_config_reports_a_bad_include_base_at_its_key_even_config_only() {
+    let dir = layout("cc");
+    let config = dir.join("altodisc.toml");
+    std::fs::write(
+        &config,
+        "[serve]\nlisten = [\"127.0.0.1:5300\"]\nzones_dir = \"zones\"\ninclude_base = \"nope\"\n",
+    )
+    .unwrap();
+    let config_s = config.display().to_string();
+    let nope = dir.join("nope").display().to_string();
+    for extra in [None, Some("--config-only")] {
+        let mut args = vec!["check-config"];
+        args.extend(extra);
+        args.push(&config_s);
+        let o = altodisc(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{config_s}:4:16: error: [serve] include_base = \"nope\": {nope} does not exist"
+            )),
+            "{extra:?}: {err}"
+        );
+    }
+    // Once the folder exists, the relative include of main.zone is found from it (`.` is the
+    // config's folder, which holds part.inc).
+    std::fs::write(
+        &config,
+        "[serve]\nlisten = [\"127.0.0.1:5300\"]\nzones_dir = \"zones\"\ninclude_base = \".\"\n",
+    )
+    .unwrap();
+    std::fs::rename(
+        dir.join("zones/main.zone"),
+        dir.join("zones/example.net.zone"),
+    )
+    .unwrap();
+    let o = altodisc(&["check-config", &config_s]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
