@@ -617,6 +617,15 @@ impl Sources {
                 (built, checked)
             })
         };
+        // A zone that does not load while the checker has errors is refused with the checker's
+        // errors, as `altodisc check` reports them (the isolated load does the same per zone).
+        if built.is_err()
+            && let Some(Err(ResponderError::Check { errors })) = &checked
+        {
+            return Err(ResponderError::Check {
+                errors: errors.clone(),
+            });
+        }
         let mut zones = built?;
         if let Some(catalog) = &serve.catalog_zone {
             let now = SystemTime::now()
@@ -1910,6 +1919,13 @@ mod tests {
             .lookup(&t, hickory_proto::rr::RecordType::Unknown(65305));
         assert_eq!(answer.answers.len(), 1, "{answer:?}");
         assert_eq!(u16::from(answer.answers[0].record_type()), 65305);
+        // All or nothing: the set is refused with the checker's first error too.
+        let err = sources.load_index_checked(None).unwrap_err();
+        assert!(
+            matches!(&err, ResponderError::Check { errors }
+                if errors[0].contains("a.example.zone:4:1: error[Z15]")),
+            "{err}"
+        );
     }
 
     #[test]
