@@ -933,3 +933,123 @@ fn serve_notifies_systemd_when_ready_and_stopping() {
     let stopping = receive();
     assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
 }
+
+/// The text between the first "```toml" line of `markdown` and the closing fence.
+fn first_toml_block(markdown: &str) -> String {
+    let start = markdown
+        .find("```toml\n")
+        .expect("a ```toml block")
+        .saturating_add("```toml\n".len());
+    let len = markdown[start..].find("```").expect("closed block");
+    markdown[start..start + len].to_owned()
+}
+
+/// deploy/secondaries: the `[serve]` table of its README is what altodisc accepts, with the
+/// placeholder secret the three secondary configs carry, and those configs name the same key,
+/// the addresses of that table and its catalog zone. (The configs themselves are checked by
+/// nsd-checkconf, knotc conf-check and named-checkconf in ops.rs.)
+#[test]
+fn secondary_examples_fit_the_readme_serve_table() {
+    let readme = read("deploy/secondaries/README.md");
+    let nsd = read("deploy/secondaries/nsd.conf");
+    let knot = read("deploy/secondaries/knot.conf");
+    let bind = read("deploy/secondaries/named.conf");
+    // The same placeholder secret in all three, taken from named.conf.
+    let secret = bind
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret \""))
+        .and_then(|rest| rest.strip_suffix("\";"))
+        .expect("named.conf has a key secret")
+        .to_owned();
+    assert!(secret.starts_with("REPLACE/ME"), "{secret}");
+    assert!(nsd.contains(&format!("secret: \"{secret}\"")));
+    assert!(knot.contains(&format!("secret: {secret}")));
+    for (file, text) in [
+        ("nsd.conf", &nsd),
+        ("knot.conf", &knot),
+        ("named.conf", &bind),
+    ] {
+        assert!(
+            text.contains("PLACEHOLDER"),
+            "{file} must say its secret is a placeholder"
+        );
+        assert!(
+            text.contains("tsig-keygen"),
+            "{file} must say how to generate a secret"
+        );
+    }
+
+    // altodisc accepts the README's table, key file and all.
+    let tmp = TempDir::new("secondaries-readme");
+    let config = tmp.0.join("publish.toml");
+    std::fs::write(&config, first_toml_block(&readme)).unwrap();
+    std::fs::write(tmp.0.join("xfr-key.secret"), format!("{secret}\n")).unwrap();
+    let parsed = PublishConfig::load(&config).unwrap();
+    let serve = ServeSection::from_config(&parsed, &config.display().to_string()).unwrap();
+    let mut options = altodisc_responder::ServeOptions::default();
+    serve.apply(&mut options).unwrap();
+    assert!(options.journal.dir.is_some());
+    let key = &serve.tsig_keys[0].name;
+    let algorithm = serve.tsig_keys[0]
+        .algorithm
+        .as_deref()
+        .unwrap_or("hmac-sha256");
+    let catalog = serve.catalog_zone.clone().expect("catalog_zone");
+
+    // Each secondary: its address is allowed with the key and NOTIFYed with the key, and its
+    // config uses that key, the primary's address, and (Knot, BIND) the catalog.
+    let primary = serve.listen[0];
+    let secondaries = [
+        ("nsd.conf", &nsd, format!("ip-address: {}", "192.0.2.54")),
+        ("knot.conf", &knot, format!("listen: {}@53", "192.0.2.55")),
+        (
+            "named.conf",
+            &bind,
+            format!("listen-on {{ {}; }}", "192.0.2.56"),
+        ),
+    ];
+    for (file, text, listen) in &secondaries {
+        assert!(text.contains(listen.as_str()), "{file}: {listen}");
+        let addr = listen
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .find(|p| p.matches('.').count() == 3)
+            .unwrap();
+        assert!(
+            serve
+                .allow_transfer
+                .contains(&format!("{addr}/32 key {key}")),
+            "{file}: {addr} not in allow_transfer with {key}"
+        );
+        let target = format!("{addr}:53");
+        assert!(
+            serve.notify.iter().any(|n| n.to_string() == target),
+            "{file}: {target} not notified"
+        );
+        assert_eq!(serve.notify_keys.get(&target), Some(key), "{file}");
+        assert!(text.contains(algorithm), "{file}: {algorithm}");
+        assert!(
+            text.contains(&primary.ip().to_string()),
+            "{file}: {primary}"
+        );
+    }
+    assert!(nsd.contains(&format!("name: \"{key}\"")));
+    assert!(nsd.contains(&format!(
+        "request-xfr: {}@{} {key}",
+        primary.ip(),
+        primary.port()
+    )));
+    assert!(knot.contains(&format!("- id: {key}")));
+    assert!(knot.contains(&format!("address: {}@{}", primary.ip(), primary.port())));
+    assert!(knot.contains(&format!(
+        "- domain: {catalog}\n    catalog-role: interpret\n    catalog-template: altodisc-member"
+    )));
+    assert!(bind.contains(&format!("key \"{key}\" {{")));
+    assert!(bind.contains(&format!(
+        "primaries altodisc {{ {} port {} key \"{key}\"; }};",
+        primary.ip(),
+        primary.port()
+    )));
+    assert!(bind.contains(&format!("zone \"{catalog}\" default-primaries")));
+    assert!(bind.contains(&format!("zone \"{catalog}\" {{\n    type secondary;")));
+    assert!(bind.contains("allow-new-zones yes;"));
+}
