@@ -1,15 +1,20 @@
 //! Catalog zones (RFC 9432): a Knot 3.2 and a BIND 9.18 secondary, each configured once with
 //! altodisc's catalog zone and nothing else, provision the reverse zone of a prefix added to the
-//! publishing config after its reload and NOTIFY, and drop it when the prefix is removed.
+//! publishing config after its reload and NOTIFY, and drop it when the prefix is removed. Every
+//! transfer and NOTIFY is signed with TSIG (RFC 8945), as in deploy/secondaries: altodisc
+//! refuses unsigned transfers, so the member zones prove that the secondaries' member templates
+//! carry the key.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use altodisc_responder::ServeOptions;
 use altodisc_responder::load::Sources;
+use altodisc_responder::tsig::{TsigAlg, TsigKey, TsigKeyring};
 use altodisc_responder::xfr::{NotifyTarget, TransferAcl, changed_zones, spawn_notify};
-use altodisc_testpeers::{Peer, PeerKind, PeerOptions, require_or_skip};
+use altodisc_testpeers::{Peer, PeerKind, PeerOptions, TsigSpec, require_or_skip};
 use altodisc_zone::publish_config::SerialState;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
@@ -17,6 +22,14 @@ use hickory_proto::rr::{RData, RecordType};
 use crate::common::{Running, udp};
 
 const CATALOG: &str = "catalog.altodisc.invalid.";
+
+/// Base64 of the 32 octets `altodisc-catalog-test-secret-001`.
+const SECRET_B64: &str = "YWx0b2Rpc2MtY2F0YWxvZy10ZXN0LXNlY3JldC0wMDE=";
+const SECRET: &[u8] = b"altodisc-catalog-test-secret-001";
+
+fn key() -> TsigKey {
+    TsigKey::new("xfr-key", TsigAlg::HmacSha256, SECRET).unwrap()
+}
 
 /// The publishing config with a reverse zone and an RFC 8686 prefix for each `third` octet
 /// (`192.0.<third>.0/24`).
@@ -97,7 +110,7 @@ fn reload_and_notify(
         .iter()
         .map(|p| NotifyTarget {
             addr: p.addr(),
-            key: None,
+            key: Some(Arc::new(key())),
             fudge: 300,
         })
         .collect();
@@ -127,7 +140,8 @@ fn knot_and_bind_provision_and_drop_a_reverse_zone_from_the_catalog() {
     };
     let first = sources.load_index(None).unwrap();
     let options = ServeOptions {
-        transfer_acl: TransferAcl::parse(&["127.0.0.1/32"]).unwrap(),
+        transfer_acl: TransferAcl::parse(&["127.0.0.1/32 key xfr-key"]).unwrap(),
+        tsig: TsigKeyring::new(vec![key()], 300),
         ..ServeOptions::default()
     };
     let ours = Running::with_index(first.index, options);
@@ -136,6 +150,11 @@ fn knot_and_bind_provision_and_drop_a_reverse_zone_from_the_catalog() {
     let peer_options = PeerOptions {
         startup_timeout: Duration::from_secs(30),
         catalog: Some(CATALOG.to_owned()),
+        tsig: Some(TsigSpec {
+            name: "xfr-key".into(),
+            algorithm: "hmac-sha256".into(),
+            secret: SECRET_B64.into(),
+        }),
         ..PeerOptions::default()
     };
     let peers: Vec<Peer> = kinds
