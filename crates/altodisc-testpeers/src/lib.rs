@@ -47,6 +47,8 @@
 //!   `-d` keeps it in the foreground.
 //! * Knot: `server: listen` and `rundir`, `database: storage`, a template `storage`; it runs in the
 //!   foreground by default; `zonefile-sync: -1` so it never rewrites our fixture copies.
+//! * Knot as a catalog consumer ([`PeerOptions::catalog`]): it answers REFUSED for the catalog
+//!   zone it interprets, so start-up waits for the other zones (or any answer), not for that one.
 //! * BIND: `-g` (foreground, log to stderr), `-n 1`, `directory`, `pid-file`, `listen-on port`,
 //!   `recursion no`, `controls { }` (no rndc key needed), session key in the temp dir.
 
