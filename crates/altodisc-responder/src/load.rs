@@ -1022,6 +1022,18 @@ impl Sources {
                 names.join("; ")
             )));
         }
+        if let Some(catalog) = &serve.catalog_zone {
+            // The catalog lists what is served: loaded zones and failed ones kept from before.
+            let members: Vec<_> = zones.iter().map(|z| z.origin().clone()).collect();
+            let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            zones.push(std::sync::Arc::new(crate::catalog::catalog_zone(
+                catalog,
+                &members,
+                previous,
+                &mut generated.serials,
+                now,
+            )?));
+        }
         let zone_count = zones.len();
         let index = ZoneIndex::from_zones(zones)?;
         generated.serials.zones.extend(out.serials.zones);
