@@ -13,8 +13,9 @@
 //! in `DIR/<zone>.ixfr`, rewritten after every change (a temporary file renamed over the old
 //! one, so a crash leaves the old or the new journal, never half of one), so secondaries still
 //! get differences after a restart. At start a zone's file is read back only when its newest
-//! version is the serial the zone loads with; otherwise the differences would not lead to what
-//! is served, and the file is dropped with a log line. A damaged file (checked with a SHA-256
+//! version is the serial the zone loads with, and the zone's records are those of that version
+//! (a SHA-256 of them is in the file); otherwise the differences would not lead to what is
+//! served, and the file is dropped with a log line. A damaged file (checked with a SHA-256
 //! over its contents) is a warning and an empty journal for that zone, never a failed start.
 //! Without a directory, after a restart the first transfer of each secondary is a whole zone.
 
@@ -109,6 +110,25 @@ fn by_wire(zone: &ZoneData) -> HashMap<Vec<u8>, Record> {
         .collect()
 }
 
+/// SHA-256 over the sorted wire forms of `zone`'s records (SOA excluded): what the zone holds
+/// at its serial, kept with the journal on disk so that a zone changed without a new serial
+/// while altodisc was down is told apart from the version the journal ends at.
+fn content_digest(zone: &ZoneData) -> [u8; 32] {
+    let mut wires: Vec<Vec<u8>> = zone
+        .transfer_records()
+        .filter_map(|r| r.to_bytes().ok())
+        .collect();
+    wires.sort_unstable();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for w in &wires {
+        ctx.update(&u64::try_from(w.len()).unwrap_or(u64::MAX).to_be_bytes());
+        ctx.update(w);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 impl Journal {
     /// An empty journal with `limits`.
     #[must_use]
@@ -136,7 +156,7 @@ impl Journal {
         if self.limits.diffs == 0 {
             touched.extend(zones.drain().map(|(origin, _)| origin));
             drop(zones);
-            self.persist(&touched);
+            self.persist(&touched, new);
             return;
         }
         for zone in new.zones() {
@@ -195,7 +215,7 @@ impl Journal {
         zones.retain(|_, list| !list.is_empty());
         touched.extend(before.into_iter().filter(|o| !zones.contains_key(o)));
         drop(zones);
-        self.persist(&touched);
+        self.persist(&touched, new);
     }
 
     /// The differences that take `zone` from serial `from` to `to`, oldest first; `None` when
@@ -310,14 +330,15 @@ fn put_count(out: &mut Vec<u8>, n: usize) -> Result<(), String> {
 }
 
 /// The file form of `origin`'s differences: [`MAGIC`], the zone name (length, wire form), the
-/// number of differences, each as old SOA, new SOA, removed records, added records (counts
+/// [`content_digest`] of the version the newest difference ends at, the number of differences, each as old SOA, new SOA, removed records, added records (counts
 /// and records each length-prefixed, big-endian), then SHA-256 of everything before it.
-fn encode(origin: &Name, list: &VecDeque<Diff>) -> Result<Vec<u8>, String> {
+fn encode(origin: &Name, digest: &[u8; 32], list: &VecDeque<Diff>) -> Result<Vec<u8>, String> {
     let mut out = MAGIC.to_vec();
     let name = origin.to_bytes().map_err(|e| e.to_string())?;
     let len = u16::try_from(name.len()).map_err(|_| "name too long".to_owned())?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&name);
+    out.extend_from_slice(digest);
     put_count(&mut out, list.len())?;
     for d in list {
         put_record(&mut out, &d.old_soa)?;
@@ -392,11 +413,7 @@ fn soa_serial(record: &Record) -> Option<u32> {
 }
 
 /// Parses a journal file of `origin` (see [`encode`]), refusing one over `limits`.
-fn decode(
-    bytes: &[u8],
-    origin: &Name,
-    limits: &JournalLimits,
-) -> Result<VecDeque<Diff>, FileError> {
+fn decode(bytes: &[u8], origin: &Name, limits: &JournalLimits) -> Result<Stored, FileError> {
     let body_len = bytes.len().checked_sub(32).ok_or(FileError::Checksum)?;
     let (body, sum) = bytes.split_at(body_len);
     if !body.starts_with(MAGIC) {
@@ -417,6 +434,8 @@ fn decode(
     if &name != origin {
         return Err(FileError::OtherZone(name.to_string()));
     }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(c.take(32)?);
     let count = c.u32()?;
     if count > limits.diffs {
         return Err(FileError::OverBounds);
@@ -460,15 +479,19 @@ fn decode(
     if rest != 0 {
         return Err(FileError::Trailing(rest));
     }
-    Ok(list)
+    Ok(Stored { digest, list })
+}
+
+/// What a journal file holds.
+struct Stored {
+    /// [`content_digest`] of the zone at the newest difference's serial.
+    digest: [u8; 32],
+    /// The differences, oldest first.
+    list: VecDeque<Diff>,
 }
 
 /// Reads the journal file at `path`, after checking its size against `limits`.
-fn read_file(
-    path: &Path,
-    origin: &Name,
-    limits: &JournalLimits,
-) -> Result<VecDeque<Diff>, FileError> {
+fn read_file(path: &Path, origin: &Name, limits: &JournalLimits) -> Result<Stored, FileError> {
     // Every record is at most MAX_RECORD_BYTES plus its length; two SOAs per difference.
     let records = limits
         .records
@@ -476,7 +499,7 @@ fn read_file(
     let most = records
         .saturating_mul(MAX_RECORD_BYTES.saturating_add(2))
         .saturating_add(limits.diffs.saturating_mul(8))
-        .saturating_add(MAGIC.len() + 2 + 255 + 4 + 32);
+        .saturating_add(MAGIC.len() + 2 + 255 + 32 + 4 + 32);
     let size = std::fs::metadata(path)?.len();
     if usize::try_from(size).map_or(true, |s| s > most) {
         return Err(FileError::TooLarge(size));
@@ -565,10 +588,14 @@ impl Journal {
                     warn!(%file, zone = %origin, "ixfr journal damaged: {e}; starting with an empty journal for the zone (file removed)");
                     remove_file(&path);
                 }
-                Ok(list) => match list.back().map(|d| d.to) {
-                    Some(to) if to == zone.serial() => {
+                Ok(Stored { digest, list }) => match list.back().map(|d| d.to) {
+                    Some(to) if to == zone.serial() && digest == content_digest(zone) => {
                         info!(zone = %origin, differences = list.len(), from = list.front().map_or(to, |d| d.from), to, "ixfr journal restored");
                         zones.insert(origin.clone(), list);
+                    }
+                    Some(to) if to == zone.serial() => {
+                        info!(%file, zone = %origin, serial = to, "ixfr journal: the zone's data at this serial is not what the journal ends at (changed without a new serial?); discarded");
+                        remove_file(&path);
                     }
                     newest => {
                         info!(%file, zone = %origin, journal_serial = ?newest, zone_serial = zone.serial(), "ixfr journal does not end at the serial the zone loads with; discarded");
@@ -580,7 +607,8 @@ impl Journal {
     }
 
     /// Writes the journal files of `touched` zones (removes those without differences).
-    fn persist(&self, touched: &HashSet<Name>) {
+    /// `served` is the index the differences end at (for each file's [`content_digest`]).
+    fn persist(&self, touched: &HashSet<Name>, served: &ZoneIndex) {
         let Some(dir) = &self.limits.dir else {
             return;
         };
@@ -595,7 +623,13 @@ impl Journal {
             };
             touched
                 .iter()
-                .map(|o| (file_path(dir, o), zones.get(o).map(|l| encode(o, l))))
+                .map(|o| {
+                    let contents = zones.get(o).map(|l| match served.zone(o) {
+                        Some(zone) => encode(o, &content_digest(zone), l),
+                        None => Err("the zone is not served".to_owned()),
+                    });
+                    (file_path(dir, o), contents)
+                })
                 .collect()
         };
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -755,9 +789,17 @@ mod tests {
         assert_eq!(j.since(&origin(), 1, 4).unwrap().len(), 3);
         drop(j);
 
+        // Restart at the same serial with other data (edited without a new serial while
+        // altodisc was down): discarded, and the file with it.
+        let j = Journal::open(on_disk(&dir), &index(4, &[5]));
+        assert!(j.is_empty());
+        assert!(files(&dir).is_empty());
+        j.record(&index(4, &[5]), &index(5, &[6]));
+        drop(j);
+
         // Restart at another serial (the zone changed while altodisc was down): discarded,
         // and the file with it.
-        let j = Journal::open(on_disk(&dir), &index(5, &[5]));
+        let j = Journal::open(on_disk(&dir), &index(6, &[7]));
         assert!(j.is_empty());
         assert!(files(&dir).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
@@ -791,8 +833,8 @@ mod tests {
         }
         // A well-formed file of another zone under this zone's name.
         let other = Name::from_ascii("k.test.").unwrap();
-        let list = decode(&good, &origin(), &on_disk(&dir)).unwrap();
-        std::fs::write(&path, encode(&other, &list).unwrap()).unwrap();
+        let stored = decode(&good, &origin(), &on_disk(&dir)).unwrap();
+        std::fs::write(&path, encode(&other, &stored.digest, &stored.list).unwrap()).unwrap();
         assert!(matches!(
             read_file(&path, &origin(), &on_disk(&dir)),
             Err(FileError::OtherZone(_))
