@@ -933,3 +933,360 @@ fn serve_notifies_systemd_when_ready_and_stopping() {
     let stopping = receive();
     assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
 }
+
+/// The text between the first "```toml" line of `markdown` and the closing fence.
+fn first_toml_block(markdown: &str) -> String {
+    let start = markdown
+        .find("```toml\n")
+        .expect("a ```toml block")
+        .saturating_add("```toml\n".len());
+    let len = markdown[start..].find("```").expect("closed block");
+    markdown[start..start + len].to_owned()
+}
+
+/// deploy/secondaries: the `[serve]` table of its README is what altodisc accepts, with the
+/// placeholder secret the three secondary configs carry, and those configs name the same key,
+/// the addresses of that table and its catalog zone. (The configs themselves are checked by
+/// nsd-checkconf, knotc conf-check and named-checkconf in ops.rs.)
+#[test]
+fn secondary_examples_fit_the_readme_serve_table() {
+    let readme = read("deploy/secondaries/README.md");
+    let nsd = read("deploy/secondaries/nsd.conf");
+    let knot = read("deploy/secondaries/knot.conf");
+    let bind = read("deploy/secondaries/named.conf");
+    // The same placeholder secret in all three, taken from named.conf.
+    let secret = bind
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret \""))
+        .and_then(|rest| rest.strip_suffix("\";"))
+        .expect("named.conf has a key secret")
+        .to_owned();
+    assert!(secret.starts_with("REPLACE/ME"), "{secret}");
+    assert!(nsd.contains(&format!("secret: \"{secret}\"")));
+    assert!(knot.contains(&format!("secret: {secret}")));
+    for (file, text) in [
+        ("nsd.conf", &nsd),
+        ("knot.conf", &knot),
+        ("named.conf", &bind),
+    ] {
+        assert!(
+            text.contains("PLACEHOLDER"),
+            "{file} must say its secret is a placeholder"
+        );
+        assert!(
+            text.contains("tsig-keygen"),
+            "{file} must say how to generate a secret"
+        );
+    }
+
+    // altodisc accepts the README's table, key file and all.
+    let tmp = TempDir::new("secondaries-readme");
+    let config = tmp.0.join("publish.toml");
+    std::fs::write(&config, first_toml_block(&readme)).unwrap();
+    std::fs::write(tmp.0.join("xfr-key.secret"), format!("{secret}\n")).unwrap();
+    let parsed = PublishConfig::load(&config).unwrap();
+    let serve = ServeSection::from_config(&parsed, &config.display().to_string()).unwrap();
+    let mut options = altodisc_responder::ServeOptions::default();
+    serve.apply(&mut options).unwrap();
+    assert!(options.journal.dir.is_some());
+    let key = &serve.tsig_keys[0].name;
+    let algorithm = serve.tsig_keys[0]
+        .algorithm
+        .as_deref()
+        .unwrap_or("hmac-sha256");
+    let catalog = serve.catalog_zone.clone().expect("catalog_zone");
+
+    // Each secondary: its address is allowed with the key and NOTIFYed with the key, and its
+    // config uses that key, the primary's address, and (Knot, BIND) the catalog.
+    let primary = serve.listen[0];
+    let secondaries = [
+        ("nsd.conf", &nsd, format!("ip-address: {}", "192.0.2.54")),
+        ("knot.conf", &knot, format!("listen: {}@53", "192.0.2.55")),
+        (
+            "named.conf",
+            &bind,
+            format!("listen-on {{ {}; }}", "192.0.2.56"),
+        ),
+    ];
+    for (file, text, listen) in &secondaries {
+        assert!(text.contains(listen.as_str()), "{file}: {listen}");
+        let addr = listen
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .find(|p| p.matches('.').count() == 3)
+            .unwrap();
+        assert!(
+            serve
+                .allow_transfer
+                .contains(&format!("{addr}/32 key {key}")),
+            "{file}: {addr} not in allow_transfer with {key}"
+        );
+        let target = format!("{addr}:53");
+        assert!(
+            serve.notify.iter().any(|n| n.to_string() == target),
+            "{file}: {target} not notified"
+        );
+        assert_eq!(serve.notify_keys.get(&target), Some(key), "{file}");
+        assert!(text.contains(algorithm), "{file}: {algorithm}");
+        assert!(
+            text.contains(&primary.ip().to_string()),
+            "{file}: {primary}"
+        );
+    }
+    assert!(nsd.contains(&format!("name: \"{key}\"")));
+    assert!(nsd.contains(&format!(
+        "request-xfr: {}@{} {key}",
+        primary.ip(),
+        primary.port()
+    )));
+    assert!(knot.contains(&format!("- id: {key}")));
+    assert!(knot.contains(&format!("address: {}@{}", primary.ip(), primary.port())));
+    assert!(knot.contains(&format!(
+        "- domain: {catalog}\n    catalog-role: interpret\n    catalog-template: altodisc-member"
+    )));
+    assert!(bind.contains(&format!("key \"{key}\" {{")));
+    assert!(bind.contains(&format!(
+        "primaries altodisc {{ {} port {} key \"{key}\"; }};",
+        primary.ip(),
+        primary.port()
+    )));
+    assert!(bind.contains(&format!("zone \"{catalog}\" default-primaries")));
+    assert!(bind.contains(&format!("zone \"{catalog}\" {{\n    type secondary;")));
+    assert!(bind.contains("allow-new-zones yes;"));
+}
+
+/// A daemon started by a test from a shipped config, killed by its PID on drop.
+struct Daemon {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(binary: &Path, args: &[&str], dir: &Path) -> Self {
+        let log = dir.join("daemon.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(binary)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+        Self { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The serial of `zone` when `addr` answers for it with authority.
+fn authoritative_serial(addr: SocketAddr, zone: &str) -> Option<u32> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(zone).ok()?, RecordType::SOA));
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .ok()?;
+    s.send_to(&m.to_vec().ok()?, addr).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = s.recv(&mut buf).ok()?;
+    let r = Message::from_vec(buf.get(..n)?).ok()?;
+    if r.metadata.response_code != ResponseCode::NoError || !r.metadata.authoritative {
+        return None;
+    }
+    match r.answers.first().map(|a| &a.data) {
+        Some(RData::SOA(soa)) => Some(soa.serial),
+        _ => None,
+    }
+}
+
+/// `text` with `from` replaced by `to`, which must occur.
+fn swap(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} not found");
+    text.replace(from, to)
+}
+
+/// The shipped knot.conf and named.conf, with only their addresses, directories and placeholder
+/// secret swapped for test ones, consume the catalog of `altodisc serve` run with the README's
+/// `[serve]` table: a prefix added to the publishing config appears on both as a new zone, and
+/// disappears when it is removed.
+#[test]
+fn shipped_knot_and_bind_configs_follow_the_catalog_of_altodisc_serve() {
+    use altodisc_testpeers::{find_binary, free_port, require_tool_or_skip};
+    if !require_tool_or_skip("knotd", "knot") || !require_tool_or_skip("named", "bind9") {
+        return;
+    }
+    let tmp = TempDir::new("secondaries-live");
+    let secret = "YWx0b2Rpc2MtZGVwbG95LXRlc3Qtc2VjcmV0LTAwMDE=";
+    let placeholder = "REPLACE/ME/with/the/secret/from/tsig/keygen/xfr/key/AAAAAAAA";
+    let (knot_port, bind_port) = (free_port().unwrap(), free_port().unwrap());
+    assert_ne!(knot_port, bind_port);
+
+    // altodisc: the README's [serve] table on loopback, plus a config with prefixes.
+    let readme = first_toml_block(&read("deploy/secondaries/README.md"));
+    let serve = swap(
+        &readme,
+        "listen = [\"192.0.2.53:53\"]",
+        "listen = [\"127.0.0.1:0\"]",
+    );
+    let serve = swap(
+        &serve,
+        "allow_transfer = [\"192.0.2.54/32 key xfr-key\", \"192.0.2.55/32 key xfr-key\", \"192.0.2.56/32 key xfr-key\"]",
+        "allow_transfer = [\"127.0.0.1/32 key xfr-key\"]\nwatch_interval = 1",
+    );
+    let notify = format!("notify = [\"127.0.0.1:{knot_port}\", \"127.0.0.1:{bind_port}\"]");
+    let serve = swap(
+        &serve,
+        "notify = [\"192.0.2.54:53\", \"192.0.2.55:53\", \"192.0.2.56:53\"]",
+        &notify,
+    );
+    let serve = swap(&serve, "/var/lib/altodisc/", "");
+    let keys = format!(
+        "\"127.0.0.1:{knot_port}\" = \"xfr-key\"\n\"127.0.0.1:{bind_port}\" = \"xfr-key\"\n"
+    );
+    let serve = swap(
+        &serve,
+        "\"192.0.2.54:53\" = \"xfr-key\"\n\"192.0.2.55:53\" = \"xfr-key\"\n\"192.0.2.56:53\" = \"xfr-key\"\n",
+        &keys,
+    );
+    std::fs::write(tmp.0.join("xfr-key.secret"), format!("{secret}\n")).unwrap();
+    let config = tmp.0.join("altodisc.toml");
+    let write_config = |thirds: &[u8]| {
+        let mut text = format!(
+            "{serve}\n[defaults]\nns = [\"ns1.example.net.\"]\nrname = \"hostmaster.example.net.\"\n"
+        );
+        for t in thirds {
+            text.push_str(&format!(
+                "\n[[zone]]\norigin = \"{t}.0.192.in-addr.arpa.\"\n\n[[prefix]]\nprefix = \"192.0.{t}.0/24\"\n\
+                 records = [{{ order = 100, preference = 10, uri = \"https://alto{t}.example.net/ird\" }}]\n"
+            ));
+        }
+        // Through a rename, so the poller never reads half a file.
+        let part = tmp.0.join("altodisc.toml.part");
+        std::fs::write(&part, text).unwrap();
+        std::fs::rename(&part, &config).unwrap();
+    };
+    write_config(&[2]);
+    let served = Serving::start(&config, &[]);
+    let alto = served.addr;
+
+    // Knot from deploy/secondaries/knot.conf.
+    let knot_dir = tmp.0.join("knot");
+    std::fs::create_dir_all(&knot_dir).unwrap();
+    let knot = read("deploy/secondaries/knot.conf");
+    let knot = swap(
+        &knot,
+        "listen: 192.0.2.55@53",
+        &format!("listen: 127.0.0.1@{knot_port}\n    rundir: {:?}", knot_dir),
+    );
+    let knot = swap(
+        &knot,
+        "address: 192.0.2.53@53",
+        &format!("address: 127.0.0.1@{}", alto.port()),
+    );
+    let knot = swap(&knot, "address: 192.0.2.53\n", "address: 127.0.0.1\n");
+    let knot = swap(&knot, "\"/var/lib/knot\"", &format!("{knot_dir:?}"));
+    let knot = swap(&knot, placeholder, secret);
+    let knot = format!("{knot}\nlog:\n  - target: stderr\n    any: info\n");
+    let knot_conf = knot_dir.join("knot.conf");
+    std::fs::write(&knot_conf, knot).unwrap();
+    let knotd = Daemon::start(
+        &find_binary("knotd").unwrap(),
+        &["-c", knot_conf.to_str().unwrap()],
+        &knot_dir,
+    );
+
+    // BIND from deploy/secondaries/named.conf.
+    let bind_dir = tmp.0.join("bind");
+    std::fs::create_dir_all(&bind_dir).unwrap();
+    let bind = read("deploy/secondaries/named.conf");
+    let d = |f: &str| format!("{:?}", bind_dir.join(f));
+    let bind = swap(
+        &bind,
+        "directory \"/var/cache/bind\";",
+        &format!(
+            "directory {};\n    pid-file {};\n    session-keyfile {};\n    managed-keys-directory {};",
+            d(""),
+            d("named.pid"),
+            d("session.key"),
+            d("")
+        ),
+    );
+    let bind = swap(
+        &bind,
+        "listen-on { 192.0.2.56; };",
+        &format!("listen-on port {bind_port} {{ 127.0.0.1; }};"),
+    );
+    let bind = swap(
+        &bind,
+        "192.0.2.53 port 53",
+        &format!("127.0.0.1 port {}", alto.port()),
+    );
+    let bind = swap(&bind, placeholder, secret);
+    let bind = format!("{bind}\ncontrols {{ }};\n");
+    let bind_conf = bind_dir.join("named.conf");
+    std::fs::write(&bind_conf, bind).unwrap();
+    let named = Daemon::start(
+        &find_binary("named").unwrap(),
+        &["-g", "-n", "1", "-c", bind_conf.to_str().unwrap()],
+        &bind_dir,
+    );
+
+    let peers = [
+        (
+            "knot",
+            &knotd,
+            SocketAddr::from(([127, 0, 0, 1], knot_port)),
+        ),
+        (
+            "bind",
+            &named,
+            SocketAddr::from(([127, 0, 0, 1], bind_port)),
+        ),
+    ];
+    let wait = |zone: &str, present: bool| {
+        for (name, daemon, addr) in &peers {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+            while authoritative_serial(*addr, zone).is_some() != present {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{name} did not {} {zone}; log:\n{}",
+                    if present { "provision" } else { "remove" },
+                    daemon.log()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    };
+    wait("2.0.192.in-addr.arpa.", true);
+    // A new prefix: the poller reloads, the catalog gains a member, NOTIFY goes out signed.
+    write_config(&[2, 3]);
+    wait("3.0.192.in-addr.arpa.", true);
+    for (name, _, addr) in &peers {
+        assert_eq!(
+            authoritative_serial(*addr, "3.0.192.in-addr.arpa."),
+            authoritative_serial(alto, "3.0.192.in-addr.arpa."),
+            "{name}"
+        );
+    }
+    assert!(
+        tmp.0.join("journal").is_dir(),
+        "ixfr_journal_dir not created"
+    );
+    // Removed again: gone from both, the other member stays.
+    write_config(&[2]);
+    wait("3.0.192.in-addr.arpa.", false);
+    wait("2.0.192.in-addr.arpa.", true);
+    drop(named);
+    drop(knotd);
+    drop(served);
+}

@@ -80,19 +80,36 @@ pub fn add_catalog(
     serials: &mut SerialState,
     now: u64,
 ) -> Result<(), ResponderError> {
+    let members: Vec<Name> = zones.iter().map(|z| z.origin().clone()).collect();
+    zones.push(catalog_zone(catalog, &members, previous, serials, now)?);
+    Ok(())
+}
+
+/// The catalog zone `catalog` listing `members` (the served zones), with its serial from
+/// `serials` as in [`add_catalog`].
+///
+/// # Errors
+/// A catalog name that is not a domain name or is also a served zone.
+pub fn catalog_zone(
+    catalog: &str,
+    members: &[Name],
+    previous: Option<&SerialState>,
+    serials: &mut SerialState,
+    now: u64,
+) -> Result<ZoneData, ResponderError> {
     let bad =
         |why: &str| ResponderError::Config(format!("[serve] catalog_zone {catalog:?}: {why}"));
     let mut apex = Name::from_ascii(catalog).map_err(|_| bad("not a domain name"))?;
     apex.set_fqdn(true);
     let apex = apex.to_lowercase();
-    if zones.iter().any(|z| z.origin() == &apex) {
+    if members.iter().any(|z| z == &apex) {
         return Err(bad(
             "is also a served zone; pick a name of its own, e.g. catalog.invalid.",
         ));
     }
-    let mut members: Vec<String> = zones
+    let mut members: Vec<String> = members
         .iter()
-        .map(|z| z.origin().to_lowercase().to_ascii())
+        .map(|z| z.to_lowercase().to_ascii())
         .collect();
     members.sort();
     let key = apex.to_ascii();
@@ -132,8 +149,7 @@ pub fn add_catalog(
     }
     let origin = DomainName::parse(&key).map_err(|_| bad("not a domain name"))?;
     let zone = Zone { origin, records };
-    zones.push(ZoneData::build(&zone).map_err(|e| bad(&e.to_string()))?);
-    Ok(())
+    ZoneData::build(&zone).map_err(|e| bad(&e.to_string()))
 }
 
 #[cfg(test)]

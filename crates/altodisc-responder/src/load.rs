@@ -266,6 +266,9 @@ pub struct ServeSection {
     pub ixfr_journal_diffs: Option<usize>,
     /// Most changed records kept per zone over all its differences (default 100000).
     pub ixfr_journal_records: Option<usize>,
+    /// Directory keeping the IXFR journal across restarts, relative to the config file (absent:
+    /// in memory only). See [`crate::journal`].
+    pub ixfr_journal_dir: Option<PathBuf>,
     /// Name of a catalog zone (RFC 9432 version 2) listing every served zone, e.g.
     /// `"catalog.altodisc.invalid."`; see [`crate::catalog`]. Off when absent.
     pub catalog_zone: Option<String>,
@@ -365,6 +368,11 @@ impl ServeSection {
         options.journal = crate::journal::JournalLimits {
             diffs: self.ixfr_journal_diffs.unwrap_or(options.journal.diffs),
             records: self.ixfr_journal_records.unwrap_or(options.journal.records),
+            dir: self
+                .ixfr_journal_dir
+                .as_ref()
+                .map(|d| self.base_dir.join(d))
+                .or_else(|| options.journal.dir.clone()),
         };
         if self.rate_limit.is_some() {
             options.rate_limit.clone_from(&self.rate_limit);
@@ -1107,6 +1115,18 @@ impl Sources {
                 "every zone failed: {}",
                 names.join("; ")
             )));
+        }
+        if let Some(catalog) = &serve.catalog_zone {
+            // The catalog lists what is served: loaded zones and failed ones kept from before.
+            let members: Vec<_> = zones.iter().map(|z| z.origin().clone()).collect();
+            let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            zones.push(std::sync::Arc::new(crate::catalog::catalog_zone(
+                catalog,
+                &members,
+                previous,
+                &mut generated.serials,
+                now,
+            )?));
         }
         let zone_count = zones.len();
         let index = ZoneIndex::from_zones(zones)?;

@@ -316,6 +316,7 @@ impl Responder {
     /// # Errors
     /// [`ResponderError::Bind`] when an address cannot be bound.
     pub async fn start(index: ZoneIndex, options: &ServeOptions) -> Result<Self, ResponderError> {
+        let journal = crate::journal::Journal::open(options.journal.clone(), &index);
         let handler = ZoneRequestHandler::new(Arc::new(ArcSwap::from_pointee(index)));
         let metrics = Arc::new(Metrics::default());
         metrics.set_loaded(true);
@@ -324,7 +325,7 @@ impl Responder {
             metrics,
             acl: options.transfer_acl.clone(),
             tsig: options.tsig.clone(),
-            journal: crate::journal::Journal::new(options.journal),
+            journal,
             rrl: options.rate_limit.as_ref().map(RateLimiter::new),
             fast_path: options.udp_fast_path,
             refusal_log: LogLimiter::new(REFUSAL_LOG_INTERVAL),

@@ -47,6 +47,8 @@
 //!   `-d` keeps it in the foreground.
 //! * Knot: `server: listen` and `rundir`, `database: storage`, a template `storage`; it runs in the
 //!   foreground by default; `zonefile-sync: -1` so it never rewrites our fixture copies.
+//! * Knot as a catalog consumer ([`PeerOptions::catalog`]): it answers REFUSED for the catalog
+//!   zone it interprets, so start-up waits for the other zones (or any answer), not for that one.
 //! * BIND: `-g` (foreground, log to stderr), `-n 1`, `directory`, `pid-file`, `listen-on port`,
 //!   `recursion no`, `controls { }` (no rndc key needed), session key in the temp dir.
 
@@ -156,6 +158,9 @@ pub enum PeerError {
     /// A zone origin that is not a fully qualified name.
     #[error("zone origin {0:?} must be fully qualified (end with a dot)")]
     BadOrigin(String),
+    /// A configuration the peer or this crate cannot do.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// File-system or process error.
     #[error("{what}: {source}")]
     Io {
@@ -392,6 +397,12 @@ pub struct PeerOptions {
     pub extra_config: String,
     /// A secondary's TSIG key (RFC 8945) for its transfers and its primary's NOTIFY.
     pub tsig: Option<TsigSpec>,
+    /// For a secondary: the one of its origins that is a catalog zone (RFC 9432) to consume.
+    /// Its member zones are then provisioned from the same primary, with the same TSIG key,
+    /// without being listed: Knot `catalog-role: interpret` with a `catalog-template` for the
+    /// members, BIND `catalog-zones { zone ... default-primaries ... }` with
+    /// `allow-new-zones yes`. NSD is not supported (its consumer came after the packaged 4.6).
+    pub catalog: Option<String>,
 }
 
 /// A TSIG key as the peers' configs write it.
@@ -412,6 +423,7 @@ impl Default for PeerOptions {
             server_options: String::new(),
             extra_config: String::new(),
             tsig: None,
+            catalog: None,
         }
     }
 }
@@ -490,7 +502,9 @@ impl Peer {
     /// Starts `kind` as a SECONDARY of `primary` for `origins`: it accepts NOTIFY from the
     /// primary's address and transfers the zones from it (NSD: `request-xfr: AXFR`, Knot:
     /// `master` + notify ACL, BIND: `type secondary`). Returns once it answers an authoritative
-    /// SOA for every origin, i.e. after the first transfer.
+    /// SOA for every origin, i.e. after the first transfer. Knot refuses queries for a catalog
+    /// zone it interprets ([`PeerOptions::catalog`]): that one is not awaited, so wait for its
+    /// member zones.
     ///
     /// # Errors
     /// As [`Peer::start`].
@@ -521,6 +535,18 @@ impl Peer {
             binary: kind.binary(),
             package: kind.debian_package(),
         })?;
+        if let Some(catalog) = &options.catalog {
+            if kind == PeerKind::Nsd {
+                return Err(PeerError::Unsupported(format!(
+                    "nsd as a catalog zone consumer ({catalog}): NSD consumes catalogs from 4.9 on"
+                )));
+            }
+            if !origins.contains(&catalog.as_str()) {
+                return Err(PeerError::Unsupported(format!(
+                    "catalog {catalog} is not among the secondary's zones {origins:?}"
+                )));
+            }
+        }
         let zones: Vec<Zone> = origins.iter().map(|o| Zone::text(*o, "")).collect();
         let mut attempt = 0;
         loop {
@@ -563,7 +589,11 @@ impl Peer {
             }
             (PeerKind::Knot, Some(p)) => knot_secondary_conf(&dir, port, p, &files, options),
             (PeerKind::Bind, Some(p)) => {
-                bind_conf(&dir, port, &[], options) + &bind_secondary(p, &files, options)
+                let mut with_catalog = options.clone();
+                with_catalog
+                    .server_options
+                    .push_str(&bind_catalog_options(p, options));
+                bind_conf(&dir, port, &[], &with_catalog) + &bind_secondary(p, &files, options)
             }
         };
         let text = format!("{text}\n{}\n", options.extra_config);
@@ -582,20 +612,35 @@ impl Peer {
             dir,
             origins: files.into_iter().map(|(o, _)| o).collect(),
         };
-        peer.wait_ready(options.startup_timeout)?;
+        // Knot answers REFUSED for a catalog zone it interprets (it is configuration, not data),
+        // so its start is awaited by the other zones, or by any answer at all.
+        let probes: Vec<String> = peer
+            .origins
+            .iter()
+            .filter(|o| kind != PeerKind::Knot || options.catalog.as_ref() != Some(*o))
+            .cloned()
+            .collect();
+        peer.wait_ready_for(&probes, options.startup_timeout)?;
         Ok(peer)
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), PeerError> {
+        let origins = self.origins.clone();
+        self.wait_ready_for(&origins, timeout)
+    }
+
+    /// Waits for an authoritative SOA answer for each of `origins` (any answer to `.` when
+    /// there are none).
+    fn wait_ready_for(&mut self, origins: &[String], timeout: Duration) -> Result<(), PeerError> {
         let deadline = Instant::now() + timeout;
         let sock =
             UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io_err("bind probe socket"))?;
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .map_err(io_err("probe timeout"))?;
-        let probes: Vec<String> = if self.origins.is_empty() {
+        let probes: Vec<String> = if origins.is_empty() {
             vec![".".to_owned()]
         } else {
-            self.origins.clone()
+            origins.to_vec()
         };
         let mut id: u16 = 0x4100;
         for origin in &probes {
@@ -616,7 +661,7 @@ impl Peer {
                     });
                 }
                 id = id.wrapping_add(1);
-                if probe_soa(&sock, self.addr, origin, id, self.origins.is_empty()) {
+                if probe_soa(&sock, self.addr, origin, id, origins.is_empty()) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -797,7 +842,14 @@ fn nsd_secondary(primary: SocketAddr, zones: &[(String, PathBuf)], o: &PeerOptio
     keydef + &zones
 }
 
-/// Knot: the remote and the ACL must be defined before the zones that use them.
+/// Knot: the remote and the ACL must be defined before the zones and templates that use them.
+///
+/// A catalog zone ([`PeerOptions::catalog`]) gets `catalog-role: interpret` and
+/// `catalog-template: catalog-member`, a template with the same primary, NOTIFY ACL and key as
+/// the listed zones. Knot 3.2 (knot.conf(5) of 3.2): `catalog-template` must be set if and only
+/// if `catalog-role` is `interpret`; the member template may not use any `catalog-*` option; the
+/// remote is `master:` (3.3 renamed it `primary:` and kept `master:` as an alias); the catalog
+/// database lives under `storage` unless `database: catalog-db` says otherwise.
 fn knot_secondary_conf(
     dir: &Path,
     port: u16,
@@ -805,12 +857,22 @@ fn knot_secondary_conf(
     zones: &[(String, PathBuf)],
     o: &PeerOptions,
 ) -> String {
+    let member_template = if o.catalog.is_some() {
+        format!(
+            "  - id: catalog-member\n    storage: {dir}\n    master: primary\n    \
+             acl: notify_from_primary\n    zonefile-sync: -1\n    zonefile-load: none\n    \
+             journal-content: none\n    semantic-checks: off\n",
+            dir = quoted(dir)
+        )
+    } else {
+        String::new()
+    };
     let mut s = format!(
         "server:\n    listen: 127.0.0.1@{port}\n    rundir: {dir}\n{opts}\ndatabase:\n    storage: {dir}\n\n\
          log:\n  - target: stderr\n    any: info\n\n{keydef}remote:\n  - id: primary\n    address: {ip}@{pport}\n{keyref}\n\
          acl:\n  - id: notify_from_primary\n    address: {ip}\n    action: notify\n{keyref}\n\
          template:\n  - id: default\n    storage: {dir}\n    zonefile-sync: -1\n    zonefile-load: none\n    \
-         journal-content: none\n    semantic-checks: off\n\nzone:\n",
+         journal-content: none\n    semantic-checks: off\n{member_template}\nzone:\n",
         opts = indent_block(&o.server_options, "    "),
         dir = quoted(dir),
         ip = primary.ip(),
@@ -828,8 +890,29 @@ fn knot_secondary_conf(
         s.push_str(&format!(
             "  - domain: \"{origin}\"\n    master: primary\n    acl: notify_from_primary\n"
         ));
+        if o.catalog.as_deref() == Some(origin.as_str()) {
+            s.push_str("    catalog-role: interpret\n    catalog-template: catalog-member\n");
+        }
     }
     s
+}
+
+/// BIND 9.18 consumes a catalog zone ([`PeerOptions::catalog`]) with `catalog-zones` in
+/// `options`, whose members it adds as new zones (`allow-new-zones yes`), transferred from
+/// `default-primaries`; `in-memory yes` keeps their copies out of the peer's directory.
+fn bind_catalog_options(primary: SocketAddr, o: &PeerOptions) -> String {
+    let Some(catalog) = &o.catalog else {
+        return String::new();
+    };
+    let key = o
+        .tsig
+        .as_ref()
+        .map_or(String::new(), |t| format!(" key \"{}\"", t.name));
+    format!(
+        "allow-new-zones yes;\ncatalog-zones {{ zone \"{catalog}\" default-primaries {{ {} port {}{key}; }} in-memory yes; }};\n",
+        primary.ip(),
+        primary.port()
+    )
 }
 
 /// BIND secondary zones (`type secondary`, `primaries`).

@@ -1,17 +1,18 @@
 //! IXFR (RFC 1995) from the journal: Knot and BIND secondaries follow a one-record change with
 //! an incremental transfer (seen in their logs), and fall back to a whole-zone transfer when the
 //! journal no longer reaches their serial; IXFR queries over TCP and UDP get the answers of RFC
-//! 1995 §2–§4, and a garbage authority section gets FORMERR.
+//! 1995 §2–§4, and a garbage authority section gets FORMERR. With the journal kept on disk
+//! (`ixfr_journal_dir`), a change made before a restart of altodisc still reaches them as IXFR.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use altodisc_responder::ServeOptions;
 use altodisc_responder::journal::JournalLimits;
 use altodisc_responder::load::Sources;
 use altodisc_responder::xfr::{NotifyTarget, TransferAcl, changed_zones, spawn_notify};
+use altodisc_responder::{Responder, ServeOptions};
 use altodisc_testpeers::{Peer, PeerKind, require_or_skip};
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::SOA;
@@ -124,6 +125,7 @@ fn secondary_uses_ixfr(kind: PeerKind, done: &str, incremental: &str, whole: &st
         JournalLimits {
             diffs: 1,
             records: 10_000,
+            dir: None,
         },
     );
     let peer = Peer::start_secondary(kind, ours.addr, &["ixfr.test."], Duration::from_secs(30))
@@ -328,4 +330,176 @@ fn ixfr_answers_follow_rfc_1995() {
     assert!(matches!(&m.answers[0].data, RData::SOA(s) if s.serial == 2));
     drop(ours);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// altodisc at a fixed address, as a restarted process would be: its own runtime, the zones
+/// loaded anew from `sources`.
+struct Process {
+    runtime: tokio::runtime::Runtime,
+    responder: Option<Responder>,
+}
+
+impl Process {
+    fn start(sources: &Sources, addr: SocketAddr, journal: JournalLimits) -> Self {
+        let options = ServeOptions {
+            listen: vec![addr],
+            transfer_acl: TransferAcl::parse(&["127.0.0.1/32"]).unwrap(),
+            journal,
+            ..ServeOptions::default()
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let index = sources.load_index(None).unwrap().index;
+        let responder = runtime.block_on(Responder::start(index, &options)).unwrap();
+        Self {
+            runtime,
+            responder: Some(responder),
+        }
+    }
+
+    fn responder(&self) -> &Responder {
+        self.responder.as_ref().unwrap()
+    }
+
+    fn reload(&self, sources: &Sources) {
+        self.responder()
+            .reload(sources.load_index(None).unwrap().index);
+    }
+
+    /// NOTIFYs `peer` of `zone` at the serial served now.
+    fn notify(&self, peer: &Peer, zone: &str) {
+        let _guard = self.runtime.enter();
+        let target = NotifyTarget {
+            addr: peer.addr(),
+            key: None,
+            fudge: 300,
+        };
+        let name = Name::from_ascii(zone).unwrap();
+        let soa = self
+            .responder()
+            .current()
+            .zone(&name)
+            .unwrap()
+            .soa()
+            .clone();
+        let changed = vec![(name, soa)];
+        spawn_notify(&[target], changed, self.responder().metrics());
+    }
+
+    fn stop(mut self) {
+        if let Some(r) = self.responder.take() {
+            self.runtime.block_on(r.shutdown()).unwrap();
+        }
+    }
+}
+
+/// A one-record change is loaded, altodisc restarts, and only then is the secondary told: it
+/// asks IXFR from its serial, which the restarted server answers from the journal read back
+/// from `ixfr_journal_dir`. Then the same across a restart without the directory: the whole
+/// zone, which shows the difference came from the file.
+fn ixfr_across_a_restart(kind: PeerKind, done: &str, incremental: &str, whole: &str) {
+    if !require_or_skip(kind) {
+        return;
+    }
+    let dir = temp(&format!("restart-{}", kind.name()));
+    let zones = dir.join("zones");
+    std::fs::create_dir_all(&zones).unwrap();
+    write_zone(&zones, 1, &[]);
+    let sources = Sources {
+        config: None,
+        zones_dir: Some(zones.clone()),
+    };
+    let on_disk = JournalLimits {
+        dir: Some(dir.join("journal")),
+        ..JournalLimits::default()
+    };
+    let first = Running::with_index(
+        sources.load_index(None).unwrap().index,
+        ServeOptions {
+            transfer_acl: TransferAcl::parse(&["127.0.0.1/32"]).unwrap(),
+            journal: on_disk.clone(),
+            ..ServeOptions::default()
+        },
+    );
+    let addr = first.addr;
+    let peer = Peer::start_secondary(kind, addr, &["ixfr.test."], Duration::from_secs(30))
+        .expect("secondary transfers the zone");
+    assert_eq!(serial(peer.addr()), Some(1));
+
+    // The change is loaded (the journal file written), the secondary is not told.
+    write_zone(&zones, 2, &[7]);
+    first.reload(sources.load_index(None).unwrap().index);
+    assert_eq!(serial(addr), Some(2));
+    assert!(dir.join("journal/ixfr.test.ixfr").is_file());
+    drop(first);
+
+    let wait = |want: u32| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while serial(peer.addr()) != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "{kind} did not reach serial {want}; log:\n{}",
+                peer.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let second = Process::start(&sources, addr, on_disk.clone());
+    assert_eq!(serial(addr), Some(2));
+    second.notify(&peer, "ixfr.test.");
+    wait(2);
+    assert!(txt(peer.addr(), 7).contains("new"));
+    let log = peer.log_tail();
+    assert!(
+        last_line(&log, done).contains(incremental),
+        "{kind}: the transfer after the restart was not incremental:\n{log}"
+    );
+
+    // Control: another one-record change across a restart, journal in memory only.
+    write_zone(&zones, 3, &[7, 8]);
+    second.reload(&sources);
+    second.stop();
+    let third = Process::start(
+        &sources,
+        addr,
+        JournalLimits {
+            dir: None,
+            ..on_disk
+        },
+    );
+    third.notify(&peer, "ixfr.test.");
+    wait(3);
+    assert!(txt(peer.addr(), 8).contains("new"));
+    let log = peer.log_tail();
+    assert!(
+        last_line(&log, done).contains(whole),
+        "{kind}: without the journal on disk the transfer was not the whole zone:\n{log}"
+    );
+    third.stop();
+    drop(peer);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn knot_gets_ixfr_after_a_restart_from_the_journal_on_disk() {
+    ixfr_across_a_restart(
+        PeerKind::Knot,
+        ", finished,",
+        "IXFR, incoming",
+        "AXFR, incoming",
+    );
+}
+
+#[test]
+fn bind_gets_ixfr_after_a_restart_from_the_journal_on_disk() {
+    // 6 records: SOA 2, SOA 1, one removed, SOA 2, one added, SOA 2 (RFC 1995 §4).
+    ixfr_across_a_restart(
+        PeerKind::Bind,
+        "Transfer completed",
+        " 6 records",
+        &format!(" {} records", HOSTS + 4),
+    );
 }
