@@ -3,7 +3,8 @@
 //!
 //! * UDP: a few receive loops per socket (one per CPU) answer inline, without a task and a
 //!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query); on
-//!   Linux each loop reads and sends batches of datagrams with one system call each (`server/udp.rs`);
+//!   Linux each loop is a thread of its own that reads and sends batches of datagrams with one
+//!   blocking system call each (`server/udp.rs`);
 //! * TCP (RFC 7766): our accept loop bounds the number of connections, in all and per source
 //!   (hickory 0.26 has no limit), gives every query one deadline for the whole message and
 //!   closes idle connections first when it needs room (RFC 7766 §6.2.3; `server/tcp.rs`); zone
@@ -80,8 +81,9 @@ pub struct ServeOptions {
     /// closed, whatever clients do (default [`DEFAULT_SHUTDOWN_GRACE`]).
     pub shutdown_grace: Duration,
     /// Workers (`[serve] workers`, `--workers`): UDP receive loops per listen address, each a
-    /// task of the multi-threaded runtime, so up to this many queries are answered at once on
-    /// as many cores, as NSD's `server-count` and Knot's `udp-workers` do. They share one
+    /// thread of its own blocked in the receive call (Linux, batched loop; elsewhere a task of
+    /// the multi-threaded runtime), so up to this many queries are answered at once on as many
+    /// cores, as NSD's `server-count` and Knot's `udp-workers` do. They share one
     /// socket: an idle loop takes whatever datagram arrives, where a socket per worker
     /// (`SO_REUSEPORT`) hashes each client to one worker, however busy. TCP connections are
     /// served on every runtime thread whatever this is, within the connection limits, which
