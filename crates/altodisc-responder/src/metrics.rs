@@ -120,6 +120,40 @@ pub enum ReloadOutcome {
     Rejected,
 }
 
+/// Why the TCP server closed or refused a connection before its client was done with it (see
+/// the module notes of the TCP server): the reasons of `altodisc_tcp_connections_shed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TcpShed {
+    /// Closed to make room for a new connection with every slot taken: it was idle between
+    /// queries (RFC 7766 §6.2.3: idle connections go first under resource pressure).
+    Idle,
+    /// Closed to make room with every slot taken and none idle: it was waiting for its first
+    /// query, reading one, having its reply read, or not started yet.
+    Slow,
+    /// Closed to make room for a new connection from the same source at its own limit
+    /// (`max_tcp_connections_per_source`), or the new one refused because every connection of
+    /// that source was being answered.
+    PerSource,
+    /// Refused: every slot was answering a query.
+    Full,
+    /// Closed after the idle timeout between queries (shortened once three quarters of the
+    /// slots are taken).
+    IdleTimeout,
+    /// Closed because a query did not arrive whole, or a reply was not taken, within the query
+    /// timeout.
+    Deadline,
+}
+
+const TCP_SHED_REASONS: [(TcpShed, &str); 6] = [
+    (TcpShed::Idle, "idle"),
+    (TcpShed::Slow, "slow"),
+    (TcpShed::PerSource, "per_source"),
+    (TcpShed::Full, "full"),
+    (TcpShed::IdleTimeout, "idle_timeout"),
+    (TcpShed::Deadline, "deadline"),
+];
+
 /// What rate limiting did to a response (see [`crate::rrl`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -171,6 +205,8 @@ pub struct Metrics {
     rrl_slipped: AtomicU64,
     rrl_dropped: AtomicU64,
     tcp_connections: AtomicU64,
+    /// By [`TcpShed`], in the order of `TCP_SHED_REASONS`.
+    tcp_shed: [AtomicU64; TCP_SHED_REASONS.len()],
     busy_polls_datagram: AtomicU64,
     busy_polls_expired: AtomicU64,
     loaded: AtomicBool,
@@ -199,6 +235,7 @@ impl Default for Metrics {
             rrl_slipped: AtomicU64::new(0),
             rrl_dropped: AtomicU64::new(0),
             tcp_connections: AtomicU64::new(0),
+            tcp_shed: std::array::from_fn(|_| AtomicU64::new(0)),
             busy_polls_datagram: AtomicU64::new(0),
             busy_polls_expired: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
@@ -362,6 +399,27 @@ impl Metrics {
         }
     }
 
+    /// Counts a TCP connection closed or refused for `reason`.
+    pub fn tcp_shed(&self, reason: TcpShed) {
+        if let Some(c) = TCP_SHED_REASONS
+            .iter()
+            .position(|(r, _)| *r == reason)
+            .and_then(|i| self.tcp_shed.get(i))
+        {
+            inc(c);
+        }
+    }
+
+    /// How many connections were shed for `reason` so far.
+    #[cfg(test)]
+    pub(crate) fn tcp_shed_count(&self, reason: TcpShed) -> u64 {
+        TCP_SHED_REASONS
+            .iter()
+            .position(|(r, _)| *r == reason)
+            .and_then(|i| self.tcp_shed.get(i))
+            .map_or(0, get)
+    }
+
     /// Counts one busy poll of an empty UDP socket: it ended with a datagram (`true`), or the
     /// budget ran out and the loop went to sleep (`false`). Many expired polls mean polling costs
     /// CPU without saving wake-ups (lower `udp_busy_poll_us`, or 0).
@@ -475,6 +533,11 @@ impl Metrics {
                 get(&self.busy_polls_expired),
             ],
             tcp_connections: get(&self.tcp_connections),
+            tcp_shed: TCP_SHED_REASONS
+                .iter()
+                .zip(&self.tcp_shed)
+                .map(|((_, name), c)| (*name, get(c)))
+                .collect(),
             tsig_failures: self.tsig_failures.snapshot(),
         }
     }
@@ -523,6 +586,8 @@ struct Snapshot {
     rrl: [u64; 2],
     busy_polls: [u64; 2],
     tcp_connections: u64,
+    /// (reason, count) for every [`TcpShed`] reason.
+    tcp_shed: Vec<(&'static str, u64)>,
     /// (reason, count) for every TSIG failure reason.
     tsig_failures: Vec<(&'static str, u64)>,
 }
@@ -736,6 +801,15 @@ impl Collector for Snapshot {
             "Signed requests refused, by TSIG error (RFC 8945 §5.2).",
             "reason",
             &self.tsig_failures,
+        )?;
+        counter_by(
+            e,
+            "altodisc_tcp_connections_shed",
+            "TCP connections closed or refused by the server before the client was done, by \
+             reason: closed for room (idle, slow, per_source), refused (per_source, full), or \
+             timed out (idle_timeout, deadline).",
+            "reason",
+            &self.tcp_shed,
         )?;
         gauge(
             e,

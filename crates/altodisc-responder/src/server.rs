@@ -3,7 +3,8 @@
 //!
 //! * UDP: a few receive loops per socket (one per CPU) answer inline, without a task and a
 //!   channel per datagram (hickory's `Server` spawns both, which doubled the CPU per query); on
-//!   Linux each loop reads and sends batches of datagrams with one system call each (`server/udp.rs`);
+//!   Linux each loop is a thread of its own that reads and sends batches of datagrams with one
+//!   blocking system call each (`server/udp.rs`);
 //! * TCP (RFC 7766): our accept loop bounds the number of connections, in all and per source
 //!   (hickory 0.26 has no limit), gives every query one deadline for the whole message and
 //!   closes idle connections first when it needs room (RFC 7766 §6.2.3; `server/tcp.rs`); zone
@@ -80,8 +81,9 @@ pub struct ServeOptions {
     /// closed, whatever clients do (default [`DEFAULT_SHUTDOWN_GRACE`]).
     pub shutdown_grace: Duration,
     /// Workers (`[serve] workers`, `--workers`): UDP receive loops per listen address, each a
-    /// task of the multi-threaded runtime, so up to this many queries are answered at once on
-    /// as many cores, as NSD's `server-count` and Knot's `udp-workers` do. They share one
+    /// thread of its own blocked in the receive call (Linux, batched loop; elsewhere a task of
+    /// the multi-threaded runtime), so up to this many queries are answered at once on as many
+    /// cores, as NSD's `server-count` and Knot's `udp-workers` do. They share one
     /// socket: an idle loop takes whatever datagram arrives, where a socket per worker
     /// (`SO_REUSEPORT`) hashes each client to one worker, however busy. TCP connections are
     /// served on every runtime thread whatever this is, within the connection limits, which
@@ -308,6 +310,55 @@ async fn bind_udp_and_tcp(
     }
 }
 
+/// The one-datagram UDP loops: `workers` tasks over `sockets` (one shared socket, or one each
+/// with `SO_REUSEPORT`).
+fn spawn_udp_tasks(
+    tasks: &mut JoinSet<()>,
+    sockets: Vec<UdpSocket>,
+    ctx: &Arc<Ctx>,
+    shutdown: &watch::Receiver<bool>,
+    workers: usize,
+) {
+    let sockets: Vec<Arc<UdpSocket>> = sockets.into_iter().map(Arc::new).collect();
+    for worker in 0..workers {
+        if let Some(udp) = sockets.get(worker % sockets.len().max(1)) {
+            tasks.spawn(udp_loop(udp.clone(), ctx.clone(), shutdown.clone()));
+        }
+    }
+}
+
+/// The batched UDP loops (see [`udp::udp_batch_loop`]): `workers` threads of the runtime's
+/// blocking pool over `sockets` (one shared socket, or one each with `SO_REUSEPORT`), made
+/// blocking first. A socket's loops share one busy-poll token (at most one polls it at a time).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn spawn_udp_threads(
+    tasks: &mut JoinSet<()>,
+    sockets: Vec<UdpSocket>,
+    ctx: &Arc<Ctx>,
+    shutdown: &watch::Receiver<bool>,
+    workers: usize,
+    options: &ServeOptions,
+) -> std::io::Result<()> {
+    let mut shared = Vec::new();
+    for socket in sockets {
+        let socket = socket.into_std()?;
+        udp::blocking(&socket)?;
+        shared.push((Arc::new(socket), busy_poll::PollToken::default()));
+    }
+    let runtime = tokio::runtime::Handle::current();
+    for worker in 0..workers {
+        let Some((socket, token)) = shared.get(worker % shared.len().max(1)).cloned() else {
+            continue;
+        };
+        let (ctx, shutdown, runtime) = (ctx.clone(), shutdown.clone(), runtime.clone());
+        let busy_poll = options.udp_busy_poll;
+        tasks.spawn_blocking(move || {
+            udp::udp_batch_loop(&socket, &ctx, &runtime, &shutdown, &token, busy_poll);
+        });
+    }
+    Ok(())
+}
+
 impl Responder {
     /// Binds every address (UDP and TCP on the same port; port 0 picks one) and starts serving
     /// `index`. Must be called inside a tokio runtime. Nothing is served unless every address
@@ -331,12 +382,15 @@ impl Responder {
             refusal_log: LogLimiter::new(REFUSAL_LOG_INTERVAL),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let table = tcp::Table::new(tcp::TcpLimits {
-            connections: options.max_tcp_connections,
-            per_source: options.max_tcp_connections_per_source,
-            idle_timeout: options.tcp_idle_timeout,
-            query_timeout: options.tcp_query_timeout,
-        });
+        let table = tcp::Table::new(
+            tcp::TcpLimits {
+                connections: options.max_tcp_connections,
+                per_source: options.max_tcp_connections_per_source,
+                idle_timeout: options.tcp_idle_timeout,
+                query_timeout: options.tcp_query_timeout,
+            },
+            ctx.metrics.clone(),
+        );
         let workers = options.udp_workers.clamp(1, MAX_WORKERS);
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let reuseport = options.udp_reuseport && workers > 1;
@@ -345,7 +399,7 @@ impl Responder {
         let mut sockets = Vec::new();
         for &addr in &options.listen {
             let (bound, udp, tcp) = bind_udp_and_tcp(addr, reuseport).await?;
-            let mut udp = vec![Arc::new(udp)];
+            let mut udp = vec![udp];
             // With SO_REUSEPORT, a socket per further worker on the port the first one got.
             #[cfg(any(target_os = "linux", target_os = "android"))]
             while reuseport && udp.len() < workers {
@@ -353,7 +407,7 @@ impl Responder {
                     addr: bound,
                     source,
                 })?;
-                udp.push(Arc::new(more));
+                udp.push(more);
             }
             sockets.push((bound, udp, tcp));
         }
@@ -382,30 +436,19 @@ impl Responder {
         }
         let mut local_addrs = Vec::new();
         for (bound, udps, tcp) in sockets {
-            // One busy-poll token per socket (at most one loop polls a socket at a time).
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            let tokens: Vec<busy_poll::PollToken> =
-                udps.iter().map(|_| Default::default()).collect();
-            for worker in 0..workers {
-                // A shared socket: every worker on it; SO_REUSEPORT: its own socket each.
-                let Some(udp) = udps.get(worker % udps.len()) else {
-                    continue;
-                };
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                let poll_token = tokens.get(worker % udps.len()).cloned().unwrap_or_default();
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                if options.udp_batch {
-                    tasks.spawn(udp::udp_batch_loop(
-                        udp.clone(),
-                        ctx.clone(),
-                        shutdown_rx.clone(),
-                        poll_token.clone(),
-                        options.udp_busy_poll,
-                    ));
-                    continue;
-                }
-                tasks.spawn(udp_loop(udp.clone(), ctx.clone(), shutdown_rx.clone()));
+            if options.udp_batch {
+                spawn_udp_threads(&mut tasks, udps, &ctx, &shutdown_rx, workers, options).map_err(
+                    |source| ResponderError::Bind {
+                        addr: bound,
+                        source,
+                    },
+                )?;
+            } else {
+                spawn_udp_tasks(&mut tasks, udps, &ctx, &shutdown_rx, workers);
             }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            spawn_udp_tasks(&mut tasks, udps, &ctx, &shutdown_rx, workers);
             tasks.spawn(tcp::accept_loop(
                 tcp,
                 ctx.clone(),

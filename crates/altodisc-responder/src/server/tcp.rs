@@ -34,6 +34,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tracing::{debug, info, warn};
 
 use super::{Ctx, LogLimiter, answer_tcp};
+use crate::metrics::{Metrics, TcpShed};
 
 /// Longest idle time between queries once three quarters of the connection slots are taken.
 pub(crate) const PRESSURE_IDLE: Duration = Duration::from_secs(1);
@@ -128,6 +129,8 @@ pub(crate) struct Table {
     inner: Mutex<TableInner>,
     shed_log: LogLimiter,
     room_log: LogLimiter,
+    /// Where connections closed or refused are counted (`altodisc_tcp_connections_shed_total`).
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -159,7 +162,7 @@ impl Drop for Admission {
 }
 
 impl Table {
-    pub(crate) fn new(limits: TcpLimits) -> Arc<Self> {
+    pub(crate) fn new(limits: TcpLimits, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             limits: TcpLimits {
                 connections: limits.connections.max(1),
@@ -170,6 +173,7 @@ impl Table {
             inner: Mutex::new(TableInner::default()),
             shed_log: LogLimiter::new(Duration::from_secs(10)),
             room_log: LogLimiter::new(Duration::from_secs(10)),
+            metrics,
         })
     }
 
@@ -215,14 +219,21 @@ impl Table {
             .min()
             .map(|(_, id)| id);
         let Some(victim) = victim else {
-            return Err(if room_among.is_some() {
-                Refusal::SourceLimit
+            let (refusal, reason) = if room_among.is_some() {
+                (Refusal::SourceLimit, TcpShed::PerSource)
             } else {
-                Refusal::AllAnswering
-            });
+                (Refusal::AllAnswering, TcpShed::Full)
+            };
+            self.metrics.tcp_shed(reason);
+            return Err(refusal);
         };
         if let Some(slot) = Self::take(&mut inner, victim) {
             self.open.fetch_sub(1, Ordering::Relaxed);
+            self.metrics.tcp_shed(match slot.phase.get().0 {
+                _ if room_among.is_some() => TcpShed::PerSource,
+                Phase::Idle => TcpShed::Idle,
+                _ => TcpShed::Slow,
+            });
             if let Some(abort) = slot.abort {
                 abort.abort();
             }
@@ -369,10 +380,10 @@ pub(crate) async fn accept_loop(
 
 /// Counts an open connection in the metrics for as long as it lives, also when its task is
 /// aborted (closed for room, or at the end of the shutdown grace).
-struct OpenGauge<'a>(&'a crate::metrics::Metrics);
+struct OpenGauge<'a>(&'a Metrics);
 
 impl<'a> OpenGauge<'a> {
-    fn new(metrics: &'a crate::metrics::Metrics) -> Self {
+    fn new(metrics: &'a Metrics) -> Self {
         metrics.tcp_connection(true);
         Self(metrics)
     }
@@ -409,6 +420,7 @@ async fn read_message(
         Ok(Ok(n)) => n,
         Err(_) => {
             debug!(%peer, "TCP idle timeout");
+            table.metrics.tcp_shed(TcpShed::IdleTimeout);
             return Read::Closed;
         }
     };
@@ -426,6 +438,7 @@ async fn read_message(
         Ok(Err(_)) => Read::Closed,
         Err(_) => {
             debug!(%peer, "TCP query not complete within the query timeout");
+            table.metrics.tcp_shed(TcpShed::Deadline);
             Read::Closed
         }
     }
@@ -471,6 +484,7 @@ async fn serve_connection(
                 Ok(Err(_)) => return,
                 Err(_) => {
                     debug!(%peer, "TCP reply not taken within the query timeout");
+                    table.metrics.tcp_shed(TcpShed::Deadline);
                     return;
                 }
             }
@@ -494,6 +508,21 @@ mod tests {
         }
     }
 
+    fn new_table(limits: TcpLimits) -> Arc<Table> {
+        Table::new(limits, Arc::default())
+    }
+
+    /// Connections shed for each reason so far: idle, slow, per source, full.
+    fn shed(table: &Table) -> [u64; 4] {
+        [
+            TcpShed::Idle,
+            TcpShed::Slow,
+            TcpShed::PerSource,
+            TcpShed::Full,
+        ]
+        .map(|r| table.metrics.tcp_shed_count(r))
+    }
+
     fn peer(ip: &str, port: u16) -> SocketAddr {
         SocketAddr::new(ip.parse().unwrap(), port)
     }
@@ -504,7 +533,7 @@ mod tests {
 
     #[test]
     fn a_source_at_its_limit_makes_room_among_its_own_connections() {
-        let table = Table::new(limits(100, 2));
+        let table = new_table(limits(100, 2));
         let a = table.admit(peer("192.0.2.1", 1)).unwrap();
         std::thread::sleep(Duration::from_millis(2));
         let b = table.admit(peer("192.0.2.1", 2)).unwrap();
@@ -513,6 +542,11 @@ mod tests {
         let c = table.admit(peer("192.0.2.1", 3)).unwrap();
         assert!(!is_open(&table, &a) && is_open(&table, &b) && is_open(&table, &other));
         assert_eq!(table.open(), 3);
+        assert_eq!(
+            shed(&table),
+            [0, 0, 1, 0],
+            "a closed for its source's limit"
+        );
         // Both of its connections being answered: the new one is refused.
         b.phase.set(Phase::Answering, table.epoch);
         c.phase.set(Phase::Answering, table.epoch);
@@ -520,6 +554,7 @@ mod tests {
             table.admit(peer("192.0.2.1", 4)).unwrap_err(),
             Refusal::SourceLimit
         );
+        assert_eq!(shed(&table), [0, 0, 2, 0], "the new one refused");
         // IPv6 counts per /64.
         let e = table.admit(peer("2001:db8::1", 1)).unwrap();
         let f = table.admit(peer("2001:db8::2", 1)).unwrap();
@@ -538,7 +573,7 @@ mod tests {
 
     #[test]
     fn full_table_closes_longest_idle_then_longest_io_never_answering() {
-        let table = Table::new(limits(3, 0));
+        let table = new_table(limits(3, 0));
         let a = table.admit(peer("192.0.2.1", 1)).unwrap();
         let b = table.admit(peer("192.0.2.1", 2)).unwrap();
         let c = table.admit(peer("192.0.2.1", 3)).unwrap();
@@ -550,16 +585,19 @@ mod tests {
         let d = table.admit(peer("192.0.2.1", 4)).unwrap();
         assert!(!table.lock().slots.contains_key(&c.id));
         assert_eq!(table.open(), 3);
+        assert_eq!(shed(&table), [1, 0, 0, 0]);
         // With d answering, b (in I/O) is the only one that may go.
         d.phase.set(Phase::Answering, table.epoch);
         let e = table.admit(peer("192.0.2.1", 5)).unwrap();
         assert!(!table.lock().slots.contains_key(&b.id));
+        assert_eq!(shed(&table), [1, 1, 0, 0]);
         e.phase.set(Phase::Answering, table.epoch);
         // a, d, e are answering: no room.
         assert_eq!(
             table.admit(peer("192.0.2.1", 6)).unwrap_err(),
             Refusal::AllAnswering
         );
+        assert_eq!(shed(&table), [1, 1, 0, 1]);
         // Dropping an admission already closed for room does not count it twice.
         drop(c);
         drop(b);
@@ -570,7 +608,7 @@ mod tests {
 
     #[test]
     fn connections_not_yet_started_go_last() {
-        let table = Table::new(limits(2, 0));
+        let table = new_table(limits(2, 0));
         let a = table.admit(peer("192.0.2.1", 1)).unwrap();
         let b = table.admit(peer("192.0.2.1", 2)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
@@ -582,7 +620,7 @@ mod tests {
 
     #[test]
     fn the_source_holding_most_connections_loses_first() {
-        let table = Table::new(limits(4, 0));
+        let table = new_table(limits(4, 0));
         let client = table.admit(peer("192.0.2.9", 1)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
         let flood: Vec<_> = (1..=3)
@@ -599,7 +637,7 @@ mod tests {
 
     #[test]
     fn idle_timeout_shrinks_near_the_limit() {
-        let table = Table::new(limits(4, 0));
+        let table = new_table(limits(4, 0));
         let _a = table.admit(peer("192.0.2.1", 1)).unwrap();
         let _b = table.admit(peer("192.0.2.1", 2)).unwrap();
         assert_eq!(table.idle_timeout(), Duration::from_secs(10));

@@ -814,6 +814,27 @@ fn hostile_traffic_leaves_valid_queries_answered() {
         }
         held
     });
+    // Why the server shed connections (`altodisc_tcp_connections_shed_total`), read before the
+    // shutdown closes the held ones.
+    let text = responder.metrics().render(&responder.current());
+    let shed = |reason| {
+        altodisc_responder::metrics::sample_sum(
+            &text,
+            "altodisc_tcp_connections_shed_total",
+            &[("reason", reason)],
+        )
+    };
+    let shed_by: Vec<(&str, u64)> = [
+        "idle",
+        "slow",
+        "per_source",
+        "full",
+        "idle_timeout",
+        "deadline",
+    ]
+    .into_iter()
+    .map(|r| (r, shed(r)))
+    .collect();
     let t = Instant::now();
     runtime.block_on(responder.shutdown()).unwrap();
     let shutdown = t.elapsed();
@@ -831,6 +852,30 @@ fn hostile_traffic_leaves_valid_queries_answered() {
         shutdown.as_secs_f64() * 1000.0,
         grace.as_millis(),
         started.elapsed().as_secs_f64()
+    );
+    let closed = report.idle.2;
+    // Every connection the idle flood saw closed was shed by the server for room, or timed out
+    // waiting for its first query; the one-source flood was cut at its source's limit; the slow
+    // senders ran into the query deadline.
+    println!("  TCP connections shed, by reason: {shed_by:?}");
+    let by = |reason| {
+        shed_by
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert!(
+        by("idle") + by("slow") + by("per_source") + by("idle_timeout") >= closed,
+        "idle flood: {closed} closed by the server, counted {shed_by:?}"
+    );
+    assert!(by("slow") > 0, "the full table shed nothing: {shed_by:?}");
+    assert!(
+        by("per_source") >= 1,
+        "the one-source flood was not counted: {shed_by:?}"
+    );
+    assert!(
+        by("deadline") > 0,
+        "no slow sender hit the deadline: {shed_by:?}"
     );
     assert_eq!(
         total.udp_failed, 0,
