@@ -293,11 +293,9 @@ impl ZoneKeys {
     /// # Errors
     /// [`SignError`] when the origin is not a valid name.
     pub fn dnskey_text(&self, origin: &DomainName) -> Result<String, SignError> {
-        Ok(format!(
-            "{} 3600 IN DNSKEY {}\n",
-            to_name(origin)?,
-            self.ksk_dnskey
-        ))
+        let data = RData::DNSSEC(DNSSECRData::DNSKEY(self.ksk_dnskey.clone()));
+        let record = to_zone_record(origin, 3600, &data)?;
+        Ok(format!("{}\n", altodisc_zone::master::record_line(&record)))
     }
 }
 
@@ -1765,86 +1763,20 @@ pub fn needs_refresh(signed: &Zone, policy: &SigningPolicy, now: SystemTime) -> 
     !any
 }
 
-/// The zone in master-file form (one record per line), e.g. for `ldns-verify-zone`, NSD or a
-/// secondary. Owners are absolute; RDATA as hickory prints it.
+/// The zone in master-file form (one record per line, in the zone's order), e.g. for
+/// `ldns-verify-zone`, NSD or a secondary: each line from the project's one presentation
+/// writer, [`altodisc_zone::master::record_line`] (absolute owners, TTL and class on every
+/// line, RRSIG times as `YYYYMMDDHHmmSS` per RFC 4034 §3.2, which NSD insists on).
 ///
 /// # Errors
-/// [`SignError::Record`] when a record does not decode.
+/// None today; the `Result` is kept for callers written against earlier versions.
 pub fn render_zone(zone: &Zone) -> Result<String, SignError> {
-    let mut s = String::new();
+    let mut s = String::with_capacity(128 * zone.records.len());
     for r in &zone.records {
-        let rec = to_record(r)?;
-        match &rec.data {
-            // RRSIG times as YYYYMMDDHHmmSS (RFC 4034 §3.2): NSD refuses the integer form
-            // hickory prints.
-            RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
-                let i = sig.input();
-                s.push_str(&format!(
-                    "{} {} IN RRSIG {} {} {} {} {} {} {} {} {}\n",
-                    rec.name,
-                    rec.ttl,
-                    i.type_covered,
-                    u8::from(i.algorithm),
-                    i.num_labels,
-                    i.original_ttl,
-                    rrsig_time(i.sig_expiration.get()),
-                    rrsig_time(i.sig_inception.get()),
-                    i.key_tag,
-                    i.signer_name,
-                    base64(sig.sig())
-                ));
-            }
-            _ => {
-                s.push_str(&rec.to_string());
-                s.push('\n');
-            }
-        }
+        s.push_str(&altodisc_zone::master::record_line(r));
+        s.push('\n');
     }
     Ok(s)
-}
-
-/// Seconds since the epoch as `YYYYMMDDHHmmSS` (UTC; RFC 4034 §3.2).
-fn rrsig_time(t: u32) -> String {
-    let days = i64::from(t / 86_400);
-    let rem = t % 86_400;
-    // Days to civil date (H. Hinnant's algorithm, proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// RFC 4648 §4 base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The owner of every record as a hickory name, checked; for tests and callers that mix both.
@@ -1954,7 +1886,29 @@ ns.sub A 192.0.2.99\n";
         // Re-signing a signed zone replaces, never duplicates.
         let again = sign_zone(&signed, &keys, &SigningPolicy::default(), now).unwrap();
         assert_eq!(again.records.len(), signed.records.len());
-        assert!(render_zone(&signed).unwrap().contains("DNSKEY 257 3 13"));
+        // Rendered by the one presentation writer, and read back by the reader to the same
+        // records (RRSIG times as YYYYMMDDHHmmSS, RFC 4034 §3.2).
+        let text = render_zone(&signed).unwrap();
+        assert!(text.contains(" IN DNSKEY 257 3 13 "), "{text}");
+        let rrsig = text.lines().find(|l| l.contains(" IN RRSIG ")).unwrap();
+        let inception = rrsig.split(' ').nth(9).unwrap();
+        assert!(
+            inception.len() == 14 && inception.bytes().all(|b| b.is_ascii_digit()),
+            "{rrsig}"
+        );
+        let back = read_zone_str(&text, "rendered", Some(&signed.origin));
+        assert!(!back.has_errors(), "{:?}", back.diagnostics);
+        let key = |r: &ZoneRecord| (r.owner.to_string(), r.ttl, r.rtype, r.rdata.clone());
+        let mut a: Vec<_> = back.zone.records.iter().map(key).collect();
+        let mut b: Vec<_> = signed.records.iter().map(key).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        let anchor = keys.dnskey_text(&signed.origin).unwrap();
+        assert!(
+            anchor.starts_with("2.0.192.in-addr.arpa. 3600 IN DNSKEY 257 3 13 "),
+            "{anchor}"
+        );
     }
 
     #[test]
@@ -2257,16 +2211,6 @@ ns.sub A 192.0.2.99\n";
                 .any(|r| r.rtype == rtype::NSEC && r.owner == n("34.2.0.192.in-addr.arpa."))
         );
         assert!(p.iter().any(|r| r.rtype == rtype::RRSIG));
-    }
-
-    #[test]
-    fn time_and_base64_forms() {
-        assert_eq!(rrsig_time(0), "19700101000000");
-        assert_eq!(rrsig_time(951_782_400), "20000229000000");
-        assert_eq!(rrsig_time(1_795_334_705), "20261122080505");
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi"), "aGk=");
-        assert_eq!(base64(b"abc"), "YWJj");
     }
 
     #[test]
