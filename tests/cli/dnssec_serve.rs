@@ -68,18 +68,22 @@ impl Drop for Dir {
 
 /// `altodisc serve --watch 0 --listen 127.0.0.1:0 --config CONFIG`, stderr to `log`.
 fn spawn_serve(config: &Path, stdout: Stdio, log: &Path) -> Child {
+    spawn_serve_on(config, "127.0.0.1:0", stdout, log)
+}
+
+/// [`spawn_serve`] listening on `listen`.
+fn spawn_serve_on(config: &Path, listen: &str, stdout: Stdio, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_altodisc"))
-        .args([
-            "serve",
-            "--watch",
-            "0",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-        ])
+        .args(["serve", "--watch", "0", "--listen", listen, "--config"])
         .arg(config)
         .stdout(stdout)
-        .stderr(std::fs::File::create(log).unwrap())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
         .spawn()
         .unwrap()
 }
@@ -93,8 +97,14 @@ struct Served {
 
 impl Served {
     fn start(config: &Path) -> Self {
+        Self::start_on(config, "127.0.0.1:0")
+    }
+
+    /// [`Self::start`] on a fixed address (a restart keeps it, so unbound's stub still points
+    /// at the server); the log is appended to, not replaced.
+    fn start_on(config: &Path, listen: &str) -> Self {
         let log = config.with_extension("log");
-        let mut child = spawn_serve(config, Stdio::piped(), &log);
+        let mut child = spawn_serve_on(config, listen, Stdio::piped(), &log);
         let mut addr = None;
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
             let line = line.unwrap();
@@ -118,6 +128,41 @@ impl Served {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits (at most 10 s) for a clean exit.
+    fn terminate(&mut self) {
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{status}\n{}", self.log());
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGHUP: reload.
+    fn hup(&self) {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &self.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 }
 
@@ -1265,4 +1310,218 @@ fn ksk_double_ds_rollover_with_cds_keeps_unbound_validating() {
     let out = crate::altodisc(&["keys", "ds-seen", "--key-dir", &keys, "example.org."]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no KSK rollover under way"));
+}
+
+/// The fast-TTL reverse zone of the rollover tests: every TTL 1 s, so caches follow the
+/// rollover steps within seconds.
+fn fast_reverse() -> String {
+    let fast = REVERSE.replace("$TTL 300", "$TTL 1").replace(
+        "@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 60",
+        "@ 1 SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 1",
+    );
+    assert_ne!(fast, REVERSE);
+    fast
+}
+
+/// What a validating look through unbound gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Look {
+    /// The expected status with AD.
+    Secure,
+    /// SERVFAIL.
+    ServFail,
+    /// No answer within dig's timeout.
+    Timeout,
+    /// Anything else (the dig text).
+    Other(String),
+}
+
+/// `dig +dnssec` through unbound for `name qtype`, expecting `status` with AD; `quick` gives
+/// dig one try of 1 s (for looks while the authoritative server is down).
+fn look(unbound: SocketAddr, name: &str, qtype: &str, status: &str, quick: bool) -> Look {
+    let flags: &[&str] = if quick {
+        &["+dnssec", "+time=1", "+tries=1"]
+    } else {
+        &["+dnssec"]
+    };
+    let text = String::from_utf8_lossy(&dig(unbound, flags, name, qtype).stdout).into_owned();
+    if text.contains(&format!("status: {status}")) && text.contains(" ad") {
+        Look::Secure
+    } else if text.contains("status: SERVFAIL") {
+        Look::ServFail
+    } else if text.contains("timed out") || text.contains("no servers could be reached") {
+        Look::Timeout
+    } else {
+        Look::Other(text)
+    }
+}
+
+/// The NAPTR hit and the NXDOMAIN of the reverse zone through unbound.
+const LOOKS: [(&str, &str, &str); 2] = [
+    ("34.2.0.192.in-addr.arpa.", "NAPTR", "NOERROR"),
+    ("10.2.0.192.in-addr.arpa.", "NAPTR", "NXDOMAIN"),
+];
+
+/// The records of type `qtype` at `owner` from `server` (DO=1), each split into fields.
+fn rrset(server: SocketAddr, owner: &str, qtype: &str) -> Vec<Vec<String>> {
+    sections(server, owner, qtype)
+        .1
+        .iter()
+        .map(|r| r.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|f| f.get(3).map(String::as_str) == Some(&qtype.to_lowercase()))
+        .collect()
+}
+
+/// Key tags of the RRSIGs over `covered` at `owner` (the keys signing it now).
+fn signer_tags(server: SocketAddr, owner: &str, qtype: &str, covered: &str) -> Vec<String> {
+    let (_, answer, _) = sections(server, owner, qtype);
+    answer
+        .iter()
+        .map(|r| r.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.get(3) == Some(&"rrsig") && f.get(4) == Some(&covered))
+        .filter_map(|f| f.get(10).map(|s| (*s).to_owned()))
+        .collect()
+}
+
+/// The key files in `dir`, sorted.
+fn key_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pk8"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The rollover state persisted in `key_dir` carries a ZSK pre-publication rollover across a
+/// restart (RFC 6781 §4.1.1.1): `serve` is stopped by SIGTERM while a successor ZSK is
+/// published but not yet signing, and started again on the same key_dir and address. The
+/// successor is taken up from the state file (no new key file, same key tag, same `since`),
+/// starts signing when its wait from before the restart is over, and the old ZSK is then
+/// withdrawn. unbound, validating with the KSK's DS, answers with AD on every look while
+/// `serve` runs; looks while it is down are counted apart (they may SERVFAIL or time out).
+#[test]
+fn a_restart_continues_the_zsk_rollover_where_it_stood() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") || !require_tool_or_skip("unbound", "unbound")
+    {
+        return;
+    }
+    let dir = Dir::new("zskrestart");
+    dir.write_zone(REVERSE_ORIGIN, &fast_reverse());
+    let config = dir.path().join("publish.toml");
+    // The successor waits DNSKEY TTL (1 s) + propagation_delay (4 s) before it signs: time
+    // enough to stop and restart in between.
+    std::fs::write(
+        &config,
+        "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+         signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
+         zsk_lifetime = \"3s\"\npropagation_delay = \"4s\"\n",
+    )
+    .unwrap();
+    let port = altodisc_testpeers::free_port().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut served = Served::start_on(&config, &listen);
+    let keys = dir.path().join("keys");
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    let anchor = ZoneKeys::load_or_create(&keys, &reverse)
+        .unwrap()
+        .ds_text(&reverse)
+        .unwrap();
+    let unbound = Unbound::start(&[(REVERSE_ORIGIN, served.addr)], &anchor, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let mut secure = 0;
+    let check_all = |served: &Served, secure: &mut usize| {
+        for (name, qtype, status) in LOOKS {
+            let got = look(unbound.addr(), name, qtype, status, false);
+            assert_eq!(
+                got,
+                Look::Secure,
+                "after {:?}: {name} {qtype}\n{}\n{}",
+                started.elapsed(),
+                unbound.log_tail(),
+                served.log()
+            );
+            *secure += 1;
+        }
+    };
+    // Until the successor is pre-published.
+    let status = || ZoneKeys::rollover_status(&keys, &reverse).unwrap();
+    let incoming = loop {
+        check_all(&served, &mut secure);
+        if let Some(k) = status()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|k| k.state == "incoming")
+        {
+            break k;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no successor ZSK\n{}",
+            served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let old_signer = signer_tags(served.addr, "34.2.0.192.in-addr.arpa.", "NAPTR", "naptr");
+    assert_eq!(old_signer.len(), 1, "{old_signer:?}");
+    assert_ne!(old_signer[0], incoming.key_tag.to_string());
+    let files_before = key_files(&keys);
+    // Stop in the middle of the wait, look through unbound while down, start again.
+    served.terminate();
+    let (mut gap_secure, mut gap_failed) = (0, 0);
+    for (name, qtype, status) in LOOKS {
+        match look(unbound.addr(), name, qtype, status, true) {
+            Look::Secure => gap_secure += 1,
+            Look::ServFail | Look::Timeout => gap_failed += 1,
+            Look::Other(text) => panic!("while down: {text}"),
+        }
+    }
+    drop(served);
+    let served = Served::start_on(&config, &listen);
+    // The restart took the successor up from the state: same key, same since (or, when the
+    // wait already ended, the same key now active); no new key file.
+    let now = status().unwrap();
+    assert!(
+        now.iter().any(|k| k.key_tag == incoming.key_tag
+            && k.file == incoming.file
+            && (k.state == "incoming" && k.since == incoming.since || k.state == "active")),
+        "{now:?} vs {incoming:?}"
+    );
+    assert_eq!(key_files(&keys), files_before, "no key made by the restart");
+    // The successor signs once its wait is over, and the old ZSK is withdrawn after its
+    // signatures have left the caches.
+    let old_tag: u16 = old_signer[0].parse().unwrap();
+    let mut swapped = false;
+    let mut withdrawn = false;
+    while !withdrawn {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "swapped {swapped}\n{}",
+            served.log()
+        );
+        check_all(&served, &mut secure);
+        let signer = signer_tags(served.addr, "34.2.0.192.in-addr.arpa.", "NAPTR", "naptr");
+        if !swapped && signer == vec![incoming.key_tag.to_string()] {
+            swapped = true;
+            let active = status()
+                .unwrap()
+                .into_iter()
+                .find(|k| k.state == "active")
+                .unwrap();
+            assert_eq!(active.file, incoming.file);
+            // Made before the restart, none since: the restart generated nothing.
+            assert_eq!(key_files(&keys), files_before);
+        }
+        if swapped {
+            withdrawn = status().unwrap().iter().all(|k| k.key_tag != old_tag);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    eprintln!(
+        "ZSK rollover across a restart: {secure} looks secure while serving; while down \
+         {gap_secure} secure (cached) and {gap_failed} SERVFAIL or timed out"
+    );
+    assert!(secure > 20, "{secure}");
 }
