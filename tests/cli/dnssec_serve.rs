@@ -1470,11 +1470,14 @@ fn a_restart_continues_the_zsk_rollover_where_it_stood() {
     let files_before = key_files(&keys);
     // Stop in the middle of the wait, look through unbound while down, start again.
     served.terminate();
-    let (mut gap_secure, mut gap_failed) = (0, 0);
+    // Down longer than every TTL (1 s): unbound's cache no longer covers the looks.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (mut gap_secure, mut gap_servfail, mut gap_timeout) = (0, 0, 0);
     for (name, qtype, status) in LOOKS {
         match look(unbound.addr(), name, qtype, status, true) {
             Look::Secure => gap_secure += 1,
-            Look::ServFail | Look::Timeout => gap_failed += 1,
+            Look::ServFail => gap_servfail += 1,
+            Look::Timeout => gap_timeout += 1,
             Look::Other(text) => panic!("while down: {text}"),
         }
     }
@@ -1521,7 +1524,221 @@ fn a_restart_continues_the_zsk_rollover_where_it_stood() {
     }
     eprintln!(
         "ZSK rollover across a restart: {secure} looks secure while serving; while down \
-         {gap_secure} secure (cached) and {gap_failed} SERVFAIL or timed out"
+         {gap_secure} secure (cached), {gap_servfail} SERVFAIL, {gap_timeout} timed out"
     );
     assert!(secure > 20, "{secure}");
+}
+
+/// The parent of the reverse zone in [`ksk_rollover_waits_for_the_ds_at_the_parent_servers`].
+const PARENT_ORIGIN: &str = "0.192.in-addr.arpa.";
+
+/// A zone-file DS line from `ZoneKeys` (`... 3600 IN DS ...`) with TTL 1.
+fn fast_ds(line: &str) -> String {
+    let fast = line.trim().replacen(" 3600 IN DS ", " 1 IN DS ", 1);
+    assert_ne!(fast, line.trim());
+    format!("{fast}\n")
+}
+
+/// The automatic parent DS check (`parent_ds_check`, RFC 7344 §4.1, RFC 6781 §4.1.2) end to
+/// end: the parent zone 0.192.in-addr.arpa. is served, signed, by a second altodisc with the
+/// child's DS; unbound's only trust anchor is the parent's DS, so every AD on the child comes
+/// through the DS the parent serves. When the child's new KSK is made (CDS names both), the
+/// child asks the parent's server every second; while the parent lacks the new DS the old KSK
+/// keeps signing, through a SIGTERM restart of the child too (the waiting KSK is taken up from
+/// key_dir: same key tags, no new key). Once the parent publishes the new DS beside the old
+/// one, the child sees it, and after the parent's DS TTL the new KSK signs the DNSKEY RRset.
+/// AD on every look while the child runs; looks during the restart gap are counted apart.
+#[test]
+fn ksk_rollover_waits_for_the_ds_at_the_parent_servers() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") || !require_tool_or_skip("unbound", "unbound")
+    {
+        return;
+    }
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    let parent = DomainName::parse(PARENT_ORIGIN).unwrap();
+    let cdir = Dir::new("dschild");
+    let pdir = Dir::new("dsparent");
+    let child_keys = cdir.path().join("keys");
+    // The child's keys first, so the parent can carry its DS from the start.
+    let first_ds = ZoneKeys::load_or_create(&child_keys, &reverse)
+        .unwrap()
+        .ds_text(&reverse)
+        .unwrap();
+    let parent_zone = format!(
+        "$TTL 1\n@ SOA ns.example.net. hostmaster.example.net. 1 3600 900 604800 1\n\
+         @ NS ns.example.net.\n2 NS ns.example.net.\n{}",
+        fast_ds(&first_ds)
+    );
+    pdir.write_zone(PARENT_ORIGIN, &parent_zone);
+    let parent_served = Served::start(&write_config(pdir.path(), "sign"));
+    let anchor = ZoneKeys::load_or_create(&pdir.path().join("keys"), &parent)
+        .unwrap()
+        .ds_text(&parent)
+        .unwrap();
+    // The parent serves the child's DS authoritatively.
+    let ds_at_parent = || rrset(parent_served.addr, REVERSE_ORIGIN, "DS");
+    assert_eq!(ds_at_parent().len(), 1, "{}", parent_served.log());
+
+    cdir.write_zone(REVERSE_ORIGIN, &fast_reverse());
+    let config = cdir.path().join("publish.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\nzones_dir = \"zones\"\ndnssec = \"sign\"\nkey_dir = \"keys\"\n\
+             signature_validity = \"1h\"\nrefresh_before = \"30m\"\n\
+             ksk_lifetime = \"3s\"\nparent_ds_ttl = \"1s\"\npropagation_delay = \"1s\"\n\
+             parent_ds_check = [\"{}\"]\nparent_ds_poll = \"1s\"\n",
+            parent_served.addr
+        ),
+    )
+    .unwrap();
+    let port = altodisc_testpeers::free_port().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Served::start_on(&config, &listen);
+    let unbound = Unbound::start(
+        &[
+            (PARENT_ORIGIN, parent_served.addr),
+            (REVERSE_ORIGIN, child.addr),
+        ],
+        &anchor,
+        &[],
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut secure = 0;
+    let check_all = |child: &Served, secure: &mut usize| {
+        for (name, qtype, status) in LOOKS {
+            let got = look(unbound.addr(), name, qtype, status, false);
+            assert_eq!(
+                got,
+                Look::Secure,
+                "after {:?}: {name} {qtype}\n{}\n--- child ---\n{}\n--- parent ---\n{}",
+                started.elapsed(),
+                unbound.log_tail(),
+                child.log(),
+                parent_served.log()
+            );
+            *secure += 1;
+        }
+    };
+    let cds_tags = |child: &Served| -> Vec<String> {
+        let mut t: Vec<String> = rrset(child.addr, REVERSE_ORIGIN, "CDS")
+            .iter()
+            .map(|f| f[4].clone())
+            .collect();
+        t.sort();
+        t
+    };
+    let ksk_signers = |child: &Served| signer_tags(child.addr, REVERSE_ORIGIN, "DNSKEY", "dnskey");
+    let old_tag = ksk_signers(&child);
+    assert_eq!(old_tag.len(), 1, "{}", child.log());
+    // The successor KSK is made: CDS names both.
+    let both = loop {
+        check_all(&child, &mut secure);
+        let tags = cds_tags(&child);
+        if tags.len() == 2 {
+            break tags;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{tags:?}\n{}",
+            child.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let new_tag = both.iter().find(|t| **t != old_tag[0]).unwrap().clone();
+    let state_file = child_keys.join(format!("{REVERSE_ORIGIN}ksk.state"));
+    // Several polls find only the old DS at the parent: the old KSK keeps signing.
+    let waiting = std::time::Instant::now();
+    while waiting.elapsed() < std::time::Duration::from_secs(4) {
+        check_all(&child, &mut secure);
+        assert_eq!(ksk_signers(&child), old_tag, "{}", child.log());
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let state = std::fs::read_to_string(&state_file).unwrap();
+    assert!(
+        state.contains("ds_checked ") && !state.contains("ds_seen"),
+        "{state}"
+    );
+    assert!(
+        child.log().contains("not yet at the parent"),
+        "{}",
+        child.log()
+    );
+    // A restart while waiting takes the same successor up again: no new key, same CDS.
+    let files_before = key_files(&child_keys);
+    child.terminate();
+    // Down longer than every TTL (1 s): unbound's cache no longer covers the looks.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (mut gap_secure, mut gap_servfail, mut gap_timeout) = (0, 0, 0);
+    for (name, qtype, status) in LOOKS {
+        match look(unbound.addr(), name, qtype, status, true) {
+            Look::Secure => gap_secure += 1,
+            Look::ServFail => gap_servfail += 1,
+            Look::Timeout => gap_timeout += 1,
+            Look::Other(text) => panic!("while down: {text}"),
+        }
+    }
+    drop(child);
+    let child = Served::start_on(&config, &listen);
+    assert_eq!(cds_tags(&child), both, "{}", child.log());
+    assert_eq!(key_files(&child_keys), files_before);
+    let restarted = std::time::Instant::now();
+    while restarted.elapsed() < std::time::Duration::from_secs(2) {
+        check_all(&child, &mut secure);
+        assert_eq!(ksk_signers(&child), old_tag, "{}", child.log());
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    // The parent publishes the new DS beside the old one (double-DS).
+    let new_ds = ZoneKeys::ksk_status(&child_keys, &reverse)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k.state == "incoming")
+        .map(|(_, ds)| ds)
+        .unwrap();
+    assert!(new_ds.contains(&format!(" DS {new_tag} ")), "{new_ds}");
+    pdir.write_zone(PARENT_ORIGIN, &format!("{parent_zone}{}", fast_ds(&new_ds)));
+    parent_served.hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ds_at_parent().len() != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            parent_served.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let published = std::time::Instant::now();
+    // The child sees it and, after the DS TTL + delay, the new KSK signs.
+    let swapped = loop {
+        check_all(&child, &mut secure);
+        let signers = ksk_signers(&child);
+        if signers == vec![new_tag.clone()] {
+            break std::time::Instant::now();
+        }
+        assert_eq!(signers, old_tag, "{}", child.log());
+        assert!(
+            published.elapsed() < std::time::Duration::from_secs(20),
+            "no swap after the parent published\n{}",
+            child.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(swapped > published);
+    assert!(
+        child.log().contains("seen at every parent server"),
+        "{}",
+        child.log()
+    );
+    assert_eq!(cds_tags(&child), vec![new_tag.clone()]);
+    while swapped.elapsed() < std::time::Duration::from_secs(3) {
+        check_all(&child, &mut secure);
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    eprintln!(
+        "KSK rollover with the parent DS check: {secure} looks secure while serving; during \
+         the restart {gap_secure} secure (cached), {gap_servfail} SERVFAIL, {gap_timeout} timed out"
+    );
+    assert!(secure > 30, "{secure}");
 }
