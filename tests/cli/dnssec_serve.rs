@@ -1742,3 +1742,184 @@ fn ksk_rollover_waits_for_the_ds_at_the_parent_servers() {
     );
     assert!(secure > 30, "{secure}");
 }
+
+/// Trouble with the rollover state never takes a signed zone down: with `serve` running a ZSK
+/// rollover, (1) a damaged `zsk.state`, (2) a state written "in the future" (the system clock
+/// set back behind the last rollover step), and (3) a key_dir that cannot be written when a
+/// rollover step is due each make the reload of the changed zone fail with an error naming the
+/// state file (and the zone), while the previous signed version keeps serving: same serial,
+/// still validating. After each repair the next reload goes through; no panic. (3) makes the
+/// key_dir read-only when not run as root; as root, which ignores file modes, it puts a
+/// directory where the state's temporary file is written, the same failed write.
+#[test]
+fn rollover_state_trouble_is_named_and_the_old_signed_zone_keeps_serving() {
+    if !require_tool_or_skip("dig", "bind9-dnsutils") {
+        return;
+    }
+    let dir = Dir::new("statetrouble");
+    dir.write_zone(REVERSE_ORIGIN, REVERSE);
+    let config = write_config_with(
+        dir.path(),
+        "sign",
+        "zsk_lifetime = \"1h\"\npropagation_delay = \"1s\"\n",
+    );
+    let served = Served::start(&config);
+    let keys = dir.path().join("keys");
+    let reverse = DomainName::parse(REVERSE_ORIGIN).unwrap();
+    let ta = dir.path().join("anchor.txt");
+    std::fs::write(
+        &ta,
+        ZoneKeys::load_or_create(&keys, &reverse)
+            .unwrap()
+            .ds_text(&reverse)
+            .unwrap(),
+    )
+    .unwrap();
+    let ta = ta.to_string_lossy().into_owned();
+    let state_path = keys.join(format!("{REVERSE_ORIGIN}zsk.state"));
+    let good_state = std::fs::read_to_string(&state_path).unwrap();
+    let active_file = good_state
+        .lines()
+        .find_map(|l| l.strip_prefix("active "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .to_owned();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let mut version = 0;
+    // Changes the zone, SIGHUPs, and waits for `expect` in the log (after what was there).
+    let mut reload_expecting = |expect: &[&str]| {
+        version += 1;
+        let logged = served.log().len();
+        dir.write_zone(
+            REVERSE_ORIGIN,
+            &REVERSE.replace(
+                "alto.example.net/r32",
+                &format!("alto.example.net/r32-{version}"),
+            ),
+        );
+        served.hup();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let log = served.log();
+            let new = log.get(logged..).unwrap_or_default();
+            if expect.iter().all(|e| new.contains(e)) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {expect:?} in:\n{new}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let secure_uri = || {
+        let out = crate::dnssec::require_authoritative(
+            "xdom",
+            &served.addr.to_string(),
+            &ta,
+            "192.0.2.34",
+        );
+        assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", served.log());
+        let v = json(&out);
+        assert_eq!(v["candidates"][0]["dnssec"], "secure", "{v}");
+        v["candidates"][0]["uri"].as_str().unwrap().to_owned()
+    };
+    let (serial0, _, _) = signed_soa(served.addr);
+    let state_name = format!("{REVERSE_ORIGIN}zsk.state");
+    /// Breaks or repairs the key_dir.
+    type Step<'a> = Box<dyn Fn() + 'a>;
+    let trouble: [(&str, Step<'_>, Step<'_>, &[&str]); 3] = [
+        (
+            "damaged state",
+            Box::new(|| std::fs::write(&state_path, "active\n").unwrap()),
+            Box::new(|| std::fs::write(&state_path, &good_state).unwrap()),
+            &["line 1"],
+        ),
+        (
+            "clock behind the state",
+            Box::new(|| {
+                std::fs::write(
+                    &state_path,
+                    format!("active {active_file} {}\nttls 300 300\n", now() + 86_400),
+                )
+                .unwrap();
+            }),
+            Box::new(|| std::fs::write(&state_path, &good_state).unwrap()),
+            &["s behind", REVERSE_ORIGIN],
+        ),
+        (
+            "key_dir not writable when a step is due",
+            Box::new(|| {
+                // The active ZSK is past its lifetime: this reload must write a new key
+                // and the state.
+                std::fs::write(
+                    &state_path,
+                    format!("active {active_file} {}\nttls 300 300\n", now() - 7200),
+                )
+                .unwrap();
+                if nix::unistd::geteuid().is_root() {
+                    std::fs::create_dir(keys.join(format!("{state_name}.tmp"))).unwrap();
+                } else {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o555))
+                        .unwrap();
+                }
+            }),
+            Box::new(|| {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+                let _ = std::fs::remove_dir(keys.join(format!("{state_name}.tmp")));
+            }),
+            &[keys.to_str().unwrap()],
+        ),
+    ];
+    let mut last_uri = secure_uri();
+    for (what, break_it, repair, expect) in &trouble {
+        let serial = signed_soa(served.addr).0;
+        break_it();
+        let mut wanted = vec![REVERSE_ORIGIN];
+        wanted.extend_from_slice(expect);
+        reload_expecting(&wanted);
+        // The previous signed version keeps serving, still secure.
+        assert_eq!(
+            signed_soa(served.addr).0,
+            serial,
+            "{what}\n{}",
+            served.log()
+        );
+        assert_eq!(secure_uri(), last_uri, "{what}");
+        repair();
+        reload_expecting(&["reloaded"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while signed_soa(served.addr).0 == serial {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: no re-sign after the repair\n{}",
+                served.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let uri = secure_uri();
+        assert_ne!(uri, last_uri, "{what}: the change went through");
+        last_uri = uri;
+    }
+    assert!(signed_soa(served.addr).0 > serial0);
+    // After the unwritable key_dir was repaired, the due step was taken: a successor ZSK.
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    assert!(state.contains("incoming "), "{state}");
+    assert!(!served.log().contains("panicked"), "{}", served.log());
+    assert!(!served.log().contains("panicked"), "{}", served.log());
+    // A due step that failed is retried a while later, not in a loop: one failure and at most
+    // a few repeats of it were logged.
+    let repeats = served.log().matches("zone still fails as before").count();
+    assert!(
+        repeats <= 3,
+        "{repeats} repeated failures\n{}",
+        served.log()
+    );
+}

@@ -715,6 +715,17 @@ impl ZoneKeys {
         let base = file_base(origin);
         let path = dir.join(format!("{base}ksk.state"));
         let read = read_ksk_state(&path)?;
+        if let Some(read) = &read {
+            let latest = [
+                read.incoming.as_ref().map(|k| k.since),
+                read.ds_seen,
+                read.ds_checked,
+            ]
+            .into_iter()
+            .flatten()
+            .fold(read.active.since, u64::max);
+            clock_after(&path, origin, latest, now_unix)?;
+        }
         let mut state = read.clone().unwrap_or_else(|| KskState {
             active: StateKey {
                 file: format!("{base}ksk.pk8"),
@@ -877,6 +888,31 @@ impl ZoneKeys {
     pub fn cds_keys(&self) -> &[DNSKEY] {
         &self.cds
     }
+}
+
+/// How far the clock may be behind the latest time of a rollover state (written by an earlier
+/// step) before signing stops: small steps of NTP are fine, a clock set back is not.
+pub const CLOCK_SKEW_ALLOWED: Duration = Duration::from_secs(300);
+
+/// `Err` naming the state file and zone when `now` is more than [`CLOCK_SKEW_ALLOWED`] before
+/// `latest`, a time the state file records as already passed (a step taken, a key made). With
+/// the clock behind, the waits of RFC 6781 §4.1 would be measured from a time that has not
+/// come and the signatures' inception and expiration (RFC 4034 §3.1.5) set from a wrong now:
+/// the zone is not signed again, and a reload keeps the previous signed version.
+fn clock_after(path: &Path, origin: &DomainName, latest: u64, now: u64) -> Result<(), SignError> {
+    if now.saturating_add(CLOCK_SKEW_ALLOWED.as_secs()) >= latest {
+        return Ok(());
+    }
+    Err(SignError::KeyFile {
+        path: path.to_owned(),
+        message: format!(
+            "zone {origin}: the system clock ({now}, Unix seconds) is {} s behind this \
+             rollover state (a step taken at {latest}); fix the clock (NTP) and reload, or, if \
+             the state is wrong, restore it from a backup; the zone is not signed again until \
+             then",
+            latest.saturating_sub(now)
+        ),
+    })
 }
 
 /// How long one server gets to answer a DS query, per try (two tries over UDP).
@@ -1086,6 +1122,14 @@ impl ZoneKeys {
             retired: None,
             ttls: None,
         });
+        if let Some(read) = &read {
+            let latest = [&read.incoming, &read.retired]
+                .into_iter()
+                .flatten()
+                .map(|k| k.since)
+                .fold(read.active.since, u64::max);
+            clock_after(&path, origin, latest, now_unix)?;
+        }
         if ttls.is_some() {
             state.ttls = ttls;
         }
@@ -2516,6 +2560,63 @@ ns.sub A 192.0.2.99\n";
         let next = k.roll_ksk(&dir2, &origin, &roll, at(1700)).unwrap();
         assert_eq!(next, None);
         let _ = std::fs::remove_dir_all(&dir2);
+    }
+
+    #[test]
+    fn a_clock_behind_the_rollover_state_is_an_error_naming_file_and_zone() {
+        let dir = std::env::temp_dir().join(format!("altodisc-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let zsk = ZskRollover {
+            lifetime: Duration::from_secs(1000),
+            propagation_delay: Duration::from_secs(10),
+        };
+        let ttls = Some((60, 300));
+        ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(0)).unwrap();
+        // The successor is made at 1000.
+        ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(1000)).unwrap();
+        let state = dir.join("2.0.192.in-addr.arpa.zsk.state");
+        let before = std::fs::read_to_string(&state).unwrap();
+        // A few minutes behind (NTP stepping): fine.
+        ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(1000 - 300)).unwrap();
+        // Far behind: named, nothing written.
+        let e = ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(10))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("zsk.state")
+                && e.contains("2.0.192.in-addr.arpa.")
+                && e.contains("990 s behind"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
+        // The KSK state likewise, with a time from the future (a key active only from
+        // tomorrow, as a clock set back would see it).
+        let ksk = KskRollover {
+            lifetime: Duration::from_secs(1000),
+            parent_ds_ttl: Duration::from_secs(60),
+            propagation_delay: Duration::from_secs(10),
+            parent_ds_poll: Duration::from_secs(60),
+        };
+        let ksk_state = dir.join("2.0.192.in-addr.arpa.ksk.state");
+        std::fs::write(
+            &ksk_state,
+            "active 2.0.192.in-addr.arpa.ksk.pk8 1800086400\n",
+        )
+        .unwrap();
+        let mut keys = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+        let e = keys
+            .roll_ksk(&dir, &origin, &ksk, at(0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ksk.state") && e.contains("86400 s behind") && e.contains("fix the clock"),
+            "{e}"
+        );
+        assert!(keys.roll_ksk(&dir, &origin, &ksk, at(86_400)).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -146,6 +146,10 @@ fn either(
     }
 }
 
+/// How long after a rollover step that could not be taken (the zone failed to load) the
+/// timer tries again.
+pub const STEP_RETRY: Duration = Duration::from_secs(60);
+
 /// Default key directory, relative to the config file.
 pub const DEFAULT_KEY_DIR: &str = "keys";
 
@@ -572,12 +576,20 @@ impl DnssecSettings {
                 .validity
                 .saturating_sub(self.policy.refresh_before);
         // A ZSK or KSK rollover step re-signs too (module docs).
+        // A step already due was not taken: the zone failed to load (a damaged or unwritable
+        // state, a clock behind it, a bad zone file). Try again in a while, not at once: a
+        // timer in the past would reload without pause. (A step taken changes the keys the
+        // zone is signed with, and that alone re-signs it; this time only wakes the timer.)
+        let now = SystemTime::now();
+        let later = |t: SystemTime| if t <= now { now + STEP_RETRY } else { t };
         let zsk = self
             .rollover
-            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll));
+            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll))
+            .map(later);
         let ksk = self
             .ksk_rollover
-            .and_then(|roll| ZoneKeys::next_ksk_step(&self.key_dir, &roll));
+            .and_then(|roll| ZoneKeys::next_ksk_step(&self.key_dir, &roll))
+            .map(later);
         [Some(refresh), zsk, ksk]
             .into_iter()
             .flatten()
@@ -867,6 +879,17 @@ mod tests {
         let due = s.refresh_due(now);
         assert!(due <= now + Duration::from_secs(2 * 86_400 + 1), "{due:?}");
         assert!(due >= now + Duration::from_secs(2 * 86_400 - 5), "{due:?}");
+        // A step long due but not taken (the zone failed to load): the timer tries again a
+        // minute later, never at a time already past (that would reload without pause).
+        std::fs::write(
+            dir.path().join("keys/2.0.192.in-addr.arpa.zsk.state"),
+            "active 2.0.192.in-addr.arpa.zsk.pk8 1\nttls 60 60\n",
+        )
+        .unwrap();
+        let now = SystemTime::now();
+        let due = s.refresh_due(now);
+        assert!(due >= now + STEP_RETRY, "{due:?}");
+        assert!(due <= now + STEP_RETRY + Duration::from_secs(5), "{due:?}");
     }
 
     #[test]
