@@ -16,6 +16,9 @@
 //!   needs_refresh(&signed, &policy, now)    → re-sign when any RRSIG expires within
 //!                                             `policy.refresh_before` (RRSIG refresh before expiry)
 //!   keys.ds_text(origin) / dnskey_text()     the DS (SHA-256) to give the parent / a trust anchor
+//!   ZoneKeys::load_rolling / roll_ksk         ZSK pre-publication and KSK double-DS rollovers
+//!     roll_ksk_checking_parent(.., parent)    (RFC 6781 §4.1), state in the key directory; the
+//!                                             new KSK's DS looked for at the parent's servers
 //! ```
 //!
 //! Not signed (RFC 4035 §2.2): the NS RRset at a delegation point and glue below it; delegation
