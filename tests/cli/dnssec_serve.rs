@@ -1648,13 +1648,16 @@ fn ksk_rollover_waits_for_the_ds_at_the_parent_servers() {
     };
     let new_tag = both.iter().find(|t| **t != old_tag[0]).unwrap().clone();
     let state_file = child_keys.join(format!("{REVERSE_ORIGIN}ksk.state"));
-    // Several polls find only the old DS at the parent: the old KSK keeps signing.
+    // Several polls find only the old DS at the parent: the old KSK keeps signing, and the
+    // looks at the parent re-sign nothing (same serial).
     let waiting = std::time::Instant::now();
+    let serial = signed_soa(child.addr).0;
     while waiting.elapsed() < std::time::Duration::from_secs(4) {
         check_all(&child, &mut secure);
         assert_eq!(ksk_signers(&child), old_tag, "{}", child.log());
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
+    assert_eq!(signed_soa(child.addr).0, serial, "{}", child.log());
     let state = std::fs::read_to_string(&state_file).unwrap();
     assert!(
         state.contains("ds_checked ") && !state.contains("ds_seen"),
