@@ -24,7 +24,8 @@ Keys: one KSK (flags 257) and one ZSK (256) per zone, ECDSA P-256 (algorithm 13)
 <origin>ksk.pk8 and <origin>zsk.pk8. With `zsk_lifetime` in [serve] the ZSK is rolled over
 automatically (<origin>zsk.state): the list shows the active, incoming and retired ZSK.
 With `ksk_lifetime` the KSK is rolled over by double-DS (RFC 6781 §4.1.2): publish the DS that
-the zone's CDS records name at the parent, then run `keys ds-seen`.
+the zone's CDS records name at the parent, then run `keys ds-seen` (or list the parent's
+servers in `parent_ds_check`: `serve` then asks them and moves on by itself).
 
 Exit codes: 0 listed, 1 no keys for the zone, 2 unreadable key directory or key file.")]
 pub(crate) struct KeysArgs {

@@ -16,6 +16,9 @@
 //!   needs_refresh(&signed, &policy, now)    → re-sign when any RRSIG expires within
 //!                                             `policy.refresh_before` (RRSIG refresh before expiry)
 //!   keys.ds_text(origin) / dnskey_text()     the DS (SHA-256) to give the parent / a trust anchor
+//!   ZoneKeys::load_rolling / roll_ksk         ZSK pre-publication and KSK double-DS rollovers
+//!     roll_ksk_checking_parent(.., parent)    (RFC 6781 §4.1), state in the key directory; the
+//!                                             new KSK's DS looked for at the parent's servers
 //! ```
 //!
 //! Not signed (RFC 4035 §2.2): the NS RRset at a delegation point and glue below it; delegation
@@ -27,6 +30,7 @@
 //! AXFR carrying the signatures) is done in the responder's handler and index, not here.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -293,11 +297,9 @@ impl ZoneKeys {
     /// # Errors
     /// [`SignError`] when the origin is not a valid name.
     pub fn dnskey_text(&self, origin: &DomainName) -> Result<String, SignError> {
-        Ok(format!(
-            "{} 3600 IN DNSKEY {}\n",
-            to_name(origin)?,
-            self.ksk_dnskey
-        ))
+        let data = RData::DNSSEC(DNSSECRData::DNSKEY(self.ksk_dnskey.clone()));
+        let record = to_zone_record(origin, 3600, &data)?;
+        Ok(format!("{}\n", altodisc_zone::master::record_line(&record)))
     }
 }
 
@@ -496,7 +498,10 @@ pub struct ZskStatus {
 /// ask the parent for the DS of both; once the operator confirms the new DS is at the parent
 /// (`altodisc keys ds-seen`) and the parent's DS TTL + `propagation_delay` have passed, the
 /// successor replaces the old KSK in the DNSKEY RRset and the CDS/CDNSKEY name it alone, so the
-/// parent can drop the old DS. Outside a rollover the CDS/CDNSKEY name the active KSK. The old KSK never stops before its successor's DS is seen.
+/// parent can drop the old DS. Outside a rollover the CDS/CDNSKEY name the active KSK. The old
+/// KSK never stops before its successor's DS is seen: confirmed by the operator, or found at
+/// every one of the parent's servers by [`ZoneKeys::roll_ksk_checking_parent`], which asks them
+/// every `parent_ds_poll` while the successor waits (RFC 7344 §4.1, RFC 6781 §4.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KskRollover {
     /// How long a KSK is active before its successor is made.
@@ -505,6 +510,9 @@ pub struct KskRollover {
     pub parent_ds_ttl: Duration,
     /// Time for a change to reach every secondary.
     pub propagation_delay: Duration,
+    /// How often the parent's servers are asked for the successor's DS while it waits (only
+    /// for zones with parent servers given).
+    pub parent_ds_poll: Duration,
 }
 
 /// The persisted KSK rollover state (`<origin>ksk.state`).
@@ -514,6 +522,8 @@ struct KskState {
     incoming: Option<StateKey>,
     /// When the successor's DS was confirmed at the parent.
     ds_seen: Option<u64>,
+    /// When the parent's servers were last asked for the successor's DS (automatic check).
+    ds_checked: Option<u64>,
 }
 
 impl KskState {
@@ -522,13 +532,16 @@ impl KskState {
             path: path.to_owned(),
             message: format!("line {line}: {why}; fix the file from a backup"),
         };
-        let (mut active, mut incoming, mut ds_seen) = (None, None, None);
+        let (mut active, mut incoming, mut ds_seen, mut ds_checked) = (None, None, None, None);
         for (i, line) in text.lines().enumerate() {
             let f: Vec<&str> = line.split_whitespace().collect();
             match f.as_slice() {
                 [] => {}
                 [c, ..] if c.starts_with('#') => {}
                 ["ds_seen", t] => ds_seen = Some(t.parse().map_err(|_| bad(i + 1, "bad time"))?),
+                ["ds_checked", t] => {
+                    ds_checked = Some(t.parse().map_err(|_| bad(i + 1, "bad time"))?);
+                }
                 [state @ ("active" | "incoming"), file, since] => {
                     if file.contains('/') || file.starts_with('.') {
                         return Err(bad(i + 1, "key file names must be plain file names"));
@@ -546,7 +559,8 @@ impl KskState {
                 _ => {
                     return Err(bad(
                         i + 1,
-                        "expected `active|incoming FILE UNIX-TIME` or `ds_seen UNIX-TIME`",
+                        "expected `active|incoming FILE UNIX-TIME`, `ds_seen UNIX-TIME` or \
+                         `ds_checked UNIX-TIME`",
                     ));
                 }
             }
@@ -555,6 +569,7 @@ impl KskState {
             active: active.ok_or_else(|| bad(0, "no active KSK"))?,
             incoming,
             ds_seen,
+            ds_checked,
         })
     }
 
@@ -571,13 +586,31 @@ impl KskState {
         if let Some(t) = self.ds_seen {
             s.push_str(&format!("ds_seen {t}\n"));
         }
+        if let Some(t) = self.ds_checked {
+            s.push_str(&format!("ds_checked {t}\n"));
+        }
         s
     }
 
+    /// When the next step is due (Unix seconds), or the next look at the parent's servers.
     fn next_event(&self, roll: &KskRollover) -> Option<u64> {
+        let poll = match (&self.incoming, self.ds_seen, self.ds_checked) {
+            (Some(_), None, Some(checked)) => {
+                Some(checked.saturating_add(roll.parent_ds_poll.as_secs().max(1)))
+            }
+            _ => None,
+        };
+        match (self.next_step(roll), poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the next state change is due (Unix seconds).
+    fn next_step(&self, roll: &KskRollover) -> Option<u64> {
         match (&self.incoming, self.ds_seen) {
             (None, _) => Some(self.active.since.saturating_add(roll.lifetime.as_secs())),
-            // Waiting for the operator (or the parent): no timer.
+            // Waiting for the DS at the parent: only the operator or the check moves on.
             (Some(_), None) => None,
             (Some(_), Some(seen)) => Some(
                 seen.saturating_add(roll.parent_ds_ttl.as_secs())
@@ -593,7 +626,7 @@ impl KskState {
         dir: &Path,
         base: &str,
     ) -> Result<(), SignError> {
-        let Some(due) = self.next_event(roll) else {
+        let Some(due) = self.next_step(roll) else {
             return Ok(());
         };
         if now < due {
@@ -607,6 +640,7 @@ impl KskState {
                     since: now,
                 };
                 self.ds_seen = None;
+                self.ds_checked = None;
             }
             None => {
                 let key =
@@ -657,10 +691,44 @@ impl ZoneKeys {
         roll: &KskRollover,
         now: SystemTime,
     ) -> Result<Option<SystemTime>, SignError> {
+        self.roll_ksk_checking_parent(dir, origin, roll, &[], now)
+    }
+
+    /// [`Self::roll_ksk`] that also asks the parent zone's authoritative servers (`parent`,
+    /// none: only the operator confirms) for the successor's DS while it waits, at most every
+    /// `roll.parent_ds_poll`: once every one of them answers authoritatively with a DS matching
+    /// the successor KSK (key tag, algorithm and digest, RFC 4034 §5.1.4), the DS counts as
+    /// seen, as after `altodisc keys ds-seen`, and the swap follows after the parent's DS TTL
+    /// (RFC 6781 §4.1.2; RFC 7344 §4.1: the parent's servers, not a cache, say what the parent
+    /// publishes). A server that cannot be reached, or answers without the DS, only delays: the
+    /// next look is a poll later, and the old KSK keeps signing.
+    ///
+    /// # Errors
+    /// [`SignError::KeyFile`] naming the state or key file that cannot be read, parsed or
+    /// written.
+    pub fn roll_ksk_checking_parent(
+        &mut self,
+        dir: &Path,
+        origin: &DomainName,
+        roll: &KskRollover,
+        parent: &[SocketAddr],
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, SignError> {
         let now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let base = file_base(origin);
         let path = dir.join(format!("{base}ksk.state"));
         let read = read_ksk_state(&path)?;
+        if let Some(read) = &read {
+            let latest = [
+                read.incoming.as_ref().map(|k| k.since),
+                read.ds_seen,
+                read.ds_checked,
+            ]
+            .into_iter()
+            .flatten()
+            .fold(read.active.since, u64::max);
+            clock_after(&path, origin, latest, now_unix)?;
+        }
         let mut state = read.clone().unwrap_or_else(|| KskState {
             active: StateKey {
                 file: format!("{base}ksk.pk8"),
@@ -668,8 +736,39 @@ impl ZoneKeys {
             },
             incoming: None,
             ds_seen: None,
+            ds_checked: None,
         });
         state.advance(roll, now_unix, dir, &base)?;
+        let waiting = state.incoming.is_some() && state.ds_seen.is_none();
+        if parent.is_empty() || !waiting {
+            // No look at the parent pending: no poll timer either.
+            state.ds_checked = None;
+        } else if let Some(incoming) = &state.incoming
+            && state.ds_checked.is_none_or(|at| {
+                now_unix >= at.saturating_add(roll.parent_ds_poll.as_secs().max(1))
+            })
+        {
+            let successor = load_ksk(dir, &incoming.file)?.1;
+            let tag = successor.calculate_key_tag().map_err(crypto)?;
+            state.ds_checked = Some(now_unix);
+            match parent_serves_ds(parent, origin, &successor) {
+                Ok(()) => {
+                    tracing::info!(
+                        zone = %origin,
+                        key_tag = tag,
+                        "DS of the new KSK seen at every parent server; the old KSK retires after the parent's DS TTL"
+                    );
+                    state.ds_seen = Some(now_unix);
+                    state.ds_checked = None;
+                }
+                Err(why) => tracing::info!(
+                    zone = %origin,
+                    key_tag = tag,
+                    "DS of the new KSK not yet at the parent ({why}); asking again in {} s",
+                    roll.parent_ds_poll.as_secs().max(1)
+                ),
+            }
+        }
         if read.as_ref() != Some(&state) {
             write_atomic(&path, &state.to_text())?;
         }
@@ -794,6 +893,159 @@ impl ZoneKeys {
     }
 }
 
+/// How far the clock may be behind the latest time of a rollover state (written by an earlier
+/// step) before signing stops: small steps of NTP are fine, a clock set back is not.
+pub const CLOCK_SKEW_ALLOWED: Duration = Duration::from_secs(300);
+
+/// `Err` naming the state file and zone when `now` is more than [`CLOCK_SKEW_ALLOWED`] before
+/// `latest`, a time the state file records as already passed (a step taken, a key made). With
+/// the clock behind, the waits of RFC 6781 §4.1 would be measured from a time that has not
+/// come and the signatures' inception and expiration (RFC 4034 §3.1.5) set from a wrong now:
+/// the zone is not signed again, and a reload keeps the previous signed version.
+fn clock_after(path: &Path, origin: &DomainName, latest: u64, now: u64) -> Result<(), SignError> {
+    if now.saturating_add(CLOCK_SKEW_ALLOWED.as_secs()) >= latest {
+        return Ok(());
+    }
+    Err(SignError::KeyFile {
+        path: path.to_owned(),
+        message: format!(
+            "zone {origin}: the system clock ({now}, Unix seconds) is {} s behind this \
+             rollover state (a step taken at {latest}); fix the clock (NTP) and reload, or, if \
+             the state is wrong, restore it from a backup; the zone is not signed again until \
+             then",
+            latest.saturating_sub(now)
+        ),
+    })
+}
+
+/// How long one server gets to answer a DS query, per try (two tries over UDP).
+const PARENT_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `Ok` when every server in `servers` answers a DS query for `origin` authoritatively
+/// (NOERROR, AA) with a DS matching `ksk`; else why not, naming the first server that does not.
+fn parent_serves_ds(
+    servers: &[SocketAddr],
+    origin: &DomainName,
+    ksk: &DNSKEY,
+) -> Result<(), String> {
+    use hickory_proto::op::ResponseCode;
+    let name = to_name(origin).map_err(|e| e.to_string())?;
+    let tag = ksk.calculate_key_tag().map_err(|e| e.to_string())?;
+    for server in servers {
+        let reply = ask_ds(*server, &name)?;
+        if reply.metadata.response_code != ResponseCode::NoError || !reply.metadata.authoritative {
+            return Err(format!(
+                "{server} answered {} without the AA bit or with an error: not authoritative for the parent zone",
+                reply.metadata.response_code
+            ));
+        }
+        let ds: Vec<_> = reply
+            .answers
+            .iter()
+            .filter(|r| r.name == name)
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds),
+                _ => None,
+            })
+            .collect();
+        let matches = ds.iter().any(|ds| {
+            ds.key_tag() == tag
+                && ds.algorithm() == Algorithm::ECDSAP256SHA256
+                && ds.covers(&name, ksk).unwrap_or(false)
+        });
+        if !matches {
+            let tags: Vec<u16> = ds.iter().map(|ds| ds.key_tag()).collect();
+            return Err(format!(
+                "{server} has no DS matching key tag {tag} (DS tags there: {tags:?})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One DS query to `server`: UDP with EDNS (1232 octets, RFC 9715), retried once, then TCP
+/// when the answer is truncated (RFC 7766 §5). The ID is random (RFC 5452 §9.2) and the reply
+/// must come from `server` and echo the question.
+fn ask_ds(server: SocketAddr, name: &Name) -> Result<hickory_proto::op::Message, String> {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use ring::rand::SecureRandom as _;
+    use std::io::{Read as _, Write as _};
+    let mut id = [0u8; 2];
+    ring::rand::SystemRandom::new()
+        .fill(&mut id)
+        .map_err(|_| "no random query ID".to_owned())?;
+    let id = u16::from_be_bytes(id);
+    let mut query = Message::new(id, MessageType::Query, OpCode::Query);
+    query.add_query(Query::query(name.clone(), RecordType::DS));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    query.set_edns(edns);
+    let wire = query.to_vec().map_err(|e| e.to_string())?;
+    let fits = |m: &Message| {
+        m.metadata.id == id
+            && m.metadata.message_type == MessageType::Response
+            && m.queries.len() == 1
+            && m.queries
+                .first()
+                .is_some_and(|q| q.name() == name && q.query_type() == RecordType::DS)
+    };
+    let bind: SocketAddr = if server.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let io = |e: std::io::Error| format!("{server}: {e}");
+    let sock = std::net::UdpSocket::bind(bind).map_err(io)?;
+    sock.set_read_timeout(Some(PARENT_QUERY_TIMEOUT))
+        .map_err(io)?;
+    let mut buf = vec![0u8; 65_535];
+    let mut udp = None;
+    'tries: for _ in 0..2 {
+        sock.send_to(&wire, server).map_err(io)?;
+        let deadline = std::time::Instant::now() + PARENT_QUERY_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                break;
+            };
+            if from != server {
+                continue;
+            }
+            if let Some(m) = buf.get(..n).and_then(|b| Message::from_vec(b).ok())
+                && fits(&m)
+            {
+                udp = Some(m);
+                break 'tries;
+            }
+        }
+    }
+    let Some(reply) = udp else {
+        return Err(format!("{server}: no answer"));
+    };
+    if !reply.metadata.truncation {
+        return Ok(reply);
+    }
+    let mut tcp =
+        std::net::TcpStream::connect_timeout(&server, PARENT_QUERY_TIMEOUT).map_err(io)?;
+    tcp.set_read_timeout(Some(PARENT_QUERY_TIMEOUT))
+        .map_err(io)?;
+    tcp.set_write_timeout(Some(PARENT_QUERY_TIMEOUT))
+        .map_err(io)?;
+    let len = u16::try_from(wire.len()).map_err(|_| format!("{server}: query too long"))?;
+    let mut framed = len.to_be_bytes().to_vec();
+    framed.extend_from_slice(&wire);
+    tcp.write_all(&framed).map_err(io)?;
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len).map_err(io)?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tcp.read_exact(&mut body).map_err(io)?;
+    let reply = Message::from_vec(&body).map_err(|e| format!("{server}: {e}"))?;
+    if fits(&reply) {
+        Ok(reply)
+    } else {
+        Err(format!("{server}: the TCP answer does not match the query"))
+    }
+}
+
 fn read_ksk_state(path: &Path) -> Result<Option<KskState>, SignError> {
     match std::fs::read_to_string(path) {
         Ok(text) => KskState::parse(&text, path).map(Some),
@@ -873,6 +1125,14 @@ impl ZoneKeys {
             retired: None,
             ttls: None,
         });
+        if let Some(read) = &read {
+            let latest = [&read.incoming, &read.retired]
+                .into_iter()
+                .flatten()
+                .map(|k| k.since)
+                .fold(read.active.since, u64::max);
+            clock_after(&path, origin, latest, now_unix)?;
+        }
         if ttls.is_some() {
             state.ttls = ttls;
         }
@@ -1765,86 +2025,20 @@ pub fn needs_refresh(signed: &Zone, policy: &SigningPolicy, now: SystemTime) -> 
     !any
 }
 
-/// The zone in master-file form (one record per line), e.g. for `ldns-verify-zone`, NSD or a
-/// secondary. Owners are absolute; RDATA as hickory prints it.
+/// The zone in master-file form (one record per line, in the zone's order), e.g. for
+/// `ldns-verify-zone`, NSD or a secondary: each line from the project's one presentation
+/// writer, [`altodisc_zone::master::record_line`] (absolute owners, TTL and class on every
+/// line, RRSIG times as `YYYYMMDDHHmmSS` per RFC 4034 §3.2, which NSD insists on).
 ///
 /// # Errors
-/// [`SignError::Record`] when a record does not decode.
+/// None today; the `Result` is kept for callers written against earlier versions.
 pub fn render_zone(zone: &Zone) -> Result<String, SignError> {
-    let mut s = String::new();
+    let mut s = String::with_capacity(128 * zone.records.len());
     for r in &zone.records {
-        let rec = to_record(r)?;
-        match &rec.data {
-            // RRSIG times as YYYYMMDDHHmmSS (RFC 4034 §3.2): NSD refuses the integer form
-            // hickory prints.
-            RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
-                let i = sig.input();
-                s.push_str(&format!(
-                    "{} {} IN RRSIG {} {} {} {} {} {} {} {} {}\n",
-                    rec.name,
-                    rec.ttl,
-                    i.type_covered,
-                    u8::from(i.algorithm),
-                    i.num_labels,
-                    i.original_ttl,
-                    rrsig_time(i.sig_expiration.get()),
-                    rrsig_time(i.sig_inception.get()),
-                    i.key_tag,
-                    i.signer_name,
-                    base64(sig.sig())
-                ));
-            }
-            _ => {
-                s.push_str(&rec.to_string());
-                s.push('\n');
-            }
-        }
+        s.push_str(&altodisc_zone::master::record_line(r));
+        s.push('\n');
     }
     Ok(s)
-}
-
-/// Seconds since the epoch as `YYYYMMDDHHmmSS` (UTC; RFC 4034 §3.2).
-fn rrsig_time(t: u32) -> String {
-    let days = i64::from(t / 86_400);
-    let rem = t % 86_400;
-    // Days to civil date (H. Hinnant's algorithm, proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// RFC 4648 §4 base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The owner of every record as a hickory name, checked; for tests and callers that mix both.
@@ -1954,7 +2148,29 @@ ns.sub A 192.0.2.99\n";
         // Re-signing a signed zone replaces, never duplicates.
         let again = sign_zone(&signed, &keys, &SigningPolicy::default(), now).unwrap();
         assert_eq!(again.records.len(), signed.records.len());
-        assert!(render_zone(&signed).unwrap().contains("DNSKEY 257 3 13"));
+        // Rendered by the one presentation writer, and read back by the reader to the same
+        // records (RRSIG times as YYYYMMDDHHmmSS, RFC 4034 §3.2).
+        let text = render_zone(&signed).unwrap();
+        assert!(text.contains(" IN DNSKEY 257 3 13 "), "{text}");
+        let rrsig = text.lines().find(|l| l.contains(" IN RRSIG ")).unwrap();
+        let inception = rrsig.split(' ').nth(9).unwrap();
+        assert!(
+            inception.len() == 14 && inception.bytes().all(|b| b.is_ascii_digit()),
+            "{rrsig}"
+        );
+        let back = read_zone_str(&text, "rendered", Some(&signed.origin));
+        assert!(!back.has_errors(), "{:?}", back.diagnostics);
+        let key = |r: &ZoneRecord| (r.owner.to_string(), r.ttl, r.rtype, r.rdata.clone());
+        let mut a: Vec<_> = back.zone.records.iter().map(key).collect();
+        let mut b: Vec<_> = signed.records.iter().map(key).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        let anchor = keys.dnskey_text(&signed.origin).unwrap();
+        assert!(
+            anchor.starts_with("2.0.192.in-addr.arpa. 3600 IN DNSKEY 257 3 13 "),
+            "{anchor}"
+        );
     }
 
     #[test]
@@ -2113,6 +2329,7 @@ ns.sub A 192.0.2.99\n";
             lifetime: Duration::from_secs(1000),
             parent_ds_ttl: Duration::from_secs(3600),
             propagation_delay: Duration::from_secs(60),
+            parent_ds_poll: Duration::from_secs(600),
         };
         let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let at = |s: u64| t0 + Duration::from_secs(s);
@@ -2181,6 +2398,227 @@ ns.sub A 192.0.2.99\n";
             .unwrap_err()
             .to_string();
         assert!(e.contains("ksk.state") && e.contains("line 1"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A parent server on loopback for [`parent_check_moves_on_only_when_every_server_has_the_ds`]:
+    /// answers DS queries with the DS records in `ds` (AA set unless `aa` is false), counts them.
+    struct FakeParent {
+        addr: SocketAddr,
+        ds: std::sync::Arc<std::sync::Mutex<Vec<hickory_proto::dnssec::rdata::DS>>>,
+        queries: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl FakeParent {
+        fn start(aa: bool) -> Self {
+            use hickory_proto::op::{Message, MessageType};
+            use std::sync::atomic::Ordering::SeqCst;
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            let addr = sock.local_addr().unwrap();
+            let ds = std::sync::Arc::new(std::sync::Mutex::new(Vec::<
+                hickory_proto::dnssec::rdata::DS,
+            >::new()));
+            let queries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (d, q, st) = (ds.clone(), queries.clone(), stop.clone());
+            let thread = std::thread::spawn(move || {
+                let mut buf = [0u8; 1500];
+                while !st.load(SeqCst) {
+                    let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let query = Message::from_vec(&buf[..n]).unwrap();
+                    q.fetch_add(1, SeqCst);
+                    let mut reply = query.clone();
+                    reply.metadata.message_type = MessageType::Response;
+                    reply.metadata.authoritative = aa;
+                    let name = query.queries[0].name().clone();
+                    for ds in d.lock().unwrap().iter() {
+                        reply.add_answer(Record::from_rdata(
+                            name.clone(),
+                            60,
+                            RData::DNSSEC(DNSSECRData::DS(ds.clone())),
+                        ));
+                    }
+                    sock.send_to(&reply.to_vec().unwrap(), from).unwrap();
+                }
+            });
+            Self {
+                addr,
+                ds,
+                queries,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        fn publish(&self, origin: &DomainName, key: &DNSKEY) {
+            use hickory_proto::dnssec::rdata::DS;
+            let name = to_name(origin).unwrap();
+            let digest = key.to_digest(&name, DigestType::SHA256).unwrap();
+            self.ds.lock().unwrap().push(DS::new(
+                key.calculate_key_tag().unwrap(),
+                Algorithm::ECDSAP256SHA256,
+                DigestType::SHA256,
+                digest.as_ref().to_vec(),
+            ));
+        }
+
+        fn queries(&self) -> usize {
+            self.queries.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for FakeParent {
+        fn drop(&mut self) {
+            self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    #[test]
+    fn parent_check_moves_on_only_when_every_server_has_the_ds() {
+        let dir = std::env::temp_dir().join(format!("altodisc-dscheck-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let roll = KskRollover {
+            lifetime: Duration::from_secs(1000),
+            parent_ds_ttl: Duration::from_secs(3600),
+            propagation_delay: Duration::from_secs(60),
+            parent_ds_poll: Duration::from_secs(600),
+        };
+        let (a, b) = (FakeParent::start(true), FakeParent::start(true));
+        let parents = [a.addr, b.addr];
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let load = |s: u64| {
+            let mut k = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+            let next = k
+                .roll_ksk_checking_parent(&dir, &origin, &roll, &parents, at(s))
+                .unwrap();
+            (k, next)
+        };
+        let state = || std::fs::read_to_string(dir.join("2.0.192.in-addr.arpa.ksk.state")).unwrap();
+        // Both parents serve the old KSK's DS; nothing waits, nobody is asked.
+        let (k0, next) = load(0);
+        a.publish(&origin, k0.ksk_dnskey());
+        b.publish(&origin, k0.ksk_dnskey());
+        assert_eq!(next, Some(at(1000)));
+        assert_eq!(a.queries() + b.queries(), 0);
+        // The successor is made and the parents are asked at once; the first lacks its DS (so
+        // the second is not asked): the next look is a poll later, and the old KSK signs.
+        let (k1, next) = load(1000);
+        let new = k1.cds_keys()[1].clone();
+        assert_eq!(next, Some(at(1600)));
+        assert_eq!((a.queries(), b.queries()), (1, 0));
+        assert!(state().contains("ds_checked 1800001000"), "{}", state());
+        assert!(!state().contains("ds_seen"), "{}", state());
+        // Before the poll is due nobody is asked again.
+        let _ = load(1200);
+        assert_eq!((a.queries(), b.queries()), (1, 0));
+        // One parent has the new DS, the other not yet: still waiting.
+        a.publish(&origin, &new);
+        let (k2, next) = load(1600);
+        assert_eq!(k2.ksk_dnskey(), k0.ksk_dnskey());
+        assert_eq!(next, Some(at(2200)));
+        assert_eq!((a.queries(), b.queries()), (2, 1));
+        assert!(!state().contains("ds_seen"), "{}", state());
+        // Both have it: seen; the swap follows after the DS TTL + delay, with no more polls.
+        b.publish(&origin, &new);
+        let (k3, next) = load(2200);
+        assert_eq!(k3.ksk_dnskey(), k0.ksk_dnskey());
+        assert_eq!(next, Some(at(2200 + 3660)));
+        assert!(state().contains("ds_seen 1800002200"), "{}", state());
+        assert!(!state().contains("ds_checked"), "{}", state());
+        let (k4, next) = load(2200 + 3660);
+        assert_eq!(k4.ksk_dnskey(), &new);
+        assert_eq!(next, Some(at(2200 + 3660 + 1000)));
+        assert_eq!((a.queries(), b.queries()), (3, 2));
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // A server answering without AA (not authoritative for the parent) never counts,
+        // whatever DS it hands out.
+        let dir2 = std::env::temp_dir().join(format!("altodisc-dscheck2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir2);
+        let lame = FakeParent::start(false);
+        let mut k = ZoneKeys::load_or_create(&dir2, &origin).unwrap();
+        k.roll_ksk_checking_parent(&dir2, &origin, &roll, &[lame.addr], at(0))
+            .unwrap();
+        let mut k = ZoneKeys::load_or_create(&dir2, &origin).unwrap();
+        k.roll_ksk_checking_parent(&dir2, &origin, &roll, &[lame.addr], at(1000))
+            .unwrap();
+        lame.publish(&origin, &k.cds_keys()[1].clone());
+        let next = k
+            .roll_ksk_checking_parent(&dir2, &origin, &roll, &[lame.addr], at(1600))
+            .unwrap();
+        assert_eq!(next, Some(at(2200)), "still polling");
+        assert_eq!(lame.queries(), 2);
+        // Without servers (the operator confirms) no poll timer is left behind.
+        let next = k.roll_ksk(&dir2, &origin, &roll, at(1700)).unwrap();
+        assert_eq!(next, None);
+        let _ = std::fs::remove_dir_all(&dir2);
+    }
+
+    #[test]
+    fn a_clock_behind_the_rollover_state_is_an_error_naming_file_and_zone() {
+        let dir = std::env::temp_dir().join(format!("altodisc-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = DomainName::parse("2.0.192.in-addr.arpa.").unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let zsk = ZskRollover {
+            lifetime: Duration::from_secs(1000),
+            propagation_delay: Duration::from_secs(10),
+        };
+        let ttls = Some((60, 300));
+        ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(0)).unwrap();
+        // The successor is made at 1000.
+        ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(1000)).unwrap();
+        let state = dir.join("2.0.192.in-addr.arpa.zsk.state");
+        let before = std::fs::read_to_string(&state).unwrap();
+        // A few minutes behind (NTP stepping): fine.
+        ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(1000 - 300)).unwrap();
+        // Far behind: named, nothing written.
+        let e = ZoneKeys::load_rolling(&dir, &origin, &zsk, ttls, at(10))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("zsk.state")
+                && e.contains("2.0.192.in-addr.arpa.")
+                && e.contains("990 s behind"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
+        // The KSK state likewise, with a time from the future (a key active only from
+        // tomorrow, as a clock set back would see it).
+        let ksk = KskRollover {
+            lifetime: Duration::from_secs(1000),
+            parent_ds_ttl: Duration::from_secs(60),
+            propagation_delay: Duration::from_secs(10),
+            parent_ds_poll: Duration::from_secs(60),
+        };
+        let ksk_state = dir.join("2.0.192.in-addr.arpa.ksk.state");
+        std::fs::write(
+            &ksk_state,
+            "active 2.0.192.in-addr.arpa.ksk.pk8 1800086400\n",
+        )
+        .unwrap();
+        let mut keys = ZoneKeys::load_or_create(&dir, &origin).unwrap();
+        let e = keys
+            .roll_ksk(&dir, &origin, &ksk, at(0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ksk.state") && e.contains("86400 s behind") && e.contains("fix the clock"),
+            "{e}"
+        );
+        assert!(keys.roll_ksk(&dir, &origin, &ksk, at(86_400)).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -2257,16 +2695,6 @@ ns.sub A 192.0.2.99\n";
                 .any(|r| r.rtype == rtype::NSEC && r.owner == n("34.2.0.192.in-addr.arpa."))
         );
         assert!(p.iter().any(|r| r.rtype == rtype::RRSIG));
-    }
-
-    #[test]
-    fn time_and_base64_forms() {
-        assert_eq!(rrsig_time(0), "19700101000000");
-        assert_eq!(rrsig_time(951_782_400), "20000229000000");
-        assert_eq!(rrsig_time(1_795_334_705), "20261122080505");
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi"), "aGk=");
-        assert_eq!(base64(b"abc"), "YWJj");
     }
 
     #[test]

@@ -297,6 +297,15 @@ pub struct ServeSection {
     /// TTL of the zone's DS RRset at the parent (default `"1d"`), waited for after
     /// `altodisc keys ds-seen`.
     pub parent_ds_ttl: Option<String>,
+    /// The parent zone's authoritative servers (`"192.0.2.53:53"`, port 53 when left out),
+    /// asked for the DS of a waiting new KSK; see [`crate::zone_signing`].
+    #[serde(default)]
+    pub parent_ds_check: Vec<String>,
+    /// `parent_ds_check` for single zones: `"<origin>" = ["192.0.2.53"]`.
+    #[serde(default)]
+    pub parent_ds_check_zones: std::collections::BTreeMap<String, Vec<String>>,
+    /// How often the parent's servers are asked (default `"1h"`).
+    pub parent_ds_poll: Option<String>,
     /// `denial` for single zones: `"<origin>" = "nsec3"`.
     #[serde(default)]
     pub denial_zones: std::collections::BTreeMap<String, crate::zone_signing::DenialMethod>,

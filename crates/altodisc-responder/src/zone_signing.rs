@@ -32,6 +32,13 @@
 //!                         parent's DS TTL (parent_ds_ttl, default "1d") + propagation_delay the
 //!                         new KSK replaces the old one and the CDS/CDNSKEY name it alone;
 //!                         state in `<key_dir>/<origin>ksk.state`
+//!   parent_ds_check = ["192.0.2.53:53", ...]
+//!                         the parent zone's authoritative servers: while a new KSK waits for
+//!                         its DS, `serve` asks each of them for the zone's DS every
+//!                         parent_ds_poll (default "1h") and counts the DS as seen once all of
+//!                         them serve one matching the new KSK (RFC 7344 §4.1, RFC 6781
+//!                         §4.1.2), as `altodisc keys ds-seen` would; [serve.parent_ds_check_zones]
+//!                         "<origin>" = [...] sets them per zone (an empty list: operator only)
 //! ```
 //!
 //! **Serial of a signed zone.** Every signing makes new signatures, and a secondary transfers
@@ -46,6 +53,7 @@
 //! Answers to DO=1 queries then carry RRSIGs and NSEC proofs (RFC 4035 §3.1, see
 //! [`crate::index::ZoneIndex::lookup_dnssec`]), and zone transfers carry every record.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -138,6 +146,10 @@ fn either(
     }
 }
 
+/// How long after a rollover step that could not be taken (the zone failed to load) the
+/// timer tries again.
+pub const STEP_RETRY: Duration = Duration::from_secs(60);
+
 /// Default key directory, relative to the config file.
 pub const DEFAULT_KEY_DIR: &str = "keys";
 
@@ -176,6 +188,25 @@ pub struct DnssecSettings {
     pub rollover: Option<ZskRollover>,
     /// Automatic KSK rollover (`ksk_lifetime`), off when `None`.
     pub ksk_rollover: Option<KskRollover>,
+    /// The parent's servers asked for a new KSK's DS (`parent_ds_check`), for zones not in
+    /// `parent_ds_zones`; empty: only `altodisc keys ds-seen` confirms.
+    pub parent_ds: Vec<SocketAddr>,
+    /// `parent_ds_check_zones`, keyed like `per_zone`.
+    pub parent_ds_zones: BTreeMap<String, Vec<SocketAddr>>,
+}
+
+/// A parent server's address: `192.0.2.53:53`, `[2001:db8::53]:53`, or an address alone (port
+/// 53).
+///
+/// # Errors
+/// A message naming what is wrong.
+pub fn parse_server(text: &str) -> Result<SocketAddr, String> {
+    let t = text.trim();
+    t.parse::<SocketAddr>()
+        .or_else(|_| t.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| {
+            format!("{text:?}: not an address (write \"192.0.2.53\", \"192.0.2.53:53\" or \"[2001:db8::53]:53\")")
+        })
 }
 
 impl DnssecSettings {
@@ -258,11 +289,43 @@ impl DnssecSettings {
                 Some(t) => duration("parent_ds_ttl", t)?,
                 None => Duration::from_secs(86_400),
             };
+            let parent_ds_poll = match &serve.parent_ds_poll {
+                Some(t) => duration("parent_ds_poll", t)?,
+                None => Duration::from_secs(3600),
+            };
+            if parent_ds_poll.is_zero() {
+                return Err(ResponderError::Config(
+                    "[serve] parent_ds_poll must be more than 0".to_owned(),
+                ));
+            }
             settings.ksk_rollover = Some(KskRollover {
                 lifetime,
                 parent_ds_ttl,
                 propagation_delay: delay,
+                parent_ds_poll,
             });
+        }
+        let servers = |key: &str, list: &[String]| {
+            list.iter()
+                .map(|t| parse_server(t).map_err(|e| ResponderError::Config(format!("{key}: {e}"))))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        settings.parent_ds = servers("[serve] parent_ds_check", &serve.parent_ds_check)?;
+        for (origin, list) in &serve.parent_ds_check_zones {
+            let key = format!("[serve.parent_ds_check_zones] {origin:?}");
+            let name = DomainName::parse(origin)
+                .map_err(|e| ResponderError::Config(format!("{key}: {e}")))?;
+            settings
+                .parent_ds_zones
+                .insert(name.to_lowercase_string(), servers(&key, list)?);
+        }
+        let checks = !settings.parent_ds.is_empty()
+            || settings.parent_ds_zones.values().any(|l| !l.is_empty());
+        if checks && settings.ksk_rollover.is_none() {
+            return Err(ResponderError::Config(
+                "[serve] parent_ds_check is used during a KSK rollover: set ksk_lifetime too"
+                    .to_owned(),
+            ));
         }
         for (origin, method) in &serve.denial_zones {
             let name = DomainName::parse(origin).map_err(|e| {
@@ -341,6 +404,8 @@ impl DnssecSettings {
             denial_zones: BTreeMap::new(),
             rollover: None,
             ksk_rollover: None,
+            parent_ds: Vec::new(),
+            parent_ds_zones: BTreeMap::new(),
         })
     }
 
@@ -359,6 +424,14 @@ impl DnssecSettings {
         self.denial_zones
             .get(&origin.to_lowercase_string())
             .unwrap_or(&self.denial)
+    }
+
+    /// The parent servers asked for the DS of `origin`'s new KSK (empty: operator only).
+    #[must_use]
+    pub fn parent_ds_for(&self, origin: &DomainName) -> &[SocketAddr] {
+        self.parent_ds_zones
+            .get(&origin.to_lowercase_string())
+            .unwrap_or(&self.parent_ds)
     }
 
     /// Whether any zone is signed at load (so a re-signing reload is due some day).
@@ -424,8 +497,14 @@ impl DnssecSettings {
                     None => ZoneKeys::load_or_create(&self.key_dir, &origin).map_err(fail)?,
                 };
                 if let Some(roll) = &self.ksk_rollover {
-                    keys.roll_ksk(&self.key_dir, &origin, roll, now)
-                        .map_err(fail)?;
+                    keys.roll_ksk_checking_parent(
+                        &self.key_dir,
+                        &origin,
+                        roll,
+                        self.parent_ds_for(&origin),
+                        now,
+                    )
+                    .map_err(fail)?;
                 }
                 let key = signed_serial_key(&origin);
                 let previous = history.and_then(|h| h.zones.get(&key)).map(|&(_, s)| s);
@@ -465,8 +544,14 @@ impl DnssecSettings {
             }
         };
         if let Some(roll) = &self.ksk_rollover {
-            keys.roll_ksk(&self.key_dir, origin, roll, SystemTime::now())
-                .map_err(|e| fail(e.to_string()))?;
+            keys.roll_ksk_checking_parent(
+                &self.key_dir,
+                origin,
+                roll,
+                self.parent_ds_for(origin),
+                SystemTime::now(),
+            )
+            .map_err(|e| fail(e.to_string()))?;
         }
         // The denial setting too: switching NSEC and NSEC3 must re-sign an unchanged zone; and
         // the keys only published (ZSKs, CDS/CDNSKEY), which a rollover step changes.
@@ -491,12 +576,20 @@ impl DnssecSettings {
                 .validity
                 .saturating_sub(self.policy.refresh_before);
         // A ZSK or KSK rollover step re-signs too (module docs).
+        // A step already due was not taken: the zone failed to load (a damaged or unwritable
+        // state, a clock behind it, a bad zone file). Try again in a while, not at once: a
+        // timer in the past would reload without pause. (A step taken changes the keys the
+        // zone is signed with, and that alone re-signs it; this time only wakes the timer.)
+        let now = SystemTime::now();
+        let later = |t: SystemTime| if t <= now { now + STEP_RETRY } else { t };
         let zsk = self
             .rollover
-            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll));
+            .and_then(|roll| ZoneKeys::next_rollover_step(&self.key_dir, &roll))
+            .map(later);
         let ksk = self
             .ksk_rollover
-            .and_then(|roll| ZoneKeys::next_ksk_step(&self.key_dir, &roll));
+            .and_then(|roll| ZoneKeys::next_ksk_step(&self.key_dir, &roll))
+            .map(later);
         [Some(refresh), zsk, ksk]
             .into_iter()
             .flatten()
@@ -786,6 +879,68 @@ mod tests {
         let due = s.refresh_due(now);
         assert!(due <= now + Duration::from_secs(2 * 86_400 + 1), "{due:?}");
         assert!(due >= now + Duration::from_secs(2 * 86_400 - 5), "{due:?}");
+        // A step long due but not taken (the zone failed to load): the timer tries again a
+        // minute later, never at a time already past (that would reload without pause).
+        std::fs::write(
+            dir.path().join("keys/2.0.192.in-addr.arpa.zsk.state"),
+            "active 2.0.192.in-addr.arpa.zsk.pk8 1\nttls 60 60\n",
+        )
+        .unwrap();
+        let now = SystemTime::now();
+        let due = s.refresh_due(now);
+        assert!(due >= now + STEP_RETRY, "{due:?}");
+        assert!(due <= now + STEP_RETRY + Duration::from_secs(5), "{due:?}");
+    }
+
+    #[test]
+    fn parent_ds_check_settings() {
+        let dir = Scratch::new("parent-ds");
+        let s = DnssecSettings::from_serve(
+            &toml_serve(
+                "dnssec = \"sign\"\nksk_lifetime = \"1y\"\nparent_ds_poll = \"10m\"\n\
+                 parent_ds_check = [\"192.0.2.53\", \"[2001:db8::53]:5353\"]\n\
+                 [serve.parent_ds_check_zones]\n\"2.0.192.IN-ADDR.ARPA\" = [\"127.0.0.1:5300\"]\n\
+                 \"example.net.\" = []\n",
+            ),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.ksk_rollover.map(|r| r.parent_ds_poll),
+            Some(Duration::from_secs(600))
+        );
+        let addr = |t: &str| t.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            s.parent_ds_for(&DomainName::parse("example.org.").unwrap()),
+            &[addr("192.0.2.53:53"), addr("[2001:db8::53]:5353")][..]
+        );
+        assert_eq!(
+            s.parent_ds_for(&fixture().origin),
+            &[addr("127.0.0.1:5300")][..]
+        );
+        assert!(
+            s.parent_ds_for(&DomainName::parse("example.net.").unwrap())
+                .is_empty()
+        );
+        // The default poll is an hour.
+        let d = DnssecSettings::from_serve(
+            &toml_serve("ksk_lifetime = \"1y\"\nparent_ds_check = [\"192.0.2.53\"]\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            d.ksk_rollover.map(|r| r.parent_ds_poll),
+            Some(Duration::from_secs(3600))
+        );
+        for bad in [
+            "parent_ds_check = [\"192.0.2.53\"]\n",
+            "ksk_lifetime = \"1y\"\nparent_ds_check = [\"ns.example.\"]\n",
+            "ksk_lifetime = \"1y\"\nparent_ds_poll = \"0s\"\n",
+            "ksk_lifetime = \"1y\"\n[serve.parent_ds_check_zones]\n\"a..b\" = []\n",
+        ] {
+            let e = DnssecSettings::from_serve(&toml_serve(bad), dir.path()).unwrap_err();
+            assert!(e.to_string().contains("parent_ds"), "{bad}: {e}");
+        }
     }
 
     fn soa_serial(z: &Zone) -> u32 {
