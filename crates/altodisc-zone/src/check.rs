@@ -15,8 +15,9 @@
 //! * All selection logic is `altodisc_proto::select::classify` / `select` — the same functions the
 //!   resolver runs — so "the checker says usable" and "the client uses it" cannot drift apart.
 //! * Z20b checks RRSIG presence and validity period over NAPTR RRsets, and for zone files with a
-//!   DNSKEY, when asked ([`Checker::set_verify_dnssec`]), verifies every signature and the
-//!   NSEC/NSEC3 chain ([`crate::dnssec_verify`]).
+//!   DNSKEY, when asked ([`Checker::set_verify_dnssec`], which `altodisc check` does unless
+//!   `--no-verify-dnssec`), verifies every signature and the NSEC/NSEC3 chain
+//!   ([`crate::dnssec_verify`]).
 //! * Z17 names the first three sibling owners in source order (it used to take them in hash-table
 //!   order, which changed with the other zones loaded beside).
 
@@ -1261,7 +1262,9 @@ impl Checker {
 
     /// Makes Z20b verify, for every zone file with a DNSKEY loaded after this call, each
     /// RRSIG with the apex DNSKEYs and the NSEC/NSEC3 chain ([`crate::dnssec_verify`]; the file
-    /// is read a second time). Off by default: it costs a signature check per RRset.
+    /// is read a second time). Off by default here, because it costs a signature check per RRset
+    /// and [`Checker::feed_zone`] callers have no file to read again; `altodisc check` turns it
+    /// on unless `--no-verify-dnssec`.
     pub fn set_verify_dnssec(&mut self, on: bool) {
         self.verify_dnssec = on;
     }

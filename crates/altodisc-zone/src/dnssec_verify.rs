@@ -62,6 +62,55 @@ fn in_window(sig: &RRSIG, now: u32) -> bool {
     exp.wrapping_sub(now) <= u32::MAX / 2 && now.wrapping_sub(inc) <= u32::MAX / 2
 }
 
+/// Why `sig` is not usable at `now` (it is outside its window): not yet valid, or expired.
+fn window_problem(sig: &RRSIG, now: u32) -> (String, &'static str) {
+    let i = sig.input();
+    let inc = i.sig_inception.get();
+    let exp = i.sig_expiration.get();
+    if now.wrapping_sub(inc) > u32::MAX / 2 {
+        (
+            format!(
+                "not yet valid: its inception {} is after the check time {}",
+                stamp(inc),
+                stamp(now)
+            ),
+            "validators reject a signature before its inception (RFC 4035 §5.3.1): check the \
+             signer's clock and this machine's, or sign with an inception in the past",
+        )
+    } else {
+        (
+            format!(
+                "expired: its expiration {} is before the check time {}",
+                stamp(exp),
+                stamp(now)
+            ),
+            "re-sign the zone and automate re-signing before expiry",
+        )
+    }
+}
+
+/// `t`, seconds since 1970 (RFC 4034 §3.2), as the zone file writes it: YYYYMMDDHHmmSS (UTC).
+fn stamp(t: u32) -> String {
+    // Days to civil date (H. Hinnant's algorithm); every value is bounded by t <= u32::MAX, so
+    // no step overflows an i64.
+    let z = i64::from(t / 86_400) + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = t % 86_400;
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// [`verify_zone`] on the zone file `path`, read again with `options` (the checker streams
 /// zone files without keeping their records; it calls this for signed zones only). A file that
 /// cannot be read again gives no findings here: the first read reported why.
@@ -160,15 +209,21 @@ pub fn verify_zone(zone: &Zone, now_unix: u64) -> Vec<Diagnostic> {
             let current: Vec<&(&ZoneRecord, RRSIG)> =
                 covering.iter().filter(|(_, s)| in_window(s, now)).collect();
             if current.is_empty() {
-                if !naptr {
-                    out.push(finding(
-                        covering[0].0.position.as_ref(),
+                if !naptr && let Some((sr, sig)) = covering.first() {
+                    let (why, hint) = window_problem(sig, now);
+                    let message = if covering.len() == 1 {
                         format!(
-                            "signed zone: every RRSIG over the {type_name} RRset at {} is expired or not yet valid",
+                            "signed zone: the RRSIG over the {type_name} RRset at {} is {why}",
                             owner.0
-                        ),
-                        "re-sign the zone and automate re-signing before expiry",
-                    ));
+                        )
+                    } else {
+                        format!(
+                            "signed zone: none of the {} RRSIGs over the {type_name} RRset at {} is in its validity window; the first is {why}",
+                            covering.len(),
+                            owner.0
+                        )
+                    };
+                    out.push(finding(sr.position.as_ref(), message, hint));
                 }
                 continue;
             }
@@ -441,6 +496,36 @@ mod tests {
         assert!(
             f.iter()
                 .any(|m| m.starts_with("8: ") && m.contains("PTR RRset")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn stamps_are_written_as_in_zone_files() {
+        assert_eq!(stamp(0), "19700101000000");
+        // 2026-01-01 and the leap day of 2028 (RFC 4034 §3.2 presentation form).
+        assert_eq!(stamp(1_767_225_600), "20260101000000");
+        assert_eq!(stamp(1_835_395_199), "20280228235959");
+        assert_eq!(stamp(1_835_395_200), "20280229000000");
+        assert_eq!(stamp(u32::MAX), "21060207062815");
+    }
+
+    #[test]
+    fn signatures_before_their_inception_are_not_yet_valid_with_both_times() {
+        // NOW is 2030-03-17; the signature starts in 2031: the clock is before the inception.
+        let text = format!(
+            "{HEAD}@ DNSKEY 257 3 13 AQID\n\
+             @ RRSIG SOA 13 5 300 20400101000000 20310101000000 999 2.0.192.in-addr.arpa. AQID\n"
+        );
+        let f = findings(&text);
+        let soa: Vec<&String> = f.iter().filter(|m| m.contains("SOA RRset")).collect();
+        assert_eq!(soa.len(), 1, "{f:?}");
+        assert!(
+            soa[0].starts_with("6: ")
+                && soa[0].contains(
+                    "not yet valid: its inception 20310101000000 is after the check time 20300317"
+                )
+                && !soa[0].contains("expired"),
             "{f:?}"
         );
     }

@@ -254,12 +254,16 @@ relies on DNSSEC; reverse zones with ALTO records SHOULD be signed. The zone has
         Rule::Z20b,
         "Z20b",
         Severity::Error,
-        "signed zone: NAPTR RRset without a valid RRSIG (RFC 4035 §2.2)",
-        "RFC 4035 §2.2: every authoritative RRset in a signed zone carries an RRSIG. A NAPTR RRset whose \
-RRSIG is missing or expired is bogus for validating clients, which then never use the records. \
-With `altodisc check --verify-dnssec`, for a zone file with a DNSKEY the checker also verifies every authoritative RRset's RRSIG with the \
-apex DNSKEYs (RFC 4035 §5.3) and the NSEC or NSEC3 chain (RFC 4034 §4.1.1, RFC 5155 §7.1), as \
-ldns-verify-zone does.",
+        "signed zone: RRSIG missing, outside its validity window or not verifying, or NSEC/NSEC3 chain broken (RFC 4035 §2.2, §5.3)",
+        "RFC 4035 §2.2: every authoritative RRset in a signed zone carries an RRSIG. An RRset whose \
+RRSIG is missing, expired, not yet valid or does not verify is bogus for validating clients, which \
+then never use the records. For a zone file with a DNSKEY at its apex, `altodisc check` verifies \
+every authoritative RRset's RRSIG with the apex DNSKEYs inside its validity window (RFC 4035 §5.3, \
+RFC 4034 §3.1.5) and the NSEC or NSEC3 chain (RFC 4034 §4.1.1, RFC 5155 §7.1), as \
+ldns-verify-zone does, with the line of each problem. A DNSKEY that signs \
+nothing is accepted (a pre-published key, RFC 6781 §4.1). `--no-verify-dnssec` skips the \
+verification (each signed file is read a second time, and each RRset costs a signature check): \
+then only the NAPTR RRsets are checked for an RRSIG inside its validity window.",
     ),
     (
         Rule::Z21,

@@ -33,6 +33,8 @@ pub(crate) fn check_file(stem: &str) -> Vec<Diagnostic> {
         .ok()
         .map(|o| altodisc_proto::DomainName::parse(o.trim()).unwrap());
     let mut checker = Checker::new(CheckOptions { now_unix: NOW });
+    // Z20b verifies signatures and the NSEC/NSEC3 chain, as `altodisc check` does by default.
+    checker.set_verify_dnssec(true);
     checker.load_file(&zone, origin.as_ref()).unwrap();
     checker.index();
     let intent = dir.join(format!("{stem}.intent.toml"));
