@@ -1,7 +1,8 @@
 //! Batch mode through the UDP query engine gives the same answers as resolving each address on
 //! its own through the full client, against a real NSD: NAPTR at R32, R24 and R16, CNAMEs
-//! (RFC 2317 style, left to the full client), an RRset too large for UDP (TC, the TCP retry),
-//! NODATA and NXDOMAIN ladders.
+//! (RFC 2317 style, left to the full client), a DNAME (RFC 6672, likewise), an RRset too large
+//! for UDP (TC, the TCP retry), NODATA and NXDOMAIN ladders (RFC 8686 §3: the next name up the
+//! ladder is tried), and invalid lines (error rows).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -34,6 +35,17 @@ fn zone() -> String {
         "target IN NAPTR 100 10 {u} \"!.*!https://via-cname.example.net/ird!\" ."
     )
     .unwrap();
+    // 10.0.200.0/24 is a DNAME to dname-target: 10.0.200.D finds the NAPTR at D.dname-target
+    // for D = 1..=10 (through the synthesised CNAME) and falls to the R16 for the others (the
+    // DNAME owner itself, the R24, has no NAPTR: NODATA).
+    writeln!(z, "200.0 IN DNAME dname-target").unwrap();
+    for d in 1..=10 {
+        writeln!(
+            z,
+            "{d}.dname-target IN NAPTR 100 10 {u} \"!.*!https://via-dname-{d}.example.net/ird!\" ."
+        )
+        .unwrap();
+    }
     for c in 0..NETS {
         match c % 6 {
             0 => writeln!(
@@ -85,11 +97,13 @@ fn essence(v: &Value) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{} {} matched={} degraded={} [{}]",
+        "{} {} {} matched={} degraded={} error={} [{}]",
         v["input"],
+        v["status"],
         v["result"],
         v["matched_name"],
         v["degraded"],
+        v["error"],
         cands.join("; ")
     )
 }
@@ -109,12 +123,17 @@ async fn batch_through_the_engine_matches_one_by_one_resolution() {
     let wanted = [WantedService::alto_https()];
     let inputs: Vec<String> = (0..NETS)
         .flat_map(|c| (1..=ADDRS).map(move |d| format!("10.0.{c}.{d}")))
+        .chain((1..=20).map(|d| format!("10.0.200.{d}")))
+        .chain(["not-an-address".to_owned(), "10.0.0.0/7".to_owned()])
         .collect();
 
     let mut expected = Vec::new();
     for input in &inputs {
-        let o = resolver.xdom(input, &wanted).await.unwrap();
-        expected.push(essence(&o.to_json(false)));
+        let v = match resolver.xdom(input, &wanted).await {
+            Ok(o) => o.to_json(false),
+            Err(e) => e.to_json(),
+        };
+        expected.push(essence(&v));
     }
 
     let engine = UdpEngineSource::new(
@@ -162,6 +181,10 @@ async fn batch_through_the_engine_matches_one_by_one_resolution() {
         "via-cname",
         "big-3-29-",
         "r16.example",
+        "via-dname-7.",
+        "\"10.0.200.15\" \"found\" \"found\" matched=\"0.10.in-addr.arpa.\"",
+        "\"not-an-address\" \"error\"",
+        "\"10.0.0.0/7\" \"error\"",
     ] {
         assert!(all.contains(needle), "{needle} missing");
     }
