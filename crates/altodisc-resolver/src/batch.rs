@@ -229,7 +229,9 @@ mod row {
     use altodisc_proto::name::DomainName;
 
     use crate::source::{QueryTrace, duration_ms};
-    use crate::unaptr::{Candidate, NameVisit, SkippedRecord, status_detail, status_str};
+    use crate::unaptr::{
+        Candidate, DnssecState, NameVisit, SkippedRecord, status_detail, status_str,
+    };
     use crate::xdom::{LadderResult, XdomError, XdomOutcome, XdomStatus};
 
     /// Appends JSON to a buffer.
@@ -386,7 +388,7 @@ mod row {
         /// [`Candidate::to_json`].
         fn candidate(&mut self, c: &Candidate) -> io::Result<()> {
             self.raw(b"{\"chain\":");
-            self.list(&c.chain, |j, n| j.name(n))?;
+            self.list(&c.chain, Self::name)?;
             self.raw(b",\"dnssec\":");
             self.str(c.dnssec.as_str())?;
             self.raw(b",\"order\":");
@@ -434,13 +436,13 @@ mod row {
         /// [`NameVisit::to_json`].
         fn visit(&mut self, v: &NameVisit) -> io::Result<()> {
             self.raw(b"{\"cname_chain\":");
-            self.list(&v.cname_chain, |j, n| j.name(n))?;
+            self.list(&v.cname_chain, Self::name)?;
             self.raw(b",\"depth\":");
             self.num(v.depth)?;
             self.raw(b",\"detail\":");
             self.str(&status_detail(&v.status))?;
             self.raw(b",\"dnssec\":");
-            self.opt_str(v.dnssec.map(|d| d.as_str()))?;
+            self.opt_str(v.dnssec.map(DnssecState::as_str))?;
             self.raw(b",\"malformed\":");
             self.list(&v.malformed, |j, m| j.str(m))?;
             self.raw(b",\"name\":");
