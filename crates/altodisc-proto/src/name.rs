@@ -424,9 +424,18 @@ impl PartialEq for DomainName {
 impl Eq for DomainName {}
 
 impl Hash for DomainName {
+    /// The lower-case wire form (names compare case-insensitively), handed to the hasher in one
+    /// piece: a byte at a time cost a SipHash round per byte, a visible share of a large batch.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in &self.wire {
-            state.write_u8(b.to_ascii_lowercase());
+        let mut buf = [0_u8; 255];
+        match buf.get_mut(..self.wire.len()) {
+            Some(dst) => {
+                for (d, s) in dst.iter_mut().zip(&self.wire) {
+                    *d = s.to_ascii_lowercase();
+                }
+                state.write(dst);
+            }
+            None => state.write(&self.wire.to_ascii_lowercase()),
         }
     }
 }

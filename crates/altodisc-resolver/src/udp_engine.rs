@@ -45,6 +45,13 @@ const TYPE_NAPTR: u16 = 35;
 const TYPE_OPT: u16 = 41;
 /// Largest UDP response read; EDNS0 advertises [`EDNS_PAYLOAD`], a server may still send more.
 const RECV_BUF: usize = 65_535;
+/// Socket receive buffer asked for. With hundreds of queries outstanding, a burst of answers
+/// arriving while the process is not scheduled overflowed the default (about 200 KiB on Linux)
+/// and the lost answers cost a retransmission each (seen as `RcvbufErrors` in
+/// `/proc/net/snmp` during `bench/xdom-batch/run`). The kernel caps it at `net.core.rmem_max`.
+const SOCKET_RECV_BUFFER: usize = 4 << 20;
+/// Shortest wait before a retransmission.
+const MIN_RTO: Duration = Duration::from_millis(50);
 
 /// Settings of the engine.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +60,9 @@ pub struct EngineConfig {
     pub server: SocketAddr,
     /// Wait per try before retransmitting.
     pub timeout: Duration,
-    /// Tries per query (at least 1).
+    /// Tries per query (at least 1): a query is given up after `timeout × attempts` in all.
+    /// Within that time it is retransmitted on the measured round-trip time (see
+    /// [`UdpEngineSource`]), so it may be sent more often than `attempts` times.
     pub attempts: usize,
     /// RD flag (`false` for an authoritative server).
     pub recursion_desired: bool,
@@ -77,9 +86,45 @@ enum Reply {
 
 struct Shared {
     socket: UdpSocket,
-    pending: Mutex<HashMap<u16, Pending>>,
+    pending: Mutex<HashMap<u16, Pending, foldhash::fast::RandomState>>,
     next_id: AtomicU16,
     refused: AtomicBool,
+    rtt: Mutex<RttEstimate>,
+}
+
+/// Round-trip time estimate of the server (RFC 6298 §2, as TCP does it), from which the
+/// retransmission timeout comes. RFC 1035 §4.2.1: "The retransmission interval should be based
+/// on prior statistics if possible". A batch keeps hundreds of queries outstanding and answers
+/// in input order, so one lost datagram held every later address for a whole `timeout` (2 s by
+/// default) when retransmissions waited that long: the run's throughput was set by its losses.
+/// Each try has its own message ID, so every sample is unambiguous (Karn's problem does not
+/// arise).
+#[derive(Debug, Clone, Copy)]
+struct RttEstimate {
+    /// Smoothed RTT and RTT variation, once a sample exists.
+    srtt: Option<(Duration, Duration)>,
+}
+
+impl RttEstimate {
+    fn sample(&mut self, r: Duration) {
+        self.srtt = Some(match self.srtt {
+            None => (r, r / 2),
+            Some((srtt, var)) => {
+                let diff = srtt.abs_diff(r);
+                ((srtt * 7 + r) / 8, (var * 3 + diff) / 4)
+            }
+        });
+    }
+
+    /// SRTT + 4·RTTVAR, at least [`MIN_RTO`], at most `max`; `max` before any sample.
+    fn rto(&self, max: Duration) -> Duration {
+        match self.srtt {
+            None => max,
+            Some((srtt, var)) => srtt
+                .saturating_add(var.saturating_mul(4))
+                .clamp(MIN_RTO, max.max(MIN_RTO)),
+        }
+    }
 }
 
 /// Stops the receive task when the last handle goes.
@@ -123,11 +168,14 @@ impl UdpEngineSource {
         };
         let socket = UdpSocket::bind(local).await?;
         socket.connect(config.server).await?;
+        // Best effort: a smaller buffer only costs retransmissions.
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(SOCKET_RECV_BUFFER);
         let shared = Arc::new(Shared {
             socket,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
             next_id: AtomicU16::new(rand::random::<u16>()),
             refused: AtomicBool::new(false),
+            rtt: Mutex::new(RttEstimate { srtt: None }),
         });
         let task = tokio::spawn(receive(Arc::clone(&shared)));
         Ok(Self {
@@ -141,11 +189,21 @@ impl UdpEngineSource {
         })
     }
 
-    /// Sends `name IN NAPTR` and waits for the matching response, retransmitting after each
-    /// timeout. `None`: no response (all tries timed out), or the connection was refused.
+    /// Sends `name IN NAPTR` and waits for the matching response, retransmitting after the
+    /// retransmission timeout ([`RttEstimate`], doubled after each loss), until `timeout ×
+    /// attempts` have passed. `None`: no response in that time, or the connection was refused.
     async fn exchange(&self, name: &DomainName) -> Option<Reply> {
         let qname = name.as_wire().to_ascii_lowercase();
-        for _ in 0..self.config.attempts {
+        let max = self.config.timeout;
+        let budget = max.saturating_mul(u32::try_from(self.config.attempts).unwrap_or(u32::MAX));
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut wait = self
+            .shared
+            .rtt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rto(max);
+        loop {
             let (tx, rx) = oneshot::channel();
             let id = self.register(&qname, tx);
             let guard = Deregister {
@@ -153,20 +211,32 @@ impl UdpEngineSource {
                 id,
             };
             let wire = query_wire(id, name, self.config.recursion_desired);
+            let sent = tokio::time::Instant::now();
             if self.shared.socket.send(&wire).await.is_err() {
                 drop(guard);
                 return Some(Reply::Refused);
             }
-            match tokio::time::timeout(self.config.timeout, rx).await {
+            let until = (sent + wait).min(deadline);
+            match tokio::time::timeout_at(until, rx).await {
                 Ok(Ok(reply)) => {
                     std::mem::forget(guard);
+                    if matches!(reply, Reply::Response(_)) {
+                        self.shared
+                            .rtt
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .sample(sent.elapsed());
+                    }
                     return Some(reply);
                 }
                 Ok(Err(_)) => return None,
                 Err(_) => drop(guard),
             }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            wait = wait.saturating_mul(2).min(max.max(MIN_RTO));
         }
-        None
     }
 
     /// A fresh ID not in use (the sequence starts at a random value; IDs are unique among the
@@ -461,6 +531,24 @@ mod tests {
                 .metadata
                 .recursion_desired
         );
+    }
+
+    #[test]
+    fn retransmission_timeout_follows_the_measured_rtt() {
+        let max = Duration::from_secs(2);
+        let mut r = RttEstimate { srtt: None };
+        assert_eq!(r.rto(max), max, "no sample yet: the configured timeout");
+        for _ in 0..50 {
+            r.sample(Duration::from_millis(1));
+        }
+        assert_eq!(r.rto(max), MIN_RTO, "a fast server: the floor");
+        for _ in 0..50 {
+            r.sample(Duration::from_millis(100));
+        }
+        let rto = r.rto(max);
+        assert!(rto >= Duration::from_millis(100) && rto < max, "{rto:?}");
+        r.sample(Duration::from_secs(30));
+        assert_eq!(r.rto(max), max, "never above the configured timeout");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Batch mode through the UDP query engine gives the same answers as resolving each address on
 //! its own through the full client, against a real NSD: NAPTR at R32, R24 and R16, CNAMEs
-//! (RFC 2317 style, left to the full client), an RRset too large for UDP (TC, the TCP retry),
-//! NODATA and NXDOMAIN ladders.
+//! (RFC 2317 style, left to the full client), a DNAME (RFC 6672, likewise), an RRset too large
+//! for UDP (TC, the TCP retry), NODATA and NXDOMAIN ladders (RFC 8686 §3: the next name up the
+//! ladder is tried), and invalid lines (error rows).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -34,6 +35,17 @@ fn zone() -> String {
         "target IN NAPTR 100 10 {u} \"!.*!https://via-cname.example.net/ird!\" ."
     )
     .unwrap();
+    // 10.0.200.0/24 is a DNAME to dname-target: 10.0.200.D finds the NAPTR at D.dname-target
+    // for D = 1..=10 (through the synthesised CNAME) and falls to the R16 for the others (the
+    // DNAME owner itself, the R24, has no NAPTR: NODATA).
+    writeln!(z, "200.0 IN DNAME dname-target").unwrap();
+    for d in 1..=10 {
+        writeln!(
+            z,
+            "{d}.dname-target IN NAPTR 100 10 {u} \"!.*!https://via-dname-{d}.example.net/ird!\" ."
+        )
+        .unwrap();
+    }
     for c in 0..NETS {
         match c % 6 {
             0 => writeln!(
@@ -85,11 +97,13 @@ fn essence(v: &Value) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{} {} matched={} degraded={} [{}]",
+        "{} {} {} matched={} degraded={} error={} [{}]",
         v["input"],
+        v["status"],
         v["result"],
         v["matched_name"],
         v["degraded"],
+        v["error"],
         cands.join("; ")
     )
 }
@@ -109,12 +123,17 @@ async fn batch_through_the_engine_matches_one_by_one_resolution() {
     let wanted = [WantedService::alto_https()];
     let inputs: Vec<String> = (0..NETS)
         .flat_map(|c| (1..=ADDRS).map(move |d| format!("10.0.{c}.{d}")))
+        .chain((1..=20).map(|d| format!("10.0.200.{d}")))
+        .chain(["not-an-address".to_owned(), "10.0.0.0/7".to_owned()])
         .collect();
 
     let mut expected = Vec::new();
     for input in &inputs {
-        let o = resolver.xdom(input, &wanted).await.unwrap();
-        expected.push(essence(&o.to_json(false)));
+        let v = match resolver.xdom(input, &wanted).await {
+            Ok(o) => o.to_json(false),
+            Err(e) => e.to_json(),
+        };
+        expected.push(essence(&v));
     }
 
     let engine = UdpEngineSource::new(
@@ -162,6 +181,10 @@ async fn batch_through_the_engine_matches_one_by_one_resolution() {
         "via-cname",
         "big-3-29-",
         "r16.example",
+        "via-dname-7.",
+        "\"10.0.200.15\" \"found\" \"found\" matched=\"0.10.in-addr.arpa.\"",
+        "\"not-an-address\" \"error\"",
+        "\"10.0.0.0/7\" \"error\"",
     ] {
         assert!(all.contains(needle), "{needle} missing");
     }
@@ -175,4 +198,113 @@ async fn batch_through_the_engine_matches_one_by_one_resolution() {
     assert!(transports.iter().any(|t| t == "udp"));
     assert_eq!(summary.inputs, inputs.len() as u64);
     assert_eq!(summary.temporary, 0, "{summary}");
+}
+
+/// An NXDOMAIN answer to `query` with an SOA in the authority section (RFC 2308 §5), built by
+/// hand: the question is copied, the OPT record dropped.
+fn nxdomain_for(query: &[u8]) -> Option<Vec<u8>> {
+    let mut end = 12;
+    loop {
+        let len = usize::from(*query.get(end)?);
+        end += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let question = query.get(12..end + 4)?;
+    let mut r = Vec::new();
+    r.extend_from_slice(query.get(..2)?);
+    r.extend_from_slice(&[0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0]);
+    r.extend_from_slice(question);
+    // owner = the question name (pointer to offset 12), SOA, IN, TTL 300, RDATA 22 octets:
+    // MNAME and RNAME the root, then serial, refresh, retry, expire, minimum.
+    r.extend_from_slice(&[0xC0, 12, 0, 6, 0, 1, 0, 0, 1, 44, 0, 22, 0, 0]);
+    for v in [1_u32, 7200, 900, 1_209_600, 300] {
+        r.extend_from_slice(&v.to_be_bytes());
+    }
+    Some(r)
+}
+
+/// A lost datagram costs one retransmission timeout based on the measured round-trip time, not
+/// the configured 2 s per try: with hundreds of queries in flight and output in input order, the
+/// full timeout held up every later address of a batch. The server here answers every NAPTR
+/// query at once except the 30th, which it drops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_datagram_is_retransmitted_on_the_measured_rtt() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use altodisc_resolver::{DomainName, LookupFailure, NaptrSource};
+
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let naptr_queries = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (count, halt) = (Arc::clone(&naptr_queries), Arc::clone(&stop));
+    let thread = std::thread::spawn(move || {
+        let mut buf = [0_u8; 512];
+        while !halt.load(Ordering::Relaxed) {
+            let Ok((n, from)) = server.recv_from(&mut buf) else {
+                continue;
+            };
+            let Some(reply) = nxdomain_for(&buf[..n]) else {
+                continue;
+            };
+            let qtype = &reply[reply.len() - 38..reply.len() - 36];
+            if qtype == [0, 35] && count.fetch_add(1, Ordering::Relaxed) + 1 == 30 {
+                continue; // lost
+            }
+            let _ = server.send_to(&reply, from);
+        }
+    });
+
+    let config = DnsConfig {
+        servers: vec![addr],
+        recursion_desired: false,
+        timeout: Duration::from_secs(2),
+        attempts: 2,
+    };
+    let engine = UdpEngineSource::new(
+        EngineConfig {
+            server: addr,
+            timeout: config.timeout,
+            attempts: config.attempts,
+            recursion_desired: false,
+            other_servers: false,
+        },
+        Arc::new(DnsSource::new(&config).unwrap()),
+    )
+    .await
+    .unwrap();
+    for i in 1..=29 {
+        let name = DomainName::parse(&format!("{i}.0.0.10.in-addr.arpa.")).unwrap();
+        let r = engine.lookup_naptr(&name).await;
+        assert!(
+            matches!(r.result, Err(LookupFailure::NxDomain { .. })),
+            "{r:?}"
+        );
+    }
+    let name = DomainName::parse("30.0.0.10.in-addr.arpa.").unwrap();
+    let started = Instant::now();
+    let r = engine.lookup_naptr(&name).await;
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+    assert!(
+        matches!(r.result, Err(LookupFailure::NxDomain { .. })),
+        "{r:?}"
+    );
+    // Before: the second try went out after the whole 2 s timeout.
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered after {took:?}"
+    );
+    assert_eq!(
+        naptr_queries.load(Ordering::Relaxed),
+        31,
+        "30 queries, 1 retransmission"
+    );
 }
