@@ -147,10 +147,20 @@ pub fn extract_unaptr_uri(regexp: &[u8], mode: RegexpMode) -> Result<String, Una
                 break;
             }
             _ => {
-                // Copy one whole UTF-8 character.
-                let ch = text[i..].chars().next().unwrap_or('\u{FFFD}');
-                uri.push(ch);
-                i += ch.len_utf8();
+                // Copy the run up to the next `\` or `!` whole (both ASCII, so the run ends on
+                // a character boundary).
+                let run = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'\\' || b == b'!')
+                    .map_or(bytes.len(), |k| i + k);
+                let run = run.max(i + 1);
+                let ch_end = if text.is_char_boundary(run) {
+                    run
+                } else {
+                    i + text[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                uri.push_str(&text[i..ch_end]);
+                i = ch_end;
             }
         }
     }
