@@ -549,6 +549,13 @@ mod tests {
     }
 
     #[test]
+    fn display_escapes_inside_and_at_the_ends_of_plain_runs() {
+        let n = DomainName::from_labels([&b"a b\xff"[..], b"(c)", b"plain"]).unwrap();
+        assert_eq!(n.to_string(), r"a\032b\255.\(c\).plain.");
+        assert_eq!(DomainName::parse(&n.to_string()).unwrap(), n);
+    }
+
+    #[test]
     fn rejects_bad_presentation() {
         assert_eq!(DomainName::parse(""), Err(NameError::Empty));
         assert_eq!(

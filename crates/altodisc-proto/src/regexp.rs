@@ -201,6 +201,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copies_non_ascii_and_other_backslashes_unchanged() {
+        for mode in [RegexpMode::Strict, RegexpMode::Lenient] {
+            assert_eq!(
+                extract_unaptr_uri("!.*!https://a/é\\x/ü!".as_bytes(), mode).unwrap(),
+                "https://a/é\\x/ü"
+            );
+        }
+    }
+
+    #[test]
     fn lenient_unescapes_and_accepts_anchored() {
         assert_eq!(
             extract_unaptr_uri(br"!.*!https://x.example/a\!b!", RegexpMode::Lenient).unwrap(),

@@ -210,6 +210,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn non_ascii_is_reported_as_the_whole_character() {
+        assert_eq!(
+            check_uri("https://a/é"),
+            Err(UriError::InvalidCharacter {
+                offset: 10,
+                found: 'é'
+            })
+        );
+        assert_eq!(
+            check_uri("https://ü/!"),
+            Err(UriError::InvalidCharacter {
+                offset: 8,
+                found: 'ü'
+            })
+        );
+    }
+
+    #[test]
     fn accepts_common_forms() {
         let c = check_uri("https://alto1.example.net/ird").unwrap();
         assert_eq!(
