@@ -147,10 +147,20 @@ pub fn extract_unaptr_uri(regexp: &[u8], mode: RegexpMode) -> Result<String, Una
                 break;
             }
             _ => {
-                // Copy one whole UTF-8 character.
-                let ch = text[i..].chars().next().unwrap_or('\u{FFFD}');
-                uri.push(ch);
-                i += ch.len_utf8();
+                // Copy the run up to the next `\` or `!` whole (both ASCII, so the run ends on
+                // a character boundary).
+                let run = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'\\' || b == b'!')
+                    .map_or(bytes.len(), |k| i + k);
+                let run = run.max(i + 1);
+                let ch_end = if text.is_char_boundary(run) {
+                    run
+                } else {
+                    i + text[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                uri.push_str(&text[i..ch_end]);
+                i = ch_end;
             }
         }
     }
@@ -189,6 +199,16 @@ pub fn unaptr_regexp_for(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_non_ascii_and_other_backslashes_unchanged() {
+        for mode in [RegexpMode::Strict, RegexpMode::Lenient] {
+            assert_eq!(
+                extract_unaptr_uri("!.*!https://a/é\\x/ü!".as_bytes(), mode).unwrap(),
+                "https://a/é\\x/ü"
+            );
+        }
+    }
 
     #[test]
     fn lenient_unescapes_and_accepts_anchored() {

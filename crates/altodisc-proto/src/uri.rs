@@ -72,6 +72,25 @@ pub struct CheckedUri<'a> {
     pub port: Option<u16>,
 }
 
+/// The ASCII characters a URI may hold: unreserved, gen-delims, sub-delims and `%`
+/// (RFC 3986 §2); `!` is a sub-delim but the U-NAPTR delimiter, refused before this is asked.
+const URI_CHARS: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b: u8 = 0;
+    while b < 128 {
+        t[b as usize] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'_' | b'~' // unreserved
+                | b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' // gen-delims
+                | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' // sub-delims
+                | b'%'
+            );
+        b += 1;
+    }
+    t
+};
+
 /// Checks that `uri` is an absolute http(s) URI usable as an ALTO IRD URI.
 ///
 /// # Errors
@@ -81,22 +100,20 @@ pub fn check_uri(uri: &str) -> Result<CheckedUri<'_>, UriError> {
         return Err(UriError::Empty);
     }
     let bytes = uri.as_bytes();
-    for (offset, ch) in uri.char_indices() {
-        if ch == '!' {
+    // Octet by octet through a table: every allowed character is ASCII, so the first non-ASCII
+    // octet starts the first character refused (decoded only then, for the message).
+    for (offset, &b) in bytes.iter().enumerate() {
+        if b == b'!' {
             return Err(UriError::ContainsDelimiter { offset });
         }
-        let allowed = ch.is_ascii_alphanumeric()
-            || matches!(
-                ch,
-                '-' | '.' | '_' | '~' // unreserved
-                | ':' | '/' | '?' | '#' | '[' | ']' | '@' // gen-delims
-                | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '=' // sub-delims
-                | '%'
-            );
-        if !allowed {
-            return Err(UriError::InvalidCharacter { offset, found: ch });
+        if !URI_CHARS.get(usize::from(b)).copied().unwrap_or(false) {
+            let found = uri
+                .get(offset..)
+                .and_then(|rest| rest.chars().next())
+                .unwrap_or('\u{FFFD}');
+            return Err(UriError::InvalidCharacter { offset, found });
         }
-        if ch == '%'
+        if b == b'%'
             && !(bytes.get(offset + 1).is_some_and(u8::is_ascii_hexdigit)
                 && bytes.get(offset + 2).is_some_and(u8::is_ascii_hexdigit))
         {
@@ -107,7 +124,8 @@ pub fn check_uri(uri: &str) -> Result<CheckedUri<'_>, UriError> {
         return Err(UriError::NotAbsolute);
     };
     let scheme = &uri[..colon];
-    if scheme.is_empty() || uri[..colon].contains(['/', '?', '#']) {
+    let delimiter = |b: &u8| matches!(b, b'/' | b'?' | b'#');
+    if scheme.is_empty() || scheme.bytes().any(|b| delimiter(&b)) {
         return Err(UriError::NotAbsolute);
     }
     let valid_scheme = scheme.as_bytes()[0].is_ascii_alphabetic()
@@ -124,7 +142,10 @@ pub fn check_uri(uri: &str) -> Result<CheckedUri<'_>, UriError> {
     let Some(rest) = uri[colon + 1..].strip_prefix("//") else {
         return Err(UriError::MissingHost);
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = rest
+        .bytes()
+        .position(|b| delimiter(&b))
+        .unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     // Drop userinfo (deprecated for http, RFC 9110 §4.2.4, but syntactically allowed).
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
@@ -187,6 +208,24 @@ pub fn check_uri_for_protocol<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_is_reported_as_the_whole_character() {
+        assert_eq!(
+            check_uri("https://a/é"),
+            Err(UriError::InvalidCharacter {
+                offset: 10,
+                found: 'é'
+            })
+        );
+        assert_eq!(
+            check_uri("https://ü/!"),
+            Err(UriError::InvalidCharacter {
+                offset: 8,
+                found: 'ü'
+            })
+        );
+    }
 
     #[test]
     fn accepts_common_forms() {

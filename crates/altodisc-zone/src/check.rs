@@ -1557,6 +1557,7 @@ impl Checker {
         let mut recs: Vec<&Rec> = Vec::new();
         let mut naptrs: Vec<&Rec> = Vec::new();
         let mut alto: Vec<(&Rec, NaptrRecord)> = Vec::new();
+        let mut services = ServicesCache::default();
         // Owners in id (= source) order. The name as a `DomainName` is only built for the rules
         // that need one (rare: most owners hold one clean ALTO record).
         for (id, wire) in set.owners.iter() {
@@ -1691,7 +1692,7 @@ impl Checker {
                 if !n.flags.is_empty() || n.replacement.is_root() || !n.regexp.is_empty() {
                     continue;
                 }
-                let Ok(s) = ServiceParameter::parse_bytes(&n.services) else {
+                let Ok(s) = services.get(&n.services) else {
                     continue;
                 };
                 for wanted in s.wanted() {

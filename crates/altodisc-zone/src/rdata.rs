@@ -322,6 +322,42 @@ fn parse_u16_digits(d: &[u8]) -> Option<u16> {
 /// The number of a type mnemonic or `TYPEnnn` (case-insensitive), `None` if unknown.
 #[must_use]
 pub fn type_number(word: &[u8]) -> Option<u16> {
+    // This runs once per record of a zone file: the common types are found without scanning
+    // the table (`common_types_agree_with_the_table` keeps the two in step).
+    if let Some(n) = common_type_number(word) {
+        return Some(n);
+    }
+    table_type_number(word)
+}
+
+/// The most frequent mnemonics of zone files, uppercased on the stack.
+fn common_type_number(word: &[u8]) -> Option<u16> {
+    let mut up = [0u8; 6];
+    let w = up.get_mut(..word.len())?;
+    for (u, b) in w.iter_mut().zip(word) {
+        *u = b.to_ascii_uppercase();
+    }
+    Some(match &*w {
+        b"A" => rtype::A,
+        b"NS" => rtype::NS,
+        b"CNAME" => rtype::CNAME,
+        b"SOA" => rtype::SOA,
+        b"PTR" => rtype::PTR,
+        b"MX" => rtype::MX,
+        b"TXT" => rtype::TXT,
+        b"AAAA" => rtype::AAAA,
+        b"SRV" => rtype::SRV,
+        b"NAPTR" => rtype::NAPTR,
+        b"DS" => rtype::DS,
+        b"RRSIG" => rtype::RRSIG,
+        b"NSEC" => rtype::NSEC,
+        b"DNSKEY" => rtype::DNSKEY,
+        b"NSEC3" => rtype::NSEC3,
+        _ => return None,
+    })
+}
+
+fn table_type_number(word: &[u8]) -> Option<u16> {
     if let Some(i) = TYPES
         .iter()
         .find(|i| word.eq_ignore_ascii_case(i.name.as_bytes()))
@@ -1459,6 +1495,38 @@ pub(crate) fn loc_encode_prec(cm: u64) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn common_types_agree_with_the_table() {
+        for word in [
+            "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "NAPTR", "DS", "RRSIG",
+            "NSEC", "DNSKEY", "NSEC3", "naptr", "Naptr", "aaaa", "dnskey",
+        ] {
+            assert_eq!(
+                common_type_number(word.as_bytes()),
+                table_type_number(word.as_bytes()),
+                "{word}"
+            );
+            assert!(common_type_number(word.as_bytes()).is_some(), "{word}");
+        }
+        for word in [
+            "",
+            "NAPTRX",
+            "TYPE35",
+            "HTTPS",
+            "CAA",
+            "SVCB",
+            "NSEC3PARAM",
+            "A6",
+        ] {
+            assert_eq!(common_type_number(word.as_bytes()), None, "{word}");
+            assert_eq!(
+                type_number(word.as_bytes()),
+                table_type_number(word.as_bytes())
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -1434,7 +1434,11 @@ enum Note {
 /// RFC 1035 §5.1 turns it into plain X, which in a regexp is usually a doubling mistake
 /// (RFC 3403 §7).
 fn lone_backslash(raw: &[u8]) -> bool {
-    let mut i = 0;
+    // Most fields hold no backslash at all.
+    let Some(first) = memchr::memchr(b'\\', raw) else {
+        return false;
+    };
+    let mut i = first;
     while i < raw.len() {
         if raw[i] == b'\\' {
             match raw.get(i + 1) {
@@ -2396,30 +2400,35 @@ fn decode_escape(raw: &[u8], i: usize) -> Result<(u8, usize), String> {
 
 /// Decodes a character-string token (quoted or not), enforcing `max` octets.
 fn decode_string(buf: &[u8], t: &Token, max: usize) -> Result<Vec<u8>, Problem> {
+    let mut out = Vec::with_capacity(t.end - t.start);
+    decode_string_into(buf, t, max, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_string`] appended to `out` (the NAPTR fields go straight into the RDATA: three
+/// allocations per record fewer on a million-record zone). `out` keeps what it held before.
+fn decode_string_into(buf: &[u8], t: &Token, max: usize, out: &mut Vec<u8>) -> Result<(), Problem> {
     let raw = &buf[t.start..t.end];
-    let mut out = Vec::with_capacity(raw.len());
+    let before = out.len();
     let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\\' {
-            let (o, used) = decode_escape(raw, i).map_err(|m| Problem::at(t, m))?;
-            out.push(o);
-            i += used;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
+    // Runs without escapes are copied whole.
+    while let Some(at) = memchr::memchr(b'\\', &raw[i..]) {
+        out.extend_from_slice(&raw[i..i + at]);
+        i += at;
+        let (o, used) = decode_escape(raw, i).map_err(|m| Problem::at(t, m))?;
+        out.push(o);
+        i += used;
     }
-    if out.len() > max {
+    out.extend_from_slice(&raw[i..]);
+    let len = out.len() - before;
+    if len > max {
         return Err(Problem::at(
             t,
-            format!(
-                "character-string of {} octets; the limit is {max} (RFC 1035 §3.3)",
-                out.len()
-            ),
+            format!("character-string of {len} octets; the limit is {max} (RFC 1035 §3.3)"),
         )
         .hint("split the text into several strings where the type allows it"));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether the token spells `prev` (fast owner reuse); conservative: plain ASCII names only.

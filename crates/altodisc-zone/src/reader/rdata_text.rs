@@ -9,7 +9,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use altodisc_proto::DomainName;
 
-use super::{Note, Problem, Token, decode_string, lone_backslash, parse_name, parse_ttl};
+use super::{
+    Note, Problem, Token, decode_string, decode_string_into, lone_backslash, parse_name, parse_ttl,
+};
 use crate::rdata::{
     self, Field, algorithm_number, cert_type_number, check_semantics, decode_base32hex,
     decode_base64, decode_hex, digest_number, encode_type_bitmap, type_name, type_number,
@@ -115,9 +117,16 @@ impl Fields<'_> {
         parse_name(self.buf, &t, self.origin)
     }
 
-    fn string(&mut self, what: &str) -> Result<Vec<u8>, Problem> {
+    /// A character-string field (at most 255 octets) written to `out` (length octet, then the
+    /// octets), without a buffer of its own.
+    fn string_into(&mut self, what: &str, out: &mut Vec<u8>) -> Result<(), Problem> {
         let t = self.take(what)?;
-        decode_string(self.buf, &t, 255)
+        let at = out.len();
+        out.push(0);
+        decode_string_into(self.buf, &t, 255, out)?;
+        // At most 255 octets: decode_string_into enforced it.
+        out[at] = u8::try_from(out.len() - at - 1).unwrap_or(u8::MAX);
+        Ok(())
     }
 
     /// The remaining tokens concatenated (for hex / base64 fields that may contain spaces).
@@ -262,10 +271,10 @@ fn naptr(
 ) -> Result<(), Problem> {
     out.extend_from_slice(&f.u16("NAPTR ORDER")?.to_be_bytes());
     out.extend_from_slice(&f.u16("NAPTR PREFERENCE")?.to_be_bytes());
-    push_string(out, &f.string("NAPTR FLAGS")?);
-    push_string(out, &f.string("NAPTR SERVICES")?);
+    f.string_into("NAPTR FLAGS", out)?;
+    f.string_into("NAPTR SERVICES", out)?;
     let regexp_index = f.next;
-    push_string(out, &f.string("NAPTR REGEXP")?);
+    f.string_into("NAPTR REGEXP", out)?;
     if let Some(t) = f.toks.get(regexp_index)
         && lone_backslash(f.text(t))
     {
@@ -330,16 +339,16 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             out.extend_from_slice(&u16::try_from(v).unwrap_or(u16::MAX).to_be_bytes());
         }
         Field::Name => out.extend_from_slice(f.name("domain name")?.as_wire()),
-        Field::Str => push_string(out, &f.string("character-string")?),
+        Field::Str => f.string_into("character-string", out)?,
         Field::Strs => {
-            push_string(out, &f.string("character-string")?);
+            f.string_into("character-string", out)?;
             while f.more() {
-                push_string(out, &f.string("character-string")?);
+                f.string_into("character-string", out)?;
             }
         }
         Field::OptStr => {
             if f.more() {
-                push_string(out, &f.string("character-string")?);
+                f.string_into("character-string", out)?;
             }
         }
         Field::Ipv4 => {
