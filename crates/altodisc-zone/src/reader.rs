@@ -132,7 +132,8 @@ pub enum IncludeBase {
     #[default]
     IncludingFile,
     /// One folder for every relative include at every depth: BIND's `directory` option and
-    /// NSD's working directory (its `zonesdir`). `altodisc check --include-base DIR`.
+    /// NSD's working directory (its `zonesdir`). `altodisc check --include-base DIR`, or
+    /// `include_base` in the publishing config's `[serve]` table.
     Dir(PathBuf),
 }
 
@@ -981,7 +982,8 @@ impl<'s> Reader<'s> {
                     path: rel.to_path_buf(),
                     used_rule: "the including file's folder",
                     other_rule: "the working directory (BIND, NSD)",
-                    how: "give the include base (altodisc check --include-base DIR)",
+                    how: "give the include base (`altodisc check --include-base DIR`, or `include_base` in \
+                          the config's [serve] table)",
                 });
                 (from_file, other)
             }
