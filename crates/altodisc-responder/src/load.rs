@@ -521,6 +521,12 @@ impl MappedFile {
     }
 }
 
+/// Zone files with the origin of each.
+type ZoneFileList = Vec<(PathBuf, DomainName)>;
+
+/// Mapped files that cannot be read: index into the [`ZoneFileList`], and why.
+type MissingFiles = Vec<(usize, String)>;
+
 /// The zone files of `dirs` and of `[serve.zone_files]`, with the reason each missing mapped
 /// file cannot be read (by index into the list).
 ///
@@ -530,7 +536,7 @@ impl MappedFile {
 fn all_zone_files(
     dirs: &[PathBuf],
     mapped: &[MappedFile],
-) -> Result<(Vec<(PathBuf, DomainName)>, Vec<(usize, String)>), ResponderError> {
+) -> Result<(ZoneFileList, MissingFiles), ResponderError> {
     let mut files = Vec::new();
     for dir in dirs {
         files.extend(zone_files(dir)?);
