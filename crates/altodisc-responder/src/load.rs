@@ -55,11 +55,18 @@ pub fn load_zone_dir(dir: &Path) -> Result<Loaded, ResponderError> {
 /// # Errors
 /// As [`load_zone_dir`].
 pub fn load_zone_dir_with(dir: &Path, read: &ReadOptions) -> Result<Loaded, ResponderError> {
-    let files = zone_files(dir)?;
+    load_zone_files(&zone_files(dir)?, read)
+}
+
+/// Reads the given zone files, each as the zone of its origin, all or nothing.
+fn load_zone_files(
+    files: &[(PathBuf, DomainName)],
+    read: &ReadOptions,
+) -> Result<Loaded, ResponderError> {
     let mut loaded = Loaded::default();
     for (path, origin) in files {
         let outcome =
-            read_zone_file_with(&path, Some(&origin), read).map_err(|e| ResponderError::Io {
+            read_zone_file_with(path, Some(origin), read).map_err(|e| ResponderError::Io {
                 path: path.clone(),
                 source: std::io::Error::other(e.to_string()),
             })?;
@@ -74,8 +81,9 @@ pub fn load_zone_dir_with(dir: &Path, read: &ReadOptions) -> Result<Loaded, Resp
             .warnings
             .extend(outcome.diagnostics.iter().map(ToString::to_string));
         let mut zone = outcome.zone;
-        // The file name is the zone; a `$ORIGIN` inside only changes relative names.
-        zone.origin = origin;
+        // The file name (or the `[serve.zone_files]` key) is the zone; a `$ORIGIN` inside only
+        // changes relative names.
+        zone.origin = origin.clone();
         loaded.zones.push(zone);
     }
     Ok(loaded)
@@ -191,6 +199,13 @@ pub struct ServeSection {
     pub listen: Vec<SocketAddr>,
     /// Directory of `<origin>.zone` files, relative to the config file.
     pub zones_dir: Option<PathBuf>,
+    /// Zone files by origin, `[serve.zone_files]`: `"example.net." = "db/example.net"`, for
+    /// files not named `<origin>.zone` (a 252-octet origin makes a 256-octet file name, over
+    /// the 255-octet limit of Linux file systems). Relative paths are taken from the config
+    /// file's folder, like `zones_dir`; merged with the files of the zone directories (an origin
+    /// given twice is a config error). See [`ServeSection::mapped_files`].
+    #[serde(default)]
+    pub zone_files: std::collections::BTreeMap<String, PathBuf>,
     /// Folder in which relative `$INCLUDE` paths of zone files are looked up, at every depth
     /// (BIND's `directory`, NSD's working directory); relative to the config file's folder.
     /// Absent: the folder of the file that holds the `$INCLUDE` (Knot's rule). The same as
@@ -365,6 +380,45 @@ impl ServeSection {
         Ok(read)
     }
 
+    /// The `[serve.zone_files]` entries, origins parsed and paths resolved from `base` (the
+    /// config file's folder), sorted by origin key.
+    ///
+    /// # Errors
+    /// [`ResponderError::Config`] naming the key when it is not a domain name, and naming both
+    /// paths when two keys are the same origin (`"a.example."` and `"A.example"`).
+    pub fn mapped_files(&self, base: &Path) -> Result<Vec<MappedFile>, ResponderError> {
+        let mut out: Vec<MappedFile> = Vec::with_capacity(self.zone_files.len());
+        for (key, path) in &self.zone_files {
+            let origin = DomainName::parse(key).map_err(|e| {
+                ResponderError::Config(format!(
+                    "[serve.zone_files] {key:?}: not a domain name: {e}; the key is the zone's \
+                     origin, e.g. \"example.net.\" = \"db/example.net\""
+                ))
+            })?;
+            let resolved = base.join(path);
+            if let Some(first) = out
+                .iter()
+                .find(|m| origin_key(&m.origin) == origin_key(&origin))
+            {
+                return Err(ResponderError::Config(format!(
+                    "[serve.zone_files]: zone {} is given twice, as {:?} = {} and as {key:?} = {}; \
+                     keep one",
+                    origin.to_lowercase_string(),
+                    first.key,
+                    first.path.display(),
+                    resolved.display()
+                )));
+            }
+            out.push(MappedFile {
+                key: key.clone(),
+                given: path.clone(),
+                path: resolved,
+                origin,
+            });
+        }
+        Ok(out)
+    }
+
     /// Applies the transport settings to `options` (listen addresses are added).
     ///
     /// # Errors
@@ -431,6 +485,95 @@ pub fn check_workers(n: usize) -> Result<usize, String> {
     }
 }
 
+/// One `[serve.zone_files]` entry (see [`ServeSection::mapped_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MappedFile {
+    /// The key as written.
+    pub key: String,
+    /// The path as written.
+    pub given: PathBuf,
+    /// The path resolved from the config file's folder.
+    pub path: PathBuf,
+    /// The zone's origin (the key, parsed).
+    pub origin: DomainName,
+}
+
+impl MappedFile {
+    /// Why the file cannot be read as a zone file, if it is missing or not a file: the key, the
+    /// path as written and resolved, and what to do.
+    fn missing(&self) -> Option<String> {
+        if self.path.is_file() {
+            return None;
+        }
+        let why = if self.path.exists() {
+            "is not a file"
+        } else {
+            "does not exist"
+        };
+        Some(format!(
+            "[serve.zone_files] {:?} = {:?}: {} {why} (a relative path is read from the config \
+             file's folder); create it or fix the path",
+            self.key,
+            self.given.display().to_string(),
+            self.path.display()
+        ))
+    }
+}
+
+/// Zone files with the origin of each.
+type ZoneFileList = Vec<(PathBuf, DomainName)>;
+
+/// Mapped files that cannot be read: index into the [`ZoneFileList`], and why.
+type MissingFiles = Vec<(usize, String)>;
+
+/// The zone files of `dirs` and of `[serve.zone_files]`, with the reason each missing mapped
+/// file cannot be read (by index into the list).
+///
+/// # Errors
+/// [`ResponderError::Io`] when a directory cannot be read; [`ResponderError::Config`] naming
+/// both paths when a mapped origin is also a file of a zone directory.
+fn all_zone_files(
+    dirs: &[PathBuf],
+    mapped: &[MappedFile],
+) -> Result<(ZoneFileList, MissingFiles), ResponderError> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        files.extend(zone_files(dir)?);
+    }
+    let mut missing = Vec::new();
+    for m in mapped {
+        let key = origin_key(&m.origin);
+        if let Some((path, _)) = files.iter().find(|(_, o)| origin_key(o) == key) {
+            return Err(ResponderError::Config(format!(
+                "[serve.zone_files] {:?} = {}: zone {} is also the zone file {} of a zone \
+                 directory; remove the entry or the file",
+                m.key,
+                m.path.display(),
+                m.origin.to_lowercase_string(),
+                path.display()
+            )));
+        }
+        if let Some(why) = m.missing() {
+            missing.push((files.len(), why));
+        }
+        files.push((m.path.clone(), m.origin.clone()));
+    }
+    Ok((files, missing))
+}
+
+/// [`all_zone_files`] for all-or-nothing loads: a missing mapped file is an error.
+fn all_zone_files_strict(
+    dirs: &[PathBuf],
+    mapped: &[MappedFile],
+) -> Result<Vec<(PathBuf, DomainName)>, ResponderError> {
+    let (files, missing) = all_zone_files(dirs, mapped)?;
+    match missing.into_iter().next() {
+        Some((_, why)) => Err(ResponderError::Config(why)),
+        None => Ok(files),
+    }
+}
+
 /// Where zone data comes from, for loading and reloading.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -482,6 +625,7 @@ impl Sources {
         let mut read = ReadOptions::default();
         let mut generated = Loaded::default();
         let mut serial_file = None;
+        let mut mapped = Vec::new();
         // Without a config there is no serial file: the running server's state is all there is.
         let mut history = previous.cloned();
         if let Some(path) = &self.config {
@@ -492,6 +636,7 @@ impl Sources {
             read = serve.read_options()?;
             let base = path.parent().unwrap_or_else(|| Path::new("."));
             serial_file = serve.serial_file.as_ref().map(|f| base.join(f));
+            mapped = serve.mapped_files(base)?;
             if let Some(dir) = &serve.zones_dir {
                 let dir = base.join(dir);
                 // The same directory given twice (`--zones zones` and `zones_dir = "."` in
@@ -520,6 +665,7 @@ impl Sources {
             read,
             generated,
             dirs,
+            mapped,
             serial_file,
             history,
         })
@@ -536,13 +682,12 @@ impl Sources {
             read,
             generated: mut loaded,
             dirs,
+            mapped,
             ..
         } = self.plan(previous)?;
-        for dir in dirs {
-            let files = load_zone_dir_with(&dir, &read)?;
-            loaded.zones.extend(files.zones);
-            loaded.warnings.extend(files.warnings);
-        }
+        let files = load_zone_files(&all_zone_files_strict(&dirs, &mapped)?, &read)?;
+        loaded.zones.extend(files.zones);
+        loaded.warnings.extend(files.warnings);
         if loaded.zones.is_empty() {
             return Err(no_zones());
         }
@@ -584,14 +729,12 @@ impl Sources {
             read,
             mut generated,
             dirs,
+            mapped,
             serial_file,
             history,
         } = self.plan(previous)?;
         let mut warnings = generated.warnings;
-        let mut files = Vec::new();
-        for dir in &dirs {
-            files.extend(zone_files(dir)?);
-        }
+        let files = all_zone_files_strict(&dirs, &mapped)?;
         let generated_zones = &generated.zones;
         let run_check = check && serve.check.unwrap_or(true);
         let dnssec = DnssecSettings::from_serve(
@@ -1032,14 +1175,13 @@ impl Sources {
             read,
             mut generated,
             dirs,
+            mapped,
             serial_file,
             history,
         } = self.plan(previous)?;
         let mut warnings = std::mem::take(&mut generated.warnings);
-        let mut files = Vec::new();
-        for dir in &dirs {
-            files.extend(zone_files(dir)?);
-        }
+        // A missing mapped file fails its zone alone, as an unreadable file of a zone directory.
+        let (files, missing) = all_zone_files(&dirs, &mapped)?;
         let base = self
             .config
             .as_deref()
@@ -1062,17 +1204,16 @@ impl Sources {
         let units = generated
             .zones
             .iter()
-            .map(|z| (Unit::Generated(z), config_name.clone()))
-            .chain(
-                files
-                    .iter()
-                    .map(|(p, o)| (Unit::File(p, o), p.display().to_string())),
-            );
+            .map(|z| (Unit::Generated(z), config_name.clone(), None))
+            .chain(files.iter().enumerate().map(|(i, (p, o))| {
+                let why = missing.iter().find(|(j, _)| *j == i).map(|(_, w)| w);
+                (Unit::File(p, o), p.display().to_string(), why)
+            }));
         let mut out = SignedOut::default();
         let mut zones: Vec<std::sync::Arc<ZoneData>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut failed = Vec::new();
-        for (unit, source) in units {
+        for (unit, source, missing) in units {
             let key = origin_key(unit.origin());
             let zone = unit.origin().to_lowercase_string();
             if !seen.insert(key.clone()) {
@@ -1088,7 +1229,11 @@ impl Sources {
                 });
                 continue;
             }
-            match ctx.load(&unit, &mut warnings, &mut out) {
+            let result = match missing {
+                Some(why) => Err((vec![why.clone()], false)),
+                None => ctx.load(&unit, &mut warnings, &mut out),
+            };
+            match result {
                 Ok(built) => zones.push(built),
                 Err((errors, check)) => {
                     let kept = served.and_then(|s| s.index.zone_shared(&key));
@@ -1174,8 +1319,8 @@ impl Sources {
         ServeSection::from_config(&config, "").ok()?.strict
     }
 
-    /// A cheap summary of everything a reload reads: the config file and every `<origin>.zone`
-    /// file of the zone directories (path, size, modification time, inode). Polling it every few
+    /// A cheap summary of everything a reload reads: the config file, every `<origin>.zone`
+    /// file of the zone directories and every `[serve.zone_files]` file (path, size, modification time, inode). Polling it every few
     /// seconds detects changes without a file-notification dependency; an editor's
     /// write-then-rename changes the inode, an in-place rewrite the time and usually the size.
     /// Files that cannot be read contribute their error kind, so their appearance is a change.
@@ -1188,9 +1333,16 @@ impl Sources {
             hash_file(path, &mut h);
             if let Ok(config) = PublishConfig::load(path)
                 && let Ok(serve) = ServeSection::from_config(&config, "")
-                && let Some(dir) = serve.zones_dir
             {
-                dirs.push(path.parent().unwrap_or_else(|| Path::new(".")).join(dir));
+                let base = path.parent().unwrap_or_else(|| Path::new("."));
+                if let Some(dir) = &serve.zones_dir {
+                    dirs.push(base.join(dir));
+                }
+                // A bad key fails the load with its own error; the config file's own hash
+                // already covers a change of the table.
+                for file in serve.zone_files.values() {
+                    hash_file(&base.join(file), &mut h);
+                }
             }
         }
         for dir in &dirs {
@@ -1396,6 +1548,8 @@ struct Plan {
     read: ReadOptions,
     generated: Loaded,
     dirs: Vec<PathBuf>,
+    /// `[serve.zone_files]`.
+    mapped: Vec<MappedFile>,
     serial_file: Option<PathBuf>,
     /// The serial state of the last load (the running server's, or the serial file's at start):
     /// signed zones continue from it (crate::zone_signing).
@@ -1403,7 +1557,9 @@ struct Plan {
 }
 
 fn no_zones() -> ResponderError {
-    ResponderError::NoZones("no <origin>.zone files and no [[zone]] in the config".to_owned())
+    ResponderError::NoZones(
+        "no <origin>.zone files, no [serve.zone_files] and no [[zone]] in the config".to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -1955,6 +2111,195 @@ mod tests {
                 if errors[0].contains("a.example.zone:4:1: error[Z15]")),
             "{err}"
         );
+    }
+
+    /// A 252-octet origin: 63 + 63 + 63 + 59 octets of labels, 4 length octets and the root.
+    fn superlong_origin() -> String {
+        format!(
+            "{}.{}.{}.{}.",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(59)
+        )
+    }
+
+    #[test]
+    fn zone_files_map_loads_files_of_any_name_relative_to_the_config_folder() {
+        let dir = Scratch::new("zmap");
+        let origin = superlong_origin();
+        assert_eq!(DomainName::parse(&origin).unwrap().as_wire().len(), 253);
+        std::fs::create_dir_all(dir.0.join("conf/db")).unwrap();
+        std::fs::create_dir_all(dir.0.join("conf/zones")).unwrap();
+        std::fs::write(
+            dir.0.join("conf/db/long"),
+            zone_text(7, "https://long.example/"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.0.join("conf/db/m.example.zone.txt"),
+            zone_text(3, "https://m.example/"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.0.join("conf/zones/a.example.zone"),
+            zone_text(1, "https://a.example/"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.0.join("conf/p.toml"),
+            format!(
+                "[serve]\nzones_dir = \"zones\"\n[serve.zone_files]\n\"{origin}\" = \"db/long\"\n\
+                 \"M.example\" = \"db/m.example.zone.txt\"\n"
+            ),
+        )
+        .unwrap();
+        // The server's working directory is not the config folder: paths come from the config.
+        let sources = Sources {
+            config: Some(dir.0.join("conf/p.toml")),
+            zones_dir: None,
+        };
+        let want = BTreeMap::from([
+            ("a.example.".to_owned(), 1),
+            ("M.example.".to_owned(), 3),
+            (origin.clone(), 7),
+        ]);
+        let isolated = sources.load_index_isolated(None, true).unwrap();
+        assert!(isolated.failed.is_empty(), "{:?}", isolated.failed);
+        assert_eq!(serials(&isolated.index), want);
+        assert_eq!(
+            serials(&sources.load_index_checked(None).unwrap().index),
+            want
+        );
+        let all = sources.load(None).unwrap();
+        let mut origins: Vec<String> = all
+            .loaded
+            .zones
+            .iter()
+            .map(|z| z.origin.to_lowercase_string())
+            .collect();
+        origins.sort();
+        assert_eq!(origins, ["a.example.", origin.as_str(), "m.example."]);
+    }
+
+    #[test]
+    fn an_origin_given_twice_is_a_config_error_naming_both_paths() {
+        let dir = Scratch::new("zmapdup");
+        std::fs::create_dir(dir.0.join("z")).unwrap();
+        dir.write("z/a.example.zone", &zone_text(1, "https://a.example/"));
+        dir.write("other", &zone_text(2, "https://a.example/"));
+        dir.write("third", &zone_text(3, "https://a.example/"));
+        let run = |table: &str| {
+            dir.write(
+                "p.toml",
+                &format!("[serve]\nzones_dir = \"z\"\n[serve.zone_files]\n{table}"),
+            );
+            let sources = Sources {
+                config: Some(dir.0.join("p.toml")),
+                zones_dir: None,
+            };
+            let isolated = sources.load_index_isolated(None, true).unwrap_err();
+            let strict = sources.load_index_checked(None).unwrap_err().to_string();
+            assert_eq!(isolated.to_string(), strict);
+            assert!(matches!(isolated, ResponderError::Config(_)), "{isolated}");
+            strict
+        };
+        // The map and a zone directory.
+        let err = run("\"a.example.\" = \"other\"\n");
+        let (other, file) = (dir.0.join("other"), dir.0.join("z/a.example.zone"));
+        assert!(err.contains(&other.display().to_string()), "{err}");
+        assert!(err.contains(&file.display().to_string()), "{err}");
+        assert!(
+            err.contains("zone a.example. is also the zone file"),
+            "{err}"
+        );
+        // Twice in the map (keys differ in case and the trailing dot).
+        let err = run("\"B.example\" = \"other\"\n\"b.example.\" = \"third\"\n");
+        assert!(err.contains("zone b.example. is given twice"), "{err}");
+        assert!(err.contains(&other.display().to_string()), "{err}");
+        assert!(
+            err.contains(&dir.0.join("third").display().to_string()),
+            "{err}"
+        );
+        // Not a domain name.
+        let err = run("\"a..b\" = \"other\"\n");
+        assert!(
+            err.contains("[serve.zone_files] \"a..b\": not a domain name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_mapped_file_is_named_with_its_key_and_fails_alone_on_reload() {
+        let dir = Scratch::new("zmapmiss");
+        dir.write("a.example.zone", &zone_text(1, "https://a.example/"));
+        dir.write("m-file", &zone_text(4, "https://m.example/"));
+        dir.write(
+            "p.toml",
+            "[serve]\nzones_dir = \".\"\n[serve.zone_files]\n\"m.example.\" = \"m-file\"\n",
+        );
+        let sources = Sources {
+            config: Some(dir.0.join("p.toml")),
+            zones_dir: None,
+        };
+        let first = sources.load_index_isolated(None, true).unwrap();
+        assert_eq!(first.zone_count, 2);
+        let served = Served::from_loaded(first);
+        std::fs::remove_file(dir.0.join("m-file")).unwrap();
+        let want = format!(
+            "[serve.zone_files] \"m.example.\" = \"m-file\": {} does not exist",
+            dir.0.join("m-file").display()
+        );
+        // All or nothing: the load fails with the key and the path.
+        let err = sources.load_index_checked(None).unwrap_err().to_string();
+        assert!(err.contains(&want), "{err}");
+        let err = sources.load(None).unwrap_err().to_string();
+        assert!(err.contains(&want), "{err}");
+        // Zone by zone: that zone fails alone and keeps its served version.
+        let second = sources.load_index_isolated(Some(&served), true).unwrap();
+        assert_eq!(
+            serials(&second.index),
+            BTreeMap::from([("a.example.".into(), 1), ("m.example.".into(), 4)])
+        );
+        let [failed] = second.failed.as_slice() else {
+            panic!("{:?}", second.failed)
+        };
+        assert_eq!(
+            (failed.zone.as_str(), failed.kept_serial, failed.check),
+            ("m.example.", Some(4), false)
+        );
+        assert!(failed.errors[0].contains(&want), "{:?}", failed.errors);
+        // At start there is nothing to keep: the others are served.
+        let fresh = sources.load_index_isolated(None, true).unwrap();
+        assert_eq!(
+            serials(&fresh.index),
+            BTreeMap::from([("a.example.".into(), 1)])
+        );
+        assert_eq!(fresh.failed.len(), 1);
+    }
+
+    #[test]
+    fn editing_a_mapped_file_changes_the_fingerprint() {
+        let dir = Scratch::new("zmapfp");
+        std::fs::create_dir_all(dir.0.join("db")).unwrap();
+        dir.write("db/m", &zone_text(1, "https://m.example/"));
+        dir.write("p.toml", "[serve.zone_files]\n\"m.example.\" = \"db/m\"\n");
+        let sources = Sources {
+            config: Some(dir.0.join("p.toml")),
+            zones_dir: None,
+        };
+        let before = sources.fingerprint();
+        assert_eq!(before, sources.fingerprint(), "unchanged files, same print");
+        dir.write("db/m", &zone_text(22, "https://m.example/"));
+        let edited = sources.fingerprint();
+        assert_ne!(before, edited, "a longer file");
+        std::fs::remove_file(dir.0.join("db/m")).unwrap();
+        assert_ne!(edited, sources.fingerprint(), "a removed file");
+        // An unlisted file of the same folder is not read, so it changes nothing.
+        dir.write("db/m", &zone_text(22, "https://m.example/"));
+        let back = sources.fingerprint();
+        dir.write("db/unrelated", "x");
+        assert_eq!(back, sources.fingerprint());
     }
 
     #[test]
