@@ -108,7 +108,7 @@ fn concurrent_clients(reuseport: bool) {
         .map(|name| summary(&udp(addr, name, RecordType::NAPTR, Some(1232))))
         .collect();
     // The list covers several answer kinds (NOERROR with and without data, NXDOMAIN, REFUSED).
-    let rcodes: std::collections::HashSet<_> = expected.iter().map(|s| s.rcode).collect();
+    let rcodes: HashSet<_> = expected.iter().map(|s| s.rcode).collect();
     assert!(rcodes.len() >= 3, "{expected:?}");
     let threads: Vec<_> = (0..CLIENTS)
         .map(|seed| std::thread::spawn(move || (seed, client(addr, seed))))
