@@ -326,10 +326,13 @@ impl<'a> Compressor<'a> {
                 return Some(());
             }
             let offset = u16::try_from(out.len()).ok().filter(|&o| o < 0x3FFF)?;
-            if let Some(slot) = self.seen.get_mut(self.len) {
-                *slot = (offset, rest);
-                self.len += 1;
-            }
+            // A full table: hickory stops remembering suffixes too, but its path then keeps
+            // whichever of two encodings is shorter (`handler::encode_response`: the question
+            // copied raw, or every name compressed), which depends on what was forgotten. Such
+            // answers (a question of over 60 labels) are left to the hickory path.
+            let slot = self.seen.get_mut(self.len)?;
+            *slot = (offset, rest);
+            self.len += 1;
             let len = usize::from(*rest.first()?);
             out.extend_from_slice(rest.get(..1 + len)?);
             at += 1 + len;
@@ -530,6 +533,23 @@ mod tests {
         want.extend_from_slice(b"\x01b\xC0\x0E");
         want.extend_from_slice(b"\x07EXAMPLE\x00\x00");
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn a_full_candidate_table_declines_instead_of_writing_names_in_full() {
+        // 64 one-octet labels fill the table; the next new suffix cannot be remembered.
+        let mut long = Vec::new();
+        for _ in 0..MAX_CANDIDATES {
+            long.extend_from_slice(b"\x01x");
+        }
+        long.push(0);
+        let mut out = vec![0; 12];
+        let mut c = Compressor::new();
+        assert!(c.name(&mut out, &long).is_some());
+        // A name that points back needs no new entry...
+        assert!(c.name(&mut out, &long).is_some());
+        // ...one with a new label does, and the fast path gives the query to hickory.
+        assert!(c.name(&mut out, b"\x07example\x00").is_none());
     }
 }
 
