@@ -114,12 +114,10 @@ impl RequestHandler for ZoneRequestHandler {
         // RFC 9619 §4: QDCOUNT must be 1; the FORMERR repeats no question. A pointer in QNAME
         // (RFC 1035 §4.1.4) can only point into the header: not a name, and not to be echoed.
         let [query] = queries else {
-            return send_formerr_without_question(request, &metadata, edns, &mut response_handle)
-                .await;
+            return send_formerr_without_question(&metadata, edns, &mut response_handle).await;
         };
         if !question_is_uncompressed(request.queries.as_bytes()) {
-            return send_formerr_without_question(request, &metadata, edns, &mut response_handle)
-                .await;
+            return send_formerr_without_question(&metadata, edns, &mut response_handle).await;
         }
         let qtype = query.query_type();
         let refuse = query.query_class() != DNSClass::IN
@@ -224,24 +222,33 @@ fn response_builder<'q>(
 
 /// FORMERR with an empty question section (and the OPT record if the query had one).
 async fn send_formerr_without_question<R: ResponseHandler>(
-    request: &Request,
     metadata: &Metadata,
     edns: Option<&Edns>,
     response_handle: &mut R,
 ) -> ResponseInfo {
+    send_without_question(metadata, edns, ResponseCode::FormErr, response_handle).await
+}
+
+/// An error reply with an empty question section, for requests whose question section cannot
+/// be repeated: not exactly one question (RFC 9619), or a QNAME with a compression pointer,
+/// which can only point into the request's header and would point into ours (RFC 1035 §4.1.4).
+async fn send_without_question<R: ResponseHandler>(
+    metadata: &Metadata,
+    edns: Option<&Edns>,
+    rcode: ResponseCode,
+    response_handle: &mut R,
+) -> ResponseInfo {
     let mut meta = *metadata;
-    meta.response_code = ResponseCode::FormErr;
+    meta.response_code = rcode;
     meta.authoritative = false;
     let Ok(no_question) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
-        // Reading zero questions from nothing cannot fail; answer with the question if it did.
-        return send_error(
-            request,
-            metadata,
-            edns,
-            ResponseCode::FormErr,
-            response_handle,
-        )
-        .await;
+        // Reading zero questions from nothing cannot fail; if it did, send nothing rather than
+        // a question that points into our header.
+        warn!("could not build an empty question section; no reply sent");
+        return ResponseInfo::from(hickory_proto::op::Header {
+            metadata: meta,
+            counts: hickory_proto::op::HeaderCounts::default(),
+        });
     };
     let response = MessageResponseBuilder::new(&no_question, edns).build(meta, [], [], [], []);
     send(response_handle.clone(), response).await
@@ -400,6 +407,10 @@ async fn send_error<R: ResponseHandler>(
     rcode: ResponseCode,
     response_handle: &mut R,
 ) -> ResponseInfo {
+    if request.queries.queries().len() != 1 || !question_is_uncompressed(request.queries.as_bytes())
+    {
+        return send_without_question(metadata, edns, rcode, response_handle).await;
+    }
     let builder = response_builder(request, edns);
     let mut meta = *metadata;
     meta.response_code = rcode;
