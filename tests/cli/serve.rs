@@ -279,7 +279,10 @@ fn cname_beside_other_data_is_reported_with_position() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("example.com.zone:4: x.example.com. has a CNAME and other data"),
+        // The checker's finding (rule, file:line:col), the same line `altodisc check` prints.
+        err.contains(
+            "example.com.zone:4:1: error[Z15]: CNAME at x.example.com. together with TXT data"
+        ),
         "{err}"
     );
 }
