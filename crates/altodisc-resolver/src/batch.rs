@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::cache::CachedSource;
 use crate::source::NaptrSource;
-use crate::xdom::{XdomOptions, XdomStatus, xdom};
+use crate::xdom::{XdomOptions, XdomStatus, xdom_memo};
 
 /// Default number of inputs resolved at the same time.
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -163,6 +163,8 @@ where
     let started = Instant::now();
     let cache = CachedSource::new(source);
     let cache_ref = &cache;
+    let memo = cache.walk_memo();
+    let memo_ref = &memo;
     let inputs = lines
         .into_iter()
         .enumerate()
@@ -173,7 +175,7 @@ where
         .map(|(i, l)| (i + 1, l.trim().to_owned()));
     let mut results = stream::iter(inputs)
         .map(|(line_no, input)| async move {
-            let r = xdom(cache_ref, &input, wanted, &options.xdom).await;
+            let r = xdom_memo(cache_ref, memo_ref, &input, wanted, &options.xdom).await;
             (line_no, r)
         })
         .buffered(options.concurrency.max(1));
@@ -507,6 +509,7 @@ mod tests {
     use super::*;
     use crate::memory::MemorySource;
     use crate::source::FailureReason;
+    use crate::xdom::xdom;
 
     /// `run_batch` over `src` with 8 inputs in flight: the summary and the output rows.
     async fn batch8(src: &Arc<MemorySource>, lines: Vec<String>) -> (BatchSummary, Vec<Value>) {

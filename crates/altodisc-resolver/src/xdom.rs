@@ -23,6 +23,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
+use crate::cache::WalkMemo;
 use crate::source::{NaptrSource, QueryTrace, duration_ms};
 use crate::unaptr::{Candidate, NameStatus, UnaptrOptions, UnaptrOutcome, resolve_unaptr};
 
@@ -240,6 +241,32 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
     wanted: &[WantedService],
     options: &XdomOptions,
 ) -> XdomOutcome {
+    xdom_ladder_memo(source, None, input, ladder, wanted, options).await
+}
+
+/// [`xdom`] with U-NAPTR outcomes reused from `memo` (batch mode; see [`WalkMemo`]).
+pub(crate) async fn xdom_memo<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: &WalkMemo<'_>,
+    input: &str,
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> Result<XdomOutcome, XdomError> {
+    let ladder = ReverseLadder::parse(input).map_err(|source| XdomError::Input {
+        input: input.to_owned(),
+        source,
+    })?;
+    Ok(xdom_ladder_memo(source, Some(memo), input, ladder, wanted, options).await)
+}
+
+async fn xdom_ladder_memo<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: Option<&WalkMemo<'_>>,
+    input: &str,
+    ladder: ReverseLadder,
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> XdomOutcome {
     let started = Instant::now();
     let mut rungs: Vec<LadderResult> = Vec::with_capacity(ladder.steps.len());
     for step in &ladder.steps {
@@ -255,7 +282,16 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
     }
     let all: Vec<usize> = (0..rungs.len()).collect();
     let mut queries = Vec::new();
-    run_round(source, &mut rungs, &all, wanted, options, &mut queries).await;
+    run_round(
+        source,
+        memo,
+        &mut rungs,
+        &all,
+        wanted,
+        options,
+        &mut queries,
+    )
+    .await;
 
     let mut winner = decide(&rungs);
     if winner.is_none() && options.retry_temporary {
@@ -272,7 +308,16 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
                     first.push((i, o));
                 }
             }
-            run_round(source, &mut rungs, &temp, wanted, options, &mut queries).await;
+            run_round(
+                source,
+                memo,
+                &mut rungs,
+                &temp,
+                wanted,
+                options,
+                &mut queries,
+            )
+            .await;
             for (i, o) in first {
                 let r = &mut rungs[i];
                 if r.outcome.is_some() {
@@ -349,8 +394,28 @@ fn decided(rungs: &[LadderResult], pending: &[usize]) -> bool {
     true
 }
 
+/// U-NAPTR from `name`, or its memoised outcome.
+async fn walk<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: Option<&WalkMemo<'_>>,
+    name: &DomainName,
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> UnaptrOutcome {
+    let Some(memo) = memo else {
+        return resolve_unaptr(source, name, wanted, &options.unaptr).await;
+    };
+    if let Some(o) = memo.recall(name) {
+        return o;
+    }
+    let o = resolve_unaptr(source, name, wanted, &options.unaptr).await;
+    memo.remember(name, &o);
+    o
+}
+
 async fn run_round<S: NaptrSource + ?Sized>(
     source: &S,
+    memo: Option<&WalkMemo<'_>>,
     rungs: &mut [LadderResult],
     which: &[usize],
     wanted: &[WantedService],
@@ -362,7 +427,7 @@ async fn run_round<S: NaptrSource + ?Sized>(
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
-            let o = resolve_unaptr(source, &name, wanted, &options.unaptr).await;
+            let o = walk(source, memo, &name, wanted, options).await;
             queries.extend(o.queries.iter().cloned());
             let found = o.found();
             rungs[i].outcome = Some(o);
@@ -378,7 +443,7 @@ async fn run_round<S: NaptrSource + ?Sized>(
             continue;
         };
         in_flight.push(async move {
-            let o = resolve_unaptr(source, &name, wanted, &options.unaptr).await;
+            let o = walk(source, memo, &name, wanted, options).await;
             (i, o)
         });
     }
