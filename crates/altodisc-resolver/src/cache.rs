@@ -249,7 +249,8 @@ impl<S: NaptrSource + 'static> NaptrSource for CachedSource<S> {
 
 /// A U-NAPTR outcome kept for reuse (see [`WalkMemo`]).
 struct Memo {
-    outcome: UnaptrOutcome,
+    /// Shared with every address that reuses it: no copy per reuse.
+    outcome: Arc<UnaptrOutcome>,
     /// The earliest expiry of the cache entries the walk read.
     expires: Instant,
     /// Lookups the walk made (all cache hits), counted as hits again on every reuse.
@@ -281,7 +282,7 @@ pub(crate) struct WalkMemo<'a> {
 impl WalkMemo<'_> {
     /// The kept outcome for `start`, when still valid; its lookups count as cache hits, as they
     /// would have on a walk.
-    pub(crate) fn recall(&self, start: &DomainName) -> Option<UnaptrOutcome> {
+    pub(crate) fn recall(&self, start: &DomainName) -> Option<Arc<UnaptrOutcome>> {
         let mut buf = [0_u8; 255];
         let key = key_of(start, &mut buf);
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
@@ -292,12 +293,12 @@ impl WalkMemo<'_> {
         }
         memo.used = true;
         self.hits.fetch_add(memo.lookups, Ordering::Relaxed);
-        Some(memo.outcome.clone())
+        Some(Arc::clone(&memo.outcome))
     }
 
     /// Keeps `outcome` of the walk from `start` when every lookup of it was answered from the
     /// cache by an entry that is still valid.
-    pub(crate) fn remember(&self, start: &DomainName, outcome: &UnaptrOutcome) {
+    pub(crate) fn remember(&self, start: &DomainName, outcome: &Arc<UnaptrOutcome>) {
         let all_hits = !outcome.queries.is_empty()
             && outcome
                 .queries
@@ -336,7 +337,7 @@ impl WalkMemo<'_> {
         map.insert(
             Key::from(&*key),
             Memo {
-                outcome: outcome.clone(),
+                outcome: Arc::clone(outcome),
                 expires,
                 lookups: u64::try_from(outcome.queries.len()).unwrap_or(u64::MAX),
                 used: false,
@@ -471,16 +472,16 @@ mod tests {
         let wanted = [WantedService::alto_https()];
         let opts = UnaptrOptions::default();
         for name in [n("a.example."), n("nx.example.")] {
-            let first = resolve_unaptr(&c, &name, &wanted, &opts).await;
+            let first = Arc::new(resolve_unaptr(&c, &name, &wanted, &opts).await);
             memo.remember(&name, &first);
             assert!(memo.recall(&name).is_none(), "a walk that sent a query");
-            let second = resolve_unaptr(&c, &name, &wanted, &opts).await;
+            let second = Arc::new(resolve_unaptr(&c, &name, &wanted, &opts).await);
             memo.remember(&name, &second);
             let hits = c.stats().hits;
             let again = resolve_unaptr(&c, &name, &wanted, &opts).await;
             let walked_hits = c.stats().hits - hits;
             let recalled = memo.recall(&name);
-            assert_eq!(recalled.as_ref(), Some(&again), "{name}");
+            assert_eq!(recalled.as_deref(), Some(&again), "{name}");
             assert_eq!(c.stats().hits - hits, 2 * walked_hits);
         }
         assert_eq!(c.inner().query_count(), 2);

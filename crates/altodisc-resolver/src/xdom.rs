@@ -14,6 +14,7 @@
 //! (RFC 8686 §3.5: "a fast answer ... is preferred"); the decision waits only for the names more
 //! specific than the best one found so far, and lookups that can no longer matter are dropped.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use altodisc_proto::ladder::{IpPrefix, LadderError, ReverseLadder};
@@ -96,8 +97,9 @@ pub struct LadderResult {
     /// Its prefix length (RFC 8686 `R<len>`).
     pub prefix_len: u8,
     /// The U-NAPTR outcome; `None` when the name was not needed (a more specific name matched
-    /// first, so its lookup was never sent or was dropped).
-    pub outcome: Option<UnaptrOutcome>,
+    /// first, so its lookup was never sent or was dropped). Shared: in batch mode one outcome of
+    /// a ladder name serves every address that shares the name (RFC 8686 §3).
+    pub outcome: Option<Arc<UnaptrOutcome>>,
     /// The status of the first attempt, when the name was retried.
     pub first_attempt: Option<NameStatus>,
 }
@@ -302,7 +304,7 @@ async fn xdom_ladder_memo<S: NaptrSource + ?Sized>(
             .map(|(i, _)| i)
             .collect();
         if !temp.is_empty() {
-            let mut first: Vec<(usize, UnaptrOutcome)> = Vec::new();
+            let mut first: Vec<(usize, Arc<UnaptrOutcome>)> = Vec::new();
             for &i in &temp {
                 if let Some(o) = rungs.get_mut(i).and_then(|r| r.outcome.take()) {
                     first.push((i, o));
@@ -321,7 +323,7 @@ async fn xdom_ladder_memo<S: NaptrSource + ?Sized>(
             for (i, o) in first {
                 let r = &mut rungs[i];
                 if r.outcome.is_some() {
-                    r.first_attempt = Some(o.status);
+                    r.first_attempt = Some(o.status.clone());
                 } else {
                     // Not retried after all (a more specific retry matched first).
                     r.outcome = Some(o);
@@ -387,7 +389,7 @@ fn decided(rungs: &[LadderResult], pending: &[usize]) -> bool {
         if !done {
             return false;
         }
-        if r.outcome.as_ref().is_some_and(UnaptrOutcome::found) {
+        if r.outcome.as_ref().is_some_and(|o| o.found()) {
             return true;
         }
     }
@@ -401,14 +403,14 @@ async fn walk<S: NaptrSource + ?Sized>(
     name: &DomainName,
     wanted: &[WantedService],
     options: &XdomOptions,
-) -> UnaptrOutcome {
+) -> Arc<UnaptrOutcome> {
     let Some(memo) = memo else {
-        return resolve_unaptr(source, name, wanted, &options.unaptr).await;
+        return Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
     };
     if let Some(o) = memo.recall(name) {
         return o;
     }
-    let o = resolve_unaptr(source, name, wanted, &options.unaptr).await;
+    let o = Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
     memo.remember(name, &o);
     o
 }
