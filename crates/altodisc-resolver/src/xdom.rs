@@ -439,8 +439,24 @@ async fn run_round<S: NaptrSource + ?Sized>(
         }
         return;
     }
+    let round_started = tokio::time::Instant::now();
+    let mut pending: Vec<usize> = which.to_vec();
+    // Memoised outcomes first, without a task each: in a batch most ladder names above R32 are
+    // answered from the memo, and a task per name was a visible share of each address (the
+    // `FuturesUnordered` allocation); only the rest are looked up concurrently.
+    if let Some(m) = memo {
+        for &i in which {
+            if let Some(o) = rungs.get(i).and_then(|r| m.recall(&r.name)) {
+                pending.retain(|&p| p != i);
+                rungs[i].outcome = Some(o);
+            }
+        }
+        if pending.len() < which.len() && decided(rungs, &pending) {
+            pending.clear();
+        }
+    }
     let mut in_flight = FuturesUnordered::new();
-    for &i in which {
+    for &i in &pending {
         let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
             continue;
         };
@@ -449,8 +465,6 @@ async fn run_round<S: NaptrSource + ?Sized>(
             (i, o)
         });
     }
-    let round_started = tokio::time::Instant::now();
-    let mut pending: Vec<usize> = which.to_vec();
     while let Some((i, o)) = in_flight.next().await {
         pending.retain(|&p| p != i);
         rungs[i].outcome = Some(o);
