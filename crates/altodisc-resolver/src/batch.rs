@@ -172,7 +172,15 @@ where
             let t = l.trim();
             !t.is_empty() && !t.starts_with('#')
         })
-        .map(|(i, l)| (i + 1, l.trim().to_owned()));
+        .map(|(i, l)| {
+            // Lines normally come trimmed already: keep them rather than copy each.
+            let l = if l.trim().len() == l.len() {
+                l
+            } else {
+                l.trim().to_owned()
+            };
+            (i + 1, l)
+        });
     let mut results = stream::iter(inputs)
         .map(|(line_no, input)| async move {
             let r = xdom_memo(cache_ref, memo_ref, &input, wanted, &options.xdom).await;
