@@ -254,7 +254,12 @@ mod row {
 
         /// A JSON string; the common case (nothing to escape, RFC 8259 §7) is copied as is.
         fn str(&mut self, s: &str) -> io::Result<()> {
-            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            // Without an early exit the check vectorises (a profile showed the byte-at-a-time
+            // loop as 3% of a batch).
+            let plain = s
+                .bytes()
+                .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+            if plain {
                 self.0.push(b'"');
                 self.0.extend_from_slice(s.as_bytes());
                 self.0.push(b'"');
