@@ -14,6 +14,7 @@
 //! (RFC 8686 §3.5: "a fast answer ... is preferred"); the decision waits only for the names more
 //! specific than the best one found so far, and lookups that can no longer matter are dropped.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use altodisc_proto::ladder::{IpPrefix, LadderError, ReverseLadder};
@@ -23,6 +24,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
+use crate::cache::WalkMemo;
 use crate::source::{NaptrSource, QueryTrace, duration_ms};
 use crate::unaptr::{Candidate, NameStatus, UnaptrOptions, UnaptrOutcome, resolve_unaptr};
 
@@ -95,8 +97,9 @@ pub struct LadderResult {
     /// Its prefix length (RFC 8686 `R<len>`).
     pub prefix_len: u8,
     /// The U-NAPTR outcome; `None` when the name was not needed (a more specific name matched
-    /// first, so its lookup was never sent or was dropped).
-    pub outcome: Option<UnaptrOutcome>,
+    /// first, so its lookup was never sent or was dropped). Shared: in batch mode one outcome of
+    /// a ladder name serves every address that shares the name (RFC 8686 §3).
+    pub outcome: Option<Arc<UnaptrOutcome>>,
     /// The status of the first attempt, when the name was retried.
     pub first_attempt: Option<NameStatus>,
 }
@@ -240,6 +243,32 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
     wanted: &[WantedService],
     options: &XdomOptions,
 ) -> XdomOutcome {
+    xdom_ladder_memo(source, None, input, ladder, wanted, options).await
+}
+
+/// [`xdom`] with U-NAPTR outcomes reused from `memo` (batch mode; see [`WalkMemo`]).
+pub(crate) async fn xdom_memo<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: &WalkMemo<'_>,
+    input: &str,
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> Result<XdomOutcome, XdomError> {
+    let ladder = ReverseLadder::parse(input).map_err(|source| XdomError::Input {
+        input: input.to_owned(),
+        source,
+    })?;
+    Ok(xdom_ladder_memo(source, Some(memo), input, ladder, wanted, options).await)
+}
+
+async fn xdom_ladder_memo<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: Option<&WalkMemo<'_>>,
+    input: &str,
+    ladder: ReverseLadder,
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> XdomOutcome {
     let started = Instant::now();
     let mut rungs: Vec<LadderResult> = Vec::with_capacity(ladder.steps.len());
     for step in &ladder.steps {
@@ -255,7 +284,16 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
     }
     let all: Vec<usize> = (0..rungs.len()).collect();
     let mut queries = Vec::new();
-    run_round(source, &mut rungs, &all, wanted, options, &mut queries).await;
+    run_round(
+        source,
+        memo,
+        &mut rungs,
+        &all,
+        wanted,
+        options,
+        &mut queries,
+    )
+    .await;
 
     let mut winner = decide(&rungs);
     if winner.is_none() && options.retry_temporary {
@@ -266,17 +304,26 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
             .map(|(i, _)| i)
             .collect();
         if !temp.is_empty() {
-            let mut first: Vec<(usize, UnaptrOutcome)> = Vec::new();
+            let mut first: Vec<(usize, Arc<UnaptrOutcome>)> = Vec::new();
             for &i in &temp {
                 if let Some(o) = rungs.get_mut(i).and_then(|r| r.outcome.take()) {
                     first.push((i, o));
                 }
             }
-            run_round(source, &mut rungs, &temp, wanted, options, &mut queries).await;
+            run_round(
+                source,
+                memo,
+                &mut rungs,
+                &temp,
+                wanted,
+                options,
+                &mut queries,
+            )
+            .await;
             for (i, o) in first {
                 let r = &mut rungs[i];
                 if r.outcome.is_some() {
-                    r.first_attempt = Some(o.status);
+                    r.first_attempt = Some(o.status.clone());
                 } else {
                     // Not retried after all (a more specific retry matched first).
                     r.outcome = Some(o);
@@ -342,15 +389,35 @@ fn decided(rungs: &[LadderResult], pending: &[usize]) -> bool {
         if !done {
             return false;
         }
-        if r.outcome.as_ref().is_some_and(UnaptrOutcome::found) {
+        if r.outcome.as_ref().is_some_and(|o| o.found()) {
             return true;
         }
     }
     true
 }
 
+/// U-NAPTR from `name`, or its memoised outcome.
+async fn walk<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: Option<&WalkMemo<'_>>,
+    name: &DomainName,
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> Arc<UnaptrOutcome> {
+    let Some(memo) = memo else {
+        return Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
+    };
+    if let Some(o) = memo.recall(name) {
+        return o;
+    }
+    let o = Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
+    memo.remember(name, &o);
+    o
+}
+
 async fn run_round<S: NaptrSource + ?Sized>(
     source: &S,
+    memo: Option<&WalkMemo<'_>>,
     rungs: &mut [LadderResult],
     which: &[usize],
     wanted: &[WantedService],
@@ -362,7 +429,7 @@ async fn run_round<S: NaptrSource + ?Sized>(
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
-            let o = resolve_unaptr(source, &name, wanted, &options.unaptr).await;
+            let o = walk(source, memo, &name, wanted, options).await;
             queries.extend(o.queries.iter().cloned());
             let found = o.found();
             rungs[i].outcome = Some(o);
@@ -372,18 +439,32 @@ async fn run_round<S: NaptrSource + ?Sized>(
         }
         return;
     }
+    let round_started = tokio::time::Instant::now();
+    let mut pending: Vec<usize> = which.to_vec();
+    // Memoised outcomes first, without a task each: in a batch most ladder names above R32 are
+    // answered from the memo, and a task per name was a visible share of each address (the
+    // `FuturesUnordered` allocation); only the rest are looked up concurrently.
+    if let Some(m) = memo {
+        for &i in which {
+            if let Some(o) = rungs.get(i).and_then(|r| m.recall(&r.name)) {
+                pending.retain(|&p| p != i);
+                rungs[i].outcome = Some(o);
+            }
+        }
+        if pending.len() < which.len() && decided(rungs, &pending) {
+            pending.clear();
+        }
+    }
     let mut in_flight = FuturesUnordered::new();
-    for &i in which {
+    for &i in &pending {
         let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
             continue;
         };
         in_flight.push(async move {
-            let o = resolve_unaptr(source, &name, wanted, &options.unaptr).await;
+            let o = walk(source, memo, &name, wanted, options).await;
             (i, o)
         });
     }
-    let round_started = tokio::time::Instant::now();
-    let mut pending: Vec<usize> = which.to_vec();
     while let Some((i, o)) = in_flight.next().await {
         pending.retain(|&p| p != i);
         rungs[i].outcome = Some(o);
