@@ -9,12 +9,6 @@ mod notify;
 
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc's malloc: `altodisc xdom --batch` allocates per address (names,
-/// outcomes, rows) and spent over a third of its instructions in malloc/free (callgrind, see
-/// bench/xdom-batch/README.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit codes, shown at the end of `--help`.
