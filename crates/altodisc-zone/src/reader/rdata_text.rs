@@ -320,6 +320,37 @@ where
     f.number(what, max)
 }
 
+/// The gateway of IPSECKEY (RFC 4025 §2.5) and the relay of AMTRELAY (RFC 8777 §4.2.3), both
+/// typed by the field before them: 0 none (written `.`), 1 an IPv4 address, 2 an IPv6 address,
+/// 3 a domain name. `tok` is the field, already taken; `kind` is at most 3 (the caller checks).
+fn gateway(
+    f: &mut Fields<'_>,
+    out: &mut Vec<u8>,
+    kind: u8,
+    tok: &Token,
+    noun: &str,
+    cite: &str,
+) -> Result<(), Problem> {
+    let address = match kind {
+        0 if f.text(tok) == b"." => return Ok(()),
+        0 => {
+            return Err(Problem::at(
+                tok,
+                format!("{noun} type 0 needs the {noun} '.' ({cite})"),
+            ));
+        }
+        1 => Field::Ipv4,
+        2 => Field::Ipv6,
+        _ => {
+            out.extend_from_slice(parse_name(f.buf, tok, f.origin)?.as_wire());
+            return Ok(());
+        }
+    };
+    // Read the taken token again as an address.
+    f.next = f.next.saturating_sub(1);
+    parse_field(address, f, out)
+}
+
 fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), Problem> {
     match field {
         Field::U8 => out.push(f.u8("8-bit field")?),
@@ -511,30 +542,13 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             out.push(gw_type);
             out.push(f.u8("IPSECKEY algorithm")?);
             let gw = f.take("IPSECKEY gateway")?;
-            match gw_type {
-                0 if f.text(&gw) == b"." => {}
-                0 => {
-                    return Err(Problem::at(
-                        &gw,
-                        "gateway type 0 needs the gateway '.' (RFC 4025 §2.5)",
-                    ));
-                }
-                1 => {
-                    f.next -= 1;
-                    parse_field(Field::Ipv4, f, out)?;
-                }
-                2 => {
-                    f.next -= 1;
-                    parse_field(Field::Ipv6, f, out)?;
-                }
-                3 => out.extend_from_slice(parse_name(f.buf, &gw, f.origin)?.as_wire()),
-                _ => {
-                    return Err(Problem::at(
-                        &gt,
-                        format!("IPSECKEY gateway type {gw_type} is not 0-3 (RFC 4025 §2.3)"),
-                    ));
-                }
+            if gw_type > 3 {
+                return Err(Problem::at(
+                    &gt,
+                    format!("IPSECKEY gateway type {gw_type} is not 0-3 (RFC 4025 §2.3)"),
+                ));
             }
+            gateway(f, out, gw_type, &gw, "gateway", "RFC 4025 §2.5")?;
             if f.more() {
                 out.extend_from_slice(&base64_rest(f)?);
             }
@@ -564,24 +578,7 @@ fn parse_field(field: Field, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<()
             }
             out.push((d << 7) | ty);
             let relay = f.take("AMTRELAY relay")?;
-            match ty {
-                0 if f.text(&relay) == b"." => {}
-                0 => {
-                    return Err(Problem::at(
-                        &relay,
-                        "relay type 0 needs the relay '.' (RFC 8777 §4.2.3)",
-                    ));
-                }
-                1 => {
-                    f.next -= 1;
-                    parse_field(Field::Ipv4, f, out)?;
-                }
-                2 => {
-                    f.next -= 1;
-                    parse_field(Field::Ipv6, f, out)?;
-                }
-                _ => out.extend_from_slice(parse_name(f.buf, &relay, f.origin)?.as_wire()),
-            }
+            gateway(f, out, ty, &relay, "relay", "RFC 8777 §4.2.3")?;
         }
         Field::Atma => {
             let t = f.take("ATMA address")?;
