@@ -174,7 +174,9 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
         let owned = name.clone();
         let query = async move {
             sent.fetch_add(1, Ordering::Relaxed);
-            let lookup = inner.lookup_naptr(&owned).await;
+            // `S`'s own lookup: `inner.lookup_naptr` would pick the `Arc<S>` forwarding impl,
+            // one more boxed future per query sent.
+            let lookup = S::lookup_naptr(&inner, &owned).await;
             let expires = lifetime(&lookup).map(|d| Instant::now() + d);
             Arc::new(Entry { lookup, expires })
         }
