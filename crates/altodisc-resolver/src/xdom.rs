@@ -14,7 +14,7 @@
 //! (RFC 8686 §3.5: "a fast answer ... is preferred"); the decision waits only for the names more
 //! specific than the best one found so far, and lookups that can no longer matter are dropped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use altodisc_proto::ladder::{
@@ -26,8 +26,8 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
-use crate::cache::WalkMemo;
-use crate::source::{NaptrSource, QueryTrace, duration_ms};
+use crate::cache::{Settled, WalkMemo};
+use crate::source::{NaptrLookup, NaptrSource, QueryTrace, duration_ms};
 use crate::unaptr::{Candidate, NameStatus, UnaptrOptions, UnaptrOutcome, resolve_unaptr};
 
 /// Options for [`xdom`].
@@ -472,9 +472,53 @@ async fn walk<S: NaptrSource + ?Sized>(
     if let Some(o) = recall.then(|| memo.recall(name)).flatten() {
         return o;
     }
-    let o = Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
+    // Another address's query for this name in flight: wait for it first, so that one walk
+    // after it serves the others from the memo (see `WalkMemo::settle`).
+    let o = match memo.settle(name).await {
+        Settled::Nothing => resolve_unaptr(source, name, wanted, &options.unaptr).await,
+        Settled::Cached => {
+            if let Some(o) = memo.recall(name) {
+                return o;
+            }
+            resolve_unaptr(source, name, wanted, &options.unaptr).await
+        }
+        Settled::Answered(answer) => {
+            let first = FirstAnswer {
+                source,
+                name,
+                answer: Mutex::new(Some(answer)),
+            };
+            resolve_unaptr(&first, name, wanted, &options.unaptr).await
+        }
+    };
+    let o = Arc::new(o);
     memo.remember(name, &o);
     o
+}
+
+/// `source`, except that the first lookup of `name` gets `answer`: what a walk that had waited
+/// for an in-flight query inside its first lookup would have got (`WalkMemo::settle`).
+struct FirstAnswer<'a, S: ?Sized> {
+    source: &'a S,
+    name: &'a DomainName,
+    answer: Mutex<Option<NaptrLookup>>,
+}
+
+#[async_trait::async_trait]
+impl<S: NaptrSource + ?Sized> NaptrSource for FirstAnswer<'_, S> {
+    async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
+        if name == self.name {
+            let answer = self
+                .answer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(answer) = answer {
+                return answer;
+            }
+        }
+        self.source.lookup_naptr(name).await
+    }
 }
 
 async fn run_round<S: NaptrSource + ?Sized>(
