@@ -101,6 +101,8 @@ pub(crate) fn run(args: &XdomArgs) -> ExitCode {
         unaptr: args.dns.unaptr_options(),
         sequential: args.sequential,
         retry_temporary: !args.no_retry,
+        // Only --trace shows the queries (run_batch decides for itself from `with_queries`).
+        collect_queries: args.dns.trace,
     };
     let rt = match if args.batch.is_some() {
         batch_runtime()

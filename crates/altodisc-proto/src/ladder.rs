@@ -24,6 +24,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::name::DomainName;
+
 /// Supported IPv4 lengths, longest first (RFC 8686 §3.3).
 pub const IPV4_LADDER: [u8; 4] = [32, 24, 16, 8];
 /// Supported IPv6 lengths, longest first (RFC 8686 §3.3).
@@ -99,6 +101,23 @@ pub enum LadderWarning {
     PrivateAddress,
 }
 
+impl LadderWarning {
+    /// The [`Display`](fmt::Display) text of the warnings that name nothing but themselves
+    /// (all but [`Self::MappedToIpv4`]): for writers that copy it instead of formatting it.
+    #[must_use]
+    pub fn fixed_text(&self) -> Option<&'static str> {
+        match self {
+            Self::MappedToIpv4 { .. } => None,
+            Self::HostBitsSet => {
+                Some("host bits below the prefix length are ignored (docs/decisions.md, A11)")
+            }
+            Self::PrivateAddress => Some(
+                "private address: works only with split-horizon DNS and DNSSEC anchors (RFC 8686 §5.1.3)",
+            ),
+        }
+    }
+}
+
 impl fmt::Display for LadderWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -106,10 +125,8 @@ impl fmt::Display for LadderWarning {
                 f,
                 "IPv4-mapped address {original} treated as IPv4 (RFC 8686 is silent; docs/decisions.md, A10)"
             ),
-            Self::HostBitsSet => f.write_str("host bits below the prefix length are ignored (docs/decisions.md, A11)"),
-            Self::PrivateAddress => f.write_str(
-                "private address: works only with split-horizon DNS and DNSSEC anchors (RFC 8686 §5.1.3)",
-            ),
+            // Every other warning has its fixed text (`fixed_text` matches them all).
+            _ => f.write_str(self.fixed_text().unwrap_or_default()),
         }
     }
 }
@@ -268,6 +285,54 @@ pub fn reverse_name(address: IpAddr, len: u8) -> String {
     }
 }
 
+/// [`reverse_name`] built straight in wire form (RFC 1035 §3.1), without the text round trip:
+/// a batch builds four to six of these per address, and formatting each as text only to parse
+/// it back into a [`DomainName`] was a visible share of its work. The same name as
+/// `DomainName::parse(&reverse_name(address, len))`.
+#[must_use]
+pub fn reverse_domain_name(address: IpAddr, len: u8) -> DomainName {
+    match address {
+        IpAddr::V4(v4) => {
+            let octets = v4.octets();
+            let n = usize::from(len / 8).min(octets.len());
+            // At most 4 labels of 1 + 3 octets, then the 14-octet suffix.
+            let mut wire = Vec::with_capacity(4 * n + IN_ADDR_ARPA.len());
+            for &o in octets[..n].iter().rev() {
+                let (hundreds, tens, ones) = (o / 100, o / 10 % 10, o % 10);
+                if hundreds > 0 {
+                    wire.extend_from_slice(&[3, b'0' + hundreds, b'0' + tens, b'0' + ones]);
+                } else if tens > 0 {
+                    wire.extend_from_slice(&[2, b'0' + tens, b'0' + ones]);
+                } else {
+                    wire.extend_from_slice(&[1, b'0' + ones]);
+                }
+            }
+            wire.extend_from_slice(IN_ADDR_ARPA);
+            DomainName::from_trusted_wire(wire)
+        }
+        IpAddr::V6(v6) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let nibbles = usize::from(len / 4).min(32);
+            let value = u128::from(v6);
+            // At most 32 one-nibble labels (64 octets), then the 10-octet suffix.
+            let mut wire = Vec::with_capacity(2 * nibbles + IP6_ARPA.len());
+            for i in (0..nibbles).rev() {
+                // `i` < 32, so the shift stays below 128; the mask keeps the index below 16.
+                let nibble = (value >> (124 - 4 * i)) & 0xf;
+                let digit = HEX[usize::try_from(nibble).unwrap_or(0) & 0xf];
+                wire.extend_from_slice(&[1, digit]);
+            }
+            wire.extend_from_slice(IP6_ARPA);
+            DomainName::from_trusted_wire(wire)
+        }
+    }
+}
+
+/// `in-addr.arpa.` in wire form (RFC 1035 §3.5).
+const IN_ADDR_ARPA: &[u8] = b"\x07in-addr\x04arpa\x00";
+/// `ip6.arpa.` in wire form (RFC 3596 §2.5).
+const IP6_ARPA: &[u8] = b"\x03ip6\x04arpa\x00";
+
 /// One name on the ladder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LadderStep {
@@ -300,21 +365,8 @@ impl ReverseLadder {
     /// # Errors
     /// [`LadderError::UnsupportedPrefixLength`] for IPv4 below /8 or IPv6 below /32.
     pub fn new(input: IpPrefix) -> Result<Self, LadderError> {
-        let (family, supported): (AddressFamily, &[u8]) = match input.address {
-            IpAddr::V4(_) => (AddressFamily::Ipv4, &IPV4_LADDER),
-            IpAddr::V6(_) => (AddressFamily::Ipv6, &IPV6_LADDER),
-        };
-        let min = supported[supported.len() - 1];
-        if input.prefix_len < min {
-            return Err(LadderError::UnsupportedPrefixLength {
-                family,
-                len: input.prefix_len,
-                min,
-            });
-        }
-        let steps = supported
+        let steps = ladder_lengths(&input)?
             .iter()
-            .filter(|&&len| len <= input.prefix_len)
             .map(|&len| LadderStep {
                 name: reverse_name(input.address, len),
                 prefix_len: len,
@@ -330,6 +382,31 @@ impl ReverseLadder {
     pub fn parse(input: &str) -> Result<Self, LadderError> {
         Self::new(IpPrefix::parse(input)?)
     }
+}
+
+/// The prefix lengths of the ladder of `input`, in query order (RFC 8686 §3.4 Table 1): the
+/// supported lengths at or above its own, longest first. [`ReverseLadder::new`] names them;
+/// with [`reverse_domain_name`] a caller gets the same names in wire form.
+///
+/// # Errors
+/// [`LadderError::UnsupportedPrefixLength`] for IPv4 below /8 or IPv6 below /32 (§3.2).
+pub fn ladder_lengths(input: &IpPrefix) -> Result<&'static [u8], LadderError> {
+    let family = input.family();
+    let supported = ladder_of(family);
+    let min = supported[supported.len() - 1];
+    if input.prefix_len < min {
+        return Err(LadderError::UnsupportedPrefixLength {
+            family,
+            len: input.prefix_len,
+            min,
+        });
+    }
+    // Longest first, so the lengths at or above the input's are a tail of the list.
+    let first = supported
+        .iter()
+        .position(|&len| len <= input.prefix_len)
+        .unwrap_or(supported.len());
+    Ok(&supported[first..])
 }
 
 /// The longest supported length at or above (i.e. ≤) `len`, if any (RFC 8686 Table 1).
@@ -391,6 +468,55 @@ mod tests {
             vec![LadderWarning::HostBitsSet, LadderWarning::PrivateAddress]
         );
         assert_eq!(p.to_string(), "10.0.0.0/8");
+    }
+
+    /// The wire-form names are the text names, for every length of both ladders and octets
+    /// of one, two and three digits (0, 9, 10, 99, 100, 255) and nibbles with hex letters.
+    #[test]
+    fn wire_names_equal_the_text_names() {
+        for a in [
+            "198.51.100.3",
+            "0.9.10.99",
+            "100.255.0.1",
+            "255.255.255.255",
+            "0.0.0.0",
+            "2001:db8:1:2:227:eff:fe6a:de42",
+            "ffff:abcd:ef01:2345:6789::f",
+            "::",
+        ] {
+            let address: IpAddr = a.parse().unwrap();
+            let lengths: &[u8] = match address {
+                IpAddr::V4(_) => &[32, 24, 16, 8, 0],
+                IpAddr::V6(_) => &[128, 64, 60, 56, 48, 40, 32, 4, 0],
+            };
+            for &len in lengths {
+                let text = reverse_name(address, len);
+                let wire = reverse_domain_name(address, len);
+                assert_eq!(wire.to_string(), text, "{a}/{len}");
+                assert_eq!(wire.as_wire(), DomainName::parse(&text).unwrap().as_wire());
+            }
+        }
+    }
+
+    /// The lengths are those of the ladder's steps, and the same inputs are refused.
+    #[test]
+    fn ladder_lengths_are_the_steps() {
+        for input in [
+            "198.51.100.3",
+            "198.51.100.0/25",
+            "10.0.0.0/8",
+            "2001:db8::/60",
+            "2001:db8::1",
+        ] {
+            let p = IpPrefix::parse(input).unwrap();
+            let ladder = ReverseLadder::new(p.clone()).unwrap();
+            let lens: Vec<u8> = ladder.steps.iter().map(|s| s.prefix_len).collect();
+            assert_eq!(ladder_lengths(&p).unwrap(), lens.as_slice(), "{input}");
+        }
+        for input in ["10.0.0.0/7", "2001:db8::/31"] {
+            let p = IpPrefix::parse(input).unwrap();
+            assert_eq!(ladder_lengths(&p), ReverseLadder::new(p).map(|_| &[][..]));
+        }
     }
 
     #[test]

@@ -197,6 +197,14 @@ impl DomainName {
         Ok(Self { wire })
     }
 
+    /// A name from wire bytes this crate built itself and knows to be valid (the reverse names
+    /// of [`crate::ladder::reverse_domain_name`]: digits and fixed suffixes, well under 255
+    /// octets), without the validating walk of [`Self::from_wire_owned`].
+    pub(crate) fn from_trusted_wire(wire: Vec<u8>) -> Self {
+        debug_assert_eq!(uncompressed_len(&wire), Ok(wire.len()));
+        Self { wire }
+    }
+
     /// Reads a possibly compressed name at `start` inside a whole DNS message (RFC 1035 §4.1.4).
     /// Returns the name and the number of octets it occupies at `start`. Pointers must point
     /// backwards, and at most 64 are followed, so hostile input cannot loop.

@@ -202,18 +202,31 @@ impl<T> WalkStatus<T> {
     }
 }
 
+impl<T> WalkStatus<T> {
+    /// The [`Display`](fmt::Display) text of every status but [`Self::Temporary`], whose text
+    /// names its reason: for writers that copy the fixed text instead of formatting it.
+    #[must_use]
+    pub fn fixed_text(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Found => "found",
+            Self::NxDomain => "NXDOMAIN",
+            Self::NoData => "NODATA (no NAPTR records)",
+            Self::NoMatch => "NAPTR records present, none usable",
+            Self::Temporary(_) => return None,
+            Self::Loop => "NAPTR loop (name already visited)",
+            Self::DepthExceeded => "non-terminal chain too deep",
+            Self::WorkLimit => "lookup budget exhausted",
+        })
+    }
+}
+
 impl<T: fmt::Display> fmt::Display for WalkStatus<T> {
     /// A short human-readable description, e.g. `temporary failure (timeout)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Found => f.write_str("found"),
-            Self::NxDomain => f.write_str("NXDOMAIN"),
-            Self::NoData => f.write_str("NODATA (no NAPTR records)"),
-            Self::NoMatch => f.write_str("NAPTR records present, none usable"),
             Self::Temporary(r) => write!(f, "temporary failure ({r})"),
-            Self::Loop => f.write_str("NAPTR loop (name already visited)"),
-            Self::DepthExceeded => f.write_str("non-terminal chain too deep"),
-            Self::WorkLimit => f.write_str("lookup budget exhausted"),
+            // Every other status has its fixed text (`fixed_text` matches them all).
+            _ => f.write_str(self.fixed_text().unwrap_or_default()),
         }
     }
 }
@@ -312,6 +325,12 @@ pub enum WalkStep<T> {
     Done(WalkOutcome<T>),
 }
 
+/// The hasher of the walk's maps: foldhash instead of SipHash. A resolver walks once per ladder
+/// name, and SipHash over each name was a visible share of a batch's work. Like SipHash's keys,
+/// foldhash's seed is random per process, so names cannot be chosen to collide (the batch cache
+/// keys names from the network with it too).
+type NameHasher = foldhash::fast::RandomState;
+
 /// A name waiting to be entered.
 #[derive(Debug)]
 struct Pending {
@@ -374,11 +393,11 @@ pub struct UnaptrWalk<T> {
     wanted: Vec<WantedService>,
     options: WalkOptions,
     /// Answers by queried name, shared by all protocols.
-    memo: HashMap<DomainName, NameAnswer<T>>,
+    memo: HashMap<DomainName, NameAnswer<T>, NameHasher>,
     lookups: usize,
     /// Index into `wanted` of the protocol being walked.
     current: usize,
-    visited: HashSet<DomainName>,
+    visited: HashSet<DomainName, NameHasher>,
     pending: Option<Pending>,
     stack: Vec<Frame<T>>,
     /// The status of the current protocol's start name, once its walk is over.
@@ -414,10 +433,10 @@ impl<T: Clone> UnaptrWalk<T> {
             ancestors,
             wanted: wanted.to_vec(),
             options,
-            memo: HashMap::new(),
+            memo: HashMap::default(),
             lookups: 0,
             current: 0,
-            visited: HashSet::new(),
+            visited: HashSet::default(),
             pending: None,
             stack: Vec::new(),
             root: None,
@@ -458,15 +477,45 @@ impl<T: Clone> UnaptrWalk<T> {
             if let Some(outcome) = &self.outcome {
                 return WalkStep::Done(outcome.clone());
             }
-            if let Some(query) = self.advance_pending() {
+            if let Some(query) = self.advance() {
                 return WalkStep::Query(query);
             }
-            if !self.stack.is_empty() {
-                self.advance_frame();
-                continue;
-            }
-            self.end_protocol();
         }
+    }
+
+    /// [`next_step`](Self::next_step) for a caller that stops at the end: the name to look up
+    /// next, or `None` once the walk is over, when [`take_outcome`](Self::take_outcome) hands
+    /// the outcome over instead of the copy `next_step` makes on every call (a resolver walks
+    /// once per ladder name, so the copy was a cost per address in batch mode).
+    pub fn next_query(&mut self) -> Option<DomainName> {
+        loop {
+            if self.outcome.is_some() {
+                return None;
+            }
+            if let Some(query) = self.advance() {
+                return Some(query);
+            }
+        }
+    }
+
+    /// The outcome, once [`next_query`](Self::next_query) returned `None`; moved out, so the
+    /// walk is spent afterwards. `None` while the walk is not over.
+    pub fn take_outcome(&mut self) -> Option<WalkOutcome<T>> {
+        self.outcome.take()
+    }
+
+    /// One move of the walk: a name to look up, or `None` after a step without a lookup (which
+    /// may have ended the walk).
+    fn advance(&mut self) -> Option<DomainName> {
+        if let Some(query) = self.advance_pending() {
+            return Some(query);
+        }
+        if self.stack.is_empty() {
+            self.end_protocol();
+        } else {
+            self.advance_frame();
+        }
+        None
     }
 
     /// (Re)starts the walk for `wanted[current]` at the start name, or ends it when there is none.
@@ -771,7 +820,21 @@ mod tests {
             options: WalkOptions,
         ) -> WalkOutcome<String> {
             let mut walk = UnaptrWalk::new(n(start), wanted, options);
-            self.drive(&mut walk)
+            let before = self.asked.len();
+            let outcome = self.drive(&mut walk);
+            // The moving driver (`next_query` / `take_outcome`) asks the same names and ends
+            // with the same outcome; its lookups are not counted twice.
+            let asked = self.asked.split_off(before);
+            let mut again = UnaptrWalk::new(n(start), wanted, options);
+            while let Some(name) = again.next_query() {
+                let a = self.lookup(&name);
+                assert!(again.answer(&name, a));
+            }
+            assert_eq!(again.take_outcome().as_ref(), Some(&outcome));
+            assert_eq!(self.asked[before..], asked[..]);
+            self.asked.truncate(before);
+            self.asked.extend(asked);
+            outcome
         }
 
         fn drive(&mut self, walk: &mut UnaptrWalk<String>) -> WalkOutcome<String> {

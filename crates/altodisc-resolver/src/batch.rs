@@ -165,6 +165,12 @@ where
     let cache_ref = &cache;
     let memo = cache.walk_memo();
     let memo_ref = &memo;
+    // The queries of each outcome are only read for `--trace`.
+    let xdom_options = XdomOptions {
+        collect_queries: options.with_queries,
+        ..options.xdom
+    };
+    let xdom_options = &xdom_options;
     let inputs = lines
         .into_iter()
         .enumerate()
@@ -183,13 +189,14 @@ where
         });
     let mut results = stream::iter(inputs)
         .map(|(line_no, input)| async move {
-            let r = xdom_memo(cache_ref, memo_ref, &input, wanted, &options.xdom).await;
+            let r = xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options).await;
             (line_no, r)
         })
         .buffered(options.concurrency.max(1));
     let mut summary = BatchSummary::default();
     // One row's JSON, reused for every row.
     let mut buf = Vec::with_capacity(4096);
+    let mut rungs = row::RungCache::default();
     while let Some((line_no, r)) = results.next().await {
         summary.inputs += 1;
         buf.clear();
@@ -203,7 +210,12 @@ where
                 if o.degraded && o.status == XdomStatus::Found {
                     summary.degraded += 1;
                 }
-                row::Json(&mut buf).found(o, line_no, options.with_queries)?;
+                row::Json(&mut buf).found_with(
+                    o,
+                    line_no,
+                    options.with_queries,
+                    Some(&mut rungs),
+                )?;
             }
             Err(e) => {
                 summary.errors += 1;
@@ -229,18 +241,25 @@ where
 /// `BTreeMap` and a `String` per key and value, `to_string()` of every name, byte by byte) only
 /// to be serialised and dropped. A second profile, with `Serialize` views instead of the tree,
 /// still spent a fifth of the time in serde_json's per-key escaping and per-entry calls. So the
-/// rows are written by hand: keys as literal bytes, strings escaped only when they need it,
-/// numbers through serde_json's own formatting. The object is the same — same keys, same
-/// (sorted) order, same values, byte for byte (`rows_are_byte_identical_to_the_value_form`).
+/// rows are written by hand: keys as literal bytes, strings checked for escapes eight bytes at a
+/// time and copied whole when they need none, names copied from their wire form in one piece,
+/// fixed texts (statuses, warnings) copied rather than formatted, integers and IPv4 prefixes
+/// written digit by digit, floats through serde_json's own formatting. The object is the same —
+/// same keys, same (sorted) order, same values, byte for byte
+/// (`rows_are_byte_identical_to_the_value_form`, `names_are_written_as_display_writes_them`).
 mod row {
     use std::fmt::Display;
     use std::io;
+    use std::net::IpAddr;
+    use std::sync::Arc;
 
+    use altodisc_proto::ladder::IpPrefix;
     use altodisc_proto::name::DomainName;
 
     use crate::source::{QueryTrace, duration_ms};
     use crate::unaptr::{
-        Candidate, DnssecState, NameVisit, SkippedRecord, status_detail, status_str,
+        Candidate, DnssecState, NameStatus, NameVisit, SkippedRecord, UnaptrOutcome, status_detail,
+        status_str,
     };
     use crate::xdom::{LadderResult, XdomError, XdomOutcome, XdomStatus};
 
@@ -254,19 +273,20 @@ mod row {
 
         /// A JSON string; the common case (nothing to escape, RFC 8259 §7) is copied as is.
         fn str(&mut self, s: &str) -> io::Result<()> {
-            // Without an early exit the check vectorises (a profile showed the byte-at-a-time
-            // loop as 3% of a batch).
-            let plain = s
-                .bytes()
-                .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-            if plain {
-                self.0.push(b'"');
-                self.0.extend_from_slice(s.as_bytes());
-                self.0.push(b'"');
+            if json_plain(s.as_bytes()) {
+                self.quoted(s.as_bytes());
                 Ok(())
             } else {
                 serde_json::to_writer(&mut *self.0, s).map_err(io::Error::from)
             }
+        }
+
+        /// `bytes` between quotes, known to need no escaping.
+        fn quoted(&mut self, bytes: &[u8]) {
+            self.0.reserve(bytes.len() + 2);
+            self.0.push(b'"');
+            self.0.extend_from_slice(bytes);
+            self.0.push(b'"');
         }
 
         fn opt_str(&mut self, s: Option<&str>) -> io::Result<()> {
@@ -284,9 +304,31 @@ mod row {
             serde_json::to_writer(&mut *self.0, &Text(d)).map_err(io::Error::from)
         }
 
-        /// A number (integers and floats as serde_json writes them).
+        /// A float as serde_json writes it.
         fn num<N: serde::Serialize>(&mut self, n: N) -> io::Result<()> {
             serde_json::to_writer(&mut *self.0, &n).map_err(io::Error::from)
+        }
+
+        /// An unsigned integer in decimal, as serde_json writes it (without its serializer
+        /// round trip: a row has a dozen of them).
+        fn uint(&mut self, n: impl Into<u64>) {
+            let mut n: u64 = n.into();
+            // u64::MAX has 20 digits.
+            let mut digits = [0_u8; 20];
+            let mut at = digits.len();
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + u8::try_from(n % 10).unwrap_or(0);
+                at -= 1;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            self.raw(digits.get(at..).unwrap_or_default());
+        }
+
+        fn usize(&mut self, n: usize) {
+            self.uint(u64::try_from(n).unwrap_or(u64::MAX));
         }
 
         fn bool(&mut self, b: bool) {
@@ -295,22 +337,41 @@ mod row {
 
         /// A domain name as its `Display` form writes it. That `Display` formats byte by byte
         /// (escapes, RFC 1035 §5.1); names made only of letters, digits, `-` and `_` — every
-        /// reverse name — are copied in one piece instead.
+        /// reverse name — are copied in one piece instead: the wire form after its first length
+        /// octet, each later length octet (and the root's) then overwritten with a dot.
         pub(super) fn name(&mut self, name: &DomainName) -> io::Result<()> {
-            let plain = !name.is_root()
-                && name.labels().all(|l| {
-                    l.iter()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+            let wire = name.as_wire();
+            let mut plain = !name.is_root();
+            let mut pos = 0;
+            // Length octets are below 64 (RFC 1035 §3.1), so each step moves forward.
+            while let Some(&len) = wire.get(pos) {
+                if len == 0 {
+                    break;
+                }
+                let end = pos + 1 + usize::from(len);
+                plain &= wire.get(pos + 1..end).is_some_and(|label| {
+                    label
+                        .iter()
+                        .fold(true, |ok, &b| ok & NAME_PLAIN[usize::from(b)])
                 });
-            if !plain {
+                pos = end;
+            }
+            let Some(body) = wire.get(1..).filter(|_| plain) else {
                 return self.display(name);
+            };
+            let start = self.0.len() + 1;
+            self.quoted(body);
+            // `body[i]` is `wire[i + 1]`: the length octet at `wire[p]` (p > 0) becomes a dot.
+            let mut p = usize::from(wire.first().copied().unwrap_or(0)) + 1;
+            while let Some(len) = wire.get(p).copied() {
+                if let Some(b) = self.0.get_mut(start + p - 1) {
+                    *b = b'.';
+                }
+                if len == 0 {
+                    break;
+                }
+                p += 1 + usize::from(len);
             }
-            self.0.push(b'"');
-            for label in name.labels() {
-                self.0.extend_from_slice(label);
-                self.0.push(b'.');
-            }
-            self.0.push(b'"');
             Ok(())
         }
 
@@ -331,11 +392,24 @@ mod row {
         }
 
         /// [`XdomOutcome::to_json`] plus `line`.
+        #[cfg(test)]
         pub(super) fn found(
             &mut self,
             o: &XdomOutcome,
             line: usize,
             with_queries: bool,
+        ) -> io::Result<()> {
+            self.found_with(o, line, with_queries, None)
+        }
+
+        /// [`Self::found`], with the ladder names whose outcome is shared copied from `rungs`
+        /// when it holds them.
+        pub(super) fn found_with(
+            &mut self,
+            o: &XdomOutcome,
+            line: usize,
+            with_queries: bool,
+            mut rungs: Option<&mut RungCache>,
         ) -> io::Result<()> {
             self.raw(b"{\"candidates\":");
             self.list(&o.candidates, Self::candidate)?;
@@ -346,7 +420,7 @@ mod row {
             self.raw(b",\"error\":null,\"input\":");
             self.str(&o.input)?;
             self.raw(b",\"line\":");
-            self.num(line)?;
+            self.usize(line);
             self.raw(b",\"matched_label\":");
             match o.matched.and_then(|i| o.ladder.get(i)) {
                 Some(l) => self.label(l.prefix_len)?,
@@ -358,9 +432,12 @@ mod row {
                 None => self.raw(b"null"),
             }
             self.raw(b",\"names\":");
-            self.list(&o.ladder, Self::rung)?;
+            self.list(&o.ladder, |j, r| match rungs.as_deref_mut() {
+                Some(cache) => cache.write(j, r),
+                None => j.rung(r),
+            })?;
             self.raw(b",\"prefix\":");
-            self.display(format_args!("{}/{}", o.prefix.address, o.prefix.prefix_len))?;
+            self.prefix(&o.prefix)?;
             if with_queries {
                 self.raw(b",\"queries\":");
                 self.list(&o.queries, Self::query)?;
@@ -374,7 +451,10 @@ mod row {
             });
             self.bool(o.status == XdomStatus::TemporaryFailure);
             self.raw(b",\"warnings\":");
-            self.list(&o.prefix.warnings, |j, w| j.display(w))?;
+            self.list(&o.prefix.warnings, |j, w| match w.fixed_text() {
+                Some(text) => j.str(text),
+                None => j.display(w),
+            })?;
             self.raw(b"}");
             Ok(())
         }
@@ -387,15 +467,43 @@ mod row {
             self.raw(b",\"input\":");
             self.str(input)?;
             self.raw(b",\"line\":");
-            self.num(line)?;
+            self.usize(line);
             self.raw(b",\"matched_name\":null,\"status\":\"error\"}");
+            Ok(())
+        }
+
+        /// [`status_detail`]: the fixed text of most statuses is copied, not formatted into a
+        /// new `String` per name and row.
+        fn detail(&mut self, status: &NameStatus) -> io::Result<()> {
+            match status.fixed_text() {
+                Some(text) => self.str(text),
+                None => self.str(&status_detail(status)),
+            }
+        }
+
+        /// `address/length`, as `format!("{}/{}", ..)` writes it; an IPv4 address digit by
+        /// digit (its `Display` went through the formatting machinery for four small numbers).
+        fn prefix(&mut self, p: &IpPrefix) -> io::Result<()> {
+            let IpAddr::V4(v4) = p.address else {
+                return self.display(format_args!("{}/{}", p.address, p.prefix_len));
+            };
+            self.raw(b"\"");
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    self.raw(b".");
+                }
+                self.uint(octet);
+            }
+            self.raw(b"/");
+            self.uint(p.prefix_len);
+            self.raw(b"\"");
             Ok(())
         }
 
         /// `R<len>` ([`LadderResult::label`]).
         fn label(&mut self, prefix_len: u8) -> io::Result<()> {
             self.raw(b"\"R");
-            self.num(prefix_len)?;
+            self.uint(prefix_len);
             self.raw(b"\"");
             Ok(())
         }
@@ -407,15 +515,15 @@ mod row {
             self.raw(b",\"dnssec\":");
             self.str(c.dnssec.as_str())?;
             self.raw(b",\"order\":");
-            self.num(c.order)?;
+            self.uint(c.order);
             self.raw(b",\"owner\":");
             self.name(&c.owner)?;
             self.raw(b",\"preference\":");
-            self.num(c.preference)?;
+            self.uint(c.preference);
             self.raw(b",\"protocol\":");
             self.str(&c.protocol)?;
             self.raw(b",\"ttl\":");
-            self.num(c.ttl)?;
+            self.uint(c.ttl);
             self.raw(b",\"uri\":");
             self.str(&c.uri)?;
             self.raw(b"}");
@@ -426,7 +534,7 @@ mod row {
         fn rung(&mut self, r: &LadderResult) -> io::Result<()> {
             self.raw(b"{\"detail\":");
             match r.status() {
-                Some(st) => self.str(&status_detail(st))?,
+                Some(st) => self.detail(st)?,
                 None => self.raw(b"\"not needed: a more specific name matched\""),
             }
             self.raw(b",\"first_attempt\":");
@@ -453,9 +561,9 @@ mod row {
             self.raw(b"{\"cname_chain\":");
             self.list(&v.cname_chain, Self::name)?;
             self.raw(b",\"depth\":");
-            self.num(v.depth)?;
+            self.usize(v.depth);
             self.raw(b",\"detail\":");
-            self.str(&status_detail(&v.status))?;
+            self.detail(&v.status)?;
             self.raw(b",\"dnssec\":");
             self.opt_str(v.dnssec.map(DnssecState::as_str))?;
             self.raw(b",\"malformed\":");
@@ -465,7 +573,7 @@ mod row {
             self.raw(b",\"protocol\":");
             self.str(&v.protocol)?;
             self.raw(b",\"records\":");
-            self.num(v.records)?;
+            self.usize(v.records);
             self.raw(b",\"skipped\":");
             self.list(&v.skipped, Self::skipped)?;
             self.raw(b",\"status\":");
@@ -487,7 +595,7 @@ mod row {
         /// [`QueryTrace::to_json`].
         fn query(&mut self, q: &QueryTrace) -> io::Result<()> {
             self.raw(b"{\"answers\":");
-            self.num(q.answers)?;
+            self.usize(q.answers);
             self.raw(b",\"name\":");
             self.name(&q.name)?;
             self.raw(b",\"rcode\":");
@@ -497,13 +605,141 @@ mod row {
             self.raw(b",\"transport\":");
             self.str(q.transport.as_str())?;
             self.raw(b",\"ttl\":");
-            self.num(q.ttl)?;
+            match q.ttl {
+                Some(ttl) => self.uint(ttl),
+                None => self.raw(b"null"),
+            }
             self.raw(b",\"type\":");
             self.str(q.qtype)?;
             self.raw(b"}");
             Ok(())
         }
     }
+
+    /// The JSON of recent ladder names whose U-NAPTR outcome is shared with other addresses.
+    ///
+    /// In a batch the R24, R16 and R8 names of every address of a /24 share one memoised
+    /// outcome (`WalkMemo`, RFC 8686 §3): their objects in `names` are the same bytes row after
+    /// row, and writing them was most of a row. A name's object depends only on the name, its
+    /// length, its outcome and whether it was retried, so an object written for one outcome
+    /// (the same `Arc`, kept alive here, so never a new outcome at a reused address) and name,
+    /// without a retry, is copied for the next row. Only outcomes shared at the time (more than
+    /// one owner: the memo holds them) are kept; a one-off R32 outcome never is.
+    #[derive(Default)]
+    pub(super) struct RungCache {
+        entries: Vec<RungEntry>,
+        /// The entry replaced next, round robin.
+        next: usize,
+    }
+
+    struct RungEntry {
+        outcome: Arc<UnaptrOutcome>,
+        name: DomainName,
+        prefix_len: u8,
+        json: Vec<u8>,
+    }
+
+    impl RungCache {
+        /// Entries kept: the shared names of the few /24s (or IPv6 prefixes) in flight.
+        const CAPACITY: usize = 16;
+
+        /// Writes `r` as [`Json::rung`] would, from the cache when it holds it.
+        pub(super) fn write(&mut self, j: &mut Json<'_>, r: &LadderResult) -> io::Result<()> {
+            let Some(outcome) = r
+                .outcome
+                .as_ref()
+                .filter(|o| r.first_attempt.is_none() && Arc::strong_count(o) > 1)
+            else {
+                return j.rung(r);
+            };
+            let wire = r.name.as_wire();
+            if let Some(e) = self.entries.iter().find(|e| {
+                Arc::ptr_eq(&e.outcome, outcome)
+                    && e.prefix_len == r.prefix_len
+                    && e.name.as_wire() == wire
+            }) {
+                j.raw(&e.json);
+                return Ok(());
+            }
+            let start = j.0.len();
+            j.rung(r)?;
+            let entry = RungEntry {
+                outcome: Arc::clone(outcome),
+                name: r.name.clone(),
+                prefix_len: r.prefix_len,
+                json: j.0.get(start..).unwrap_or_default().to_vec(),
+            };
+            if self.entries.len() < Self::CAPACITY {
+                self.entries.push(entry);
+            } else if let Some(slot) = self.entries.get_mut(self.next) {
+                *slot = entry;
+                self.next = (self.next + 1) % Self::CAPACITY;
+            }
+            Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    impl RungCache {
+        pub(super) fn len(&self) -> usize {
+            self.entries.len()
+        }
+    }
+
+    #[cfg(test)]
+    impl Json<'_> {
+        pub(super) fn uint_for_test(&mut self, n: u64) {
+            self.uint(n);
+        }
+
+        pub(super) fn prefix_for_test(&mut self, p: &IpPrefix) -> io::Result<()> {
+            self.prefix(p)
+        }
+    }
+
+    /// Whether `bytes` may stand in a JSON string as they are (RFC 8259 §7): no `"`, no `\`, no
+    /// control character below 0x20. Eight bytes at a time (the byte-by-byte check was a few
+    /// percent of a batch): a byte is flagged when it is below 0x20 or, xor'ed with `"` or `\`,
+    /// zero — the exact "has a zero / smaller byte" tests on a word, without false alarms.
+    pub(super) fn json_plain(bytes: &[u8]) -> bool {
+        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+        const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+        const QUOTE: u64 = u64::from_ne_bytes([b'"'; 8]);
+        const BACKSLASH: u64 = u64::from_ne_bytes([b'\\'; 8]);
+        const BELOW: u64 = u64::from_ne_bytes([0x20; 8]);
+        let below = |w: u64| w.wrapping_sub(BELOW) & !w & HIGH;
+        let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+        let mut chunks = bytes.chunks_exact(8);
+        let mut flagged = 0_u64;
+        for chunk in chunks.by_ref() {
+            let mut word = [0_u8; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_ne_bytes(word);
+            flagged |= below(w) | zero(w ^ QUOTE) | zero(w ^ BACKSLASH);
+        }
+        // The last 0 to 7 bytes, padded with a plain byte, as one more word.
+        let mut last = [b'a'; 8];
+        for (d, &b) in last.iter_mut().zip(chunks.remainder()) {
+            *d = b;
+        }
+        let w = u64::from_ne_bytes(last);
+        flagged |= below(w) | zero(w ^ QUOTE) | zero(w ^ BACKSLASH);
+        flagged == 0
+    }
+
+    /// Name octets `Display` writes as they are and JSON needs no escape for: letters, digits,
+    /// `-` and `_` (any other octet takes the `Display` path, which escapes as RFC 1035 §5.1 asks).
+    #[allow(clippy::cast_possible_truncation, reason = "b < 256")]
+    const NAME_PLAIN: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+            b += 1;
+        }
+        t
+    };
 
     /// A value written through its `Display` form (a JSON string, no intermediate `String`).
     struct Text<T>(T);
@@ -556,70 +792,74 @@ mod tests {
     /// warning, invalid input; with and without the query trace.
     #[tokio::test]
     async fn rows_are_byte_identical_to_the_value_form() {
-        let src = MemorySource::new()
-            .uri(
-                "1.100.51.198.in-addr.arpa.",
-                1,
-                1,
-                "ALTO:https",
-                "https://r32.example/",
-            )
-            .uri(
-                "1.100.51.198.in-addr.arpa.",
-                1,
-                2,
-                "ALTO:http",
-                "http://skipped.example/",
-            )
-            .raw_rdata("1.100.51.198.in-addr.arpa.", b"\x00\x01")
-            .cname(
-                "2.100.51.198.in-addr.arpa.",
-                "2.0-25.100.51.198.in-addr.arpa.",
-            )
-            .uri(
-                "2.0-25.100.51.198.in-addr.arpa.",
-                1,
-                1,
-                "ALTO:https",
-                "https://via-cname.example/",
-            )
-            .follow("3.100.51.198.in-addr.arpa.", 1, 1, "ALTO", "alto.example.")
-            .uri(
-                "alto.example.",
-                1,
-                1,
-                "ALTO:https",
-                "https://non-terminal.example/\"q\"",
-            )
-            .uri(
-                "113.0.203.in-addr.arpa.",
-                7,
-                9,
-                "ALTO:https",
-                "https://r24.example/",
-            )
-            .fail("5.100.51.198.in-addr.arpa.", FailureReason::Timeout)
-            .fail_first("6.100.51.198.in-addr.arpa.", FailureReason::ServFail, 1)
-            .uri(
-                "6.100.51.198.in-addr.arpa.",
-                1,
-                1,
-                "ALTO:https",
-                "https://retried.example/",
-            )
-            .fail("7.100.51.198.in-addr.arpa.", FailureReason::Refused)
-            .exists("8.100.51.198.in-addr.arpa.")
-            .cname(
-                "9.100.51.198.in-addr.arpa.",
-                "odd\\.label\\032\\\"x.example.",
-            )
-            .uri(
-                "odd\\.label\\032\\\"x.example.",
-                1,
-                1,
-                "ALTO:https",
-                "https://odd.example/",
-            );
+        // A function, so that a run can start from a fresh zone (`fail_first` keeps state).
+        let zone = || {
+            MemorySource::new()
+                .uri(
+                    "1.100.51.198.in-addr.arpa.",
+                    1,
+                    1,
+                    "ALTO:https",
+                    "https://r32.example/",
+                )
+                .uri(
+                    "1.100.51.198.in-addr.arpa.",
+                    1,
+                    2,
+                    "ALTO:http",
+                    "http://skipped.example/",
+                )
+                .raw_rdata("1.100.51.198.in-addr.arpa.", b"\x00\x01")
+                .cname(
+                    "2.100.51.198.in-addr.arpa.",
+                    "2.0-25.100.51.198.in-addr.arpa.",
+                )
+                .uri(
+                    "2.0-25.100.51.198.in-addr.arpa.",
+                    1,
+                    1,
+                    "ALTO:https",
+                    "https://via-cname.example/",
+                )
+                .follow("3.100.51.198.in-addr.arpa.", 1, 1, "ALTO", "alto.example.")
+                .uri(
+                    "alto.example.",
+                    1,
+                    1,
+                    "ALTO:https",
+                    "https://non-terminal.example/\"q\"",
+                )
+                .uri(
+                    "113.0.203.in-addr.arpa.",
+                    7,
+                    9,
+                    "ALTO:https",
+                    "https://r24.example/",
+                )
+                .fail("5.100.51.198.in-addr.arpa.", FailureReason::Timeout)
+                .fail_first("6.100.51.198.in-addr.arpa.", FailureReason::ServFail, 1)
+                .uri(
+                    "6.100.51.198.in-addr.arpa.",
+                    1,
+                    1,
+                    "ALTO:https",
+                    "https://retried.example/",
+                )
+                .fail("7.100.51.198.in-addr.arpa.", FailureReason::Refused)
+                .exists("8.100.51.198.in-addr.arpa.")
+                .cname(
+                    "9.100.51.198.in-addr.arpa.",
+                    "odd\\.label\\032\\\"x.example.",
+                )
+                .uri(
+                    "odd\\.label\\032\\\"x.example.",
+                    1,
+                    1,
+                    "ALTO:https",
+                    "https://odd.example/",
+                )
+        };
+        let src = zone();
         let inputs = [
             "198.51.100.1",
             "198.51.100.2",
@@ -639,9 +879,40 @@ mod tests {
             "10.0.0.0/7",
         ];
         let opts = XdomOptions::default();
+        let untraced = XdomOptions {
+            collect_queries: false,
+            ..opts
+        };
         let wanted = [WantedService::alto_https()];
         for with_queries in [false, true] {
             for (i, input) in inputs.iter().enumerate() {
+                if !with_queries {
+                    // A batch without --trace leaves the queries out of the outcome: the row
+                    // is the same.
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    match (
+                        xdom(&zone(), input, &wanted, &opts).await,
+                        xdom(&zone(), input, &wanted, &untraced).await,
+                    ) {
+                        (Ok(x), Ok(y)) => {
+                            assert!(y.queries.is_empty() && !x.queries.is_empty(), "{input}");
+                            row::Json(&mut a).found(&x, i + 1, false).unwrap();
+                            row::Json(&mut b).found(&y, i + 1, false).unwrap();
+                        }
+                        (Err(x), Err(y)) => {
+                            row::Json(&mut a).invalid(&x, i + 1).unwrap();
+                            row::Json(&mut b).invalid(&y, i + 1).unwrap();
+                        }
+                        _ => panic!("{input}: one run failed, the other did not"),
+                    }
+                    // Elapsed times differ from run to run: compare without them.
+                    let strip = |v: Vec<u8>| {
+                        let mut j: Value = serde_json::from_slice(&v).unwrap();
+                        j["elapsed_ms"] = Value::Null;
+                        j
+                    };
+                    assert_eq!(strip(a), strip(b), "{input}");
+                }
                 let r = xdom(&src, input, &wanted, &opts).await;
                 let mut direct = Vec::new();
                 let mut value = match &r {
@@ -671,21 +942,146 @@ mod tests {
     #[test]
     fn names_are_written_as_display_writes_them() {
         let long = format!("{0}.{0}.{0}.{1}.", "a".repeat(63), "b".repeat(61));
-        for text in [
-            ".",
-            "example.",
-            "1.100.51.198.in-addr.arpa.",
-            "_alto._tcp.x-y.example.",
-            "odd\\.label\\032\\\"x.example.",
-            "UPPER.Example.",
-            long.as_str(),
-        ] {
+        let mut texts = vec![
+            ".".to_owned(),
+            "example.".to_owned(),
+            "1.100.51.198.in-addr.arpa.".to_owned(),
+            "_alto._tcp.x-y.example.".to_owned(),
+            "odd\\.label\\032\\\"x.example.".to_owned(),
+            "UPPER.Example.".to_owned(),
+            "a.b.c.".to_owned(),
+            "x\\.y.".to_owned(),
+            "caf\\195\\169.example.".to_owned(),
+            "tab\\009.example.".to_owned(),
+            "b\\\\s.example.".to_owned(),
+            "0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.".to_owned(),
+            long.clone(),
+        ];
+        // Every octet, alone and inside a label, plain or not.
+        texts.extend((0..=255_u8).map(|b| format!("x\\{b:03}y.\\{b:03}.example.")));
+        for text in &texts {
             let name = altodisc_proto::name::DomainName::parse(text).unwrap();
-            let mut direct = Vec::new();
+            // After other output, as in a row (the dots are patched at the right offsets).
+            let mut direct = b"[1,".to_vec();
             row::Json(&mut direct).name(&name).unwrap();
+            let direct = direct.split_off(3);
             assert_eq!(
                 String::from_utf8(direct).unwrap(),
                 serde_json::to_string(&name.to_string()).unwrap(),
+                "{text}"
+            );
+        }
+    }
+
+    /// A shared ladder name's object is copied from the cache only for the same outcome, name
+    /// and length and without a retry; every row stays byte for byte the `Value` form.
+    #[tokio::test]
+    async fn shared_names_are_copied_only_when_identical() {
+        let src = MemorySource::new().uri(
+            "100.51.198.in-addr.arpa.",
+            1,
+            1,
+            "ALTO:https",
+            "https://r24.example/",
+        );
+        let wanted = [WantedService::alto_https()];
+        let first = xdom(&src, "198.51.100.1", &wanted, &XdomOptions::default())
+            .await
+            .unwrap();
+        // Shared, as the batch's memo shares them.
+        let _owners: Vec<_> = first.ladder.iter().map(|r| r.outcome.clone()).collect();
+        let mut renamed = first.clone();
+        renamed.ladder[1].name =
+            altodisc_proto::name::DomainName::parse("100.51.198.IN-ADDR.arpa.").unwrap();
+        let mut retried = first.clone();
+        retried.ladder[1].first_attempt = Some(crate::unaptr::NameStatus::NxDomain);
+        let mut relabelled = first.clone();
+        relabelled.ladder[1].prefix_len = 23;
+        let mut cache = row::RungCache::default();
+        for (i, o) in [&first, &first, &renamed, &retried, &relabelled, &first]
+            .into_iter()
+            .enumerate()
+        {
+            let mut direct = Vec::new();
+            row::Json(&mut direct)
+                .found_with(o, i + 1, false, Some(&mut cache))
+                .unwrap();
+            let mut value = o.to_json(false);
+            value["line"] = json!(i + 1);
+            assert_eq!(String::from_utf8(direct).unwrap(), value.to_string(), "{i}");
+        }
+        // Every name with an outcome (at least R32, NXDOMAIN, and R24, found) kept once, then
+        // R24 again under its other name and its other length; never the retried one.
+        let shared = first.ladder.iter().filter(|r| r.outcome.is_some()).count();
+        assert!(shared >= 2);
+        assert_eq!(cache.len(), shared + 2);
+    }
+
+    /// The word-at-a-time escape check agrees with the byte-by-byte rule (RFC 8259 §7) for
+    /// every byte value at every position of strings of 0 to 24 bytes, and with serde_json.
+    #[test]
+    fn json_plain_agrees_with_the_byte_rule() {
+        let rule = |s: &[u8]| s.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+        for len in 0..=24 {
+            let base = vec![b'a'; len];
+            assert!(row::json_plain(&base));
+            for at in 0..len {
+                for b in 0..=255_u8 {
+                    let mut s = base.clone();
+                    s[at] = b;
+                    assert_eq!(row::json_plain(&s), rule(&s), "{s:?}");
+                }
+            }
+        }
+        for s in [
+            "",
+            "plain",
+            "https://r24.example.net/ird",
+            "tab\there",
+            "q\"",
+            "caf\u{e9} \u{7f}",
+        ] {
+            let escaped = serde_json::to_string(s).unwrap();
+            assert_eq!(
+                row::json_plain(s.as_bytes()),
+                escaped.len() == s.len() + 2,
+                "{s}"
+            );
+        }
+    }
+
+    /// Integers and IPv4 prefixes written by hand are what serde_json and `Display` write.
+    #[test]
+    fn numbers_and_prefixes_are_written_as_serde_json_writes_them() {
+        for n in [
+            0_u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            255,
+            65_535,
+            4_294_967_295,
+            u64::MAX,
+        ] {
+            let mut direct = Vec::new();
+            row::Json(&mut direct).uint_for_test(n);
+            assert_eq!(String::from_utf8(direct).unwrap(), n.to_string());
+        }
+        for text in [
+            "0.0.0.0",
+            "10.1.20.255",
+            "198.51.100.3/24",
+            "2001:db8::/48",
+            "::ffff:192.0.2.1",
+        ] {
+            let p = altodisc_proto::ladder::IpPrefix::parse(text).unwrap();
+            let mut direct = Vec::new();
+            row::Json(&mut direct).prefix_for_test(&p).unwrap();
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                serde_json::to_string(&format!("{}/{}", p.address, p.prefix_len)).unwrap(),
                 "{text}"
             );
         }

@@ -20,8 +20,7 @@ use altodisc_proto::name::DomainName;
 use altodisc_proto::select::SelectionOptions;
 use altodisc_proto::service::WantedService;
 use altodisc_proto::walk::{
-    NameAnswer, UnaptrWalk, WalkCandidate, WalkOptions, WalkOutcome, WalkStatus, WalkStep,
-    WalkVisit,
+    NameAnswer, UnaptrWalk, WalkCandidate, WalkOptions, WalkOutcome, WalkStatus, WalkVisit,
 };
 use serde_json::{Value, json};
 
@@ -333,39 +332,56 @@ pub async fn resolve_unaptr<S: NaptrSource + ?Sized>(
     // DNSSEC state of each positive answer, by query name; a candidate takes the worst over the
     // names of its chain (the walk itself is DNSSEC-agnostic; bogus answers reach it as
     // temporary failures and never yield candidates).
-    let mut states: std::collections::HashMap<DomainName, DnssecState> =
-        std::collections::HashMap::new();
+    let mut states = States::default();
     loop {
-        match walk.next_step() {
-            WalkStep::Query(name) => {
-                let lookup = source.lookup_naptr(&name).await;
+        if let Some(name) = walk.next_query() {
+            let lookup = source.lookup_naptr(&name).await;
+            if queries.is_empty() {
+                queries = lookup.queries;
+            } else {
                 queries.extend(lookup.queries);
-                if let Ok(a) = &lookup.result {
-                    states.insert(name.clone(), a.dnssec);
-                }
-                walk.answer(&name, name_answer(lookup.result));
             }
-            WalkStep::Done(outcome) => {
-                let mut o = UnaptrOutcome::from_walk(outcome, queries);
-                for c in &mut o.candidates {
-                    c.dnssec = candidate_state(&c.chain, &states);
-                }
-                for v in &mut o.visits {
-                    v.dnssec = states.get(&v.name).copied();
-                }
-                return o;
+            if let Ok(a) = &lookup.result {
+                states.insert(&name, a.dnssec);
             }
+            walk.answer(&name, name_answer(lookup.result));
+        } else if let Some(outcome) = walk.take_outcome() {
+            let mut o = UnaptrOutcome::from_walk(outcome, queries);
+            for c in &mut o.candidates {
+                c.dnssec = candidate_state(&c.chain, &states);
+            }
+            for v in &mut o.visits {
+                v.dnssec = states.get(&v.name);
+            }
+            return o;
         }
+    }
+}
+
+/// DNSSEC states by query name. A walk makes at most [`UnaptrOptions::max_lookups`] lookups (24
+/// by default; usually one), so a list searched in order is cheaper than a hash map (which
+/// allocated and hashed every name of every walk).
+#[derive(Default)]
+struct States(Vec<(DomainName, DnssecState)>);
+
+impl States {
+    /// Sets the state of `name` (a later answer for the same name replaces the earlier one).
+    fn insert(&mut self, name: &DomainName, state: DnssecState) {
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, s)) => *s = state,
+            None => self.0.push((name.clone(), state)),
+        }
+    }
+
+    fn get(&self, name: &DomainName) -> Option<DnssecState> {
+        self.0.iter().find(|(n, _)| n == name).map(|&(_, s)| s)
     }
 }
 
 /// The worst state over the answers a candidate's chain relied on (names in the chain that were
 /// not query names, i.e. CNAME targets, are covered by the answer of the name that led to them).
-fn candidate_state(
-    chain: &[DomainName],
-    states: &std::collections::HashMap<DomainName, DnssecState>,
-) -> DnssecState {
-    let mut found = chain.iter().filter_map(|n| states.get(n).copied());
+fn candidate_state(chain: &[DomainName], states: &States) -> DnssecState {
+    let mut found = chain.iter().filter_map(|n| states.get(n));
     let first = found.next().unwrap_or_default();
     found.fold(first, DnssecState::worst)
 }
@@ -446,10 +462,13 @@ mod tests {
 
     #[test]
     fn candidate_takes_the_worst_state_of_its_chain() {
-        let mut states = std::collections::HashMap::new();
-        states.insert(n("a.example."), DnssecState::Secure);
-        states.insert(n("b.example."), DnssecState::Insecure);
-        states.insert(n("c.example."), DnssecState::Indeterminate);
+        let mut states = States::default();
+        states.insert(&n("a.example."), DnssecState::Secure);
+        states.insert(&n("b.example."), DnssecState::Indeterminate);
+        // A later answer for the same name (compared case-insensitively) replaces the first.
+        states.insert(&n("B.Example."), DnssecState::Insecure);
+        states.insert(&n("c.example."), DnssecState::Indeterminate);
+        assert_eq!(states.0.len(), 3);
         // CNAME targets (not query names) are skipped.
         let chain = [n("a.example."), n("cname-target.example."), n("b.example.")];
         assert_eq!(candidate_state(&chain, &states), DnssecState::Insecure);

@@ -14,18 +14,20 @@
 //! (RFC 8686 §3.5: "a fast answer ... is preferred"); the decision waits only for the names more
 //! specific than the best one found so far, and lookups that can no longer matter are dropped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use altodisc_proto::ladder::{IpPrefix, LadderError, ReverseLadder};
+use altodisc_proto::ladder::{
+    IpPrefix, LadderError, ReverseLadder, ladder_lengths, reverse_domain_name,
+};
 use altodisc_proto::name::DomainName;
 use altodisc_proto::service::WantedService;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
-use crate::cache::WalkMemo;
-use crate::source::{NaptrSource, QueryTrace, duration_ms};
+use crate::cache::{Settled, WalkMemo};
+use crate::source::{NaptrLookup, NaptrSource, QueryTrace, duration_ms};
 use crate::unaptr::{Candidate, NameStatus, UnaptrOptions, UnaptrOutcome, resolve_unaptr};
 
 /// Options for [`xdom`].
@@ -37,6 +39,10 @@ pub struct XdomOptions {
     pub sequential: bool,
     /// Retry names that failed temporarily, once, after all names were tried (RFC 8686 §3.5 MAY).
     pub retry_temporary: bool,
+    /// Fill [`XdomOutcome::queries`] (the `--trace` list). On by default; a batch without
+    /// `--trace` turns it off, since copying every ladder name's queries into each outcome was a
+    /// visible share of its work for a list nobody reads. Nothing else depends on it.
+    pub collect_queries: bool,
 }
 
 impl Default for XdomOptions {
@@ -45,6 +51,7 @@ impl Default for XdomOptions {
             unaptr: UnaptrOptions::default(),
             sequential: false,
             retry_temporary: true,
+            collect_queries: true,
         }
     }
 }
@@ -150,7 +157,8 @@ pub struct XdomOutcome {
     pub degraded: bool,
     /// Every ladder name, in ladder order.
     pub ladder: Vec<LadderResult>,
-    /// Every DNS query sent, in the order sent per name (names in ladder order, retries last).
+    /// Every DNS query sent, in the order sent per name (names in ladder order, retries last);
+    /// empty when [`XdomOptions::collect_queries`] is off.
     pub queries: Vec<QueryTrace>,
     /// Wall time.
     pub elapsed: Duration,
@@ -228,11 +236,27 @@ pub async fn xdom<S: NaptrSource + ?Sized>(
     wanted: &[WantedService],
     options: &XdomOptions,
 ) -> Result<XdomOutcome, XdomError> {
-    let ladder = ReverseLadder::parse(input).map_err(|source| XdomError::Input {
+    let (prefix, lengths) = parse_input(input).map_err(|source| XdomError::Input {
         input: input.to_owned(),
         source,
     })?;
-    Ok(xdom_ladder(source, input, ladder, wanted, options).await)
+    Ok(xdom_names(
+        source,
+        None,
+        input.to_owned(),
+        prefix,
+        lengths,
+        wanted,
+        options,
+    )
+    .await)
+}
+
+/// The parsed input and its ladder's prefix lengths (RFC 8686 §3.1–§3.4).
+fn parse_input(input: &str) -> Result<(IpPrefix, &'static [u8]), LadderError> {
+    let prefix = IpPrefix::parse(input)?;
+    let lengths = ladder_lengths(&prefix)?;
+    Ok((prefix, lengths))
 }
 
 /// XDOMDISC over an already-built ladder.
@@ -243,45 +267,81 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
     wanted: &[WantedService],
     options: &XdomOptions,
 ) -> XdomOutcome {
-    xdom_ladder_memo(source, None, input, ladder, wanted, options).await
+    let rungs = ladder
+        .steps
+        .iter()
+        .map(|step| LadderResult {
+            // The ladder builds names from digits and fixed suffixes; a failure here would be a
+            // bug in altodisc-proto, reported as a temporary failure rather than a panic.
+            name: DomainName::parse(&step.name).unwrap_or_else(|_| DomainName::root()),
+            prefix_len: step.prefix_len,
+            outcome: None,
+            first_attempt: None,
+        })
+        .collect();
+    xdom_rungs(
+        source,
+        None,
+        input.to_owned(),
+        ladder.input,
+        rungs,
+        wanted,
+        options,
+    )
+    .await
 }
 
 /// [`xdom`] with U-NAPTR outcomes reused from `memo` (batch mode; see [`WalkMemo`]).
+/// The input is taken as given (owned: a batch line is moved into its outcome, not copied).
 pub(crate) async fn xdom_memo<S: NaptrSource + ?Sized>(
     source: &S,
     memo: &WalkMemo<'_>,
-    input: &str,
+    input: String,
     wanted: &[WantedService],
     options: &XdomOptions,
 ) -> Result<XdomOutcome, XdomError> {
-    let ladder = ReverseLadder::parse(input).map_err(|source| XdomError::Input {
-        input: input.to_owned(),
-        source,
-    })?;
-    Ok(xdom_ladder_memo(source, Some(memo), input, ladder, wanted, options).await)
+    let (prefix, lengths) = match parse_input(&input) {
+        Ok(p) => p,
+        Err(source) => return Err(XdomError::Input { input, source }),
+    };
+    Ok(xdom_names(source, Some(memo), input, prefix, lengths, wanted, options).await)
 }
 
-async fn xdom_ladder_memo<S: NaptrSource + ?Sized>(
+/// XDOMDISC over the names of `lengths` (RFC 8686 Table 1, longest first) for `prefix`.
+async fn xdom_names<S: NaptrSource + ?Sized>(
     source: &S,
     memo: Option<&WalkMemo<'_>>,
-    input: &str,
-    ladder: ReverseLadder,
+    input: String,
+    prefix: IpPrefix,
+    lengths: &[u8],
+    wanted: &[WantedService],
+    options: &XdomOptions,
+) -> XdomOutcome {
+    // Names built in wire form, without the text round trip of the ladder's steps: the same
+    // names (`reverse_domain_name`), at a fraction of the cost, four to six per address.
+    let rungs = lengths
+        .iter()
+        .map(|&len| LadderResult {
+            name: reverse_domain_name(prefix.address, len),
+            prefix_len: len,
+            outcome: None,
+            first_attempt: None,
+        })
+        .collect();
+    xdom_rungs(source, memo, input, prefix, rungs, wanted, options).await
+}
+
+/// XDOMDISC over ladder names already built, in ladder order.
+async fn xdom_rungs<S: NaptrSource + ?Sized>(
+    source: &S,
+    memo: Option<&WalkMemo<'_>>,
+    input: String,
+    prefix: IpPrefix,
+    mut rungs: Vec<LadderResult>,
     wanted: &[WantedService],
     options: &XdomOptions,
 ) -> XdomOutcome {
     let started = Instant::now();
-    let mut rungs: Vec<LadderResult> = Vec::with_capacity(ladder.steps.len());
-    for step in &ladder.steps {
-        // The ladder builds names from digits and fixed suffixes; a failure here would be a bug
-        // in altodisc-proto, reported as a temporary failure rather than a panic.
-        let name = DomainName::parse(&step.name).unwrap_or_else(|_| DomainName::root());
-        rungs.push(LadderResult {
-            name,
-            prefix_len: step.prefix_len,
-            outcome: None,
-            first_attempt: None,
-        });
-    }
     let all: Vec<usize> = (0..rungs.len()).collect();
     let mut queries = Vec::new();
     run_round(
@@ -357,8 +417,8 @@ async fn xdom_ladder_memo<S: NaptrSource + ?Sized>(
         }
     };
     XdomOutcome {
-        input: input.to_owned(),
-        prefix: ladder.input,
+        input,
+        prefix,
         status,
         candidates,
         matched: winner,
@@ -396,10 +456,12 @@ fn decided(rungs: &[LadderResult], pending: &[usize]) -> bool {
     true
 }
 
-/// U-NAPTR from `name`, or its memoised outcome.
+/// U-NAPTR from `name`, or its memoised outcome (`recall`: look in the memo first; off when
+/// the caller just did).
 async fn walk<S: NaptrSource + ?Sized>(
     source: &S,
     memo: Option<&WalkMemo<'_>>,
+    recall: bool,
     name: &DomainName,
     wanted: &[WantedService],
     options: &XdomOptions,
@@ -407,12 +469,56 @@ async fn walk<S: NaptrSource + ?Sized>(
     let Some(memo) = memo else {
         return Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
     };
-    if let Some(o) = memo.recall(name) {
+    if let Some(o) = recall.then(|| memo.recall(name)).flatten() {
         return o;
     }
-    let o = Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
+    // Another address's query for this name in flight: wait for it first, so that one walk
+    // after it serves the others from the memo (see `WalkMemo::settle`).
+    let o = match memo.settle(name).await {
+        Settled::Nothing => resolve_unaptr(source, name, wanted, &options.unaptr).await,
+        Settled::Cached => {
+            if let Some(o) = memo.recall(name) {
+                return o;
+            }
+            resolve_unaptr(source, name, wanted, &options.unaptr).await
+        }
+        Settled::Answered(answer) => {
+            let first = FirstAnswer {
+                source,
+                name,
+                answer: Mutex::new(Some(answer)),
+            };
+            resolve_unaptr(&first, name, wanted, &options.unaptr).await
+        }
+    };
+    let o = Arc::new(o);
     memo.remember(name, &o);
     o
+}
+
+/// `source`, except that the first lookup of `name` gets `answer`: what a walk that had waited
+/// for an in-flight query inside its first lookup would have got (`WalkMemo::settle`).
+struct FirstAnswer<'a, S: ?Sized> {
+    source: &'a S,
+    name: &'a DomainName,
+    answer: Mutex<Option<NaptrLookup>>,
+}
+
+#[async_trait::async_trait]
+impl<S: NaptrSource + ?Sized> NaptrSource for FirstAnswer<'_, S> {
+    async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
+        if name == self.name {
+            let answer = self
+                .answer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(answer) = answer {
+                return answer;
+            }
+        }
+        self.source.lookup_naptr(name).await
+    }
 }
 
 async fn run_round<S: NaptrSource + ?Sized>(
@@ -429,8 +535,10 @@ async fn run_round<S: NaptrSource + ?Sized>(
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
-            let o = walk(source, memo, &name, wanted, options).await;
-            queries.extend(o.queries.iter().cloned());
+            let o = walk(source, memo, true, &name, wanted, options).await;
+            if options.collect_queries {
+                queries.extend(o.queries.iter().cloned());
+            }
             let found = o.found();
             rungs[i].outcome = Some(o);
             if found {
@@ -455,25 +563,39 @@ async fn run_round<S: NaptrSource + ?Sized>(
             pending.clear();
         }
     }
-    let mut in_flight = FuturesUnordered::new();
-    for &i in &pending {
-        let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
-            continue;
-        };
-        in_flight.push(async move {
-            let o = walk(source, memo, &name, wanted, options).await;
-            (i, o)
-        });
-    }
-    while let Some((i, o)) = in_flight.next().await {
-        pending.retain(|&p| p != i);
-        rungs[i].outcome = Some(o);
-        if decided(rungs, &pending) {
-            // Dropping `in_flight` cancels the lookups that can no longer change the answer.
-            break;
+    if let [i] = pending[..] {
+        // One name left (in a batch, usually the R32: the others came from the memo): awaited
+        // directly, without a `FuturesUnordered` and its task allocation. As the only lookup it
+        // always completes, so nothing is abandoned.
+        if let Some(r) = rungs.get(i) {
+            // The memo was asked above.
+            let o = walk(source, memo, false, &r.name, wanted, options).await;
+            rungs[i].outcome = Some(o);
+            pending.clear();
+        }
+    } else if !pending.is_empty() {
+        let mut in_flight = FuturesUnordered::new();
+        for &i in &pending {
+            let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
+                continue;
+            };
+            in_flight.push(async move {
+                let o = walk(source, memo, false, &name, wanted, options).await;
+                (i, o)
+            });
+        }
+        while let Some((i, o)) = in_flight.next().await {
+            pending.retain(|&p| p != i);
+            rungs[i].outcome = Some(o);
+            if decided(rungs, &pending) {
+                // Dropping `in_flight` cancels the lookups that can no longer change the answer.
+                break;
+            }
         }
     }
-    drop(in_flight);
+    if !options.collect_queries {
+        return;
+    }
     // Queries in ladder order (not completion order), so traces read top-down. A lookup dropped
     // in flight was sent but its answer was not awaited: it is shown as `abandoned`.
     for &i in which {
