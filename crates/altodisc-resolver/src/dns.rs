@@ -606,7 +606,9 @@ impl DnsSource {
 impl Fallback {
     /// Whether `name` is at or below a `--trust-anchor` name.
     fn covers(&self, name: &DomainName) -> bool {
-        to_hickory(name).is_some_and(|n| self.anchored.iter().any(|a| a.zone_of(&n)))
+        // Without anchors, skip converting the name: a batch asks this once per lookup.
+        !self.anchored.is_empty()
+            && to_hickory(name).is_some_and(|n| self.anchored.iter().any(|a| a.zone_of(&n)))
     }
 
     /// Whether the servers serve the root DNSKEY RRset with signatures (probed once).
