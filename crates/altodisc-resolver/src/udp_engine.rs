@@ -110,6 +110,9 @@ struct Shared {
     inbox: Mutex<Vec<Request>>,
     /// The I/O thread's task, waiting for work.
     io_waker: AtomicWaker,
+    /// Set while the I/O thread waits: only then does a new request need to wake it (when
+    /// busy, it looks at the inbox before it waits again).
+    idle: AtomicBool,
     /// Set when the engine is dropped: the I/O thread ends.
     stop: AtomicBool,
     /// A refused connection was seen: later lookups go to the fallback.
@@ -217,6 +220,7 @@ impl UdpEngineSource {
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Vec::new()),
             io_waker: AtomicWaker::new(),
+            idle: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             refused: AtomicBool::new(false),
         });
@@ -292,7 +296,11 @@ impl UdpEngineSource {
 async fn flush_task(flush: Arc<Notify>, shared: Arc<Shared>) {
     loop {
         flush.notified().await;
-        shared.io_waker.wake();
+        // Pairs with the I/O thread's store before it looks at the inbox (SeqCst on both
+        // sides): either it sees the request, or this sees it idle and wakes it.
+        if shared.idle.load(Ordering::SeqCst) {
+            shared.io_waker.wake();
+        }
     }
 }
 
@@ -383,11 +391,13 @@ impl Io {
             let shared = &self.shared;
             std::future::poll_fn(|cx| {
                 shared.io_waker.register(cx.waker());
+                shared.idle.store(true, Ordering::SeqCst);
                 let ready = shared.stop.load(Ordering::Acquire)
                     || !shared.inbox().is_empty()
                     || socket.poll_recv_ready(cx).is_ready()
                     || (armed && sleep.as_mut().poll(cx).is_ready());
                 if ready {
+                    shared.idle.store(false, Ordering::Relaxed);
                     Poll::Ready(())
                 } else {
                     Poll::Pending
