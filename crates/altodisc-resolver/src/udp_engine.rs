@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use altodisc_proto::name::DomainName;
 use futures_util::task::AtomicWaker;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, oneshot};
 
@@ -360,6 +361,18 @@ impl Io {
             for request in batch.drain(..) {
                 self.start(request, socket).await;
             }
+            // An ICMP port unreachable shows as a pending socket error, reported by epoll as an
+            // error only (not as readable): take it, or a refused server would be noticed only
+            // by the next try's send.
+            while let Ok(e) = socket.try_io(Interest::ERROR, || {
+                socket
+                    .take_error()?
+                    .ok_or_else(|| std::io::ErrorKind::WouldBlock.into())
+            }) {
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    self.refuse_all();
+                }
+            }
             loop {
                 match socket.try_recv(&mut buf) {
                     Ok(n) => {
@@ -389,12 +402,14 @@ impl Io {
                 None => false,
             };
             let shared = &self.shared;
+            let readable = socket.ready(Interest::READABLE | Interest::ERROR);
+            tokio::pin!(readable);
             std::future::poll_fn(|cx| {
                 shared.io_waker.register(cx.waker());
                 shared.idle.store(true, Ordering::SeqCst);
                 let ready = shared.stop.load(Ordering::Acquire)
                     || !shared.inbox().is_empty()
-                    || socket.poll_recv_ready(cx).is_ready()
+                    || readable.as_mut().poll(cx).is_ready()
                     || (armed && sleep.as_mut().poll(cx).is_ready());
                 if ready {
                     shared.idle.store(false, Ordering::Relaxed);
@@ -1366,5 +1381,100 @@ mod tests {
         );
         assert!(wire::read_name(&name_of(62), 0, true).is_none());
         assert!(wire::read_name(&name_of(62), 0, false).is_none());
+    }
+
+    fn engine_config(server: SocketAddr, timeout: Duration) -> (EngineConfig, crate::DnsConfig) {
+        let dns = crate::DnsConfig {
+            servers: vec![server],
+            recursion_desired: false,
+            timeout,
+            attempts: 2,
+        };
+        let engine = EngineConfig {
+            server,
+            timeout,
+            attempts: 2,
+            recursion_desired: false,
+            other_servers: false,
+        };
+        (engine, dns)
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out_after_the_budget_with_retransmissions() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let (config, dns) = engine_config(server.local_addr().unwrap(), Duration::from_millis(150));
+        let engine = UdpEngineSource::new(config, Arc::new(DnsSource::new(&dns).unwrap()))
+            .await
+            .unwrap();
+        let name = DomainName::parse("1.2.0.192.in-addr.arpa.").unwrap();
+        let started = Instant::now();
+        let r = engine.lookup_naptr(&name).await;
+        let took = started.elapsed();
+        assert_eq!(r.result, Err(LookupFailure::Failed(FailureReason::Timeout)));
+        assert_eq!(r.queries[0].transport, Transport::None);
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        // Both tries arrived, each under its own ID.
+        let mut ids = Vec::new();
+        let mut buf = [0_u8; 512];
+        while let Ok(n) = server.recv(&mut buf) {
+            assert_eq!(question_of(&buf[..n]).unwrap().0, name.as_wire());
+            ids.push([buf[0], buf[1]]);
+        }
+        assert!(ids.len() >= 2, "{ids:?}");
+        ids.dedup();
+        assert!(ids.len() >= 2, "retransmissions reuse no ID: {ids:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_goes_to_the_fallback_and_stays_there() {
+        // A port nothing listens on: the connected socket sees ICMP port unreachable.
+        let addr = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let (config, dns) = engine_config(addr, Duration::from_secs(2));
+        let engine = UdpEngineSource::new(config, Arc::new(DnsSource::new(&dns).unwrap()))
+            .await
+            .unwrap();
+        let name = DomainName::parse("1.2.0.192.in-addr.arpa.").unwrap();
+        let started = Instant::now();
+        let r = engine.lookup_naptr(&name).await;
+        assert!(
+            matches!(
+                r.result,
+                Err(LookupFailure::Failed(FailureReason::ConnectionRefused(_)))
+            ),
+            "{r:?}"
+        );
+        assert!(engine.shared.refused.load(Ordering::Relaxed));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "no timeout waited"
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_engine_ends_its_thread() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (config, dns) = engine_config(server.local_addr().unwrap(), Duration::from_secs(2));
+        let engine = UdpEngineSource::new(config, Arc::new(DnsSource::new(&dns).unwrap()))
+            .await
+            .unwrap();
+        let shared = Arc::downgrade(&engine.shared);
+        drop(engine);
+        for _ in 0..200 {
+            if shared.upgrade().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the I/O thread still holds the engine's state");
     }
 }
