@@ -257,38 +257,12 @@ pub fn network_address(a: IpAddr, len: u8) -> IpAddr {
 /// 4 (IPv6). Lowercase, with a trailing dot (RFC 1035 §3.5, RFC 3596 §2.5).
 #[must_use]
 pub fn reverse_name(address: IpAddr, len: u8) -> String {
-    match address {
-        IpAddr::V4(v4) => {
-            let octets = v4.octets();
-            let n = usize::from(len / 8);
-            let mut s = String::with_capacity(30);
-            for o in octets[..n].iter().rev() {
-                s.push_str(&o.to_string());
-                s.push('.');
-            }
-            s.push_str("in-addr.arpa.");
-            s
-        }
-        IpAddr::V6(v6) => {
-            let nibbles = usize::from(len / 4);
-            let value = u128::from(v6);
-            let mut s = String::with_capacity(nibbles * 2 + 9);
-            for i in (0..nibbles).rev() {
-                let nibble = (value >> (124 - 4 * i)) & 0xf;
-                // `nibble` is below 16, so the digit always exists.
-                s.push(char::from_digit(u32::try_from(nibble).unwrap_or(0), 16).unwrap_or('0'));
-                s.push('.');
-            }
-            s.push_str("ip6.arpa.");
-            s
-        }
-    }
+    reverse_domain_name(address, len).to_string()
 }
 
-/// [`reverse_name`] built straight in wire form (RFC 1035 §3.1), without the text round trip:
-/// a batch builds four to six of these per address, and formatting each as text only to parse
-/// it back into a [`DomainName`] was a visible share of its work. The same name as
-/// `DomainName::parse(&reverse_name(address, len))`.
+/// [`reverse_name`] in wire form (RFC 1035 §3.1), built without a text round trip: a batch
+/// builds four to six of these per address, and formatting each as text only to parse it back
+/// into a [`DomainName`] was a visible share of its work. [`reverse_name`] is its text.
 #[must_use]
 pub fn reverse_domain_name(address: IpAddr, len: u8) -> DomainName {
     match address {
@@ -490,9 +464,32 @@ mod tests {
                 IpAddr::V6(_) => &[128, 64, 60, 56, 48, 40, 32, 4, 0],
             };
             for &len in lengths {
-                let text = reverse_name(address, len);
+                // The text name spelled out label by label, as RFC 1035 §3.5 and RFC 3596 §2.5
+                // describe it.
+                let text = match address {
+                    IpAddr::V4(v4) => {
+                        let labels: Vec<String> = v4.octets()[..usize::from(len / 8)]
+                            .iter()
+                            .rev()
+                            .map(u8::to_string)
+                            .collect();
+                        format!(
+                            "{}in-addr.arpa.",
+                            labels.iter().map(|l| format!("{l}.")).collect::<String>()
+                        )
+                    }
+                    IpAddr::V6(v6) => {
+                        let hex = format!("{:032x}", u128::from(v6));
+                        let nibbles: String = hex[..usize::from(len / 4)]
+                            .chars()
+                            .rev()
+                            .map(|c| format!("{c}."))
+                            .collect();
+                        format!("{nibbles}ip6.arpa.")
+                    }
+                };
                 let wire = reverse_domain_name(address, len);
-                assert_eq!(wire.to_string(), text, "{a}/{len}");
+                assert_eq!(reverse_name(address, len), text, "{a}/{len}");
                 assert_eq!(wire.as_wire(), DomainName::parse(&text).unwrap().as_wire());
             }
         }

@@ -271,9 +271,8 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
         .steps
         .iter()
         .map(|step| LadderResult {
-            // The ladder builds names from digits and fixed suffixes; a failure here would be a
-            // bug in altodisc-proto, reported as a temporary failure rather than a panic.
-            name: DomainName::parse(&step.name).unwrap_or_else(|_| DomainName::root()),
+            // The step's name in wire form (`step.name` is its text).
+            name: reverse_domain_name(ladder.input.address, step.prefix_len),
             prefix_len: step.prefix_len,
             outcome: None,
             first_attempt: None,
