@@ -309,22 +309,10 @@ mod row {
             serde_json::to_writer(&mut *self.0, &n).map_err(io::Error::from)
         }
 
-        /// An unsigned integer in decimal, as serde_json writes it (without its serializer
-        /// round trip: a row has a dozen of them).
+        /// An unsigned integer in decimal, as serde_json writes it (itoa, which serde_json uses
+        /// too, without its serializer round trip: a row has a dozen of them).
         fn uint(&mut self, n: impl Into<u64>) {
-            let mut n: u64 = n.into();
-            // u64::MAX has 20 digits.
-            let mut digits = [0_u8; 20];
-            let mut at = digits.len();
-            for d in digits.iter_mut().rev() {
-                *d = b'0' + u8::try_from(n % 10).unwrap_or(0);
-                at -= 1;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            self.raw(digits.get(at..).unwrap_or_default());
+            self.raw(itoa::Buffer::new().format(n.into()).as_bytes());
         }
 
         fn usize(&mut self, n: usize) {
