@@ -1,5 +1,5 @@
 // Fuzz-target bodies for altodisc-resolver's parsers of outside input: DHCP replies, lease
-// files and IRD JSON. `include!`d by the fuzz targets (fuzz/fuzz_targets/) and by the replay
+// files, IRD JSON and the batch UDP engine's DNS responses. `include!`d by the fuzz targets (fuzz/fuzz_targets/) and by the replay
 // test (crates/altodisc-resolver/tests/integration/fuzz_replay.rs). Each body must never panic.
 
 use std::path::Path;
@@ -57,5 +57,18 @@ pub(crate) fn ird_json(data: &[u8]) {
             }
             let _ = checked.nested().count();
         }
+    }
+}
+
+/// Target `engine_response`: a datagram read by the batch UDP engine's in-place response reader
+/// (RFC 1035 §4.1) as the answer to a `NAPTR` query for its own question's name. Never a panic,
+/// and only messages hickory's full decoder accepts too are decided by the engine (anything else
+/// goes to the full client, whose results the batch must equal).
+pub(crate) fn engine_response(data: &[u8]) {
+    if altodisc_resolver::udp_engine::decides_response(data) {
+        assert!(
+            hickory_resolver::proto::op::Message::from_vec(data).is_ok(),
+            "the engine decided a message hickory's decoder rejects"
+        );
     }
 }

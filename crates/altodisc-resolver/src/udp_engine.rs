@@ -605,6 +605,19 @@ fn query_wire(id: u16, name: &DomainName, rd: bool) -> Vec<u8> {
     w
 }
 
+/// Whether the engine decides `response` itself, taken as the answer to a query for the name in
+/// its own question: `false` when the full client would decide it (or it is no response to a
+/// `NAPTR` question). Public for the fuzz target `engine_response`, which checks the reader's
+/// promise (module `wire`): every message decided here decodes with hickory's full decoder too.
+#[doc(hidden)]
+#[must_use]
+pub fn decides_response(response: &[u8]) -> bool {
+    let Some((qname, qtype, qclass, _)) = wire::question(response) else {
+        return false;
+    };
+    qtype == TYPE_NAPTR && qclass == 1 && wire::parse(response, qname.as_wire()).is_some()
+}
+
 /// The question name (lower-case wire form), type and class of a response, when it has exactly
 /// one question; `None` for anything that does not decode.
 #[cfg(test)]
@@ -1251,6 +1264,8 @@ mod tests {
     fn every_kind_of_response_is_decided_as_hickory_decided_it() {
         for (label, msg, decided) in cases() {
             check(label, &msg, Some(decided));
+            // The fuzz target's entry point decides as the engine does.
+            assert_eq!(decides_response(&msg), decided, "{label}");
             if decided {
                 let old = decide_hickory(
                     &qname(),

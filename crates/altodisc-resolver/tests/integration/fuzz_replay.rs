@@ -23,3 +23,8 @@ fn lease_file_inputs_replay_cleanly() {
 fn ird_json_inputs_replay_cleanly() {
     replay("ird_json", bodies::ird_json);
 }
+
+#[test]
+fn engine_response_inputs_replay_cleanly() {
+    replay("engine_response", bodies::engine_response);
+}
