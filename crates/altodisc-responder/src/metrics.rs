@@ -205,6 +205,8 @@ pub struct Metrics {
     rrl_slipped: AtomicU64,
     rrl_dropped: AtomicU64,
     tcp_connections: AtomicU64,
+    udp_workers: AtomicU64,
+    udp_workers_stopped: AtomicU64,
     /// By [`TcpShed`], in the order of `TCP_SHED_REASONS`.
     tcp_shed: [AtomicU64; TCP_SHED_REASONS.len()],
     busy_polls_datagram: AtomicU64,
@@ -235,6 +237,8 @@ impl Default for Metrics {
             rrl_slipped: AtomicU64::new(0),
             rrl_dropped: AtomicU64::new(0),
             tcp_connections: AtomicU64::new(0),
+            udp_workers: AtomicU64::new(0),
+            udp_workers_stopped: AtomicU64::new(0),
             tcp_shed: std::array::from_fn(|_| AtomicU64::new(0)),
             busy_polls_datagram: AtomicU64::new(0),
             busy_polls_expired: AtomicU64::new(0),
@@ -399,6 +403,30 @@ impl Metrics {
         }
     }
 
+    /// Counts a UDP receive loop that starts (`true`) or ends (`false`, at shutdown or when its
+    /// socket failed: see [`Self::udp_worker_failed`]).
+    pub fn udp_worker(&self, running: bool) {
+        if running {
+            inc(&self.udp_workers);
+        } else {
+            // Never below zero, whatever the order of calls.
+            let _ = self
+                .udp_workers
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
+    /// Counts a UDP receive loop that stopped because its socket can no longer be read.
+    pub fn udp_worker_failed(&self) {
+        inc(&self.udp_workers_stopped);
+    }
+
+    /// UDP receive loops running now.
+    #[must_use]
+    pub fn udp_workers_running(&self) -> u64 {
+        get(&self.udp_workers)
+    }
+
     /// Counts a TCP connection closed or refused for `reason`.
     pub fn tcp_shed(&self, reason: TcpShed) {
         if let Some(c) = TCP_SHED_REASONS
@@ -533,6 +561,7 @@ impl Metrics {
                 get(&self.busy_polls_expired),
             ],
             tcp_connections: get(&self.tcp_connections),
+            udp_workers: [get(&self.udp_workers), get(&self.udp_workers_stopped)],
             tcp_shed: TCP_SHED_REASONS
                 .iter()
                 .zip(&self.tcp_shed)
@@ -586,6 +615,8 @@ struct Snapshot {
     rrl: [u64; 2],
     busy_polls: [u64; 2],
     tcp_connections: u64,
+    /// UDP receive loops running, and stopped by a socket failure.
+    udp_workers: [u64; 2],
     /// (reason, count) for every [`TcpShed`] reason.
     tcp_shed: Vec<(&'static str, u64)>,
     /// (reason, count) for every TSIG failure reason.
@@ -816,7 +847,22 @@ impl Collector for Snapshot {
             "altodisc_tcp_connections",
             "Open TCP connections.",
             int(self.tcp_connections),
-        )
+        )?;
+        let [running, stopped] = self.udp_workers;
+        gauge(
+            e,
+            "altodisc_udp_workers",
+            "UDP receive loops (workers) serving now.",
+            int(running),
+        )?;
+        let metric = e.encode_descriptor(
+            "altodisc_udp_workers_failed",
+            "UDP receive loops that stopped because their socket could no longer be read \
+             (the error is logged); the other loops keep serving.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(stopped).encode(metric)
     }
 }
 

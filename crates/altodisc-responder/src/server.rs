@@ -36,9 +36,11 @@ use crate::index::ZoneIndex;
 use crate::metrics::{Metrics, RrlAction, Transport};
 use crate::rrl::{RateLimitConfig, RateLimiter, slip_response};
 use crate::xfr::TransferAcl;
+use receive_failure::{Next, ReceiveFailures, RunningWorker};
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod busy_poll;
+mod receive_failure;
 mod tcp;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod udp;
@@ -715,15 +717,26 @@ async fn udp_loop(socket: Arc<UdpSocket>, ctx: Arc<Ctx>, mut shutdown: watch::Re
     // Common queries are answered by the allocation-free fast path; the rest by hickory.
     let mut fast = FastPath::new();
     let mut reply = Vec::with_capacity(usize::from(crate::handler::MAX_UDP_PAYLOAD));
+    let running = RunningWorker::start(&ctx.metrics);
+    let mut failures = ReceiveFailures::default();
     loop {
         let (len, peer) = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(error) => {
-                    // ICMP errors from earlier sends surface here on some systems: keep going.
-                    debug!(%error, "UDP receive failed");
-                    continue;
+                Ok(x) => {
+                    failures.received();
+                    x
                 }
+                Err(error) => match failures.failed(&error) {
+                    Next::Retry => continue,
+                    Next::RetryAfterPause => {
+                        tokio::time::sleep(receive_failure::RETRY_PAUSE).await;
+                        continue;
+                    }
+                    Next::Stop => {
+                        running.stop_failed(socket.local_addr().ok(), &error);
+                        return;
+                    }
+                },
             },
             _ = shutdown.changed() => return,
         };

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use hickory_server::net::xfer::Protocol;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::busy_poll::{BusyPoll, PollToken};
+use super::receive_failure::{Next, RETRY_PAUSE, ReceiveFailures, RunningWorker};
 use super::{Ctx, MAX_UDP_QUERY, answer, formerr};
 use crate::fastpath::FastPath;
 use crate::metrics::{Metrics, RrlAction};
@@ -92,10 +93,10 @@ impl Batch {
         }
     }
 
-    /// Waits until datagrams are queued and reads up to [`BATCH`] of them: `Ok(0)` when a
-    /// receive failed (e.g. an ICMP error from an earlier send, reported on this socket),
-    /// `Err(WouldBlock)` when the socket's receive timeout passed without a datagram (the caller
-    /// looks at its shutdown signal and calls again).
+    /// Waits until datagrams are queued and reads up to [`BATCH`] of them: `Err(WouldBlock)`
+    /// when the socket's receive timeout passed without a datagram (the caller looks at its
+    /// shutdown signal and calls again), another error when the receive failed (see
+    /// [`super::receive_failure`] for what the caller makes of it).
     ///
     /// When the socket is empty and queries have been arriving fast enough (see
     /// [`super::busy_poll`]), the loop polls it for up to the budget, one non-blocking
@@ -148,9 +149,8 @@ impl Batch {
                 Ok(n)
             }
             Err(error) => {
-                debug!(%error, "UDP receive failed");
                 self.count = 0;
-                Ok(0)
+                Err(error)
             }
         }
     }
@@ -389,6 +389,8 @@ pub(super) fn udp_batch_loop(
     let mut batch = Batch::new(family, busy_poll);
     // Common queries are answered by the allocation-free fast path; the rest by hickory.
     let mut fast = FastPath::new();
+    let running = RunningWorker::start(&ctx.metrics);
+    let mut failures = ReceiveFailures::default();
     loop {
         // Ok(true): shutdown; Err: the server is gone.
         if shutdown.has_changed().is_err() || *shutdown.borrow() {
@@ -396,13 +398,21 @@ pub(super) fn udp_batch_loop(
         }
         match batch.fill(fd, token, &ctx.metrics) {
             Ok(0) => continue,
-            Ok(_) => {}
+            Ok(_) => failures.received(),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(error) => {
-                // This worker ends; the other workers of the socket keep serving it.
-                warn!(%error, "UDP socket no longer readable: this worker stops");
-                return;
-            }
+            Err(error) => match failures.failed(&error) {
+                Next::Retry => continue,
+                Next::RetryAfterPause => {
+                    std::thread::sleep(RETRY_PAUSE);
+                    continue;
+                }
+                Next::Stop => {
+                    // The other workers (of this socket, with a shared socket; of the others,
+                    // with one socket each) keep serving.
+                    running.stop_failed(socket.local_addr().ok(), &error);
+                    return;
+                }
+            },
         }
         runtime.block_on(batch.answer_all(ctx, &mut fast));
         batch.send_all(fd);
@@ -782,6 +792,129 @@ mod tests {
         sender.join().unwrap();
         assert_eq!(n, 1);
         assert_eq!(busy_polls(&metrics), (0, 0), "this loop did not poll");
+    }
+
+    /// Log lines written by `tracing` inside [`tracing::subscriber::with_default`].
+    #[derive(Clone, Default)]
+    struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl io::Write for CapturedLog {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A worker whose socket fails for good stops, says why in the log and the metrics, and a
+    /// worker of the same server on a working socket keeps answering. The failure is the
+    /// kernel's own: the failing worker is given `/dev/null`'s descriptor where its socket
+    /// should be, so every `recvmmsg` fails with ENOTSOCK (before, such an error was retried at
+    /// once, forever: a loop spinning a CPU while serving nothing).
+    #[test]
+    fn a_worker_whose_socket_fails_stops_and_the_others_keep_serving() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ctx = Arc::new(ctx());
+        let (stop, shutdown) = watch::channel(false);
+        let server = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        blocking(&server).unwrap();
+        let to = server.local_addr().unwrap();
+        let healthy = {
+            let (ctx, shutdown, handle) = (ctx.clone(), shutdown.clone(), runtime.handle().clone());
+            std::thread::spawn(move || {
+                udp_batch_loop(
+                    &server,
+                    &ctx,
+                    &handle,
+                    &shutdown,
+                    &PollToken::default(),
+                    Duration::ZERO,
+                );
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ctx.metrics.udp_workers_running() < 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            ctx.metrics.udp_workers_running(),
+            1,
+            "the healthy worker runs"
+        );
+
+        let not_a_socket = std::fs::File::open("/dev/null").unwrap();
+        let broken = StdUdpSocket::from(std::os::fd::OwnedFd::from(not_a_socket));
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        let (ended, on_end) = std::sync::mpsc::channel();
+        let failing = {
+            let (ctx, shutdown, handle) = (ctx.clone(), shutdown.clone(), runtime.handle().clone());
+            std::thread::spawn(move || {
+                tracing::subscriber::with_default(subscriber, || {
+                    udp_batch_loop(
+                        &broken,
+                        &ctx,
+                        &handle,
+                        &shutdown,
+                        &PollToken::default(),
+                        Duration::ZERO,
+                    );
+                });
+                let _ = ended.send(());
+            })
+        };
+        // A loop that retried would still run: end both loops then, and fail.
+        if on_end.recv_timeout(Duration::from_secs(10)).is_err() {
+            stop.send(true).unwrap();
+            let _ = (failing.join(), healthy.join());
+            panic!("the worker on a failed socket did not stop within 10 s");
+        }
+        failing.join().unwrap();
+        let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("UDP socket can no longer be read"))
+            .unwrap_or_else(|| panic!("no stop logged: {log}"));
+        assert!(line.contains("WARN"), "{line}");
+        assert!(
+            line.contains("non-socket"),
+            "the kernel's error is named: {line}"
+        );
+        assert!(line.contains("still_serving=1"), "{line}");
+        assert_eq!(log.lines().count(), 1, "one line, no retries logged: {log}");
+        let text = ctx.metrics.render(&ctx.handler.index().load());
+        assert_eq!(metric(&text, "altodisc_udp_workers_failed_total "), 1);
+        assert_eq!(metric(&text, "altodisc_udp_workers "), 1);
+
+        // The other worker still answers, as the one-datagram path would.
+        let client = client("127.0.0.1:0").unwrap();
+        let peer = client.local_addr().unwrap();
+        for id in 1..=3 {
+            let q = query(
+                id,
+                "10.2.0.192.in-addr.arpa.",
+                RecordType::NAPTR,
+                Some(1232),
+            );
+            client.send_to(&q, to).unwrap();
+            let expected = runtime.block_on(single(&q, peer)).unwrap();
+            assert_eq!(recv(&client), expected, "query {id}");
+        }
+
+        stop.send(true).unwrap();
+        healthy.join().unwrap();
+        assert_eq!(ctx.metrics.udp_workers_running(), 0, "both loops ended");
     }
 
     /// The whole server with polling on under steady traffic: every reply is the one the
