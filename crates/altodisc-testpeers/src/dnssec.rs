@@ -164,20 +164,21 @@ impl SignedKnot {
             UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io_err("bind probe socket"))?;
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .map_err(io_err("probe timeout"))?;
-        let mut id: u16 = 0x5100;
+        let first_id: u16 = 0x5100;
+        let mut id = first_id;
         while Instant::now() < deadline {
             id = id.wrapping_add(1);
             if let Some(q) = dns_query(origin, 48, id)
                 && sock.send_to(&q, self.addr()).is_ok()
+                && crate::probe_answer(
+                    &sock,
+                    self.addr(),
+                    (first_id, id),
+                    Duration::from_millis(300),
+                    |answer| answer.get(6..8).is_some_and(|an| an != [0, 0]),
+                )
             {
-                let mut buf = [0u8; 4096];
-                if let Ok((n, _)) = sock.recv_from(&mut buf)
-                    && n >= 12
-                    && buf[0..2] == id.to_be_bytes()
-                    && u16::from_be_bytes([buf[6], buf[7]]) >= 1
-                {
-                    return Ok(());
-                }
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -270,7 +271,8 @@ impl Unbound {
             UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io_err("bind probe socket"))?;
         sock.set_read_timeout(Some(Duration::from_millis(300)))
             .map_err(io_err("probe timeout"))?;
-        let mut id: u16 = 0x6100;
+        let first_id: u16 = 0x6100;
+        let mut id = first_id;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().map_err(io_err("poll unbound"))? {
                 return Err(PeerError::Io {
@@ -281,14 +283,17 @@ impl Unbound {
             id = id.wrapping_add(1);
             if let Some(mut q) = dns_query(zone, 6, id) {
                 q[2] = 0x01; // RD
-                if sock.send_to(&q, self.addr).is_ok() {
-                    let mut buf = [0u8; 4096];
-                    if let Ok((n, _)) = sock.recv_from(&mut buf)
-                        && n >= 12
-                        && buf[0..2] == id.to_be_bytes()
-                    {
-                        return Ok(());
-                    }
+                // Any answer (SERVFAIL too) to any probe shows that unbound serves.
+                if sock.send_to(&q, self.addr).is_ok()
+                    && crate::probe_answer(
+                        &sock,
+                        self.addr,
+                        (first_id, id),
+                        Duration::from_millis(300),
+                        |_| true,
+                    )
+                {
+                    return Ok(());
                 }
             }
             std::thread::sleep(Duration::from_millis(100));

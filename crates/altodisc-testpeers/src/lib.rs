@@ -711,6 +711,46 @@ impl Drop for Peer {
     }
 }
 
+/// Reads responses from `from` on the probe socket `sock` (its read timeout bounds each read)
+/// until one whose ID is in `first_id..=last_id` (wrapping) satisfies `accept`, or `wait` passes.
+///
+/// A peer that is slow to answer (a cold resolver, a loaded machine) answers an earlier probe
+/// after the prober has sent the next one. Reading one datagram per probe would then always read
+/// the previous probe's answer, a step behind forever; reading until the wanted one drains them,
+/// and an answer to any probe of this socket counts, since it shows the same thing.
+pub(crate) fn probe_answer(
+    sock: &UdpSocket,
+    from: SocketAddr,
+    (first_id, last_id): (u16, u16),
+    wait: Duration,
+    accept: impl Fn(&[u8]) -> bool,
+) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+            return false;
+        };
+        let Some(message) = buf.get(..n) else {
+            continue;
+        };
+        let Some(id) = message
+            .get(..2)
+            .map(|id| u16::from_be_bytes([id[0], id[1]]))
+        else {
+            continue;
+        };
+        if peer == from
+            && n >= 12
+            && id.wrapping_sub(first_id) <= last_id.wrapping_sub(first_id)
+            && accept(message)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Sends one SOA query and reports whether an authoritative NOERROR answer came back (or, when
 /// `any_answer`, whether any response came back).
 fn probe_soa(sock: &UdpSocket, to: SocketAddr, origin: &str, id: u16, any_answer: bool) -> bool {
