@@ -207,7 +207,8 @@ impl Batch {
         } = self;
         *queued = 0;
         let index = ctx.handler.index().load_full();
-        if ctx.fast_path {
+        // One datagram has nothing to overlap its loads with (a batch at low rates).
+        if ctx.fast_path && *count > 1 {
             let mut queries: [&[u8]; BATCH] = [&[]; BATCH];
             for ((query, got), buffer) in queries
                 .iter_mut()
