@@ -11,7 +11,10 @@
 //! uncompressed wire form shared by equal RRsets), not a few allocations per name. RDATA is
 //! checked once at load by decoding it (each distinct value once) and turned into hickory
 //! records only when it is answered. A zone is built record by record ([`ZoneBuilder`]), so a
-//! zone file can be streamed into the index without holding its records twice.
+//! zone file can be streamed into the index without holding its records twice. A finished zone
+//! finds names through a flat open-addressing table whose slot follows from the name's hash, so
+//! the UDP fast path can prefetch the look-ups of a whole batch of queries
+//! ([`ZoneData::prefetch_slot`]).
 //!
 //! Answer semantics (docs/decisions.md, responder step 4), per RFC 1034 §4.3.2:
 //!
