@@ -995,10 +995,10 @@ impl ZoneData {
         (origin == &*self.origin_key).then_some(rel)
     }
 
-    /// Batched look-ups, first of three prefetch steps (see [`Frozen`]): starts loading the
-    /// table slot of the name `key` (lowercase wire form) and returns its hash for
-    /// [`Self::prefetch_node`]; `None` when [`Self::fast_lookup`] will not search this zone.
-    /// Only a hint to the CPU's caches: no answer depends on it.
+    /// Batched look-ups, first of three prefetch steps (the flat table of the module notes):
+    /// starts loading the table slot of the name `key` (lowercase wire form) and returns its
+    /// hash for [`Self::prefetch_node`]; `None` when [`Self::fast_lookup`] will not search this
+    /// zone. Only a hint to the CPU's caches: no answer depends on it.
     #[must_use]
     pub fn prefetch_slot(&self, key: &[u8]) -> Option<u32> {
         if self.has_cuts || self.signed {
