@@ -115,13 +115,9 @@ impl FastPath {
         let parsed = parse_query(query)?;
         self.refresh(guard);
         let key = parsed.key.get(..parsed.qname.len())?;
-        let found = if guard.zone_count() <= SCAN_ZONES {
-            match closest_zone(guard, key) {
-                Some(zone) => zone.fast_lookup(key, parsed.qtype),
-                None => FastLookup::Refused,
-            }
-        } else {
-            guard.fast_lookup(key, parsed.qtype)
+        let found = match zone_of(guard, key) {
+            Some(zone) => zone.fast_lookup(key, parsed.qtype),
+            None => FastLookup::Refused,
         };
         let rcode = encode(&parsed, found, &self.zones, out)?;
         if let FastLookup::Positive { zone, .. } | FastLookup::Negative { zone, .. } = found {
@@ -133,6 +129,31 @@ impl FastPath {
             qtype: RecordType::from(parsed.qtype),
             rcode,
         })
+    }
+
+    /// Prefetches what the look-ups of the fast-path `queries` (a batch of datagrams) will read:
+    /// three passes over the batch, each starting the memory loads of every query (table slot,
+    /// then node, then name and RRset; see `index::Frozen`) before the next pass needs them, so
+    /// the loads of the batch overlap instead of each query waiting for its own in turn. Only a
+    /// hint to the CPU's caches: the answers are the same without it.
+    pub fn prefetch(&self, guard: &ZoneIndex, queries: &[&[u8]]) {
+        for chunk in queries.chunks(PREFETCH_AT_ONCE) {
+            let mut pending: [Option<(&ZoneData, u32)>; PREFETCH_AT_ONCE] =
+                [None; PREFETCH_AT_ONCE];
+            for (slot, query) in pending.iter_mut().zip(chunk) {
+                *slot = parse_query(query).and_then(|parsed| {
+                    let key = parsed.key.get(..parsed.qname.len())?;
+                    let zone = zone_of(guard, key)?;
+                    Some((zone, zone.prefetch_slot(key)?))
+                });
+            }
+            for slot in &mut pending {
+                *slot = slot.and_then(|(zone, h)| Some((zone, zone.prefetch_node(h)?)));
+            }
+            for (zone, n) in pending.iter().flatten() {
+                zone.prefetch_data(*n);
+            }
+        }
     }
 
     fn refresh(&mut self, current: &Arc<ZoneIndex>) {
@@ -148,6 +169,18 @@ impl FastPath {
 /// origin, which is cheaper than hashing every suffix of QNAME (one hash look-up per label until
 /// an origin matches); with more zones, the hashed search of the index is used.
 const SCAN_ZONES: usize = 8;
+
+/// Queries whose look-ups are prefetched together (a UDP batch is at most this long).
+const PREFETCH_AT_ONCE: usize = 64;
+
+/// The zone that answers for `key` (lowercase wire form), if any.
+fn zone_of<'z>(index: &'z ZoneIndex, key: &[u8]) -> Option<&'z ZoneData> {
+    if index.zone_count() <= SCAN_ZONES {
+        closest_zone(index, key)
+    } else {
+        index.find_zone(key)
+    }
+}
 
 /// The most specific zone whose origin is `key` or an ancestor of it (lowercase wire forms).
 fn closest_zone<'z>(index: &'z ZoneIndex, key: &[u8]) -> Option<&'z ZoneData> {

@@ -189,7 +189,8 @@ impl Batch {
     }
 
     /// Answers every datagram of the batch into the reply buffers, like the one-datagram loop:
-    /// no answer to port 0 or to responses, the fast path first, then hickory, then RRL.
+    /// no answer to port 0 or to responses, the fast path first, then hickory, then RRL. The
+    /// fast path's look-ups of the whole batch are prefetched first ([`FastPath::prefetch`]).
     ///
     /// Latency metric: one clock read per fast-path query instead of two; a query's time runs
     /// from the end of the previous one in the batch (or from the receive), so it is still the
@@ -206,7 +207,22 @@ impl Batch {
         } = self;
         *queued = 0;
         let index = ctx.handler.index().load_full();
+        // The prefetch below is time spent on the batch's queries: it counts in the first one's.
         let mut clock = Instant::now();
+        // One datagram has nothing to overlap its loads with (a batch at low rates).
+        if ctx.fast_path && *count > 1 {
+            let mut queries: [&[u8]; BATCH] = [&[]; BATCH];
+            for ((query, got), buffer) in queries
+                .iter_mut()
+                .zip(received.iter().take(*count))
+                .zip(buffers.chunks_exact(MAX_UDP_QUERY))
+            {
+                if !got.truncated {
+                    *query = buffer.get(..got.len).unwrap_or_default();
+                }
+            }
+            fast.prefetch(&index, queries.get(..*count).unwrap_or_default());
+        }
         for (i, got) in received.iter().take(*count).enumerate() {
             let Some(raw) = got.peer else { continue };
             // Port 0 cannot be answered (and is a spoofing tell).
