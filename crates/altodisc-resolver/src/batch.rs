@@ -189,7 +189,10 @@ where
         });
     let mut results = stream::iter(inputs)
         .map(|(line_no, input)| async move {
-            let r = xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options).await;
+            let r = match xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options) {
+                Ok(walk) => Ok(walk.await),
+                Err(e) => Err(e),
+            };
             (line_no, r)
         })
         .buffered(options.concurrency.max(1));
@@ -400,7 +403,7 @@ mod row {
             mut rungs: Option<&mut RungCache>,
         ) -> io::Result<()> {
             self.raw(b"{\"candidates\":");
-            self.list(&o.candidates, Self::candidate)?;
+            self.list(o.matched_candidates(), Self::candidate)?;
             self.raw(b",\"degraded\":");
             self.bool(o.degraded);
             self.raw(b",\"elapsed_ms\":");

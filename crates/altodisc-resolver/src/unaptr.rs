@@ -24,7 +24,9 @@ use altodisc_proto::walk::{
 };
 use serde_json::{Value, json};
 
-use crate::source::{FailureReason, LookupFailure, NaptrAnswer, NaptrSource, QueryTrace};
+use crate::source::{
+    Boxed, FailureReason, Lookup, LookupFailure, NaptrAnswer, NaptrSource, QueryTrace,
+};
 
 /// Default cap on non-terminal chasing depth. No RFC sets one; RFC 3958 §3.2 says "shallower is
 /// better" (docs/decisions.md, resolver step 1).
@@ -327,6 +329,16 @@ pub async fn resolve_unaptr<S: NaptrSource + ?Sized>(
     wanted: &[WantedService],
     options: &UnaptrOptions,
 ) -> UnaptrOutcome {
+    resolve_with(&Boxed(source), start, wanted, options).await
+}
+
+/// [`resolve_unaptr`] over any [`Lookup`]: batch mode walks over its cache directly.
+pub(crate) async fn resolve_with<L: Lookup + ?Sized>(
+    source: &L,
+    start: &DomainName,
+    wanted: &[WantedService],
+    options: &UnaptrOptions,
+) -> UnaptrOutcome {
     let mut walk = UnaptrWalk::new(start.clone(), wanted, options.walk_options());
     let mut queries = Vec::new();
     // DNSSEC state of each positive answer, by query name; a candidate takes the worst over the
@@ -335,7 +347,7 @@ pub async fn resolve_unaptr<S: NaptrSource + ?Sized>(
     let mut states = States::default();
     loop {
         if let Some(name) = walk.next_query() {
-            let lookup = source.lookup_naptr(&name).await;
+            let lookup = source.lookup(&name).await;
             if queries.is_empty() {
                 queries = lookup.queries;
             } else {
