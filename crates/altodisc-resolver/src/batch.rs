@@ -14,8 +14,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use altodisc_proto::service::WantedService;
-use futures_util::StreamExt as _;
+use futures_util::future::{self, Either};
 use futures_util::stream;
+use futures_util::{FutureExt as _, StreamExt as _};
 use serde_json::{Value, json};
 
 use crate::cache::CachedSource;
@@ -188,13 +189,15 @@ where
             (i + 1, l)
         });
     let mut results = stream::iter(inputs)
-        .map(|(line_no, input)| async move {
-            let r = match xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options) {
-                Ok(walk) => Ok(walk.await),
-                Err(e) => Err(e),
-            };
-            (line_no, r)
-        })
+        // Combinators rather than an `async` block: a block that awaits the walk it was given
+        // holds the walk's future twice (once as it came, once as awaited), and each address's
+        // future is a heap allocation of that size.
+        .map(
+            |(line_no, input)| match xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options) {
+                Ok(walk) => Either::Left(walk.map(move |o| (line_no, Ok(o)))),
+                Err(e) => Either::Right(future::ready((line_no, Err(e)))),
+            },
+        )
         .buffered(options.concurrency.max(1));
     let mut summary = BatchSummary::default();
     // One row's JSON, reused for every row.

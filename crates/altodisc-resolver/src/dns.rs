@@ -602,6 +602,23 @@ impl DnsSource {
         let fb = self.fallback.as_ref()?;
         (!fb.covers(name) && !fb.root_reachable().await).then_some(DnssecState::Indeterminate)
     }
+
+    /// [`Self::unvalidated_state`] when it is known without waiting: always, except before the
+    /// one probe of the root's keys has finished (`None` then). Lets the batch's engine skip
+    /// the future of the probe on every lookup once it is known.
+    pub(crate) fn unvalidated_state_now(&self, name: &DomainName) -> Option<Option<DnssecState>> {
+        if !self.mode.validates() {
+            return Some(Some(DnssecState::Unchecked));
+        }
+        let Some(fb) = self.fallback.as_ref() else {
+            return Some(None);
+        };
+        if fb.covers(name) {
+            return Some(None);
+        }
+        let reachable = *fb.root_reachable.get()?;
+        Some((!reachable).then_some(DnssecState::Indeterminate))
+    }
 }
 
 impl Fallback {
