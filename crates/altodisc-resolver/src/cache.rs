@@ -235,11 +235,12 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
         }
     }
 
-    fn evict(&self, name: &DomainName, slot: &Slot) {
+    /// Removes the slot of `name` if it is still the one numbered `id`.
+    fn evict(&self, name: &DomainName, id: u64) {
         let mut buf = [0_u8; 255];
         let key = key_of(name, &mut buf);
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if slots.get(&*key).is_some_and(|s| s.id == slot.id) {
+        if slots.get(&*key).is_some_and(|s| s.id == id) {
             slots.remove(&*key);
         }
     }
@@ -280,11 +281,14 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
             }
             Lookup::Wait(slot, started) => (slot, started),
         };
-        let entry = slot.query.clone().await;
+        // The slot's own handle is awaited (not a clone of it): a smaller future, one `Shared`
+        // handle fewer to register and drop.
+        let id = slot.id;
+        let entry = slot.query.await;
         if entry.expires.is_none() {
             // Temporary failures are never cached (the xdom retry must really ask again); callers
             // that waited on this very query share its result.
-            self.evict(name, &slot);
+            self.evict(name, id);
         }
         if started {
             // The caller that started the query sees its real trace. When that caller was
@@ -364,7 +368,8 @@ impl WalkMemo<'_> {
                 _ => return Settled::Nothing,
             }
         };
-        let entry = slot.query.clone().await;
+        let id = slot.id;
+        let entry = slot.query.await;
         if entry.expires.is_some_and(|t| Instant::now() < t) {
             return Settled::Cached;
         }
@@ -372,12 +377,20 @@ impl WalkMemo<'_> {
             let mut buf = [0_u8; 255];
             let key = key_of(start, &mut buf);
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            if slots.get(&*key).is_some_and(|s| s.id == slot.id) {
+            if slots.get(&*key).is_some_and(|s| s.id == id) {
                 slots.remove(&*key);
             }
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
         Settled::Answered(cached_copy(start, &entry))
+    }
+
+    /// Whether a query for `name` is in flight (started by another caller, not finished).
+    pub(crate) fn in_flight(&self, name: &DomainName) -> bool {
+        let mut buf = [0_u8; 255];
+        let key = key_of(name, &mut buf);
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.get(&*key).is_some_and(|s| s.query.peek().is_none())
     }
 
     /// The kept outcome for `start`, when still valid; its lookups count as cache hits, as they

@@ -255,16 +255,13 @@ pub async fn xdom<S: NaptrSource + ?Sized>(
         source,
     })?;
     let rungs = ladder_rungs(&prefix, lengths);
-    Ok(xdom_rungs(
-        &Boxed(source),
-        None,
-        input.to_owned(),
-        prefix,
-        rungs,
+    let ctx = Ctx {
+        source: &Boxed(source),
+        memo: None,
         wanted,
         options,
-    )
-    .await)
+    };
+    Ok(xdom_rungs(ctx, input.to_owned(), prefix, rungs).await)
 }
 
 /// The parsed input and its ladder's prefix lengths (RFC 8686 §3.1–§3.4).
@@ -293,16 +290,13 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
             first_attempt: None,
         })
         .collect();
-    xdom_rungs(
-        &Boxed(source),
-        None,
-        input.to_owned(),
-        ladder.input,
-        rungs,
+    let ctx = Ctx {
+        source: &Boxed(source),
+        memo: None,
         wanted,
         options,
-    )
-    .await
+    };
+    xdom_rungs(ctx, input.to_owned(), ladder.input, rungs).await
 }
 
 /// [`xdom`] with U-NAPTR outcomes reused from `memo` (batch mode; see [`WalkMemo`]).
@@ -327,15 +321,13 @@ pub(crate) fn xdom_memo<'a, L: Lookup + ?Sized>(
         Err(source) => return Err(XdomError::Input { input, source }),
     };
     let rungs = ladder_rungs(&prefix, lengths);
-    Ok(xdom_rungs(
+    let ctx = Ctx {
         source,
-        Some(memo),
-        input,
-        prefix,
-        rungs,
+        memo: Some(memo),
         wanted,
         options,
-    ))
+    };
+    Ok(xdom_rungs(ctx, input, prefix, rungs))
 }
 
 /// The ladder names of `lengths` (RFC 8686 Table 1, longest first) for `prefix`, none looked
@@ -354,32 +346,30 @@ fn ladder_rungs(prefix: &IpPrefix, lengths: &[u8]) -> Vec<LadderResult> {
         .collect()
 }
 
+/// What every walk of one xdom run shares, handed down by reference: each layer of the walk's
+/// future kept its own copy of these references before (every batch address's future is one
+/// heap allocation, kept below glibc's large-request size, see `resolve_with`).
+struct Ctx<'a, L: ?Sized> {
+    source: &'a L,
+    memo: Option<&'a WalkMemo<'a>>,
+    wanted: &'a [WantedService],
+    options: &'a XdomOptions,
+}
+
 /// XDOMDISC over ladder names already built, in ladder order.
 async fn xdom_rungs<L: Lookup + ?Sized>(
-    source: &L,
-    memo: Option<&WalkMemo<'_>>,
+    ctx: Ctx<'_, L>,
     input: String,
     prefix: IpPrefix,
     mut rungs: Vec<LadderResult>,
-    wanted: &[WantedService],
-    options: &XdomOptions,
 ) -> XdomOutcome {
     let started = Instant::now();
     let all = Indices::below(rungs.len());
     let mut queries = Vec::new();
-    run_round(
-        source,
-        memo,
-        &mut rungs,
-        &all,
-        wanted,
-        options,
-        &mut queries,
-    )
-    .await;
+    run_round(&ctx, &mut rungs, &all, &mut queries).await;
 
     let mut winner = decide(&rungs);
-    if winner.is_none() && options.retry_temporary {
+    if winner.is_none() && ctx.options.retry_temporary {
         let mut temp = Indices::default();
         for (i, r) in rungs.iter().enumerate() {
             if r.status().is_some_and(crate::unaptr::status_is_temporary) {
@@ -395,16 +385,7 @@ async fn xdom_rungs<L: Lookup + ?Sized>(
             }
             // Boxed: rare, and its state would otherwise double the size of every address's
             // future.
-            Box::pin(run_round(
-                source,
-                memo,
-                &mut rungs,
-                &temp,
-                wanted,
-                options,
-                &mut queries,
-            ))
-            .await;
+            Box::pin(run_round(&ctx, &mut rungs, &temp, &mut queries)).await;
             for (i, o) in first {
                 let r = &mut rungs[i];
                 if r.outcome.is_some() {
@@ -423,7 +404,7 @@ async fn xdom_rungs<L: Lookup + ?Sized>(
                 .iter()
                 .any(|r| r.status().is_some_and(crate::unaptr::status_is_temporary));
             // Batch mode (a memo) reads them from the matched name (see `xdom_memo`).
-            let candidates = match (&rungs[w].outcome, memo) {
+            let candidates = match (&rungs[w].outcome, ctx.memo) {
                 (Some(o), None) => o.candidates.clone(),
                 _ => Vec::new(),
             };
@@ -484,19 +465,16 @@ fn decided(rungs: &[LadderResult], pending: &Indices) -> bool {
 /// U-NAPTR from `name`, or its memoised outcome (`recall`: look in the memo first; off when
 /// the caller just did).
 async fn walk<L: Lookup + ?Sized>(
-    source: &L,
-    memo: Option<&WalkMemo<'_>>,
+    ctx: &Ctx<'_, L>,
     recall: bool,
     name: &DomainName,
-    wanted: &[WantedService],
-    options: &XdomOptions,
 ) -> Arc<UnaptrOutcome> {
     // One call of `resolve_with`, whatever the path: each call site is a state of this future
     // of its own, and their states were not overlapped (three walks' worth, 2.3 kB per address
     // in a batch, above glibc's thread cache size: every address's task took malloc's slow
     // path).
     let mut answer = None;
-    if let Some(memo) = memo {
+    if let Some(memo) = ctx.memo {
         if let Some(o) = recall.then(|| memo.recall(name)).flatten() {
             return o;
         }
@@ -514,12 +492,12 @@ async fn walk<L: Lookup + ?Sized>(
         }
     }
     let first = FirstAnswer {
-        source,
+        source: ctx.source,
         name,
         answer: Mutex::new(answer),
     };
-    let o = Arc::new(resolve_with(&first, name, wanted, &options.unaptr).await);
-    if let Some(memo) = memo {
+    let o = Arc::new(resolve_with(&first, name, ctx.wanted, &ctx.options.unaptr).await);
+    if let Some(memo) = ctx.memo {
         memo.remember(name, &o);
     }
     o
@@ -555,11 +533,16 @@ impl<L: Lookup + ?Sized> Lookup for FirstAnswer<'_, L> {
 
 /// Indices into a ladder: a bit set instead of a `Vec` per address and round (the ladders of
 /// RFC 8686 Table 1 have 4 names for IPv4 and 13 for IPv6); an index from 64 on, which a
-/// ladder built by hand could have, goes to `more`.
+/// ladder built by hand could have, goes to `more` (boxed: the set lives in every address's
+/// future, which is kept below glibc's large-request size, see `resolve_with`).
 #[derive(Debug, Clone, Default)]
 struct Indices {
     bits: u64,
-    more: Vec<usize>,
+    #[expect(
+        clippy::box_collection,
+        reason = "8 octets instead of a Vec's 24 in every batch address's future; never used by the ladders of RFC 8686"
+    )]
+    more: Option<Box<Vec<usize>>>,
 }
 
 impl Indices {
@@ -579,32 +562,40 @@ impl Indices {
     fn insert(&mut self, i: usize) {
         match Self::bit(i) {
             Some(bit) => self.bits |= bit,
-            None if !self.more.contains(&i) => self.more.push(i),
-            None => {}
+            None => {
+                let more = self.more.get_or_insert_with(Box::default);
+                if !more.contains(&i) {
+                    more.push(i);
+                }
+            }
         }
     }
 
     fn remove(&mut self, i: usize) {
         match Self::bit(i) {
             Some(bit) => self.bits &= !bit,
-            None => self.more.retain(|&m| m != i),
+            None => {
+                if let Some(more) = &mut self.more {
+                    more.retain(|&m| m != i);
+                }
+            }
         }
     }
 
     fn contains(&self, i: usize) -> bool {
         match Self::bit(i) {
             Some(bit) => self.bits & bit != 0,
-            None => self.more.contains(&i),
+            None => self.more.as_ref().is_some_and(|m| m.contains(&i)),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.bits == 0 && self.more.is_empty()
+        self.bits == 0 && self.more.as_ref().is_none_or(|m| m.is_empty())
     }
 
     fn clear(&mut self) {
         self.bits = 0;
-        self.more.clear();
+        self.more = None;
     }
 
     /// The one index, when there is exactly one.
@@ -625,28 +616,25 @@ impl Indices {
             bits &= bits - 1;
             usize::try_from(i).ok()
         })
-        .chain(self.more.iter().copied())
+        .chain(self.more.iter().flat_map(|m| m.iter().copied()))
     }
 }
 
 async fn run_round<L: Lookup + ?Sized>(
-    source: &L,
-    memo: Option<&WalkMemo<'_>>,
+    ctx: &Ctx<'_, L>,
     rungs: &mut [LadderResult],
     which: &Indices,
-    wanted: &[WantedService],
-    options: &XdomOptions,
     queries: &mut Vec<QueryTrace>,
 ) {
-    if options.sequential {
+    if ctx.options.sequential {
         for i in which.iter() {
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
             // Boxed: its state would otherwise be a second walk's inside every round's future
             // (sequential mode is not the batch's default).
-            let o = Box::pin(walk(source, memo, true, &name, wanted, options)).await;
-            if options.collect_queries {
+            let o = Box::pin(walk(ctx, true, &name)).await;
+            if ctx.options.collect_queries {
                 queries.extend(o.queries.iter().cloned());
             }
             let found = o.found();
@@ -659,10 +647,12 @@ async fn run_round<L: Lookup + ?Sized>(
     }
     let round_started = tokio::time::Instant::now();
     let mut pending = which.clone();
+    // Names whose query another input of the batch has in flight, looked up after the others.
+    let mut deferred = Indices::default();
     // Memoised outcomes first, without a task each: in a batch most ladder names above R32 are
     // answered from the memo, and a task per name was a visible share of each address (the
     // `FuturesUnordered` allocation); only the rest are looked up concurrently.
-    if let Some(m) = memo {
+    if let Some(m) = ctx.memo {
         let mut recalled = false;
         for i in which.iter() {
             if let Some(o) = rungs.get(i).and_then(|r| m.recall(&r.name)) {
@@ -674,25 +664,39 @@ async fn run_round<L: Lookup + ?Sized>(
         if recalled && decided(rungs, &pending) {
             pending.clear();
         }
-    }
-    if let Some(i) = pending.single() {
-        // One name left (in a batch, usually the R32: the others came from the memo): awaited
-        // directly, without a `FuturesUnordered` and its task allocation. As the only lookup it
-        // always completes, so nothing is abandoned.
-        if let Some(r) = rungs.get(i) {
-            // The memo was asked above.
-            let o = walk(source, memo, false, &r.name, wanted, options).await;
-            rungs[i].outcome = Some(o);
-            pending.clear();
+        // A name another address is already looking up (the R24, R16 or R8 of a /24 whose
+        // first addresses are still in flight: two thirds of the addresses of the benchmark
+        // met one) gets no task of its own. Its query is on the wire already, so waiting for
+        // it after the names this address must query itself costs no time, and a walk of it
+        // would only wait for that query first (`WalkMemo::settle`). It is walked below, in
+        // ladder order, only while the answer still depends on it: the same walk from the same
+        // cache when it is needed; when a more specific name decides first, no walk (as when
+        // its task was dropped). Only with more than one name left, and never the first of
+        // them: those are awaited directly anyway.
+        if pending.single().is_none() {
+            for i in pending.iter().skip(1) {
+                if rungs.get(i).is_some_and(|r| m.in_flight(&r.name)) {
+                    deferred.insert(i);
+                }
+            }
         }
-    } else if !pending.is_empty() {
+    }
+    let mut now = pending.clone();
+    for i in deferred.iter() {
+        now.remove(i);
+    }
+    let mut next = now.single();
+    if next.is_some() {
+        // One name to query (in a batch, usually the R32: the others came from the memo):
+        // awaited directly below, without a `FuturesUnordered` and its task allocations.
+    } else if !now.is_empty() {
         let mut in_flight = FuturesUnordered::new();
-        for i in pending.iter() {
+        for i in now.iter() {
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
             in_flight.push(async move {
-                let o = walk(source, memo, false, &name, wanted, options).await;
+                let o = walk(ctx, false, &name).await;
                 (i, o)
             });
         }
@@ -705,7 +709,37 @@ async fn run_round<L: Lookup + ?Sized>(
             }
         }
     }
-    if !options.collect_queries {
+    // The one name to query, then the deferred names in ladder order, one at a time, while
+    // the answer still depends on them. One await point, and little state kept across it: this
+    // is part of every batch address's future.
+    let mut after = 0;
+    loop {
+        let i = match next.take() {
+            Some(i) => i,
+            None => match deferred.iter().find(|&d| d >= after) {
+                Some(d) => {
+                    after = d + 1;
+                    d
+                }
+                None => break,
+            },
+        };
+        if decided(rungs, &pending) {
+            break;
+        }
+        if !pending.contains(i) {
+            continue;
+        }
+        // The memo was asked above; a deferred name's walk may have been memoised by another
+        // address since.
+        let recall = deferred.contains(i);
+        if let Some(r) = rungs.get(i) {
+            let o = walk(ctx, recall, &r.name).await;
+            rungs[i].outcome = Some(o);
+        }
+        pending.remove(i);
+    }
+    if !ctx.options.collect_queries {
         return;
     }
     // Queries in ladder order (not completion order), so traces read top-down. A lookup dropped
