@@ -193,12 +193,19 @@ fn read_lines(
         Box::new(io::BufReader::new(std::fs::File::open(path)?))
     };
     Ok(reader.split(b'\n').map_while(move |line| match line {
-        // Invalid UTF-8 becomes an invalid line (an error object), not a failed run.
-        Ok(line) => Some(
-            String::from_utf8_lossy(&line)
+        // Invalid UTF-8 becomes an invalid line (an error object), not a failed run. Valid
+        // lines keep the bytes read (no copy per line).
+        Ok(line) => Some(match String::from_utf8(line) {
+            Ok(mut text) => {
+                while text.ends_with('\r') {
+                    text.pop();
+                }
+                text
+            }
+            Err(e) => String::from_utf8_lossy(e.as_bytes())
                 .trim_end_matches('\r')
                 .to_owned(),
-        ),
+        }),
         Err(e) => {
             *error.borrow_mut() = Some(e);
             None

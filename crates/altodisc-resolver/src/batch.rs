@@ -14,8 +14,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use altodisc_proto::service::WantedService;
-use futures_util::StreamExt as _;
+use futures_util::future::{self, Either};
 use futures_util::stream;
+use futures_util::{FutureExt as _, StreamExt as _};
 use serde_json::{Value, json};
 
 use crate::cache::CachedSource;
@@ -188,10 +189,15 @@ where
             (i + 1, l)
         });
     let mut results = stream::iter(inputs)
-        .map(|(line_no, input)| async move {
-            let r = xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options).await;
-            (line_no, r)
-        })
+        // Combinators rather than an `async` block: a block that awaits the walk it was given
+        // holds the walk's future twice (once as it came, once as awaited), and each address's
+        // future is a heap allocation of that size.
+        .map(
+            |(line_no, input)| match xdom_memo(cache_ref, memo_ref, input, wanted, xdom_options) {
+                Ok(walk) => Either::Left(walk.map(move |o| (line_no, Ok(o)))),
+                Err(e) => Either::Right(future::ready((line_no, Err(e)))),
+            },
+        )
         .buffered(options.concurrency.max(1));
     let mut summary = BatchSummary::default();
     // One row's JSON, reused for every row.
@@ -400,7 +406,7 @@ mod row {
             mut rungs: Option<&mut RungCache>,
         ) -> io::Result<()> {
             self.raw(b"{\"candidates\":");
-            self.list(&o.candidates, Self::candidate)?;
+            self.list(o.matched_candidates(), Self::candidate)?;
             self.raw(b",\"degraded\":");
             self.bool(o.degraded);
             self.raw(b",\"elapsed_ms\":");
@@ -613,11 +619,27 @@ mod row {
     /// (the same `Arc`, kept alive here, so never a new outcome at a reused address) and name,
     /// without a retry, is copied for the next row. Only outcomes shared at the time (more than
     /// one owner: the memo holds them) are kept; a one-off R32 outcome never is.
+    ///
+    /// Names that were not needed (a more specific name matched first) are kept apart, by name
+    /// and length alone: their object depends on nothing else. In a batch they are the R24, R16
+    /// or R8 of a /24 whose R32 matched, or whose queries were still in flight (see
+    /// `run_round`), row after row.
     #[derive(Default)]
     pub(super) struct RungCache {
         entries: Vec<RungEntry>,
         /// The entry replaced next, round robin.
         next: usize,
+        unneeded: Vec<Unneeded>,
+        /// The entry of `unneeded` replaced next, round robin (its buffers are reused).
+        unneeded_next: usize,
+    }
+
+    /// The object of a name that was not needed.
+    struct Unneeded {
+        prefix_len: u8,
+        /// The name's wire form, as written (case kept).
+        wire: Vec<u8>,
+        json: Vec<u8>,
     }
 
     struct RungEntry {
@@ -633,6 +655,9 @@ mod row {
 
         /// Writes `r` as [`Json::rung`] would, from the cache when it holds it.
         pub(super) fn write(&mut self, j: &mut Json<'_>, r: &LadderResult) -> io::Result<()> {
+            if r.outcome.is_none() && r.first_attempt.is_none() {
+                return self.write_unneeded(j, r);
+            }
             let Some(outcome) = r
                 .outcome
                 .as_ref()
@@ -667,10 +692,47 @@ mod row {
         }
     }
 
+    impl RungCache {
+        /// [`Self::write`] for a name that was not needed.
+        fn write_unneeded(&mut self, j: &mut Json<'_>, r: &LadderResult) -> io::Result<()> {
+            let wire = r.name.as_wire();
+            if let Some(e) = self
+                .unneeded
+                .iter()
+                .find(|e| e.prefix_len == r.prefix_len && e.wire == wire)
+            {
+                j.raw(&e.json);
+                return Ok(());
+            }
+            let start = j.0.len();
+            j.rung(r)?;
+            let json = j.0.get(start..).unwrap_or_default();
+            if self.unneeded.len() < Self::CAPACITY {
+                self.unneeded.push(Unneeded {
+                    prefix_len: r.prefix_len,
+                    wire: wire.to_vec(),
+                    json: json.to_vec(),
+                });
+            } else if let Some(slot) = self.unneeded.get_mut(self.unneeded_next) {
+                slot.prefix_len = r.prefix_len;
+                slot.wire.clear();
+                slot.wire.extend_from_slice(wire);
+                slot.json.clear();
+                slot.json.extend_from_slice(json);
+                self.unneeded_next = (self.unneeded_next + 1) % Self::CAPACITY;
+            }
+            Ok(())
+        }
+    }
+
     #[cfg(test)]
     impl RungCache {
         pub(super) fn len(&self) -> usize {
             self.entries.len()
+        }
+
+        pub(super) fn unneeded_len(&self) -> usize {
+            self.unneeded.len()
         }
     }
 
@@ -1003,6 +1065,48 @@ mod tests {
         let shared = first.ladder.iter().filter(|r| r.outcome.is_some()).count();
         assert!(shared >= 2);
         assert_eq!(cache.len(), shared + 2);
+    }
+
+    /// A name that was not needed is copied only for the same name (case included) and the
+    /// same length; a retried one never is.
+    #[tokio::test]
+    async fn unneeded_names_are_copied_only_when_identical() {
+        let src = MemorySource::new().uri(
+            "3.100.51.198.in-addr.arpa.",
+            1,
+            1,
+            "ALTO:https",
+            "https://r32.example/",
+        );
+        let wanted = [WantedService::alto_https()];
+        let mut first = xdom(&src, "198.51.100.3", &wanted, &XdomOptions::default())
+            .await
+            .unwrap();
+        for r in &mut first.ladder[1..] {
+            r.outcome = None;
+        }
+        let mut renamed = first.clone();
+        renamed.ladder[1].name =
+            altodisc_proto::name::DomainName::parse("100.51.198.IN-ADDR.arpa.").unwrap();
+        let mut relabelled = first.clone();
+        relabelled.ladder[1].prefix_len = 23;
+        let mut retried = first.clone();
+        retried.ladder[1].first_attempt = Some(crate::unaptr::NameStatus::NxDomain);
+        let mut cache = row::RungCache::default();
+        for (i, o) in [&first, &first, &renamed, &relabelled, &retried, &first]
+            .into_iter()
+            .enumerate()
+        {
+            let mut direct = Vec::new();
+            row::Json(&mut direct)
+                .found_with(o, i + 1, false, Some(&mut cache))
+                .unwrap();
+            let mut value = o.to_json(false);
+            value["line"] = json!(i + 1);
+            assert_eq!(String::from_utf8(direct).unwrap(), value.to_string(), "{i}");
+        }
+        // R24, R16 and R8 once, then R24 under its other name and its other length.
+        assert_eq!(cache.unneeded_len(), 3 + 2);
     }
 
     /// The word-at-a-time escape check agrees with the byte-by-byte rule (RFC 8259 §7) for

@@ -9,8 +9,10 @@
 //! the SOA negative TTL ([`DEFAULT_NEGATIVE_TTL`] when the server sent none); temporary failures
 //! are never cached, so the xdom retry rule really asks again.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use tokio::time::Instant;
 
-use crate::source::{LookupFailure, NaptrLookup, NaptrSource, QueryTrace, Transport};
+use crate::source::{LookupFailure, NaptrAnswer, NaptrLookup, NaptrSource, QueryTrace, Transport};
 use crate::unaptr::UnaptrOutcome;
 
 /// Lifetime of a negative answer that came without an SOA.
@@ -27,9 +29,40 @@ pub const DEFAULT_NEGATIVE_TTL: u32 = 30;
 
 #[derive(Debug)]
 struct Entry {
-    lookup: NaptrLookup,
+    /// The answer, or why there is none.
+    result: Result<NaptrAnswer, LookupFailure>,
+    /// RCODE, answer count and TTL of the query's last message, repeated in the one-line trace
+    /// of every caller answered from the cache ([`cached_copy`]).
+    last: Option<(Cow<'static, str>, usize, Option<u32>)>,
+    /// The query's own trace, for the caller that started it: moved out once instead of copied
+    /// (a copy of every query's trace was several allocations per address in a batch).
+    trace: Mutex<Vec<QueryTrace>>,
     /// `None`: never reusable once finished (a temporary failure).
     expires: Option<Instant>,
+}
+
+impl Entry {
+    fn new(lookup: NaptrLookup, expires: Option<Instant>) -> Self {
+        Self {
+            last: lookup
+                .queries
+                .last()
+                .map(|q| (q.rcode.clone(), q.answers, q.ttl)),
+            result: lookup.result,
+            trace: Mutex::new(lookup.queries),
+            expires,
+        }
+    }
+
+    /// The lookup as the caller that started the query sees it: its real trace.
+    fn take(&self) -> NaptrLookup {
+        let queries =
+            std::mem::take(&mut *self.trace.lock().unwrap_or_else(PoisonError::into_inner));
+        NaptrLookup {
+            result: self.result.clone(),
+            queries,
+        }
+    }
 }
 
 /// One query to the inner source, owned by the cache rather than by the caller that started it.
@@ -47,8 +80,9 @@ struct Slot {
     /// Distinguishes a slot from its replacement when evicting.
     id: u64,
     query: Query,
-    /// Looked up again since the last sweep (see [`MAX_ENTRIES`]).
-    used: Arc<AtomicBool>,
+    /// Looked up again since the last sweep (see [`MAX_ENTRIES`]). Read and written in the map
+    /// only, under its lock (a clone handed to a waiter never looks at it).
+    used: bool,
 }
 
 /// The map's key: the name's wire form in lower case (names compare case-insensitively, RFC
@@ -61,16 +95,16 @@ type SlotMap = HashMap<Key, Slot, foldhash::fast::RandomState>;
 
 /// Writes the lower-case wire form of `name` into `buf` and returns it (a name has at most 255
 /// octets, RFC 1035 §3.1; a longer one, which `DomainName` never holds, is copied).
-fn key_of<'b>(name: &DomainName, buf: &'b mut [u8; 255]) -> std::borrow::Cow<'b, [u8]> {
+fn key_of<'b>(name: &DomainName, buf: &'b mut [u8; 255]) -> Cow<'b, [u8]> {
     let wire = name.as_wire();
     match buf.get_mut(..wire.len()) {
         Some(dst) => {
             for (d, s) in dst.iter_mut().zip(wire) {
                 *d = s.to_ascii_lowercase();
             }
-            std::borrow::Cow::Borrowed(dst)
+            Cow::Borrowed(dst)
         }
-        None => std::borrow::Cow::Owned(wire.to_ascii_lowercase()),
+        None => Cow::Owned(wire.to_ascii_lowercase()),
     }
 }
 
@@ -153,21 +187,21 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
         let mut buf = [0_u8; 255];
         let key = key_of(name, &mut buf);
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = slots.get(&*key) {
+        if let Some(slot) = slots.get_mut(&*key) {
             match slot.query.peek() {
                 Some(e) if e.expires.is_some_and(|t| Instant::now() < t) => {
-                    slot.used.store(true, Ordering::Relaxed);
+                    slot.used = true;
                     return Lookup::Ready(Arc::clone(e));
                 }
                 Some(_) => {}
                 None => {
-                    slot.used.store(true, Ordering::Relaxed);
+                    slot.used = true;
                     return Lookup::Wait(slot.clone(), false);
                 }
             }
         }
         if slots.len() >= MAX_ENTRIES {
-            slots.retain(|_, s| s.query.peek().is_none() || s.used.swap(false, Ordering::Relaxed));
+            slots.retain(|_, s| s.query.peek().is_none() || std::mem::take(&mut s.used));
         }
         let inner = Arc::clone(&self.inner);
         let sent = Arc::clone(&self.sent);
@@ -177,15 +211,15 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
             // `S`'s own lookup: `inner.lookup_naptr` would pick the `Arc<S>` forwarding impl,
             // one more boxed future per query sent.
             let lookup = S::lookup_naptr(&inner, &owned).await;
-            let expires = lifetime(&lookup).map(|d| Instant::now() + d);
-            Arc::new(Entry { lookup, expires })
+            let expires = lifetime(&lookup.result).map(|d| Instant::now() + d);
+            Arc::new(Entry::new(lookup, expires))
         }
         .boxed()
         .shared();
         let slot = Slot {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             query,
-            used: Arc::new(AtomicBool::new(false)),
+            used: false,
         };
         slots.insert(Key::from(&*key), slot.clone());
         Lookup::Wait(slot, true)
@@ -201,18 +235,19 @@ impl<S: NaptrSource + 'static> CachedSource<S> {
         }
     }
 
-    fn evict(&self, name: &DomainName, slot: &Slot) {
+    /// Removes the slot of `name` if it is still the one numbered `id`.
+    fn evict(&self, name: &DomainName, id: u64) {
         let mut buf = [0_u8; 255];
         let key = key_of(name, &mut buf);
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if slots.get(&*key).is_some_and(|s| s.id == slot.id) {
+        if slots.get(&*key).is_some_and(|s| s.id == id) {
             slots.remove(&*key);
         }
     }
 }
 
-fn lifetime(lookup: &NaptrLookup) -> Option<Duration> {
-    let secs = match &lookup.result {
+fn lifetime(result: &Result<NaptrAnswer, LookupFailure>) -> Option<Duration> {
+    let secs = match result {
         Ok(a) => a.ttl,
         Err(LookupFailure::NxDomain { negative_ttl } | LookupFailure::NoData { negative_ttl }) => {
             negative_ttl.unwrap_or(DEFAULT_NEGATIVE_TTL)
@@ -225,27 +260,44 @@ fn lifetime(lookup: &NaptrLookup) -> Option<Duration> {
 #[async_trait::async_trait]
 impl<S: NaptrSource + 'static> NaptrSource for CachedSource<S> {
     async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
+        self.get(name).await
+    }
+}
+
+/// The crate's walks call the cache directly: no boxed future per lookup.
+impl<S: NaptrSource + 'static> crate::source::Lookup for CachedSource<S> {
+    fn lookup<'s>(&'s self, name: &'s DomainName) -> impl Future<Output = NaptrLookup> + Send + 's {
+        self.get(name)
+    }
+}
+
+impl<S: NaptrSource + 'static> CachedSource<S> {
+    /// [`NaptrSource::lookup_naptr`].
+    async fn get(&self, name: &DomainName) -> NaptrLookup {
         let (slot, started) = match self.slot(name) {
             Lookup::Ready(entry) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                return cached_copy(name, &entry.lookup);
+                return cached_copy(name, &entry);
             }
             Lookup::Wait(slot, started) => (slot, started),
         };
-        let entry = slot.query.clone().await;
+        // The slot's own handle is awaited (not a clone of it): a smaller future, one `Shared`
+        // handle fewer to register and drop.
+        let id = slot.id;
+        let entry = slot.query.await;
         if entry.expires.is_none() {
             // Temporary failures are never cached (the xdom retry must really ask again); callers
             // that waited on this very query share its result.
-            self.evict(name, &slot);
+            self.evict(name, id);
         }
         if started {
             // The caller that started the query sees its real trace. When that caller was
             // cancelled, the waiters see the answer as a cache hit; the query itself is counted
             // once in `sent` either way.
-            return entry.lookup.clone();
+            return entry.take();
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
-        cached_copy(name, &entry.lookup)
+        cached_copy(name, &entry)
     }
 }
 
@@ -307,16 +359,17 @@ impl WalkMemo<'_> {
         let slot = {
             let mut buf = [0_u8; 255];
             let key = key_of(start, &mut buf);
-            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            match slots.get(&*key) {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            match slots.get_mut(&*key) {
                 Some(slot) if slot.query.peek().is_none() => {
-                    slot.used.store(true, Ordering::Relaxed);
+                    slot.used = true;
                     slot.clone()
                 }
                 _ => return Settled::Nothing,
             }
         };
-        let entry = slot.query.clone().await;
+        let id = slot.id;
+        let entry = slot.query.await;
         if entry.expires.is_some_and(|t| Instant::now() < t) {
             return Settled::Cached;
         }
@@ -324,12 +377,20 @@ impl WalkMemo<'_> {
             let mut buf = [0_u8; 255];
             let key = key_of(start, &mut buf);
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            if slots.get(&*key).is_some_and(|s| s.id == slot.id) {
+            if slots.get(&*key).is_some_and(|s| s.id == id) {
                 slots.remove(&*key);
             }
         }
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Settled::Answered(cached_copy(start, &entry.lookup))
+        Settled::Answered(cached_copy(start, &entry))
+    }
+
+    /// Whether a query for `name` is in flight (started by another caller, not finished).
+    pub(crate) fn in_flight(&self, name: &DomainName) -> bool {
+        let mut buf = [0_u8; 255];
+        let key = key_of(name, &mut buf);
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.get(&*key).is_some_and(|s| s.query.peek().is_none())
     }
 
     /// The kept outcome for `start`, when still valid; its lookups count as cache hits, as they
@@ -398,16 +459,18 @@ impl WalkMemo<'_> {
     }
 }
 
-fn cached_copy(name: &DomainName, lookup: &NaptrLookup) -> NaptrLookup {
-    let last = lookup.queries.last();
+/// The lookup as a caller answered from the cache sees it: the answer, and a trace of one
+/// query from the cache with the RCODE, answer count and TTL of the last real one.
+fn cached_copy(name: &DomainName, entry: &Entry) -> NaptrLookup {
+    let last = entry.last.as_ref();
     NaptrLookup {
-        result: lookup.result.clone(),
+        result: entry.result.clone(),
         queries: vec![QueryTrace {
             name: name.clone(),
             qtype: "NAPTR",
-            rcode: last.map_or_else(String::new, |q| q.rcode.clone()),
-            answers: last.map_or(0, |q| q.answers),
-            ttl: last.and_then(|q| q.ttl),
+            rcode: last.map_or(Cow::Borrowed(""), |l| l.0.clone()),
+            answers: last.map_or(0, |l| l.1),
+            ttl: last.and_then(|l| l.2),
             elapsed: Duration::ZERO,
             transport: Transport::Cache,
         }],

@@ -14,6 +14,7 @@
 //!   [`FailureReason::DnssecBogus`]; with `require`, a positive answer that is not secure
 //!   becomes [`FailureReason::DnssecRequired`].
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -471,19 +472,19 @@ fn from_hickory(name: &Name) -> Option<DomainName> {
     DomainName::from_labels(name.iter()).ok()
 }
 
-fn rcode_str(rc: ResponseCode) -> String {
+fn rcode_str(rc: ResponseCode) -> Cow<'static, str> {
     match rc {
-        ResponseCode::NoError => "NOERROR".to_owned(),
-        ResponseCode::NXDomain => "NXDOMAIN".to_owned(),
-        ResponseCode::ServFail => "SERVFAIL".to_owned(),
-        ResponseCode::Refused => "REFUSED".to_owned(),
-        ResponseCode::FormErr => "FORMERR".to_owned(),
-        ResponseCode::NotImp => "NOTIMP".to_owned(),
-        other => format!("{other:?}").to_ascii_uppercase(),
+        ResponseCode::NoError => Cow::Borrowed("NOERROR"),
+        ResponseCode::NXDomain => Cow::Borrowed("NXDOMAIN"),
+        ResponseCode::ServFail => Cow::Borrowed("SERVFAIL"),
+        ResponseCode::Refused => Cow::Borrowed("REFUSED"),
+        ResponseCode::FormErr => Cow::Borrowed("FORMERR"),
+        ResponseCode::NotImp => Cow::Borrowed("NOTIMP"),
+        other => Cow::Owned(format!("{other:?}").to_ascii_uppercase()),
     }
 }
 
-fn classify_error(e: &NetError) -> (LookupFailure, String) {
+fn classify_error(e: &NetError) -> (LookupFailure, Cow<'static, str>) {
     match e {
         NetError::Dns(DnsError::NoRecordsFound(nr)) => {
             // With validation on, hickory drops `negative_ttl`; take it from the SOA again
@@ -502,7 +503,7 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
             let reason = match *rc {
                 ResponseCode::ServFail => FailureReason::ServFail,
                 ResponseCode::Refused => FailureReason::Refused,
-                other => FailureReason::OtherRcode(rcode_str(other)),
+                other => FailureReason::OtherRcode(rcode_str(other).into_owned()),
             };
             (LookupFailure::Failed(reason), rcode_str(*rc))
         }
@@ -514,7 +515,7 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
             if matches!(state_of([proof]), DnssecState::Bogus) {
                 return (
                     LookupFailure::Failed(FailureReason::DnssecBogus),
-                    "bogus".to_owned(),
+                    Cow::Borrowed("bogus"),
                 );
             }
             let rc = response.metadata.response_code;
@@ -528,23 +529,23 @@ fn classify_error(e: &NetError) -> (LookupFailure, String) {
         }
         NetError::Dns(DnsError::DnssecBogus) => (
             LookupFailure::Failed(FailureReason::DnssecBogus),
-            "bogus".to_owned(),
+            Cow::Borrowed("bogus"),
         ),
         NetError::Timeout => (
             LookupFailure::Failed(FailureReason::Timeout),
-            "timeout".to_owned(),
+            Cow::Borrowed("timeout"),
         ),
         NetError::Truncated => (
             LookupFailure::Failed(FailureReason::Truncated),
-            "truncated".to_owned(),
+            Cow::Borrowed("truncated"),
         ),
         NetError::Proto(p) => (
             LookupFailure::Failed(FailureReason::Malformed(p.to_string())),
-            "malformed".to_owned(),
+            Cow::Borrowed("malformed"),
         ),
         other => (
             LookupFailure::Failed(FailureReason::Network(other.to_string())),
-            "error".to_owned(),
+            Cow::Borrowed("error"),
         ),
     }
 }
@@ -600,6 +601,23 @@ impl DnsSource {
         }
         let fb = self.fallback.as_ref()?;
         (!fb.covers(name) && !fb.root_reachable().await).then_some(DnssecState::Indeterminate)
+    }
+
+    /// [`Self::unvalidated_state`] when it is known without waiting: always, except before the
+    /// one probe of the root's keys has finished (`None` then). Lets the batch's engine skip
+    /// the future of the probe on every lookup once it is known.
+    pub(crate) fn unvalidated_state_now(&self, name: &DomainName) -> Option<Option<DnssecState>> {
+        if !self.mode.validates() {
+            return Some(Some(DnssecState::Unchecked));
+        }
+        let Some(fb) = self.fallback.as_ref() else {
+            return Some(None);
+        };
+        if fb.covers(name) {
+            return Some(None);
+        }
+        let reachable = *fb.root_reachable.get()?;
+        Some((!reachable).then_some(DnssecState::Indeterminate))
     }
 }
 

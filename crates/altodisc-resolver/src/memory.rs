@@ -287,15 +287,13 @@ impl NaptrSource for MemorySource {
         let result = self.answer(name);
         let (rcode, answers, ttl) = match &result {
             Ok(a) => (
-                "NOERROR".to_owned(),
+                "NOERROR".into(),
                 a.records.len() + a.malformed.len() + a.cname_chain.len(),
                 Some(a.ttl),
             ),
-            Err(LookupFailure::NxDomain { negative_ttl }) => {
-                ("NXDOMAIN".to_owned(), 0, *negative_ttl)
-            }
-            Err(LookupFailure::NoData { negative_ttl }) => ("NOERROR".to_owned(), 0, *negative_ttl),
-            Err(LookupFailure::Failed(r)) => (r.to_string(), 0, None),
+            Err(LookupFailure::NxDomain { negative_ttl }) => ("NXDOMAIN".into(), 0, *negative_ttl),
+            Err(LookupFailure::NoData { negative_ttl }) => ("NOERROR".into(), 0, *negative_ttl),
+            Err(LookupFailure::Failed(r)) => (r.to_string().into(), 0, None),
         };
         NaptrLookup {
             queries: vec![QueryTrace {

@@ -6,7 +6,10 @@
 //! unit tests and benchmarks ([`crate::memory::MemorySource`]), and the shared answer cache of
 //! batch mode ([`crate::cache::CachedSource`]).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use altodisc_proto::name::DomainName;
@@ -22,17 +25,52 @@ pub trait NaptrSource: Send + Sync {
     async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup;
 }
 
-#[async_trait::async_trait]
+// The forwarding impls hand over the inner source's boxed future as it is, instead of boxing an
+// `async` block that awaits it (what `#[async_trait]` would generate): one allocation fewer per
+// lookup through an `Arc<dyn NaptrSource>`, as batch mode makes for every query it sends.
 impl<T: NaptrSource + ?Sized> NaptrSource for std::sync::Arc<T> {
-    async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
-        (**self).lookup_naptr(name).await
+    fn lookup_naptr<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        name: &'life1 DomainName,
+    ) -> Pin<Box<dyn Future<Output = NaptrLookup> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).lookup_naptr(name)
     }
 }
 
-#[async_trait::async_trait]
 impl<T: NaptrSource + ?Sized> NaptrSource for &T {
-    async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
-        (**self).lookup_naptr(name).await
+    fn lookup_naptr<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        name: &'life1 DomainName,
+    ) -> Pin<Box<dyn Future<Output = NaptrLookup> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).lookup_naptr(name)
+    }
+}
+
+/// A source whose lookups are awaited without boxing: the crate's own walks (U-NAPTR, xdom)
+/// take this, so that the batch's cache ([`crate::cache::CachedSource`]) is called directly
+/// instead of through a boxed [`NaptrSource`] future per lookup. Every [`NaptrSource`] takes
+/// part through [`Boxed`].
+pub(crate) trait Lookup: Sync {
+    /// [`NaptrSource::lookup_naptr`].
+    fn lookup<'s>(&'s self, name: &'s DomainName) -> impl Future<Output = NaptrLookup> + Send + 's;
+}
+
+/// Any [`NaptrSource`] as a [`Lookup`], through its boxed trait method.
+pub(crate) struct Boxed<'a, S: ?Sized>(pub(crate) &'a S);
+
+impl<S: NaptrSource + ?Sized> Lookup for Boxed<'_, S> {
+    fn lookup<'s>(&'s self, name: &'s DomainName) -> impl Future<Output = NaptrLookup> + Send + 's {
+        self.0.lookup_naptr(name)
     }
 }
 
@@ -219,8 +257,9 @@ pub struct QueryTrace {
     pub name: DomainName,
     /// The query type (`NAPTR`).
     pub qtype: &'static str,
-    /// The RCODE, or the failure (`timeout`, ...) when none arrived.
-    pub rcode: String,
+    /// The RCODE, or the failure (`timeout`, ...) when none arrived. Borrowed for the fixed
+    /// texts (`NOERROR`, `NXDOMAIN`, ...): no allocation per query and per copy of a trace.
+    pub rcode: Cow<'static, str>,
     /// Records in the answer section (CNAMEs included).
     pub answers: usize,
     /// The smallest answer TTL, or the negative TTL; `None` when unknown.

@@ -33,6 +33,7 @@
 //! this one; the batch's thread then needs about 52,000 instructions per address instead of
 //! 64,000 (`bench/xdom-batch/callgrind`).
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -647,10 +648,10 @@ fn finish(
     dnssec: DnssecState,
     require: bool,
 ) -> NaptrLookup {
-    let trace = |rcode: &str, answers: usize, ttl: u32| QueryTrace {
+    let trace = |rcode: &'static str, answers: usize, ttl: u32| QueryTrace {
         name: name.clone(),
         qtype: "NAPTR",
-        rcode: rcode.to_owned(),
+        rcode: Cow::Borrowed(rcode),
         answers,
         ttl: Some(ttl),
         elapsed,
@@ -713,7 +714,15 @@ fn finish(
 #[async_trait::async_trait]
 impl NaptrSource for UdpEngineSource {
     async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
-        let Some(dnssec) = self.fallback.unvalidated_state(name).await else {
+        // The state is known at once except before the one probe of the root's keys has
+        // finished: only then is the probe's future made, boxed, so that it does not make the
+        // future of every lookup larger (1.1 kB, above glibc's thread cache size: each lookup's
+        // allocation took malloc's slow path).
+        let state = match self.fallback.unvalidated_state_now(name) {
+            Some(state) => state,
+            None => Box::pin(self.fallback.unvalidated_state(name)).await,
+        };
+        let Some(dnssec) = state else {
             return self.fallback.lookup_naptr(name).await;
         };
         if self.shared.refused.load(Ordering::Relaxed) {
@@ -731,7 +740,7 @@ impl NaptrSource for UdpEngineSource {
                     queries: vec![QueryTrace {
                         name: name.clone(),
                         qtype: "NAPTR",
-                        rcode: "timeout".to_owned(),
+                        rcode: Cow::Borrowed("timeout"),
                         answers: 0,
                         ttl: None,
                         elapsed: started.elapsed(),
@@ -826,11 +835,11 @@ mod tests {
         let trace = |answers: usize, ttl: Option<u32>| QueryTrace {
             name: name.clone(),
             qtype: "NAPTR",
-            rcode: if rcode == ResponseCode::NoError {
-                "NOERROR".to_owned()
+            rcode: Cow::Borrowed(if rcode == ResponseCode::NoError {
+                "NOERROR"
             } else {
-                "NXDOMAIN".to_owned()
-            },
+                "NXDOMAIN"
+            }),
             answers,
             ttl,
             elapsed,

@@ -14,6 +14,7 @@
 //! (RFC 8686 §3.5: "a fast answer ... is preferred"); the decision waits only for the names more
 //! specific than the best one found so far, and lookups that can no longer matter are dropped.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,8 +28,8 @@ use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use crate::cache::{Settled, WalkMemo};
-use crate::source::{NaptrLookup, NaptrSource, QueryTrace, duration_ms};
-use crate::unaptr::{Candidate, NameStatus, UnaptrOptions, UnaptrOutcome, resolve_unaptr};
+use crate::source::{Boxed, Lookup, NaptrLookup, NaptrSource, QueryTrace, duration_ms};
+use crate::unaptr::{Candidate, NameStatus, UnaptrOptions, UnaptrOutcome, resolve_with};
 
 /// Options for [`xdom`].
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +174,19 @@ impl XdomOutcome {
             .map(|l| &l.name)
     }
 
+    /// The URIs of the matched name: [`Self::candidates`], or when those were not copied (batch
+    /// mode) the matched name's own, the same list.
+    #[must_use]
+    pub(crate) fn matched_candidates(&self) -> &[Candidate] {
+        if !self.candidates.is_empty() {
+            return &self.candidates;
+        }
+        self.matched
+            .and_then(|i| self.ladder.get(i))
+            .and_then(|l| l.outcome.as_deref())
+            .map_or(&[], |o| &o.candidates)
+    }
+
     /// The `R<len>` label of the matched name, if any.
     #[must_use]
     pub fn matched_label(&self) -> Option<String> {
@@ -240,16 +254,14 @@ pub async fn xdom<S: NaptrSource + ?Sized>(
         input: input.to_owned(),
         source,
     })?;
-    Ok(xdom_names(
-        source,
-        None,
-        input.to_owned(),
-        prefix,
-        lengths,
+    let rungs = ladder_rungs(&prefix, lengths);
+    let ctx = Ctx {
+        source: &Boxed(source),
+        memo: None,
         wanted,
         options,
-    )
-    .await)
+    };
+    Ok(xdom_rungs(ctx, input.to_owned(), prefix, rungs).await)
 }
 
 /// The parsed input and its ladder's prefix lengths (RFC 8686 §3.1–§3.4).
@@ -278,47 +290,52 @@ pub async fn xdom_ladder<S: NaptrSource + ?Sized>(
             first_attempt: None,
         })
         .collect();
-    xdom_rungs(
-        source,
-        None,
-        input.to_owned(),
-        ladder.input,
-        rungs,
+    let ctx = Ctx {
+        source: &Boxed(source),
+        memo: None,
         wanted,
         options,
-    )
-    .await
+    };
+    xdom_rungs(ctx, input.to_owned(), ladder.input, rungs).await
 }
 
 /// [`xdom`] with U-NAPTR outcomes reused from `memo` (batch mode; see [`WalkMemo`]).
 /// The input is taken as given (owned: a batch line is moved into its outcome, not copied).
-pub(crate) async fn xdom_memo<S: NaptrSource + ?Sized>(
-    source: &S,
-    memo: &WalkMemo<'_>,
+/// The outcome's `candidates` stay empty: a batch row takes them from the matched name's
+/// outcome ([`XdomOutcome::matched_candidates`]), which holds the same list, instead of a copy
+/// per address (a `Vec`, and a `String` or name per field of each candidate).
+///
+/// The input is parsed before anything is awaited, and the future returned is the walk of the
+/// ladder itself: an `async fn` around it would keep its own copy of the input, the prefix and
+/// the names in every address's future, which is already larger than one allocation of
+/// glibc's thread cache can hold.
+pub(crate) fn xdom_memo<'a, L: Lookup + ?Sized>(
+    source: &'a L,
+    memo: &'a WalkMemo<'a>,
     input: String,
-    wanted: &[WantedService],
-    options: &XdomOptions,
-) -> Result<XdomOutcome, XdomError> {
+    wanted: &'a [WantedService],
+    options: &'a XdomOptions,
+) -> Result<impl Future<Output = XdomOutcome> + 'a, XdomError> {
     let (prefix, lengths) = match parse_input(&input) {
         Ok(p) => p,
         Err(source) => return Err(XdomError::Input { input, source }),
     };
-    Ok(xdom_names(source, Some(memo), input, prefix, lengths, wanted, options).await)
+    let rungs = ladder_rungs(&prefix, lengths);
+    let ctx = Ctx {
+        source,
+        memo: Some(memo),
+        wanted,
+        options,
+    };
+    Ok(xdom_rungs(ctx, input, prefix, rungs))
 }
 
-/// XDOMDISC over the names of `lengths` (RFC 8686 Table 1, longest first) for `prefix`.
-async fn xdom_names<S: NaptrSource + ?Sized>(
-    source: &S,
-    memo: Option<&WalkMemo<'_>>,
-    input: String,
-    prefix: IpPrefix,
-    lengths: &[u8],
-    wanted: &[WantedService],
-    options: &XdomOptions,
-) -> XdomOutcome {
+/// The ladder names of `lengths` (RFC 8686 Table 1, longest first) for `prefix`, none looked
+/// up yet.
+fn ladder_rungs(prefix: &IpPrefix, lengths: &[u8]) -> Vec<LadderResult> {
     // Names built in wire form, without the text round trip of the ladder's steps: the same
     // names (`reverse_domain_name`), at a fraction of the cost, four to six per address.
-    let rungs = lengths
+    lengths
         .iter()
         .map(|&len| LadderResult {
             name: reverse_domain_name(prefix.address, len),
@@ -326,59 +343,49 @@ async fn xdom_names<S: NaptrSource + ?Sized>(
             outcome: None,
             first_attempt: None,
         })
-        .collect();
-    xdom_rungs(source, memo, input, prefix, rungs, wanted, options).await
+        .collect()
+}
+
+/// What every walk of one xdom run shares, handed down by reference: each layer of the walk's
+/// future kept its own copy of these references before (every batch address's future is one
+/// heap allocation, kept below glibc's large-request size, see `resolve_with`).
+struct Ctx<'a, L: ?Sized> {
+    source: &'a L,
+    memo: Option<&'a WalkMemo<'a>>,
+    wanted: &'a [WantedService],
+    options: &'a XdomOptions,
 }
 
 /// XDOMDISC over ladder names already built, in ladder order.
-async fn xdom_rungs<S: NaptrSource + ?Sized>(
-    source: &S,
-    memo: Option<&WalkMemo<'_>>,
+async fn xdom_rungs<L: Lookup + ?Sized>(
+    ctx: Ctx<'_, L>,
     input: String,
     prefix: IpPrefix,
     mut rungs: Vec<LadderResult>,
-    wanted: &[WantedService],
-    options: &XdomOptions,
 ) -> XdomOutcome {
     let started = Instant::now();
-    let all: Vec<usize> = (0..rungs.len()).collect();
+    let all = Indices::below(rungs.len());
     let mut queries = Vec::new();
-    run_round(
-        source,
-        memo,
-        &mut rungs,
-        &all,
-        wanted,
-        options,
-        &mut queries,
-    )
-    .await;
+    run_round(&ctx, &mut rungs, &all, &mut queries).await;
 
     let mut winner = decide(&rungs);
-    if winner.is_none() && options.retry_temporary {
-        let temp: Vec<usize> = rungs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.status().is_some_and(crate::unaptr::status_is_temporary))
-            .map(|(i, _)| i)
-            .collect();
+    if winner.is_none() && ctx.options.retry_temporary {
+        let mut temp = Indices::default();
+        for (i, r) in rungs.iter().enumerate() {
+            if r.status().is_some_and(crate::unaptr::status_is_temporary) {
+                temp.insert(i);
+            }
+        }
         if !temp.is_empty() {
             let mut first: Vec<(usize, Arc<UnaptrOutcome>)> = Vec::new();
-            for &i in &temp {
+            for i in temp.iter() {
                 if let Some(o) = rungs.get_mut(i).and_then(|r| r.outcome.take()) {
                     first.push((i, o));
                 }
             }
-            run_round(
-                source,
-                memo,
-                &mut rungs,
-                &temp,
-                wanted,
-                options,
-                &mut queries,
-            )
-            .await;
+            // Boxed: rare, and its state would otherwise double the size of every address's
+            // future.
+            Box::pin(run_round(&ctx, &mut rungs, &temp, &mut queries)).await;
             for (i, o) in first {
                 let r = &mut rungs[i];
                 if r.outcome.is_some() {
@@ -396,11 +403,11 @@ async fn xdom_rungs<S: NaptrSource + ?Sized>(
             let degraded = rungs[..w]
                 .iter()
                 .any(|r| r.status().is_some_and(crate::unaptr::status_is_temporary));
-            let candidates = rungs[w]
-                .outcome
-                .as_ref()
-                .map(|o| o.candidates.clone())
-                .unwrap_or_default();
+            // Batch mode (a memo) reads them from the matched name (see `xdom_memo`).
+            let candidates = match (&rungs[w].outcome, ctx.memo) {
+                (Some(o), None) => o.candidates.clone(),
+                _ => Vec::new(),
+            };
             (XdomStatus::Found, candidates, degraded)
         }
         None => {
@@ -442,9 +449,9 @@ fn decide(rungs: &[LadderResult]) -> Option<usize> {
 }
 
 /// Whether the ladder is decided: a winner with all more specific names done, or all names done.
-fn decided(rungs: &[LadderResult], pending: &[usize]) -> bool {
+fn decided(rungs: &[LadderResult], pending: &Indices) -> bool {
     for (i, r) in rungs.iter().enumerate() {
-        let done = r.outcome.is_some() || !pending.contains(&i);
+        let done = r.outcome.is_some() || !pending.contains(i);
         if !done {
             return false;
         }
@@ -457,85 +464,177 @@ fn decided(rungs: &[LadderResult], pending: &[usize]) -> bool {
 
 /// U-NAPTR from `name`, or its memoised outcome (`recall`: look in the memo first; off when
 /// the caller just did).
-async fn walk<S: NaptrSource + ?Sized>(
-    source: &S,
-    memo: Option<&WalkMemo<'_>>,
+async fn walk<L: Lookup + ?Sized>(
+    ctx: &Ctx<'_, L>,
     recall: bool,
     name: &DomainName,
-    wanted: &[WantedService],
-    options: &XdomOptions,
 ) -> Arc<UnaptrOutcome> {
-    let Some(memo) = memo else {
-        return Arc::new(resolve_unaptr(source, name, wanted, &options.unaptr).await);
-    };
-    if let Some(o) = recall.then(|| memo.recall(name)).flatten() {
-        return o;
-    }
-    // Another address's query for this name in flight: wait for it first, so that one walk
-    // after it serves the others from the memo (see `WalkMemo::settle`).
-    let o = match memo.settle(name).await {
-        Settled::Nothing => resolve_unaptr(source, name, wanted, &options.unaptr).await,
-        Settled::Cached => {
-            if let Some(o) = memo.recall(name) {
-                return o;
+    // One call of `resolve_with`, whatever the path: each call site is a state of this future
+    // of its own, and their states were not overlapped (three walks' worth, 2.3 kB per address
+    // in a batch, above glibc's thread cache size: every address's task took malloc's slow
+    // path).
+    let mut answer = None;
+    if let Some(memo) = ctx.memo {
+        if let Some(o) = recall.then(|| memo.recall(name)).flatten() {
+            return o;
+        }
+        // Another address's query for this name in flight: wait for it first, so that one walk
+        // after it serves the others from the memo (see `WalkMemo::settle`).
+        match memo.settle(name).await {
+            Settled::Nothing => {}
+            Settled::Cached => {
+                if let Some(o) = memo.recall(name) {
+                    return o;
+                }
             }
-            resolve_unaptr(source, name, wanted, &options.unaptr).await
+            // Boxed: rare (a failed query), and it would make every walk's state larger.
+            Settled::Answered(a) => answer = Some(Box::new(a)),
         }
-        Settled::Answered(answer) => {
-            let first = FirstAnswer {
-                source,
-                name,
-                answer: Mutex::new(Some(answer)),
-            };
-            resolve_unaptr(&first, name, wanted, &options.unaptr).await
-        }
+    }
+    let first = FirstAnswer {
+        source: ctx.source,
+        name,
+        answer: Mutex::new(answer),
     };
-    let o = Arc::new(o);
-    memo.remember(name, &o);
+    let o = Arc::new(resolve_with(&first, name, ctx.wanted, &ctx.options.unaptr).await);
+    if let Some(memo) = ctx.memo {
+        memo.remember(name, &o);
+    }
     o
 }
 
-/// `source`, except that the first lookup of `name` gets `answer`: what a walk that had waited
-/// for an in-flight query inside its first lookup would have got (`WalkMemo::settle`).
-struct FirstAnswer<'a, S: ?Sized> {
-    source: &'a S,
+/// `source`, except that the first lookup of `name` gets `answer` when there is one: what a
+/// walk that had waited for an in-flight query inside its first lookup would have got
+/// (`WalkMemo::settle`).
+struct FirstAnswer<'a, L: ?Sized> {
+    source: &'a L,
     name: &'a DomainName,
-    answer: Mutex<Option<NaptrLookup>>,
+    answer: Mutex<Option<Box<NaptrLookup>>>,
 }
 
-#[async_trait::async_trait]
-impl<S: NaptrSource + ?Sized> NaptrSource for FirstAnswer<'_, S> {
-    async fn lookup_naptr(&self, name: &DomainName) -> NaptrLookup {
-        if name == self.name {
-            let answer = self
-                .answer
+impl<L: Lookup + ?Sized> Lookup for FirstAnswer<'_, L> {
+    fn lookup<'s>(&'s self, name: &'s DomainName) -> impl Future<Output = NaptrLookup> + Send + 's {
+        let first = if name == self.name {
+            self.answer
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(answer) = answer {
-                return answer;
+                .take()
+        } else {
+            None
+        };
+        async move {
+            match first {
+                Some(answer) => *answer,
+                None => self.source.lookup(name).await,
             }
         }
-        self.source.lookup_naptr(name).await
     }
 }
 
-async fn run_round<S: NaptrSource + ?Sized>(
-    source: &S,
-    memo: Option<&WalkMemo<'_>>,
+/// Indices into a ladder: a bit set instead of a `Vec` per address and round (the ladders of
+/// RFC 8686 Table 1 have 4 names for IPv4 and 13 for IPv6); an index from 64 on, which a
+/// ladder built by hand could have, goes to `more` (boxed: the set lives in every address's
+/// future, which is kept below glibc's large-request size, see `resolve_with`).
+#[derive(Debug, Clone, Default)]
+struct Indices {
+    bits: u64,
+    #[expect(
+        clippy::box_collection,
+        reason = "8 octets instead of a Vec's 24 in every batch address's future; never used by the ladders of RFC 8686"
+    )]
+    more: Option<Box<Vec<usize>>>,
+}
+
+impl Indices {
+    /// `0..n`.
+    fn below(n: usize) -> Self {
+        let mut set = Self::default();
+        for i in 0..n {
+            set.insert(i);
+        }
+        set
+    }
+
+    fn bit(i: usize) -> Option<u64> {
+        u32::try_from(i).ok().and_then(|b| 1_u64.checked_shl(b))
+    }
+
+    fn insert(&mut self, i: usize) {
+        match Self::bit(i) {
+            Some(bit) => self.bits |= bit,
+            None => {
+                let more = self.more.get_or_insert_with(Box::default);
+                if !more.contains(&i) {
+                    more.push(i);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, i: usize) {
+        match Self::bit(i) {
+            Some(bit) => self.bits &= !bit,
+            None => {
+                if let Some(more) = &mut self.more {
+                    more.retain(|&m| m != i);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        match Self::bit(i) {
+            Some(bit) => self.bits & bit != 0,
+            None => self.more.as_ref().is_some_and(|m| m.contains(&i)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bits == 0 && self.more.as_ref().is_none_or(|m| m.is_empty())
+    }
+
+    fn clear(&mut self) {
+        self.bits = 0;
+        self.more = None;
+    }
+
+    /// The one index, when there is exactly one.
+    fn single(&self) -> Option<usize> {
+        let mut it = self.iter();
+        let first = it.next()?;
+        it.next().is_none().then_some(first)
+    }
+
+    /// In ascending order.
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut bits = self.bits;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros();
+            bits &= bits - 1;
+            usize::try_from(i).ok()
+        })
+        .chain(self.more.iter().flat_map(|m| m.iter().copied()))
+    }
+}
+
+async fn run_round<L: Lookup + ?Sized>(
+    ctx: &Ctx<'_, L>,
     rungs: &mut [LadderResult],
-    which: &[usize],
-    wanted: &[WantedService],
-    options: &XdomOptions,
+    which: &Indices,
     queries: &mut Vec<QueryTrace>,
 ) {
-    if options.sequential {
-        for &i in which {
+    if ctx.options.sequential {
+        for i in which.iter() {
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
-            let o = walk(source, memo, true, &name, wanted, options).await;
-            if options.collect_queries {
+            // Boxed: its state would otherwise be a second walk's inside every round's future
+            // (sequential mode is not the batch's default).
+            let o = Box::pin(walk(ctx, true, &name)).await;
+            if ctx.options.collect_queries {
                 queries.extend(o.queries.iter().cloned());
             }
             let found = o.found();
@@ -547,44 +646,62 @@ async fn run_round<S: NaptrSource + ?Sized>(
         return;
     }
     let round_started = tokio::time::Instant::now();
-    let mut pending: Vec<usize> = which.to_vec();
+    let mut pending = which.clone();
+    // Names whose query another input of the batch has in flight, looked up after the others.
+    let mut deferred = Indices::default();
     // Memoised outcomes first, without a task each: in a batch most ladder names above R32 are
     // answered from the memo, and a task per name was a visible share of each address (the
     // `FuturesUnordered` allocation); only the rest are looked up concurrently.
-    if let Some(m) = memo {
-        for &i in which {
+    if let Some(m) = ctx.memo {
+        let mut recalled = false;
+        for i in which.iter() {
             if let Some(o) = rungs.get(i).and_then(|r| m.recall(&r.name)) {
-                pending.retain(|&p| p != i);
+                pending.remove(i);
                 rungs[i].outcome = Some(o);
+                recalled = true;
             }
         }
-        if pending.len() < which.len() && decided(rungs, &pending) {
+        if recalled && decided(rungs, &pending) {
             pending.clear();
+        }
+        // A name another address is already looking up (the R24, R16 or R8 of a /24 whose
+        // first addresses are still in flight: two thirds of the addresses of the benchmark
+        // met one) gets no task of its own. Its query is on the wire already, so waiting for
+        // it after the names this address must query itself costs no time, and a walk of it
+        // would only wait for that query first (`WalkMemo::settle`). It is walked below, in
+        // ladder order, only while the answer still depends on it: the same walk from the same
+        // cache when it is needed; when a more specific name decides first, no walk (as when
+        // its task was dropped). Only with more than one name left, and never the first of
+        // them: those are awaited directly anyway.
+        if pending.single().is_none() {
+            for i in pending.iter().skip(1) {
+                if rungs.get(i).is_some_and(|r| m.in_flight(&r.name)) {
+                    deferred.insert(i);
+                }
+            }
         }
     }
-    if let [i] = pending[..] {
-        // One name left (in a batch, usually the R32: the others came from the memo): awaited
-        // directly, without a `FuturesUnordered` and its task allocation. As the only lookup it
-        // always completes, so nothing is abandoned.
-        if let Some(r) = rungs.get(i) {
-            // The memo was asked above.
-            let o = walk(source, memo, false, &r.name, wanted, options).await;
-            rungs[i].outcome = Some(o);
-            pending.clear();
-        }
-    } else if !pending.is_empty() {
+    let mut now = pending.clone();
+    for i in deferred.iter() {
+        now.remove(i);
+    }
+    let mut next = now.single();
+    if next.is_some() {
+        // One name to query (in a batch, usually the R32: the others came from the memo):
+        // awaited directly below, without a `FuturesUnordered` and its task allocations.
+    } else if !now.is_empty() {
         let mut in_flight = FuturesUnordered::new();
-        for &i in &pending {
+        for i in now.iter() {
             let Some(name) = rungs.get(i).map(|r| r.name.clone()) else {
                 continue;
             };
             in_flight.push(async move {
-                let o = walk(source, memo, false, &name, wanted, options).await;
+                let o = walk(ctx, false, &name).await;
                 (i, o)
             });
         }
         while let Some((i, o)) = in_flight.next().await {
-            pending.retain(|&p| p != i);
+            pending.remove(i);
             rungs[i].outcome = Some(o);
             if decided(rungs, &pending) {
                 // Dropping `in_flight` cancels the lookups that can no longer change the answer.
@@ -592,19 +709,49 @@ async fn run_round<S: NaptrSource + ?Sized>(
             }
         }
     }
-    if !options.collect_queries {
+    // The one name to query, then the deferred names in ladder order, one at a time, while
+    // the answer still depends on them. One await point, and little state kept across it: this
+    // is part of every batch address's future.
+    let mut after = 0;
+    loop {
+        let i = match next.take() {
+            Some(i) => i,
+            None => match deferred.iter().find(|&d| d >= after) {
+                Some(d) => {
+                    after = d + 1;
+                    d
+                }
+                None => break,
+            },
+        };
+        if decided(rungs, &pending) {
+            break;
+        }
+        if !pending.contains(i) {
+            continue;
+        }
+        // The memo was asked above; a deferred name's walk may have been memoised by another
+        // address since.
+        let recall = deferred.contains(i);
+        if let Some(r) = rungs.get(i) {
+            let o = walk(ctx, recall, &r.name).await;
+            rungs[i].outcome = Some(o);
+        }
+        pending.remove(i);
+    }
+    if !ctx.options.collect_queries {
         return;
     }
     // Queries in ladder order (not completion order), so traces read top-down. A lookup dropped
     // in flight was sent but its answer was not awaited: it is shown as `abandoned`.
-    for &i in which {
+    for i in which.iter() {
         if let Some(o) = &rungs[i].outcome {
             queries.extend(o.queries.iter().cloned());
-        } else if pending.contains(&i) {
+        } else if pending.contains(i) {
             queries.push(QueryTrace {
                 name: rungs[i].name.clone(),
                 qtype: "NAPTR",
-                rcode: "abandoned".to_owned(),
+                rcode: "abandoned".into(),
                 answers: 0,
                 ttl: None,
                 elapsed: round_started.elapsed(),
