@@ -1023,6 +1023,20 @@ mod tests {
         }
     }
 
+    /// Writes each outcome as batch row `i + 1` through `cache` and checks it byte for byte
+    /// against the `Value` form.
+    fn rows_match_their_values(outcomes: &[&crate::xdom::XdomOutcome], cache: &mut row::RungCache) {
+        for (i, o) in outcomes.iter().enumerate() {
+            let mut direct = Vec::new();
+            row::Json(&mut direct)
+                .found_with(o, i + 1, false, Some(&mut *cache))
+                .unwrap();
+            let mut value = o.to_json(false);
+            value["line"] = json!(i + 1);
+            assert_eq!(String::from_utf8(direct).unwrap(), value.to_string(), "{i}");
+        }
+    }
+
     /// A shared ladder name's object is copied from the cache only for the same outcome, name
     /// and length and without a retry; every row stays byte for byte the `Value` form.
     #[tokio::test]
@@ -1048,18 +1062,10 @@ mod tests {
         let mut relabelled = first.clone();
         relabelled.ladder[1].prefix_len = 23;
         let mut cache = row::RungCache::default();
-        for (i, o) in [&first, &first, &renamed, &retried, &relabelled, &first]
-            .into_iter()
-            .enumerate()
-        {
-            let mut direct = Vec::new();
-            row::Json(&mut direct)
-                .found_with(o, i + 1, false, Some(&mut cache))
-                .unwrap();
-            let mut value = o.to_json(false);
-            value["line"] = json!(i + 1);
-            assert_eq!(String::from_utf8(direct).unwrap(), value.to_string(), "{i}");
-        }
+        rows_match_their_values(
+            &[&first, &first, &renamed, &retried, &relabelled, &first],
+            &mut cache,
+        );
         // Every name with an outcome (at least R32, NXDOMAIN, and R24, found) kept once, then
         // R24 again under its other name and its other length; never the retried one.
         let shared = first.ladder.iter().filter(|r| r.outcome.is_some()).count();
@@ -1093,18 +1099,10 @@ mod tests {
         let mut retried = first.clone();
         retried.ladder[1].first_attempt = Some(crate::unaptr::NameStatus::NxDomain);
         let mut cache = row::RungCache::default();
-        for (i, o) in [&first, &first, &renamed, &relabelled, &retried, &first]
-            .into_iter()
-            .enumerate()
-        {
-            let mut direct = Vec::new();
-            row::Json(&mut direct)
-                .found_with(o, i + 1, false, Some(&mut cache))
-                .unwrap();
-            let mut value = o.to_json(false);
-            value["line"] = json!(i + 1);
-            assert_eq!(String::from_utf8(direct).unwrap(), value.to_string(), "{i}");
-        }
+        rows_match_their_values(
+            &[&first, &first, &renamed, &relabelled, &retried, &first],
+            &mut cache,
+        );
         // R24, R16 and R8 once, then R24 under its other name and its other length.
         assert_eq!(cache.unneeded_len(), 3 + 2);
     }
