@@ -1020,6 +1020,71 @@ mod tests {
         assert!(soa_query(&format!("{}.", "a".repeat(64)), 1).is_none());
     }
 
+    /// A peer that answers each probe only after the next one was sent: the prober still
+    /// sees it answer (an answer to an earlier probe counts), and answers it must not accept
+    /// are read past, not taken one per probe.
+    #[test]
+    fn a_late_answer_to_an_earlier_probe_counts_and_stale_ones_are_drained() {
+        let peer = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let prober = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        prober
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let (peer_addr, prober_addr) = (peer.local_addr().unwrap(), prober.local_addr().unwrap());
+        let answer = |id: u16, ancount: u8| {
+            let mut m = soa_query("example.net.", id).unwrap();
+            m[2] |= 0x80;
+            m[7] = ancount;
+            peer.send_to(&m, prober_addr).unwrap();
+        };
+        // Probes 0x10 and 0x11 were sent; only 0x10's answer (late) arrives: it counts.
+        answer(0x10, 1);
+        assert!(probe_answer(
+            &prober,
+            peer_addr,
+            (0x10, 0x11),
+            Duration::from_secs(2),
+            |_| true
+        ));
+        // Three "not yet" answers to earlier probes queue ahead of the wanted one: all are
+        // read in one call, which then accepts the last.
+        for id in [0x10, 0x11, 0x12] {
+            answer(id, 0);
+        }
+        answer(0x13, 1);
+        let has_answer = |m: &[u8]| m.get(6..8).is_some_and(|an| an != [0, 0]);
+        assert!(probe_answer(
+            &prober,
+            peer_addr,
+            (0x10, 0x13),
+            Duration::from_secs(2),
+            has_answer
+        ));
+        // Not ours (an ID outside the range), from elsewhere, or too short: never accepted.
+        answer(0x20, 1);
+        let other = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let mut m = soa_query("example.net.", 0x10).unwrap();
+        m[7] = 1;
+        other.send_to(&m, prober_addr).unwrap();
+        peer.send_to(&[0, 0x10, 0x80], prober_addr).unwrap();
+        assert!(!probe_answer(
+            &prober,
+            peer_addr,
+            (0x10, 0x13),
+            Duration::from_millis(500),
+            |_| true
+        ));
+        // The ID range wraps.
+        answer(0x0001, 1);
+        assert!(probe_answer(
+            &prober,
+            peer_addr,
+            (0xfff0, 0x0002),
+            Duration::from_secs(2),
+            |_| true
+        ));
+    }
+
     #[test]
     fn kind_parses() {
         assert_eq!("NSD".parse::<PeerKind>().unwrap(), PeerKind::Nsd);
